@@ -1,0 +1,46 @@
+"""theanine: symbolic tensor computing in the Theano tradition.
+
+    import theanine as theano
+    import theanine.tensor as T
+"""
+
+from __future__ import annotations
+
+import sys as _sys
+
+from . import config as _config_module
+from .config import config
+from .graph.basic import Apply, Constant, Op, Type, Variable
+from .graph.fgraph import FunctionGraph, MissingInputError
+from . import tensor  # noqa: E402
+from . import gradient  # noqa: E402
+from .gradient import Lop, Rop, grad  # noqa: E402
+from . import compile  # noqa: E402
+from .compile import (In, Mode, Out, ProfileStats, SharedVariable, function,  # noqa: E402
+                      shared)
+from .compile.function import UnusedInputError  # noqa: E402
+
+__version__ = "0.1.0"
+
+theano = _sys.modules[__name__]  # ``from theanine import theano`` gives the package
+tensor.TensorSharedVariable = compile.TensorSharedVariable
+
+
+def __getattr__(name):
+    import importlib
+
+    lazy = {"printing": "theanine.printing", "dprint": ("theanine.printing", "debugprint"),
+            "pp": ("theanine.printing", "pp")}
+    if name in lazy:
+        target = lazy[name]
+        if isinstance(target, tuple):
+            return getattr(importlib.import_module(target[0]), target[1])
+        return importlib.import_module(target)
+    raise AttributeError(f"module 'theanine' has no attribute {name!r}")
+
+
+__all__ = ["config", "Apply", "Constant", "Op", "Type", "Variable", "FunctionGraph",
+           "MissingInputError", "tensor", "gradient", "grad", "Lop", "Rop", "compile", "In",
+           "Mode", "Out", "ProfileStats", "SharedVariable", "function", "shared",
+           "UnusedInputError", "theano"]
+del _config_module

@@ -1,0 +1,1 @@
+"""The py backend: NumPy reference implementations, one generated function per graph."""

@@ -1,0 +1,106 @@
+"""Shared variables: symbolic variables with a value that persists between calls.
+
+A SharedVariable's value lives in its Container; compiled functions read it as
+an implicit input and write their updates to it only after a call succeeds.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from theanine.graph.basic import Variable
+from theanine.tensor.type import TensorType
+from theanine.tensor.variable import _TensorMethods
+
+
+class Container:
+    """A mutable cell holding one value of a given type."""
+
+    __slots__ = ("type", "value", "name")
+
+    def __init__(self, type, value, name=None):
+        self.type, self.value, self.name = type, value, name
+
+    def __getstate__(self):
+        return (self.type, self.value, self.name)
+
+    def __setstate__(self, state):
+        self.type, self.value, self.name = state
+
+
+class SharedVariable(Variable):
+    """A variable whose value is stored between calls (Theano's theano.shared)."""
+
+    def __init__(self, type, value, name=None, strict=False, allow_downcast=None,
+                 borrow=False):
+        super().__init__(type, owner=None, index=None, name=name)
+        value = type.filter(value, strict=strict, allow_downcast=allow_downcast,
+                            arg=f"shared variable {name or ''} value".replace("  ", " "))
+        if not borrow:
+            value = value.copy()
+        self.container = Container(type, value, name)
+
+    def get_value(self, borrow=False, return_internal_type=False):
+        """The current value; a copy unless borrow=True."""
+        v = self.container.value
+        return v if borrow else copy.deepcopy(v)
+
+    def set_value(self, new_value, borrow=False):
+        """Replace the value (checked against the type; copied unless borrow=True)."""
+        v = self.type.filter(new_value, allow_downcast=None,
+                             arg=f"set_value of {self.name or 'shared variable'}")
+        if not borrow and v is new_value:
+            v = v.copy()
+        self.container.value = v
+
+    @property
+    def value(self):
+        return self.get_value()
+
+    def clone(self, name=None):
+        cp = type(self).__new__(type(self))
+        cp.__dict__.update(self.__dict__)
+        cp.tag = self.tag.copy()
+        if name is not None:
+            cp.name = name
+        return cp
+
+    def zero(self, borrow=False):
+        self.set_value(np.zeros_like(self.container.value), borrow=True)
+
+
+class TensorSharedVariable(_TensorMethods, SharedVariable):
+    """A shared n-dimensional array."""
+
+
+def shared(value, name=None, strict=False, allow_downcast=None, borrow=False,
+           broadcastable=None, target="cpu"):
+    """A shared variable holding `value` (a copy unless borrow=True).
+
+    As in Theano, no dimension is broadcastable unless `broadcastable` says so;
+    Python floats give float64 and Python ints int64 (no floatX autocast)."""
+    if isinstance(value, Variable):
+        raise TypeError(f"shared: value must be a number or an array, not the symbolic "
+                        f"variable {value}")
+    if isinstance(value, np.random.RandomState | np.random.Generator):
+        from theanine.tensor.random import RandomStateSharedVariable
+
+        return RandomStateSharedVariable(value, name=name, borrow=borrow)
+    arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+    if arr.dtype.kind in "OUSV" or arr.dtype.name not in _DTYPES:
+        raise TypeError(f"shared: cannot make a shared tensor from {type(value).__name__} "
+                        f"of dtype {arr.dtype}")
+    if broadcastable is None:
+        broadcastable = (False,) * arr.ndim
+    if len(broadcastable) != arr.ndim:
+        raise ValueError(f"shared: broadcastable has {len(broadcastable)} entries for a "
+                         f"{arr.ndim}-d value")
+    ttype = TensorType(arr.dtype.name, broadcastable)
+    return TensorSharedVariable(ttype, arr, name=name, strict=strict,
+                                allow_downcast=allow_downcast, borrow=borrow)
+
+
+_DTYPES = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+           "float16", "float32", "float64", "complex64", "complex128"}

@@ -1,0 +1,414 @@
+"""Reverse-mode differentiation over the graph: grad, Lop, Rop, verify_grad,
+and the gradient-shaping ops (disconnected_grad, zero_grad, grad_clip).
+
+Invariants:
+- The walk is iterative, in reverse topological order of the nodes that lie
+  on a path from some `wrt` to the cost (or a `known_grads` key).
+- An op's gradient for an input is a variable of the input's type, or a
+  DisconnectedType variable (no dependence), or a NullType variable
+  (undefined / not implemented): never a silent zero.
+- Discrete (integer, bool) variables carry no gradient.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from theanine.graph.basic import Apply, Op, Type, Variable
+from theanine.graph.traversal import toposort
+
+
+class DisconnectedType(Type):
+    """Type of the 'gradient' of an output that does not depend on an input."""
+
+    is_disconnected = True
+
+    def filter(self, value, strict=False, allow_downcast=None):
+        raise TypeError("a disconnected gradient has no value")
+
+    def __eq__(self, other):
+        return type(other) is DisconnectedType
+
+    def __hash__(self):
+        return hash(DisconnectedType)
+
+    def __str__(self):
+        return "DisconnectedType"
+
+
+class NullType(Type):
+    """Type of an undefined or unimplemented gradient; `why_null` says why."""
+
+    is_null = True
+
+    def __init__(self, why_null="(no explanation)"):
+        self.why_null = why_null
+
+    def filter(self, value, strict=False, allow_downcast=None):
+        raise TypeError(f"an undefined gradient has no value: {self.why_null}")
+
+    def __eq__(self, other):
+        return type(other) is NullType and other.why_null == self.why_null
+
+    def __hash__(self):
+        return hash((NullType, self.why_null))
+
+    def __str__(self):
+        return "NullType"
+
+
+def disconnected_type():
+    return DisconnectedType()()
+
+
+def grad_not_implemented(op, x_pos, x, comment=""):
+    return NullType(f"the gradient of {op} with respect to its input {x_pos} is not "
+                    f"implemented. {comment}")()
+
+
+def grad_undefined(op, x_pos, x, comment=""):
+    return NullType(f"the gradient of {op} with respect to its input {x_pos} is "
+                    f"mathematically undefined. {comment}")()
+
+
+class DisconnectedInputError(ValueError):
+    """grad was asked for a variable that the cost does not depend on."""
+
+
+class NullTypeGradError(TypeError):
+    """A gradient on the path to a requested variable is undefined."""
+
+
+class GradientError(Exception):
+    """verify_grad found the symbolic and numeric gradients differ."""
+
+    def __init__(self, arg, err_pos, shape, val1, val2, abs_err, rel_err, abs_tol, rel_tol):
+        super().__init__(
+            f"gradient of input {arg} (shape {shape}) differs from finite differences at "
+            f"flat position {err_pos}: symbolic {val1!r} vs numeric {val2!r}; abs error "
+            f"{abs_err:.3g} (tol {abs_tol:g}), rel error {rel_err:.3g} (tol {rel_tol:g})")
+        self.arg, self.err_pos, self.abs_err, self.rel_err = arg, err_pos, abs_err, rel_err
+
+
+def _is_discrete(v):
+    d = getattr(v.type, "dtype", None)
+    return d is None or not d.startswith(("float", "complex"))
+
+
+def _is_special(g):
+    return getattr(g.type, "is_null", False) or getattr(g.type, "is_disconnected", False)
+
+
+def _cast_like(g, v):
+    from theanine.tensor.math import cast
+    from theanine.tensor.shape import patternbroadcast
+
+    if g.type.dtype != v.type.dtype:
+        g = cast(g, v.type.dtype)
+    if g.type.ndim != v.type.ndim:
+        raise TypeError(f"gradient for {v} has {g.type.ndim} dims, expected {v.type.ndim}")
+    if g.type.broadcastable != v.type.broadcastable:
+        g = patternbroadcast(g, v.type.broadcastable)
+    return g
+
+
+def _sum_terms(terms):
+    from theanine.tensor.math import add
+
+    nulls = [t for t in terms if getattr(t.type, "is_null", False)]
+    if nulls:
+        return nulls[0]
+    return terms[0] if len(terms) == 1 else add(*terms)
+
+
+def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_names=True,
+         known_grads=None, return_disconnected="zero", null_gradients="raise"):
+    """Symbolic gradient of scalar `cost` with respect to `wrt` (a variable or list).
+
+    consider_constant: variables through which no gradient flows.
+    disconnected_inputs: 'raise', 'warn' or 'ignore' when cost does not depend on wrt.
+    known_grads: {variable: gradient} to start from (cost may then be None).
+    return_disconnected: 'zero', 'None' or 'Disconnected' for disconnected wrt.
+    null_gradients: 'raise' or 'return' when a gradient is undefined."""
+    from theanine.tensor.basic import as_tensor_variable
+    from theanine.tensor.math import cast
+
+    if disconnected_inputs not in ("raise", "warn", "ignore"):
+        raise ValueError("disconnected_inputs must be 'raise', 'warn' or 'ignore', got "
+                         f"{disconnected_inputs!r}")
+    if return_disconnected not in ("zero", "None", "Disconnected"):
+        raise ValueError("return_disconnected must be 'zero', 'None' or 'Disconnected', "
+                         f"got {return_disconnected!r}")
+    single = not isinstance(wrt, (list, tuple))
+    wrt_list = [wrt] if single else list(wrt)
+    for i, w in enumerate(wrt_list):
+        if not isinstance(w, Variable):
+            raise TypeError(f"grad: wrt[{i}] must be a symbolic variable, got {w!r}")
+    start = {}
+    if cost is not None:
+        if not isinstance(cost, Variable):
+            raise TypeError(f"grad: cost must be a symbolic variable, got {cost!r}")
+        if getattr(cost.type, "ndim", 0) != 0:
+            raise TypeError(f"grad: cost must be a scalar (0-d), got a {cost.type.ndim}-d "
+                            f"tensor {cost}; take T.sum(cost) or pass known_grads")
+        dt = cost.type.dtype if not _is_discrete(cost) else "floatX"
+        start[id(cost)] = (cost, [as_tensor_variable(np.ones((), dtype=_dtype(dt)))])
+    for v, g in (known_grads or {}).items():
+        g = as_tensor_variable(g)
+        if not _is_special(g) and not _is_discrete(v):
+            g = _cast_like(g, v)
+        start.setdefault(id(v), (v, []))[1].append(g)
+    if not start:
+        raise ValueError("grad: give a cost or known_grads")
+    consts = list(consider_constant or [])
+    const_ids = {id(c) for c in consts}
+    roots = [v for v, _ in start.values()]
+    nodes = toposort(roots, stop_at=consts)
+    # variables reachable (forward) from wrt
+    reach = {id(w) for w in wrt_list}
+    for node in nodes:
+        if any(id(i) in reach and id(i) not in const_ids for i in node.inputs):
+            for o in node.outputs:
+                reach.add(id(o))
+    grads = {k: list(v[1]) for k, v in start.items()}
+    for node in reversed(nodes):
+        if not any(id(o) in grads for o in node.outputs):
+            continue
+        if not any(id(i) in reach and id(i) not in const_ids for i in node.inputs):
+            continue
+        ogs = []
+        for o in node.outputs:
+            terms = grads.get(id(o))
+            if not terms or _is_discrete(o):
+                ogs.append(disconnected_type())
+            else:
+                ogs.append(_sum_terms(terms))
+        if all(getattr(g.type, "is_disconnected", False) for g in ogs):
+            continue
+        if len(node.outputs) == 1 and getattr(ogs[0].type, "is_null", False):
+            igs = [ogs[0]] * len(node.inputs)
+        else:
+            igs = node.op.L_op(node.inputs, node.outputs, ogs)
+        if len(igs) != len(node.inputs):
+            raise ValueError(f"{node.op}.grad returned {len(igs)} gradients for "
+                             f"{len(node.inputs)} inputs")
+        for inp, g in zip(node.inputs, igs):
+            if id(inp) not in reach or id(inp) in const_ids or g is None:
+                continue
+            if not isinstance(g, Variable):
+                g = as_tensor_variable(g)
+            if getattr(g.type, "is_disconnected", False):
+                continue
+            if _is_discrete(inp):
+                continue
+            if not getattr(g.type, "is_null", False):
+                g = _cast_like(g, inp)
+            grads.setdefault(id(inp), []).append(g)
+    out = []
+    for w in wrt_list:
+        terms = grads.get(id(w))
+        if not terms:
+            msg = (f"grad method was asked to compute the gradient with respect to a "
+                   f"variable that is not part of the computational graph of the cost, "
+                   f"or is used only by a non-differentiable operator: {w}")
+            if disconnected_inputs == "raise":
+                raise DisconnectedInputError(msg)
+            if disconnected_inputs == "warn":
+                warnings.warn(msg, stacklevel=2)
+            if return_disconnected == "zero":
+                from theanine.tensor.alloc import zeros_like
+
+                z = zeros_like(w)
+                out.append(cast(z, _dtype("floatX")) if _is_discrete(w) else z)
+            elif return_disconnected == "None":
+                out.append(None)
+            else:
+                out.append(disconnected_type())
+            continue
+        g = _sum_terms(terms)
+        if getattr(g.type, "is_null", False) and null_gradients == "raise":
+            raise NullTypeGradError(f"grad: the gradient with respect to {w} is undefined: "
+                                    f"{g.type.why_null}")
+        if add_names and g.name is None and getattr(w, "name", None):
+            g.name = f"(d{cost.name if cost is not None and cost.name else '?'}/d{w.name})"
+        out.append(g)
+    return out[0] if single else out
+
+
+def _dtype(d):
+    from theanine.config import config
+
+    return config.floatX if d == "floatX" else d
+
+
+def Lop(f, wrt, eval_points, consider_constant=None, disconnected_inputs="raise"):
+    """Vector-Jacobian product: eval_points^T (df/dwrt)."""
+    fs = f if isinstance(f, (list, tuple)) else [f]
+    evs = eval_points if isinstance(eval_points, (list, tuple)) else [eval_points]
+    if len(fs) != len(evs):
+        raise ValueError(f"Lop: {len(fs)} outputs but {len(evs)} eval_points")
+    return grad(None, wrt, consider_constant=consider_constant,
+                disconnected_inputs=disconnected_inputs, known_grads=dict(zip(fs, evs)))
+
+
+def Rop(f, wrt, eval_points, disconnected_outputs="raise", return_disconnected="zero"):
+    """Jacobian-vector product (df/dwrt) eval_points, built as the transpose of Lop."""
+    from theanine.graph.traversal import clone_replace
+    from theanine.tensor.alloc import zeros_like
+
+    single_f = not isinstance(f, (list, tuple))
+    fs = [f] if single_f else list(f)
+    wrts = wrt if isinstance(wrt, (list, tuple)) else [wrt]
+    evs = eval_points if isinstance(eval_points, (list, tuple)) else [eval_points]
+    if len(wrts) != len(evs):
+        raise ValueError(f"Rop: {len(wrts)} wrt but {len(evs)} eval_points")
+    us = [o.type() for o in fs]
+    gs = grad(None, list(wrts), known_grads=dict(zip(fs, us)), disconnected_inputs="ignore",
+              return_disconnected="zero")
+    outs = grad(None, us, known_grads=dict(zip(gs, evs)), disconnected_inputs="ignore",
+                return_disconnected="zero")
+    outs = clone_replace(outs, {u: zeros_like(o) for u, o in zip(us, fs)})
+    return outs[0] if single_f else outs
+
+
+class _IdentityGradOp(Op):
+    """Identity forward; the gradient is reshaped by `kind`."""
+
+    __props__ = ("kind", "lo", "hi")
+
+    def __init__(self, kind, lo=None, hi=None):
+        self.kind, self.lo, self.hi = kind, lo, hi
+
+    def make_node(self, x):
+        from theanine.tensor.basic import as_tensor_variable
+
+        x = as_tensor_variable(x)
+        return Apply(self, [x], [x.type()])
+
+    def compute(self, node, x):
+        return x
+
+    def grad(self, inputs, output_grads):
+        from theanine.tensor.alloc import zeros_like
+        from theanine.tensor.math import clip
+
+        (g,) = output_grads
+        if self.kind == "disconnected":
+            return [disconnected_type()]
+        if self.kind == "zero":
+            return [zeros_like(g)]
+        if self.kind == "clip":
+            return [clip(g, self.lo, self.hi)]
+        if self.kind == "undefined":
+            return [grad_undefined(self, 0, inputs[0])]
+        return [g]
+
+    def connection_pattern(self, node):
+        return [[self.kind != "disconnected"]]
+
+    def infer_shape(self, node, shapes):
+        return shapes
+
+
+def disconnected_grad(x):
+    """x, through which no gradient flows (the cost is treated as not depending on x)."""
+    return _IdentityGradOp("disconnected")(x)
+
+
+consider_constant = disconnected_grad
+
+
+def zero_grad(x):
+    """x, whose gradient is zero (connected, but zero)."""
+    return _IdentityGradOp("zero")(x)
+
+
+def undefined_grad(x):
+    """x, whose gradient is undefined (asking for it raises)."""
+    return _IdentityGradOp("undefined")(x)
+
+
+def grad_clip(x, lower_bound, upper_bound):
+    """x, whose gradient is clipped to [lower_bound, upper_bound] on the way back."""
+    if lower_bound > upper_bound:
+        raise ValueError(f"grad_clip: lower_bound {lower_bound} > upper_bound {upper_bound}")
+    return _IdentityGradOp("clip", float(lower_bound), float(upper_bound))(x)
+
+
+def numeric_grad(f, pt, eps):
+    """Central finite differences of scalar f at the list of arrays pt."""
+    out = []
+    for k, p in enumerate(pt):
+        g = np.zeros(p.shape, dtype="float64")
+        flat = p.reshape(-1)
+        for i in range(flat.size):
+            orig = flat[i]
+            flat[i] = orig + eps
+            fp = float(f(*pt))
+            flat[i] = orig - eps
+            fm = float(f(*pt))
+            flat[i] = orig
+            g.reshape(-1)[i] = (fp - fm) / (2 * eps)
+        out.append(g)
+    return out
+
+
+_EPS = {"float64": 1e-6, "float32": 1e-3, "float16": 1e-1}
+_TOL = {"float64": 1e-4, "float32": 1e-2, "float16": 1e-1}
+
+
+def verify_grad(fun, pt, n_tests=2, rng=None, eps=None, out_type=None, abs_tol=None,
+                rel_tol=None, mode=None, cast_to_output_type=False, no_debug_ref=True):
+    """Check T.grad of `fun` at point `pt` (list of arrays) against central finite
+    differences of a random projection of fun's output. Raises GradientError."""
+    from theanine.compile.function import function
+    from theanine.compile.shared import shared
+    from theanine.tensor.basic import as_tensor_variable
+    from theanine.tensor.reduce import sum as tsum
+    from theanine.tensor.type import TensorType
+
+    if not isinstance(pt, (list, tuple)):
+        raise TypeError(f"verify_grad: pt must be a list of numpy arrays, got {type(pt)}")
+    pt = [np.array(p) for p in pt]
+    for i, p in enumerate(pt):
+        if p.dtype.kind not in "fc":
+            raise TypeError(f"verify_grad: pt[{i}] must be a float array, got {p.dtype}")
+    rng = rng if rng is not None else np.random.default_rng(42)
+    if isinstance(rng, np.random.RandomState):
+        rng = np.random.default_rng(rng.randint(2**31))
+    dtype = upcast_all([p.dtype.name for p in pt])
+    eps = eps or _EPS.get(dtype, 1e-6)
+    abs_tol = abs_tol if abs_tol is not None else _TOL.get(dtype, 1e-4)
+    rel_tol = rel_tol if rel_tol is not None else _TOL.get(dtype, 1e-4)
+    ins = [TensorType(p.dtype.name, tuple(s == 1 for s in p.shape))(f"input {i}")
+           for i, p in enumerate(pt)]
+    out = as_tensor_variable(fun(*ins))
+    f_out = function(ins, out, mode=mode, on_unused_input="ignore")
+    o_val = np.asarray(f_out(*pt))
+    for _ in range(n_tests):
+        proj = shared(rng.random(o_val.shape).astype(out.dtype) + 0.5, name="random_projection")
+        cost = tsum(proj * out)
+        gs = grad(cost, ins, disconnected_inputs="ignore")
+        f_cost = function(ins, cost, mode=mode, on_unused_input="ignore")
+        f_grad = function(ins, gs, mode=mode, on_unused_input="ignore")
+        sym = f_grad(*pt)
+        num = numeric_grad(f_cost, [p.copy() for p in pt], eps)
+        for k, (a, b) in enumerate(zip(sym, num)):
+            a = np.asarray(a, dtype="float64")
+            if a.shape != b.shape:
+                raise GradientError(k, 0, b.shape, a.shape, b.shape, np.inf, np.inf,
+                                    abs_tol, rel_tol)
+            abs_err = np.abs(a - b)
+            rel_err = abs_err / np.maximum(np.abs(a) + np.abs(b), 1e-8)
+            bad = (abs_err > abs_tol) & (rel_err > rel_tol)
+            if bad.any():
+                pos = int(np.argmax(np.where(bad, abs_err, -1)))
+                raise GradientError(k, pos, b.shape, a.reshape(-1)[pos], b.reshape(-1)[pos],
+                                    abs_err.reshape(-1)[pos], rel_err.reshape(-1)[pos],
+                                    abs_tol, rel_tol)
+
+
+def upcast_all(dtypes):
+    return np.result_type(*dtypes).name

@@ -1,0 +1,139 @@
+"""Graph traversal, toposort, clone and replace.
+
+Every function here is iterative (explicit stacks): graphs of 100,000+ nodes
+must never hit Python's recursion limit.
+"""
+
+from __future__ import annotations
+
+from .basic import Constant, Variable
+
+
+def toposort(outputs, stop_at=()):
+    """Apply nodes needed to compute `outputs`, each after the nodes it depends on.
+
+    Traversal stops at variables in `stop_at` (treated as inputs)."""
+    stop = {id(v) for v in stop_at}
+    order = []
+    done = set()  # ids of Apply nodes emitted
+    seen = set()
+    stack = []
+    for o in reversed(list(outputs)):
+        if o.owner is not None and id(o) not in stop:
+            stack.append((o.owner, False))
+    while stack:
+        node, expanded = stack.pop()
+        nid = id(node)
+        if nid in done:
+            continue
+        if expanded:
+            done.add(nid)
+            order.append(node)
+            continue
+        if nid in seen:
+            continue
+        seen.add(nid)
+        stack.append((node, True))
+        for inp in reversed(node.inputs):
+            own = inp.owner
+            if own is not None and id(own) not in done and id(inp) not in stop:
+                stack.append((own, False))
+    return order
+
+
+def ancestors(outputs, stop_at=()):
+    """All variables that `outputs` depend on (outputs included), unordered but deterministic."""
+    stop = {id(v) for v in stop_at}
+    seen = set()
+    out = []
+    stack = list(reversed(list(outputs)))
+    while stack:
+        v = stack.pop()
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        out.append(v)
+        if v.owner is not None and id(v) not in stop:
+            stack.extend(reversed(v.owner.inputs))
+    return out
+
+
+def graph_inputs(outputs, stop_at=()):
+    """Root variables (no owner, or in stop_at) that `outputs` depend on, in first-seen order."""
+    stop = {id(v) for v in stop_at}
+    return [v for v in ancestors(outputs, stop_at) if v.owner is None or id(v) in stop]
+
+
+def variables_in(outputs):
+    return ancestors(outputs)
+
+
+def is_in_ancestors(node_or_var, targets):
+    """True if any variable of `targets` is an ancestor of `node_or_var`."""
+    ids = {id(t) for t in targets}
+    start = node_or_var.outputs if hasattr(node_or_var, "outputs") else [node_or_var]
+    return any(id(v) in ids for v in ancestors(start))
+
+
+def clone_replace(outputs, replace=None, share_inputs=True, strict=False):
+    """Copy the graph of `outputs`, substituting variables per `replace`.
+
+    `replace` maps old variables to new ones (dict or list of pairs). Nodes not
+    depending on any replaced variable are shared, not copied, unless
+    share_inputs is False (then every node is rebuilt and root non-constant
+    inputs are cloned). Returns a list (or a single variable if `outputs` was one).
+    """
+    single = isinstance(outputs, Variable)
+    outs = [outputs] if single else list(outputs)
+    pairs = list(replace.items()) if isinstance(replace, dict) else list(replace or [])
+    memo = {}
+    for old, new in pairs:
+        if not isinstance(old, Variable):
+            raise TypeError(f"replace key {old!r} is not a symbolic variable")
+        if not isinstance(new, Variable):
+            from theanine.tensor.basic import as_tensor_variable
+
+            new = as_tensor_variable(new)
+        if not strict and old.type != new.type:
+            new = old.type.filter_variable(new)
+        memo[id(old)] = new
+    new_outs = clone_with_memo(outs, memo, share_inputs)
+    return new_outs[0] if single else new_outs
+
+
+def clone_with_memo(outputs, memo, share_inputs=True):
+    """Rebuild `outputs` given memo {id(old var): new var}; returns new outputs.
+
+    `memo` is updated with every variable visited."""
+    for v in graph_inputs(outputs, stop_at=[]):
+        if id(v) not in memo:
+            if share_inputs or isinstance(v, Constant):
+                memo[id(v)] = v
+            else:
+                memo[id(v)] = v.clone()
+    for node in toposort(outputs):
+        if all(id(o) in memo for o in node.outputs):
+            continue
+        new_inputs = [memo.get(id(i), i) for i in node.inputs]
+        if share_inputs and all(a is b for a, b in zip(new_inputs, node.inputs)):
+            for o in node.outputs:
+                memo[id(o)] = o
+            continue
+        new_node = node.clone_with_new_inputs(new_inputs, strict=False)
+        for o, no in zip(node.outputs, new_node.outputs):
+            if no.name is None:
+                no.name = o.name
+            memo[id(o)] = no
+    return [memo.get(id(o), o) for o in outputs]
+
+
+def clone(inputs, outputs, copy_inputs=True):
+    """Theano's gof.graph.clone: copies of inputs and outputs with a fresh graph."""
+    memo = {}
+    new_inputs = []
+    for i in inputs:
+        ni = i.clone() if copy_inputs else i
+        memo[id(i)] = ni
+        new_inputs.append(ni)
+    new_outs = clone_with_memo(outputs, memo, share_inputs=False)
+    return new_inputs, new_outs

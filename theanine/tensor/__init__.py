@@ -1,0 +1,38 @@
+"""theanine.tensor (Theano's ``T``): symbolic tensors and the operations on them."""
+
+from . import basic, elemwise, math, reduce, shape, type  # noqa: F401
+from .alloc import alloc, ones, ones_like, zeros, zeros_like
+from .basic import (as_tensor_variable, col, constant, matrix, row, scalar, tensor,
+                    tensor3, tensor4, tensor5, tensor6, tensor7, typed_constructors, vector)
+from .elemwise import DimShuffle, Elemwise
+from .extra_ops import *  # noqa: F403
+from .join import Join, concatenate, join
+from .linalg import *  # noqa: F403
+from .math import *  # noqa: F403
+from .math import round  # noqa: A004
+from .reduce import (all, any, argmax, argmin, max, max_and_argmax, mean, min, norm, prod,
+                     ptp, std, sum, var)
+from .shape import (Reshape, Shape, addbroadcast, broadcast_to, dimshuffle, flatten,
+                    patternbroadcast, reshape, shape, shape_padaxis, shape_padleft,
+                    shape_padright, squeeze, stack, swapaxes, transpose, unbroadcast)
+from .subtensor import *  # noqa: F403
+from .type import TensorType
+from .variable import TensorConstant, TensorVariable
+
+globals().update(typed_constructors)
+
+_ = tensor  # T.tensor(dtype, broadcastable)
+TensorSharedVariable = None  # set by theanine.compile.shared at import
+
+
+def __getattr__(name):
+    if name in ("grad", "Rop", "Lop", "jacobian", "hessian", "verify_grad"):
+        import theanine.gradient
+
+        return getattr(theanine.gradient, name)
+    if name in ("nnet", "nlinalg", "slinalg", "shared_randomstreams", "signal",
+                "extra_ops", "blas"):
+        import importlib
+
+        return importlib.import_module(f"theanine.tensor.{name}")
+    raise AttributeError(f"module 'theanine.tensor' has no attribute {name!r}")

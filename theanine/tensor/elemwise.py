@@ -1,0 +1,256 @@
+"""Elementwise ops over broadcast tensors, DimShuffle, and gradient reduction.
+
+`Elemwise(scalar_op)` applies one ScalarOp (see scalar_ops.py) elementwise with
+NumPy broadcasting. Inputs of fewer dims are left-padded by DimShuffle in
+make_node, so an Elemwise node's inputs always share one ndim. The gradient of
+each input is the scalar op's gradient formula reduced back to that input's
+runtime shape (`sum_to`), so runtime length-1 dims broadcast correctly too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from theanine.graph.basic import Apply, Op
+
+from .basic import as_tensor_variable
+from .type import TensorType, python_scalar_dtype
+
+
+class ScalarOp:
+    """A scalar function: output dtype rule, NumPy impl, gradient formula.
+
+    Hashable by class and ``__props__``. ``grad(inputs, output, gz)`` returns
+    one symbolic gradient per input (None: no gradient, e.g. discrete input)."""
+
+    __props__ = ()
+    nin = 1
+    name = None
+
+    def _props(self):
+        return tuple(getattr(self, p) for p in self.__props__)
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self._props() == other._props()
+
+    def __hash__(self):
+        return hash((type(self), self._props()))
+
+    def __str__(self):
+        n = self.name or type(self).__name__.lower()
+        if self.__props__:
+            return f"{n}{{{', '.join(map(repr, self._props()))}}}"
+        return n
+
+    __repr__ = __str__
+
+    def output_dtype(self, *dtypes):
+        from .type import upcast
+
+        return upcast(*dtypes)
+
+    def impl(self, *args):
+        raise NotImplementedError
+
+    def grad(self, inputs, output, gz):
+        from theanine.gradient import grad_not_implemented
+
+        return [grad_not_implemented(self, i, x) for i, x in enumerate(inputs)]
+
+
+class Elemwise(Op):
+    """Apply `scalar_op` elementwise with broadcasting."""
+
+    __props__ = ("scalar_op",)
+
+    def __init__(self, scalar_op):
+        self.scalar_op = scalar_op
+
+    def __str__(self):
+        return f"Elemwise{{{self.scalar_op}}}"
+
+    def make_node(self, *inputs):
+        sop = self.scalar_op
+        if sop.nin != -1 and len(inputs) != sop.nin:
+            raise TypeError(f"{sop} takes {sop.nin} inputs, got {len(inputs)}")
+        inputs = convert_weak_scalars(inputs)
+        ndim = max(v.ndim for v in inputs)
+        padded = []
+        for v in inputs:
+            if v.ndim < ndim:
+                v = DimShuffle(v.broadcastable, ["x"] * (ndim - v.ndim) + list(range(v.ndim)))(v)
+            padded.append(v)
+        bcast = tuple(all(v.broadcastable[i] for v in padded) for i in range(ndim))
+        dtype = sop.output_dtype(*[v.dtype for v in padded])
+        return Apply(self, padded, [TensorType(dtype, bcast)()])
+
+    def compute(self, node, *inputs):
+        r = self.scalar_op.impl(*inputs)
+        dtype = node.outputs[0].type.dtype
+        if r.dtype != dtype:
+            r = r.astype(dtype)
+        if len(inputs) > 1:
+            shape = np.shape(r)
+            for a in inputs:
+                if np.shape(a) != shape:
+                    check_broadcast(node, inputs, shape)
+                    break
+        return r
+
+    def grad(self, inputs, output_grads):
+        (gz,) = output_grads
+        out = self(*inputs)
+        grads = self.scalar_op.grad(inputs, out, gz)
+        res = []
+        for x, g in zip(inputs, grads):
+            if g is None:
+                from theanine.gradient import disconnected_type
+
+                res.append(disconnected_type())
+                continue
+            if getattr(g.type, "is_null", False) or getattr(g.type, "is_disconnected", False):
+                res.append(g)
+                continue
+            res.append(sum_to(g, x))
+        return res
+
+    def infer_shape(self, node, shapes):
+        from .shape import broadcast_shape
+
+        return [broadcast_shape(*shapes)]
+
+    def connection_pattern(self, node):
+        return [[True] for _ in node.inputs]
+
+
+def check_broadcast(node, inputs, shape):
+    """Refuse runtime broadcasting of a dim not declared broadcastable (as Theano):
+    its gradient would otherwise have the wrong shape."""
+    for k, (a, v) in enumerate(zip(inputs, node.inputs)):
+        for i, (n, b) in enumerate(zip(np.shape(a), v.type.broadcastable)):
+            if n != shape[i] and not b:
+                shapes = [np.shape(x) for x in inputs]
+                raise ValueError(
+                    f"{node.op}: input {k} has length {n} in dimension {i} where the "
+                    f"result has {shape[i]} (input shapes {shapes}). Dimension {i} of "
+                    f"input {k} is not broadcastable; if it has length 1 on purpose, "
+                    f"mark it with T.addbroadcast(x, {i}) or use a row/col variable.")
+
+
+def convert_weak_scalars(inputs):
+    """Convert inputs to tensors; Python scalars are 'weak' (NumPy 2 / JAX rule):
+    they take the dtype of the tensor operands when that holds them."""
+    from .type import upcast
+
+    tensors = [v for v in inputs if not _is_py_scalar(v)]
+    tensors = [as_tensor_variable(v) for v in tensors]
+    if len(tensors) == len(inputs):
+        return tensors
+    strong = upcast(*[t.dtype for t in tensors]) if tensors else None
+    out, it = [], iter(tensors)
+    for v in inputs:
+        if not _is_py_scalar(v):
+            out.append(next(it))
+            continue
+        out.append(as_tensor_variable(v, dtype=_weak_dtype(v, strong)))
+    return out
+
+
+def _is_py_scalar(v):
+    return isinstance(v, (bool, int, float, complex)) and not isinstance(v, np.generic)
+
+
+def _weak_dtype(v, strong):
+    own = python_scalar_dtype(v)
+    if strong is None:
+        return own
+    kind = np.dtype(strong).kind
+    if isinstance(v, bool):
+        return strong if kind != "b" else "bool"
+    if isinstance(v, int):
+        if kind in "iu":
+            info = np.iinfo(strong)
+            return strong if info.min <= v <= info.max else own
+        return strong if kind in "fc" else own
+    if isinstance(v, float):
+        return strong if kind in "fc" else own
+    return strong if kind == "c" else own
+
+
+class DimShuffle(Op):
+    """Reorder dimensions, insert broadcastable ('x') dims, drop broadcastable dims.
+
+    `new_order` lists, for each output dim, an input dim index or 'x'."""
+
+    __props__ = ("input_broadcastable", "new_order")
+
+    def __init__(self, input_broadcastable, new_order):
+        self.input_broadcastable = tuple(bool(b) for b in input_broadcastable)
+        self.new_order = tuple(new_order)
+        nd = len(self.input_broadcastable)
+        seen = [i for i in self.new_order if i != "x"]
+        for i in seen:
+            if not isinstance(i, (int, np.integer)) or not 0 <= i < nd:
+                raise ValueError(f"dimshuffle: {i!r} is not a dimension of a {nd}-d tensor "
+                                 f"(pattern {self.new_order})")
+        if len(set(seen)) != len(seen):
+            raise ValueError(f"dimshuffle: pattern {self.new_order} repeats a dimension")
+        self.drop = tuple(i for i in range(nd) if i not in seen)
+        for d in self.drop:
+            if not self.input_broadcastable[d]:
+                raise ValueError(f"dimshuffle: cannot drop dimension {d} of pattern "
+                                 f"{self.new_order}: it is not broadcastable (use "
+                                 "T.addbroadcast first if it has length 1)")
+        self.perm = tuple(seen)
+        self.augment = tuple(j for j, i in enumerate(self.new_order) if i == "x")
+
+    def make_node(self, x):
+        x = as_tensor_variable(x)
+        if x.broadcastable != self.input_broadcastable:
+            if len(x.broadcastable) != len(self.input_broadcastable):
+                raise TypeError(f"dimshuffle expected a {len(self.input_broadcastable)}-d "
+                                f"input, got {x.ndim}-d {x}")
+            # A more specific input is fine: rebuild the op for its pattern.
+            return DimShuffle(x.broadcastable, self.new_order).make_node(x)
+        bc = tuple(True if i == "x" else x.broadcastable[i] for i in self.new_order)
+        return Apply(self, [x], [TensorType(x.dtype, bc)()])
+
+    def compute(self, node, x):
+        out_shape = [1 if i == "x" else x.shape[i] for i in self.new_order]
+        if self.perm != tuple(range(len(self.perm))):
+            x = np.transpose(x, self.perm + self.drop)
+        return np.reshape(x, out_shape)
+
+    def grad(self, inputs, output_grads):
+        from .shape import addbroadcast, patternbroadcast
+
+        (x,), (gz,) = inputs, output_grads
+        g = addbroadcast(gz, *self.augment) if self.augment else gz
+        pos = {d: j for j, d in enumerate(self.new_order) if d != "x"}
+        pattern = [pos.get(d, "x") for d in range(x.ndim)]
+        g = DimShuffle(g.broadcastable, pattern)(g)
+        return [patternbroadcast(g, x.broadcastable)]
+
+    def infer_shape(self, node, shapes):
+        (sh,) = shapes
+        from .basic import constant
+
+        one = constant(np.int64(1))
+        return [tuple(one if i == "x" else sh[i] for i in self.new_order)]
+
+    def __str__(self):
+        return f"DimShuffle{{{','.join(map(str, self.new_order))}}}"
+
+
+def sum_to(g, x):
+    """Reduce gradient `g` (of the broadcast output) to the type of input `x`:
+    sum the dims where x is broadcastable and g is not. Valid because Elemwise
+    refuses to broadcast a runtime length-1 dim not declared broadcastable."""
+    if g.type.broadcastable == x.type.broadcastable:
+        return g
+    axes = tuple(i for i in range(x.ndim)
+                 if x.type.broadcastable[i] and not g.type.broadcastable[i])
+    r = g.sum(axis=axes, keepdims=True) if axes else g
+    from .shape import patternbroadcast
+
+    return patternbroadcast(r, x.type.broadcastable)

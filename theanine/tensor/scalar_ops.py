@@ -1,0 +1,450 @@
+"""The scalar functions that Elemwise applies: dtype rule, NumPy impl, gradient.
+
+Each class is one scalar function. Gradient formulas are written with the
+tensor API (Python literals are weak, so they keep the operand's dtype) and
+return None for inputs that get no gradient (discrete ones).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.special as sps
+
+from .elemwise import ScalarOp
+from .type import upcast, upgrade_to_float
+
+
+def _T():
+    import theanine.tensor as T
+
+    return T
+
+
+class _Float(ScalarOp):
+    """Float-valued function of numbers: ints are upgraded to float."""
+
+    def output_dtype(self, *dtypes):
+        return upgrade_to_float(upcast(*dtypes))
+
+
+class _Bool(ScalarOp):
+    def output_dtype(self, *dtypes):
+        return "bool"
+
+
+def _ufunc_impl(fn):
+    def impl(self, *args):
+        return fn(*args)
+
+    return impl
+
+
+# -- arithmetic ---------------------------------------------------------------
+class Add(ScalarOp):
+    nin = -1
+    impl = _ufunc_impl(lambda *a: a[0] + a[1] if len(a) == 2 else _reduce_add(a))
+
+    def grad(self, inputs, out, gz):
+        return [gz for _ in inputs]
+
+
+def _reduce_add(a):
+    r = a[0]
+    for x in a[1:]:
+        r = r + x
+    return r
+
+
+class Mul(ScalarOp):
+    nin = -1
+
+    def impl(self, *a):
+        r = a[0]
+        for x in a[1:]:
+            r = r * x
+        return r
+
+    def grad(self, inputs, out, gz):
+        T = _T()
+        res = []
+        for i in range(len(inputs)):
+            others = [x for j, x in enumerate(inputs) if j != i]
+            res.append(T.mul(gz, *others) if others else gz)
+        return res
+
+
+class Sub(ScalarOp):
+    nin = 2
+    impl = _ufunc_impl(np.subtract)
+
+    def grad(self, inputs, out, gz):
+        return [gz, -gz]
+
+
+class TrueDiv(_Float):
+    nin = 2
+    impl = _ufunc_impl(np.true_divide)
+
+    def grad(self, inputs, out, gz):
+        x, y = inputs
+        return [gz / y, -gz * x / (y * y)]
+
+
+class IntDiv(ScalarOp):
+    """Floor division (Theano's int_div / floor_div)."""
+
+    nin = 2
+    impl = _ufunc_impl(np.floor_divide)
+
+    def grad(self, inputs, out, gz):
+        T = _T()
+        return [T.zeros_like(x) if x.dtype.startswith("float") else None for x in inputs]
+
+
+class Mod(ScalarOp):
+    nin = 2
+    impl = _ufunc_impl(np.mod)
+
+    def grad(self, inputs, out, gz):
+        x, y = inputs
+        if not out.dtype.startswith("float"):
+            return [None, None]
+        T = _T()
+        return [gz, -gz * T.int_div(x, y)]
+
+
+class Pow(ScalarOp):
+    nin = 2
+    impl = _ufunc_impl(np.power)
+
+    def grad(self, inputs, out, gz):
+        T = _T()
+        x, y = inputs
+        gx = gz * y * T.pow(x, y - 1)
+        gy = gz * T.log(T.switch(T.eq(x, 0), 1, x)) * out
+        return [gx, gy]
+
+
+class Neg(ScalarOp):
+    impl = _ufunc_impl(np.negative)
+
+    def grad(self, inputs, out, gz):
+        return [-gz]
+
+
+class Abs(ScalarOp):
+    name = "abs"
+
+    def output_dtype(self, d):
+        return {"complex64": "float32", "complex128": "float64"}.get(d, d)
+
+    impl = _ufunc_impl(np.abs)
+
+    def grad(self, inputs, out, gz):
+        return [gz * _T().sgn(inputs[0])]
+
+
+class Sgn(ScalarOp):
+    impl = _ufunc_impl(np.sign)
+
+    def grad(self, inputs, out, gz):
+        return [_T().zeros_like(inputs[0])]
+
+
+class Sqr(ScalarOp):
+    impl = _ufunc_impl(np.square)
+
+    def grad(self, inputs, out, gz):
+        return [gz * 2 * inputs[0]]
+
+
+class Inv(_Float):
+    impl = _ufunc_impl(lambda x: np.true_divide(1, x))
+
+    def grad(self, inputs, out, gz):
+        return [-gz * out * out]
+
+
+class Identity(ScalarOp):
+    impl = _ufunc_impl(lambda x: np.array(x, copy=True))
+
+    def grad(self, inputs, out, gz):
+        return [gz]
+
+
+class Maximum(ScalarOp):
+    nin = 2
+    impl = _ufunc_impl(np.maximum)
+
+    def grad(self, inputs, out, gz):
+        T = _T()
+        x, y = inputs
+        return [T.switch(T.ge(x, y), gz, 0), T.switch(T.lt(x, y), gz, 0)]
+
+
+class Minimum(ScalarOp):
+    nin = 2
+    impl = _ufunc_impl(np.minimum)
+
+    def grad(self, inputs, out, gz):
+        T = _T()
+        x, y = inputs
+        return [T.switch(T.le(x, y), gz, 0), T.switch(T.gt(x, y), gz, 0)]
+
+
+class Clip(ScalarOp):
+    nin = 3
+    impl = _ufunc_impl(lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi))
+
+    def grad(self, inputs, out, gz):
+        T = _T()
+        x, lo, hi = inputs
+        inside = T.and_(T.ge(x, lo), T.le(x, hi))
+        return [T.switch(inside, gz, 0), T.switch(T.lt(x, lo), gz, 0),
+                T.switch(T.gt(x, hi), gz, 0)]
+
+
+class Switch(ScalarOp):
+    nin = 3
+
+    def output_dtype(self, c, a, b):
+        return upcast(a, b)
+
+    impl = _ufunc_impl(np.where)
+
+    def grad(self, inputs, out, gz):
+        T = _T()
+        c, a, b = inputs
+        return [None, T.switch(c, gz, 0), T.switch(c, 0, gz)]
+
+
+class Second(ScalarOp):
+    """second(a, b): b broadcast to the shape of a (Theano's fill)."""
+
+    nin = 2
+
+    def output_dtype(self, a, b):
+        return b
+
+    def impl(self, a, b):
+        return np.array(np.broadcast_to(b, np.broadcast_shapes(np.shape(a), np.shape(b))))
+
+    def grad(self, inputs, out, gz):
+        return [None, gz]
+
+
+class Cast(ScalarOp):
+    __props__ = ("dtype",)
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+    def output_dtype(self, d):
+        return self.dtype
+
+    def impl(self, x):
+        return np.asarray(x).astype(self.dtype)
+
+    def grad(self, inputs, out, gz):
+        x = inputs[0]
+        if x.dtype in ("bool",) or x.dtype.startswith(("int", "uint")):
+            return [None]
+        if self.dtype.startswith(("int", "uint", "bool")):
+            return [None]
+        return [_T().cast(gz, x.dtype)]
+
+
+# -- comparisons and logic (no gradient) --------------------------------------
+def _cmp(cls_name, fn, nm):
+    cls = type(cls_name, (_Bool,), {"nin": 2, "impl": _ufunc_impl(fn), "name": nm,
+                                           "grad": lambda self, i, o, g: [None, None]})
+    return cls
+
+
+EQ = _cmp("EQ", np.equal, "eq")
+NEQ = _cmp("NEQ", np.not_equal, "neq")
+LT = _cmp("LT", np.less, "lt")
+LE = _cmp("LE", np.less_equal, "le")
+GT = _cmp("GT", np.greater, "gt")
+GE = _cmp("GE", np.greater_equal, "ge")
+
+
+class _Bitwise(ScalarOp):
+    nin = 2
+
+    def grad(self, inputs, out, gz):
+        return [None] * len(inputs)
+
+
+class AND(_Bitwise):
+    name = "and"
+    impl = _ufunc_impl(np.bitwise_and)
+
+
+class OR(_Bitwise):
+    name = "or"
+    impl = _ufunc_impl(np.bitwise_or)
+
+
+class XOR(_Bitwise):
+    name = "xor"
+    impl = _ufunc_impl(np.bitwise_xor)
+
+
+class Invert(_Bitwise):
+    nin = 1
+    impl = _ufunc_impl(np.invert)
+
+
+class IsNan(_Bool):
+    impl = _ufunc_impl(np.isnan)
+
+    def grad(self, inputs, out, gz):
+        return [None]
+
+
+class IsInf(_Bool):
+    impl = _ufunc_impl(np.isinf)
+
+    def grad(self, inputs, out, gz):
+        return [None]
+
+
+# -- rounding (zero gradient, as Theano) -----------------------------------------
+class _Round(ScalarOp):
+    def grad(self, inputs, out, gz):
+        x = inputs[0]
+        return [_T().zeros_like(x) if x.dtype.startswith("float") else None]
+
+
+class Floor(_Round):
+    impl = _ufunc_impl(np.floor)
+
+    def output_dtype(self, d):
+        return upgrade_to_float(d)
+
+
+class Ceil(Floor):
+    impl = _ufunc_impl(np.ceil)
+
+
+class Trunc(Floor):
+    impl = _ufunc_impl(np.trunc)
+
+
+class RoundHalfToEven(Floor):
+    impl = _ufunc_impl(np.round)
+
+
+class RoundHalfAwayFromZero(Floor):
+    impl = _ufunc_impl(lambda x: np.sign(x) * np.floor(np.abs(x) + 0.5))
+
+
+# -- transcendental -------------------------------------------------------------
+def _unary_float(name, fn, dfdx):
+    """dfdx(x, out) returns the derivative (symbolic); gradient is gz * dfdx."""
+
+    def grad(self, inputs, out, gz):
+        x = inputs[0]
+        if not x.dtype.startswith(("float", "complex")):
+            return [None]
+        return [gz * dfdx(x, out)]
+
+    return type(name, (_Float,), {"impl": _ufunc_impl(fn), "grad": grad,
+                                  "name": name.lower()})
+
+
+def _sqrt1m(x):
+    return _T().sqrt(1 - x * x)
+
+
+Exp = _unary_float("Exp", np.exp, lambda x, o: o)
+Exp2 = _unary_float("Exp2", np.exp2, lambda x, o: o * math.log(2))
+Expm1 = _unary_float("Expm1", np.expm1, lambda x, o: o + 1)
+Log = _unary_float("Log", np.log, lambda x, o: 1 / x)
+Log1p = _unary_float("Log1p", np.log1p, lambda x, o: 1 / (1 + x))
+Log2 = _unary_float("Log2", np.log2, lambda x, o: 1 / (x * math.log(2)))
+Log10 = _unary_float("Log10", np.log10, lambda x, o: 1 / (x * math.log(10)))
+Sqrt = _unary_float("Sqrt", np.sqrt, lambda x, o: 0.5 / o)
+Sin = _unary_float("Sin", np.sin, lambda x, o: _T().cos(x))
+Cos = _unary_float("Cos", np.cos, lambda x, o: -_T().sin(x))
+Tan = _unary_float("Tan", np.tan, lambda x, o: 1 + o * o)
+ArcSin = _unary_float("ArcSin", np.arcsin, lambda x, o: 1 / _sqrt1m(x))
+ArcCos = _unary_float("ArcCos", np.arccos, lambda x, o: -1 / _sqrt1m(x))
+ArcTan = _unary_float("ArcTan", np.arctan, lambda x, o: 1 / (1 + x * x))
+Sinh = _unary_float("Sinh", np.sinh, lambda x, o: _T().cosh(x))
+Cosh = _unary_float("Cosh", np.cosh, lambda x, o: _T().sinh(x))
+Tanh = _unary_float("Tanh", np.tanh, lambda x, o: 1 - o * o)
+ArcSinh = _unary_float("ArcSinh", np.arcsinh, lambda x, o: 1 / _T().sqrt(x * x + 1))
+ArcCosh = _unary_float("ArcCosh", np.arccosh, lambda x, o: 1 / _T().sqrt(x * x - 1))
+ArcTanh = _unary_float("ArcTanh", np.arctanh, lambda x, o: 1 / (1 - x * x))
+Deg2Rad = _unary_float("Deg2Rad", np.deg2rad, lambda x, o: math.pi / 180)
+Rad2Deg = _unary_float("Rad2Deg", np.rad2deg, lambda x, o: 180 / math.pi)
+Erf = _unary_float("Erf", sps.erf, lambda x, o: 2 / math.sqrt(math.pi) * _T().exp(-x * x))
+Erfc = _unary_float("Erfc", sps.erfc, lambda x, o: -2 / math.sqrt(math.pi) * _T().exp(-x * x))
+Erfinv = _unary_float("Erfinv", sps.erfinv,
+                      lambda x, o: math.sqrt(math.pi) / 2 * _T().exp(o * o))
+Erfcx = _unary_float("Erfcx", sps.erfcx,
+                     lambda x, o: 2 * x * o - 2 / math.sqrt(math.pi))
+Gamma = _unary_float("Gamma", sps.gamma, lambda x, o: o * _T().psi(x))
+GammaLn = _unary_float("GammaLn", sps.gammaln, lambda x, o: _T().psi(x))
+Psi = _unary_float("Psi", sps.digamma, lambda x, o: _T().tri_gamma(x))
+
+
+class TriGamma(_Float):
+    impl = _ufunc_impl(lambda x: sps.polygamma(1, x))
+    name = "tri_gamma"
+
+
+class Sigmoid(_Float):
+    impl = _ufunc_impl(sps.expit)
+
+    def grad(self, inputs, out, gz):
+        return [gz * out * (1 - out)]
+
+
+class Softplus(_Float):
+    impl = _ufunc_impl(lambda x: np.logaddexp(0, x))
+
+    def grad(self, inputs, out, gz):
+        return [gz * _T().nnet_sigmoid(inputs[0])]
+
+
+class ArcTan2(_Float):
+    nin = 2
+    impl = _ufunc_impl(np.arctan2)
+
+    def grad(self, inputs, out, gz):
+        y, x = inputs
+        r = x * x + y * y
+        return [gz * x / r, -gz * y / r]
+
+
+class Conj(ScalarOp):
+    impl = _ufunc_impl(np.conj)
+
+    def grad(self, inputs, out, gz):
+        return [_T().conj(gz)]
+
+
+class Real(ScalarOp):
+    def output_dtype(self, d):
+        return {"complex64": "float32", "complex128": "float64"}.get(d, d)
+
+    impl = _ufunc_impl(np.real)
+
+    def grad(self, inputs, out, gz):
+        return [_T().cast(gz, inputs[0].dtype)]
+
+
+class Imag(Real):
+    impl = _ufunc_impl(np.imag)
+
+    def grad(self, inputs, out, gz):
+        return [_T().cast(gz, inputs[0].dtype) * 1j]
+
+
+class Angle(Real):
+    impl = _ufunc_impl(np.angle)

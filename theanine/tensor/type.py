@@ -1,0 +1,220 @@
+"""TensorType: dtype + broadcastable pattern, value filtering, dtype rules.
+
+Theano's dtype rules: binary ops upcast as NumPy does for arrays; Python
+int literals take the smallest int dtype that holds them; Python float
+literals take ``config.floatX``; integer inputs to float-valued functions
+become float32 (8/16-bit ints) or float64.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from theanine.config import config
+from theanine.graph.basic import Type
+
+int_dtypes = ("int8", "int16", "int32", "int64")
+uint_dtypes = ("uint8", "uint16", "uint32", "uint64")
+float_dtypes = ("float16", "float32", "float64")
+complex_dtypes = ("complex64", "complex128")
+integer_dtypes = int_dtypes + uint_dtypes
+discrete_dtypes = ("bool",) + integer_dtypes
+continuous_dtypes = float_dtypes + complex_dtypes
+all_dtypes = discrete_dtypes + continuous_dtypes
+
+_ALIASES = {"floatX": None, "float": "float64", "int": "int64", "uint": "uint64",
+            "complex": "complex128", "bool_": "bool"}
+
+
+def canonical_dtype(dtype, arg="dtype"):
+    """Normalise a dtype spec ('floatX', np.float32, 'f4', ...) to a Theano dtype name."""
+    if dtype == "floatX":
+        return config.floatX
+    if isinstance(dtype, str) and dtype in _ALIASES and _ALIASES[dtype]:
+        return _ALIASES[dtype]
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        raise TypeError(f"{arg}: expected a dtype among {all_dtypes}, got {dtype!r}") from None
+    if name not in all_dtypes:
+        raise TypeError(f"{arg}: expected a dtype among {all_dtypes}, got {dtype!r}")
+    return name
+
+
+def upcast(*dtypes):
+    """The dtype NumPy gives an operation on arrays of these dtypes."""
+    return np.result_type(*[np.dtype(d) for d in dtypes]).name
+
+
+def upgrade_to_float(dtype):
+    """Output dtype of float-valued functions (exp, true_div, ...) of `dtype`."""
+    if dtype in continuous_dtypes:
+        return dtype
+    if dtype in ("bool", "int8", "uint8", "int16", "uint16"):
+        return "float32"
+    return "float64"
+
+
+def python_scalar_dtype(x):
+    """Theano's autocast of Python scalars: floats to floatX, ints to the smallest int."""
+    if isinstance(x, np.generic):
+        return x.dtype.name
+    if isinstance(x, bool):
+        return "bool"
+    if isinstance(x, int):
+        for d in int_dtypes:
+            info = np.iinfo(d)
+            if info.min <= x <= info.max:
+                return d
+        return "uint64" if 0 <= x <= np.iinfo("uint64").max else "float64"
+    if isinstance(x, float):
+        return config.floatX
+    if isinstance(x, complex):
+        return "complex128"
+    return np.asarray(x).dtype.name
+
+
+class TensorType(Type):
+    """Type of n-dimensional arrays: a dtype and a broadcastable pattern.
+
+    ``broadcastable[i]`` is True when dimension i is known to have length 1
+    (and so broadcasts against any length)."""
+
+    def __init__(self, dtype, broadcastable=None, shape=None, name=None):
+        self.dtype = canonical_dtype(dtype)
+        if broadcastable is None and shape is None:
+            raise TypeError("TensorType: give broadcastable (tuple of bools) or shape")
+        if broadcastable is None:
+            broadcastable = tuple(s == 1 for s in shape)
+        self.broadcastable = tuple(bool(b) for b in broadcastable)
+        self.name = name
+
+    @property
+    def ndim(self):
+        return len(self.broadcastable)
+
+    @property
+    def shape(self):
+        return tuple(1 if b else None for b in self.broadcastable)
+
+    @property
+    def numpy_dtype(self):
+        return np.dtype(self.dtype)
+
+    def clone(self, dtype=None, broadcastable=None):
+        return TensorType(self.dtype if dtype is None else dtype,
+                          self.broadcastable if broadcastable is None else broadcastable)
+
+    def __eq__(self, other):
+        return (type(other) is TensorType and other.dtype == self.dtype
+                and other.broadcastable == self.broadcastable)
+
+    def __hash__(self):
+        return hash((TensorType, self.dtype, self.broadcastable))
+
+    def __str__(self):
+        if self.name:
+            return self.name
+        names = {(): "scalar", (False,): "vector", (False, False): "matrix",
+                 (True, False): "row", (False, True): "col"}
+        kind = names.get(self.broadcastable, f"{self.ndim}d{self.broadcastable}")
+        return f"TensorType({self.dtype}, {kind})"
+
+    __repr__ = __str__
+
+    # -- values ---------------------------------------------------------------
+    def filter(self, data, strict=False, allow_downcast=None, arg="value"):
+        """Return `data` as an ndarray of this type, or raise TypeError.
+
+        strict: only an ndarray of exactly this dtype is accepted.
+        allow_downcast True: any cast; None: Python floats may become floatX;
+        False/None otherwise: only casts that lose no information."""
+        if isinstance(data, np.ndarray) and data.dtype.name == self.dtype:
+            pass
+        elif strict:
+            raise TypeError(f"{arg}: expected an ndarray of dtype {self.dtype}, got "
+                            f"{type(data).__name__} of dtype {_dtype_of(data)}")
+        elif allow_downcast:
+            data = np.asarray(data, dtype=self.dtype)
+        elif isinstance(data, (np.ndarray, np.generic)):
+            if upcast(self.dtype, data.dtype) == self.dtype:
+                data = np.asarray(data, dtype=self.dtype)
+            else:
+                raise TypeError(
+                    f"{arg}: {self} cannot store a value of dtype {data.dtype} without "
+                    f"risking loss of precision. Cast it to {self.dtype} first (e.g. "
+                    f"numpy.asarray(x, dtype='{self.dtype}')), or pass "
+                    f"allow_input_downcast=True to theano.function.")
+        elif (allow_downcast is None and isinstance(data, float)
+              and self.dtype == config.floatX):
+            data = np.asarray(data, dtype=self.dtype)
+        else:
+            try:
+                raw = np.asarray(data)
+                conv = np.asarray(data, dtype=self.dtype)
+            except (ValueError, TypeError) as e:
+                raise TypeError(f"{arg}: cannot convert {data!r} to {self}: {e}") from None
+            if raw.dtype.kind in "OUS" or raw.shape != conv.shape:
+                raise TypeError(f"{arg}: cannot convert {type(data).__name__} to {self}")
+            with np.errstate(invalid="ignore"):
+                same = np.all((raw == conv) | ((raw != raw) & (conv != conv)))
+            if not same:
+                raise TypeError(
+                    f"{arg}: {self} cannot store {data!r} without loss of precision "
+                    f"(it would become {conv!r}). Cast it explicitly or pass "
+                    f"allow_input_downcast=True to theano.function.")
+            data = conv
+        if data.ndim != self.ndim:
+            raise TypeError(f"{arg}: expected {self.ndim} dimensions for {self}, got "
+                            f"{data.ndim} (shape {data.shape})")
+        for i, b in enumerate(self.broadcastable):
+            if b and data.shape[i] != 1:
+                raise TypeError(f"{arg}: dimension {i} of {self} is broadcastable and must "
+                                f"have length 1, got shape {data.shape}")
+        return data
+
+    def filter_variable(self, var, allow_convert=True):
+        """Convert symbolic `var` to this type: same dtype and ndim required;
+        broadcastable dims may be added or dropped by patternbroadcast."""
+        from theanine.tensor.basic import as_tensor_variable
+
+        var = as_tensor_variable(var)
+        if var.type == self:
+            return var
+        if var.type.dtype != self.dtype or var.type.ndim != self.ndim:
+            raise TypeError(f"cannot convert {var} of type {var.type} to {self}: dtype and "
+                            "number of dimensions must match (use T.cast or reshape)")
+        from theanine.tensor.shape import patternbroadcast
+
+        return patternbroadcast(var, self.broadcastable)
+
+    def is_super(self, other):
+        """True if every value of `other` is a value of self."""
+        return (isinstance(other, TensorType) and other.dtype == self.dtype
+                and other.ndim == self.ndim
+                and all(o or not s for s, o in zip(self.broadcastable, other.broadcastable)))
+
+    def data_signature(self, data):
+        a = np.asarray(data)
+        return (a.dtype.name, a.shape, a.tobytes() if a.size < 1000 else id(data))
+
+    def values_eq(self, a, b):
+        return np.array_equal(a, b)
+
+    def values_eq_approx(self, a, b, rtol=None, atol=None):
+        return np.allclose(a, b, rtol=rtol or 1e-5, atol=atol or 1e-8, equal_nan=True)
+
+    def value_zeros(self, shape):
+        return np.zeros(shape, dtype=self.dtype)
+
+    def make_variable(self, name=None):
+        from theanine.tensor.variable import TensorVariable
+
+        return TensorVariable(self, name=name)
+
+    def __reduce__(self):
+        return (TensorType, (self.dtype, self.broadcastable))
+
+
+def _dtype_of(x):
+    return getattr(x, "dtype", type(x).__name__)

@@ -1,0 +1,323 @@
+"""TensorVariable and TensorConstant: operators and Theano's methods.
+
+Every method delegates to the function of the same meaning in
+``theanine.tensor`` (imported lazily: that package imports this module).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from theanine.graph.basic import Constant, Variable
+
+
+def _T():
+    import theanine.tensor as T
+
+    return T
+
+
+class _TensorMethods:
+    __array_priority__ = 1000  # numpy arrays defer to our operators
+
+    # -- metadata -------------------------------------------------------------
+    @property
+    def ndim(self):
+        return self.type.ndim
+
+    @property
+    def dtype(self):
+        return self.type.dtype
+
+    @property
+    def broadcastable(self):
+        return self.type.broadcastable
+
+    @property
+    def shape(self):
+        return _T().shape(self)
+
+    @property
+    def size(self):
+        return _T().prod(self.shape)
+
+    @property
+    def T(self):
+        return _T().transpose(self)
+
+    def __len__(self):
+        raise TypeError("a symbolic tensor has no Python len(); use x.shape[0]")
+
+    def __iter__(self):
+        raise TypeError("a symbolic tensor is not iterable; index it (x[i]) or use scan")
+
+    def __bool__(self):
+        raise TypeError("a symbolic tensor has no truth value; use T.switch or ifelse, "
+                        "or compare with T.eq / T.neq")
+
+    # -- arithmetic -----------------------------------------------------------
+    def __neg__(self):
+        return _T().neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _T().abs_(self)
+
+    def __invert__(self):
+        return _T().invert(self)
+
+    def __add__(self, o):
+        return _T().add(self, o)
+
+    def __radd__(self, o):
+        return _T().add(o, self)
+
+    def __sub__(self, o):
+        return _T().sub(self, o)
+
+    def __rsub__(self, o):
+        return _T().sub(o, self)
+
+    def __mul__(self, o):
+        return _T().mul(self, o)
+
+    def __rmul__(self, o):
+        return _T().mul(o, self)
+
+    def __truediv__(self, o):
+        return _T().true_div(self, o)
+
+    def __rtruediv__(self, o):
+        return _T().true_div(o, self)
+
+    def __floordiv__(self, o):
+        return _T().int_div(self, o)
+
+    def __rfloordiv__(self, o):
+        return _T().int_div(o, self)
+
+    def __mod__(self, o):
+        return _T().mod(self, o)
+
+    def __rmod__(self, o):
+        return _T().mod(o, self)
+
+    def __pow__(self, o):
+        return _T().pow(self, o)
+
+    def __rpow__(self, o):
+        return _T().pow(o, self)
+
+    def __matmul__(self, o):
+        return _T().dot(self, o)
+
+    def __rmatmul__(self, o):
+        return _T().dot(o, self)
+
+    def __and__(self, o):
+        return _T().and_(self, o)
+
+    __rand__ = __and__
+
+    def __or__(self, o):
+        return _T().or_(self, o)
+
+    __ror__ = __or__
+
+    def __xor__(self, o):
+        return _T().xor(self, o)
+
+    __rxor__ = __xor__
+
+    def __lt__(self, o):
+        return _T().lt(self, o)
+
+    def __le__(self, o):
+        return _T().le(self, o)
+
+    def __gt__(self, o):
+        return _T().gt(self, o)
+
+    def __ge__(self, o):
+        return _T().ge(self, o)
+
+    # == and != stay identity (variables are dict keys); use T.eq / T.neq.
+
+    # -- indexing -------------------------------------------------------------
+    def __getitem__(self, idx):
+        return _T().getitem(self, idx)
+
+    def take(self, indices, axis=None, mode="raise"):
+        return _T().take(self, indices, axis, mode)
+
+    def nonzero(self, return_matrix=False):
+        return _T().nonzero(self, return_matrix)
+
+    def nonzero_values(self):
+        return _T().nonzero_values(self)
+
+    # -- shape ----------------------------------------------------------------
+    def reshape(self, shape, *more, ndim=None):
+        if more:
+            shape = (shape, *more)
+        return _T().reshape(self, shape, ndim=ndim)
+
+    def flatten(self, ndim=1):
+        return _T().flatten(self, ndim)
+
+    ravel = flatten
+
+    def dimshuffle(self, *pattern):
+        if len(pattern) == 1 and isinstance(pattern[0], (list, tuple)):
+            pattern = tuple(pattern[0])
+        return _T().dimshuffle(self, pattern)
+
+    def transpose(self, *axes):
+        if len(axes) == 1 and isinstance(axes[0], (list, tuple)):
+            axes = tuple(axes[0])
+        return _T().transpose(self, axes or None)
+
+    def swapaxes(self, a, b):
+        return _T().swapaxes(self, a, b)
+
+    def squeeze(self):
+        return _T().squeeze(self)
+
+    def repeat(self, repeats, axis=None):
+        return _T().repeat(self, repeats, axis)
+
+    def diagonal(self, offset=0, axis1=0, axis2=1):
+        return _T().diagonal(self, offset, axis1, axis2)
+
+    def trace(self):
+        return _T().trace(self)
+
+    def fill(self, value):
+        return _T().fill(self, value)
+
+    def zeros_like(self, dtype=None):
+        return _T().zeros_like(self, dtype)
+
+    def ones_like(self, dtype=None):
+        return _T().ones_like(self, dtype)
+
+    def copy(self, name=None):
+        out = _T().tensor_copy(self)
+        out.name = name
+        return out
+
+    # -- reductions -----------------------------------------------------------
+    def sum(self, axis=None, dtype=None, keepdims=False, acc_dtype=None):
+        return _T().sum(self, axis=axis, dtype=dtype, keepdims=keepdims, acc_dtype=acc_dtype)
+
+    def prod(self, axis=None, dtype=None, keepdims=False, acc_dtype=None):
+        return _T().prod(self, axis=axis, dtype=dtype, keepdims=keepdims, acc_dtype=acc_dtype)
+
+    def mean(self, axis=None, dtype=None, keepdims=False, acc_dtype=None):
+        return _T().mean(self, axis=axis, dtype=dtype, keepdims=keepdims, acc_dtype=acc_dtype)
+
+    def var(self, axis=None, ddof=0, keepdims=False, corrected=False):
+        return _T().var(self, axis=axis, ddof=ddof, keepdims=keepdims, corrected=corrected)
+
+    def std(self, axis=None, ddof=0, keepdims=False, corrected=False):
+        return _T().std(self, axis=axis, ddof=ddof, keepdims=keepdims, corrected=corrected)
+
+    def max(self, axis=None, keepdims=False):
+        return _T().max(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        return _T().min(self, axis=axis, keepdims=keepdims)
+
+    def argmax(self, axis=None, keepdims=False):
+        return _T().argmax(self, axis=axis, keepdims=keepdims)
+
+    def argmin(self, axis=None, keepdims=False):
+        return _T().argmin(self, axis=axis, keepdims=keepdims)
+
+    def all(self, axis=None, keepdims=False):
+        return _T().all(self, axis=axis, keepdims=keepdims)
+
+    def any(self, axis=None, keepdims=False):
+        return _T().any(self, axis=axis, keepdims=keepdims)
+
+    def ptp(self, axis=None):
+        return _T().ptp(self, axis)
+
+    def norm(self, L, axis=None, keepdims=False):
+        return _T().norm(self, L, axis=axis, keepdims=keepdims)
+
+    def cumsum(self, axis=None):
+        return _T().cumsum(self, axis)
+
+    def cumprod(self, axis=None):
+        return _T().cumprod(self, axis)
+
+    def sort(self, axis=-1, kind="quicksort", order=None):
+        return _T().sort(self, axis, kind, order)
+
+    def argsort(self, axis=-1, kind="quicksort", order=None):
+        return _T().argsort(self, axis, kind, order)
+
+    # -- elementwise ----------------------------------------------------------
+    def astype(self, dtype):
+        return _T().cast(self, dtype)
+
+    def clip(self, a_min, a_max):
+        return _T().clip(self, a_min, a_max)
+
+    def dot(self, other):
+        return _T().dot(self, other)
+
+    def round(self, mode=None):
+        return _T().round(self, mode)
+
+    def conj(self):
+        return _T().conj(self)
+
+    @property
+    def real(self):
+        return _T().real(self)
+
+    @property
+    def imag(self):
+        return _T().imag(self)
+
+    def sqrt(self):
+        return _T().sqrt(self)
+
+    def exp(self):
+        return _T().exp(self)
+
+    def log(self):
+        return _T().log(self)
+
+
+class TensorVariable(_TensorMethods, Variable):
+    """A symbolic n-dimensional array."""
+
+
+class TensorConstant(_TensorMethods, Constant):
+    """A constant n-dimensional array; ``.data`` holds its value."""
+
+    def __init__(self, type, data, name=None):
+        Constant.__init__(self, type, data, name)
+        self.data.setflags(write=False)
+
+    def __str__(self):
+        if self.name is not None:
+            return self.name
+        d = self.data
+        s = str(d) if d.size <= 8 else f"array<{d.shape}>"
+        return s
+
+    def value(self):
+        return self.data
+
+    def __reduce__(self):
+        return (_rebuild_constant, (self.type, np.array(self.data), self.name))
+
+
+def _rebuild_constant(type_, data, name):
+    return TensorConstant(type_, data, name)
