@@ -19,6 +19,13 @@ from . import compile  # noqa: E402
 from .compile import (In, Mode, Out, ProfileStats, SharedVariable, function,  # noqa: E402
                       shared)
 from .compile.function import UnusedInputError  # noqa: E402
+from .scan import (OrderedUpdates, foldl, foldr, map, reduce, scan,  # noqa: E402, A004
+                   scan_checkpoints, until)
+from .scan.jacobian import hessian, jacobian  # noqa: E402
+from . import scan_module  # noqa: E402
+
+gradient.jacobian = jacobian
+gradient.hessian = hessian
 
 __version__ = "0.1.0"
 
@@ -42,5 +49,6 @@ def __getattr__(name):
 __all__ = ["config", "Apply", "Constant", "Op", "Type", "Variable", "FunctionGraph",
            "MissingInputError", "tensor", "gradient", "grad", "Lop", "Rop", "compile", "In",
            "Mode", "Out", "ProfileStats", "SharedVariable", "function", "shared",
-           "UnusedInputError", "theano"]
+           "UnusedInputError", "theano", "OrderedUpdates", "foldl", "foldr", "map", "reduce",
+           "scan", "scan_checkpoints", "until", "hessian", "jacobian", "scan_module"]
 del _config_module

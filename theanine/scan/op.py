@@ -1,0 +1,271 @@
+"""The Scan op: the core loop form every backend sees.
+
+    outer inputs : n_steps, seqs[S], inits[C], consts[K]
+    inner inputs : seq slices[S], carries[C], consts[K]
+    inner outputs: new carries[C], per-step outputs ys[Y], (until condition)
+    outer outputs: traces of the carries flagged in `traced`, finals[C], y traces[Y]
+
+Reference semantics (the py implementation below):
+
+    carry = inits
+    for t in range(n_steps):
+        carry, y_t, stop = inner(seqs[t], carry, consts)
+        traces[t] = carry; ys[t] = y_t
+        if stop: break                  # the stopping step is included
+    finals = carry                      # = inits when no step ran
+
+A trace of a tensor carry is an array with one row per step run; a trace of a
+non-tensor carry (a random generator) is a list. Sequences must have at least
+n_steps rows; n_steps < 0 is an error; n_steps == 0 gives empty traces.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from theanine.graph.basic import Apply, Constant, Op
+from theanine.graph.traversal import toposort
+
+from .utils import ListType, is_tensor
+
+
+def graph_key(inputs, outputs):
+    """A hashable structural description of a closed graph (for op equality)."""
+    ref = {id(v): ("i", k) for k, v in enumerate(inputs)}
+    items = []
+    for k, node in enumerate(toposort(outputs, stop_at=inputs)):
+        args = []
+        for v in node.inputs:
+            if id(v) in ref:
+                args.append(ref[id(v)])
+            elif isinstance(v, Constant):
+                args.append(("c", v.signature()))
+            else:
+                raise ValueError(f"scan inner graph: {v} is not an inner input")
+        for j, o in enumerate(node.outputs):
+            ref[id(o)] = ("n", k, j)
+        items.append((node.op, tuple(args), tuple(o.type for o in node.outputs)))
+    outs = tuple(ref[id(o)] if id(o) in ref else ("c", o.signature()) for o in outputs)
+    return (tuple(v.type for v in inputs), tuple(items), outs)
+
+
+def trace_type(t):
+    from theanine.tensor.type import TensorType
+
+    if isinstance(t, TensorType):
+        return TensorType(t.dtype, (False,) + t.broadcastable)
+    return ListType(t)
+
+
+class Scan(Op):
+    """A loop over a closed inner graph (see the module docstring)."""
+
+    __props__ = ("key", "n_seqs", "n_carries", "traced", "has_until", "name",
+                 "truncate_gradient")
+
+    def __init__(self, inner_inputs, inner_outputs, n_seqs, n_carries, traced, has_until,
+                 name=None, truncate_gradient=-1, profile=False, mode=None):
+        self.inner_inputs = list(inner_inputs)
+        self.inner_outputs = list(inner_outputs)
+        self.n_seqs, self.n_carries = n_seqs, n_carries
+        self.n_consts = len(inner_inputs) - n_seqs - n_carries
+        self.n_ys = len(inner_outputs) - n_carries - int(has_until)
+        if self.n_consts < 0 or self.n_ys < 0:
+            raise ValueError("Scan: inner inputs/outputs do not match the counts given")
+        self.traced = tuple(bool(t) for t in traced)
+        if len(self.traced) != n_carries:
+            raise ValueError("Scan: `traced` needs one flag per carry")
+        self.has_until = bool(has_until)
+        self.name = name
+        self.truncate_gradient = int(truncate_gradient)
+        self.profile = profile
+        self.mode = mode
+        self.key = graph_key(self.inner_inputs, self.inner_outputs)
+        self._fn = None
+        for k in range(n_carries):
+            ci = self.inner_inputs[n_seqs + k]
+            co = self.inner_outputs[k]
+            if ci.type != co.type:
+                raise TypeError(f"Scan: carry {k} enters as {ci.type} but leaves as {co.type}")
+
+    def __str__(self):
+        return f"Scan{{{self.name or 'scan_fn'}}}"
+
+    # -- views of the inner graph --------------------------------------------------
+    @property
+    def seq_inputs(self):
+        return self.inner_inputs[:self.n_seqs]
+
+    @property
+    def carry_inputs(self):
+        return self.inner_inputs[self.n_seqs:self.n_seqs + self.n_carries]
+
+    @property
+    def const_inputs(self):
+        return self.inner_inputs[self.n_seqs + self.n_carries:]
+
+    @property
+    def carry_outputs(self):
+        return self.inner_outputs[:self.n_carries]
+
+    @property
+    def y_outputs(self):
+        return self.inner_outputs[self.n_carries:self.n_carries + self.n_ys]
+
+    def with_traced(self, traced):
+        """The same loop storing the traces of the carries flagged in `traced`."""
+        return Scan(self.inner_inputs, self.inner_outputs, self.n_seqs, self.n_carries,
+                    traced, self.has_until, self.name, self.truncate_gradient,
+                    self.profile, self.mode)
+
+    # -- graph ---------------------------------------------------------------------
+    def make_node(self, n_steps, *outer):
+        from theanine.tensor.basic import as_tensor_variable
+        from theanine.tensor.math import cast
+
+        n_steps = as_tensor_variable(n_steps)
+        if n_steps.ndim != 0 or not n_steps.dtype.startswith(("int", "uint")):
+            raise TypeError(f"scan: n_steps must be an integer scalar, got {n_steps.type}")
+        n_steps = cast(n_steps, "int64")
+        if len(outer) != len(self.inner_inputs):
+            raise ValueError(f"{self}: expected {len(self.inner_inputs)} outer inputs, got "
+                             f"{len(outer)}")
+        outer = list(outer)
+        for k, (o, i) in enumerate(zip(outer, self.inner_inputs)):
+            if k < self.n_seqs:
+                o = as_tensor_variable(o)
+                if o.dtype != i.type.dtype or o.ndim != i.type.ndim + 1:
+                    raise TypeError(f"{self}: sequence {k} is {o.type}; its slices must be "
+                                    f"{i.type}")
+            elif o.type != i.type:
+                o = i.type.filter_variable(o)
+            outer[k] = o
+        outs = [trace_type(c.type)() for c, t in zip(self.carry_inputs, self.traced) if t]
+        outs += [c.type() for c in self.carry_inputs]
+        outs += [trace_type(y.type)() for y in self.y_outputs]
+        return Apply(self, [n_steps] + outer, outs)
+
+    def connection_pattern(self, node):
+        return [[False] * len(node.outputs)] + [[True] * len(node.outputs)
+                                                for _ in node.inputs[1:]]
+
+    def L_op(self, inputs, outputs, output_grads):
+        from .grad import scan_grad
+
+        return scan_grad(self, inputs, outputs, output_grads)
+
+    # -- running -------------------------------------------------------------------
+    def inner_function(self):
+        """The inner graph compiled by the py linker (cached)."""
+        if self._fn is None:
+            from theanine.backends.py.linker import link
+            from theanine.config import config
+            from theanine.graph.fgraph import FunctionGraph
+
+            fg = FunctionGraph(self.inner_inputs, self.inner_outputs)
+            self._fn = link(fg, check_types=config.check_types)
+        return self._fn
+
+    def compute(self, node, n_steps, *outer):
+        t0 = time.perf_counter()
+        res = run_scan(self, self.inner_function(), node, int(n_steps), outer)
+        if self.profile and hasattr(self.profile, "record_extra"):
+            self.profile.record_extra(str(self), time.perf_counter() - t0)
+        return res if len(node.outputs) != 1 else res[0]
+
+    def __getstate__(self):
+        from theanine.graph.serialize import dump_graph
+
+        d = self.__dict__.copy()
+        d["_fn"] = None
+        d["inner_state"] = dump_graph(self.inner_inputs, self.inner_outputs)
+        del d["inner_inputs"], d["inner_outputs"], d["key"]
+        return d
+
+    def __setstate__(self, d):
+        from theanine.graph.serialize import load_graph
+
+        state = d.pop("inner_state")
+        self.__dict__.update(d)
+        self.inner_inputs, self.inner_outputs = load_graph(state)
+        self.key = graph_key(self.inner_inputs, self.inner_outputs)
+
+
+def run_scan(op, fn, node, n, outer):
+    """The reference loop (see the module docstring); returns the outer outputs."""
+    S, C = op.n_seqs, op.n_carries
+    if n < 0:
+        raise ValueError(f"{op}: n_steps must be >= 0, got {n}")
+    seqs, carries, consts = outer[:S], list(outer[S:S + C]), list(outer[S + C:])
+    for k, s in enumerate(seqs):
+        if len(s) < n:
+            raise ValueError(f"{op}: sequence {k} has {len(s)} rows, fewer than the "
+                             f"{n} steps asked for (n_steps)")
+    tensor_c = [is_tensor(v) for v in op.carry_inputs]
+    traces = [None] * C
+    ys = None
+    steps = 0
+    for t in range(n):
+        res = fn(*[s[t] for s in seqs], *carries, *consts)
+        new = res[:C]
+        if ys is None:
+            traces = [_alloc_trace(new[k], n, tensor_c[k]) if op.traced[k] else None
+                      for k in range(C)]
+            ys = [np.empty((n,) + np.shape(y), dtype=y.dtype) for y in res[C:C + op.n_ys]]
+        for k in range(C):
+            if tensor_c[k] and np.shape(new[k]) != np.shape(carries[k]):
+                raise ValueError(
+                    f"{op}: output {k} (a recurrent state) has shape {np.shape(new[k])} at "
+                    f"step {t} but its previous value (initial state, outputs_info) has "
+                    f"shape {np.shape(carries[k])}; the state must keep one shape")
+            if traces[k] is not None:
+                if tensor_c[k]:
+                    traces[k][t] = new[k]
+                else:
+                    traces[k].append(new[k])
+        for k, y in enumerate(res[C:C + op.n_ys]):
+            if np.shape(y) != ys[k].shape[1:]:
+                raise ValueError(f"{op}: per-step output {k} has shape {np.shape(y)} at step "
+                                 f"{t} but {ys[k].shape[1:]} at step 0")
+            ys[k][t] = y
+        carries = list(new)
+        steps = t + 1
+        if op.has_until and res[-1]:
+            break
+    if ys is None:
+        traces, ys = _empty_outputs(op, fn, seqs, carries, consts, tensor_c)
+    out = []
+    for k in range(C):
+        if op.traced[k]:
+            tr = traces[k]
+            out.append(tr[:steps] if tensor_c[k] else tr)
+    out.extend(carries)
+    out.extend(y[:steps] for y in ys)
+    return tuple(out)
+
+
+def _alloc_trace(v, n, tensor):
+    if tensor:
+        return np.empty((n,) + np.shape(v), dtype=v.dtype)
+    return []
+
+
+def _empty_outputs(op, fn, seqs, carries, consts, tensor_c):
+    """Zero steps: empty traces whose row shapes come from one probe call of the
+    body on zero-valued sequence slices (results discarded)."""
+    traces = [np.empty((0,) + np.shape(c), dtype=c.dtype) if t else []
+              for c, t in zip(carries, tensor_c)]
+    if op.n_ys == 0:
+        return traces, []
+    probe = [np.zeros(np.shape(s)[1:], dtype=s.dtype) for s in seqs]
+    try:
+        with np.errstate(all="ignore"):
+            res = fn(*probe, *carries, *consts)
+    except Exception as e:  # noqa: BLE001 - re-raised with the reason
+        raise ValueError(f"{op}: n_steps is 0 and the shapes of the per-step outputs could "
+                         f"not be determined by a probe step ({e})") from e
+    ys = [np.empty((0,) + np.shape(y), dtype=y.dtype)
+          for y in res[op.n_carries:op.n_carries + op.n_ys]]
+    return traces, ys

@@ -1,0 +1,71 @@
+"""Scan helpers: until, OrderedUpdates, and the generic type of non-tensor carries."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from theanine.graph.basic import Type, Variable
+
+
+class until:
+    """Returned by a scan step function to stop the loop once `condition` is true.
+
+    The step where the condition becomes true is included in the outputs."""
+
+    def __init__(self, condition):
+        from theanine.tensor.basic import as_tensor_variable
+
+        cond = as_tensor_variable(condition)
+        if cond.ndim != 0:
+            raise TypeError(f"until: the condition must be a 0-d (scalar) tensor, got a "
+                            f"{cond.ndim}-d {cond.type}")
+        self.condition = cond
+
+
+class OrderedUpdates(OrderedDict):
+    """An ordered dict {shared variable: new value expression}, as Theano returns
+    from scan; it may be passed to theano.function(updates=...) and mutated."""
+
+    def __setitem__(self, key, value):
+        from theanine.compile.shared import SharedVariable
+
+        if not isinstance(key, SharedVariable):
+            raise TypeError(f"OrderedUpdates: keys must be shared variables, got {key!r}")
+        super().__setitem__(key, value)
+
+    def __add__(self, other):
+        out = OrderedUpdates(self)
+        for k, v in OrderedDict(other).items():
+            if k in out and out[k] is not v:
+                raise KeyError(f"OrderedUpdates: two updates for {k}")
+            out[k] = v
+        return out
+
+    __radd__ = __add__
+
+
+class ListType(Type):
+    """Type of the trace of a non-tensor carry (e.g. a random generator): a list."""
+
+    def __init__(self, item_type):
+        self.item_type = item_type
+
+    def filter(self, value, strict=False, allow_downcast=None, **kw):
+        if not isinstance(value, list):
+            raise TypeError(f"expected a list of {self.item_type} values, got {type(value)}")
+        return value
+
+    def __eq__(self, other):
+        return type(other) is ListType and other.item_type == self.item_type
+
+    def __hash__(self):
+        return hash((ListType, self.item_type))
+
+    def __str__(self):
+        return f"List({self.item_type})"
+
+
+def is_tensor(v):
+    from theanine.tensor.type import TensorType
+
+    return isinstance(v, Variable) and isinstance(v.type, TensorType)
