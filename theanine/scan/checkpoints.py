@@ -41,10 +41,10 @@ def scan_checkpoints(fn, sequences=None, outputs_info=None, non_sequences=None,
     chunked = []
     for s in seqs:
         s = s[:n_steps]
-        pad = T.zeros(T.concatenate([[total - n_steps], s.shape[1:]]), dtype=s.dtype)
+        rest = tuple(s.shape[i] for i in range(1, s.ndim))
+        pad = T.zeros((total - n_steps,) + rest, dtype=s.dtype)
         full = T.concatenate([s, pad], axis=0)
-        chunked.append(T.reshape(full, T.concatenate([[n_chunks, N], s.shape[1:]]),
-                                 ndim=s.ndim + 1))
+        chunked.append(T.reshape(full, (n_chunks, N) + rest))
     n_s, n_c = len(seqs), len(infos)
 
     def outer_step(i, *args):
@@ -66,6 +66,6 @@ def scan_checkpoints(fn, sequences=None, outputs_info=None, non_sequences=None,
     res, updates = scan(outer_step, sequences=[T.arange(n_chunks)] + chunked,
                         outputs_info=list(infos) + [None] * n_c, non_sequences=consts,
                         return_list=True, name=name)
-    traces = [T.reshape(r, T.concatenate([[total], r.shape[2:]]), ndim=r.ndim - 1)[:n_steps]
+    traces = [T.reshape(r, (total,) + tuple(r.shape[i] for i in range(2, r.ndim)))[:n_steps]
               for r in res[n_c:]]
     return (traces[0] if len(traces) == 1 else traces), updates
