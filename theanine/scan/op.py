@@ -134,7 +134,11 @@ class Scan(Op):
                              f"{len(outer)}")
         outer = list(outer)
         for k, (o, i) in enumerate(zip(outer, self.inner_inputs)):
-            if k < self.n_seqs:
+            if k < self.n_seqs and not is_tensor(i):
+                if o.type != ListType(i.type):
+                    raise TypeError(f"{self}: sequence {k} is {o.type}; expected "
+                                    f"{ListType(i.type)}")
+            elif k < self.n_seqs:
                 o = as_tensor_variable(o)
                 if o.dtype != i.type.dtype or o.ndim != i.type.ndim + 1:
                     raise TypeError(f"{self}: sequence {k} is {o.type}; its slices must be "
@@ -180,6 +184,7 @@ class Scan(Op):
 
         d = self.__dict__.copy()
         d["_fn"] = None
+        d["profile"] = bool(self.profile)  # statistics stay with this process
         d["inner_state"] = dump_graph(self.inner_inputs, self.inner_outputs)
         del d["inner_inputs"], d["inner_outputs"], d["key"]
         return d
@@ -191,6 +196,10 @@ class Scan(Op):
         self.__dict__.update(d)
         self.inner_inputs, self.inner_outputs = load_graph(state)
         self.key = graph_key(self.inner_inputs, self.inner_outputs)
+        if self.profile is True:
+            from theanine.compile.profiling import ProfileStats
+
+            self.profile = ProfileStats(self.name or "scan_fn")
 
 
 def run_scan(op, fn, node, n, outer):
