@@ -36,7 +36,8 @@ tensor.TensorSharedVariable = compile.TensorSharedVariable
 def __getattr__(name):
     import importlib
 
-    lazy = {"printing": "theanine.printing", "dprint": ("theanine.printing", "debugprint"),
+    lazy = {"printing": "theanine.printing", "sandbox": "theanine.sandbox",
+            "ifelse": "theanine.ifelse", "dprint": ("theanine.printing", "debugprint"),
             "pp": ("theanine.printing", "pp")}
     if name in lazy:
         target = lazy[name]

@@ -30,8 +30,12 @@ def __getattr__(name):
         import theanine.gradient
 
         return getattr(theanine.gradient, name)
+    if name == "raw_random":
+        import importlib
+
+        return importlib.import_module("theanine.tensor.shared_randomstreams")
     if name in ("nnet", "nlinalg", "slinalg", "shared_randomstreams", "signal",
-                "extra_ops", "blas"):
+                "extra_ops", "blas", "random"):
         import importlib
 
         return importlib.import_module(f"theanine.tensor.{name}")

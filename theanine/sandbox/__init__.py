@@ -1,0 +1,1 @@
+"""Theano's sandbox namespace: ``theano.sandbox.rng_mrg.MRG_RandomStreams``."""
