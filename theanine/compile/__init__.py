@@ -1,11 +1,12 @@
 """Compilation: function, shared variables, In/Out, modes, profiling."""
 
-from .function import Function, UnusedInputError, function
+from .compiled_function import Function
+from .function import UnusedInputError, function
 from .io import In, Out
-from .mode import FAST_COMPILE, FAST_RUN, Mode, get_mode
+from .mode import FAST_COMPILE, FAST_RUN, Mode, get_default_mode, get_mode
 from .profiling import ProfileStats
 from .shared import SharedVariable, TensorSharedVariable, shared
 
 __all__ = ["Function", "UnusedInputError", "function", "In", "Out", "FAST_COMPILE",
-           "FAST_RUN", "Mode", "get_mode", "ProfileStats", "SharedVariable",
-           "TensorSharedVariable", "shared"]
+           "FAST_RUN", "Mode", "get_default_mode", "get_mode", "ProfileStats",
+           "SharedVariable", "TensorSharedVariable", "shared"]

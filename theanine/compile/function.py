@@ -1,27 +1,25 @@
 """theano.function: compile symbolic inputs -> outputs (+ updates) into a callable.
 
-Steps: normalise inputs/outputs/updates/givens; substitute givens; collect the
-shared variables the graph reads (and their default updates); check for
-missing and unused inputs; link the FunctionGraph(explicit inputs + shared
-variables -> outputs + update values) with the mode's backend.
+Steps: normalise inputs, outputs, updates and givens; substitute givens;
+collect the shared variables the graph reads (and their default updates);
+check for missing and unused inputs; link the FunctionGraph
+(explicit inputs + shared variables -> outputs + update values) with the
+mode's backend, and wrap it in a Function (compiled_function.py).
 
-Invariant: a call either succeeds and then writes every update, or raises and
-leaves every shared variable (and In default) unchanged.
+Invariant: function() changes no shared variable and no argument; every
+error names the argument at fault, what was expected and what was given.
 """
 
 from __future__ import annotations
 
-import time
 import warnings
 
-import numpy as np
-
-from theanine import backends
 from theanine.config import config
 from theanine.graph.basic import Constant, Variable
 from theanine.graph.fgraph import FunctionGraph, MissingInputError
 from theanine.graph.traversal import ancestors, clone_replace
 
+from .compiled_function import Function
 from .io import In, Out
 from .mode import get_mode
 from .profiling import ProfileStats
@@ -34,6 +32,8 @@ class UnusedInputError(ValueError):
 
 __all__ = ["function", "Function", "UnusedInputError", "MissingInputError"]
 
+_ON_UNUSED = ("raise", "warn", "ignore")
+
 
 def function(inputs, outputs=None, mode=None, updates=None, givens=None,
              no_default_updates=False, accept_inplace=False, name=None,
@@ -41,9 +41,15 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None,
              on_unused_input=None):
     """Compile a function from symbolic `inputs` to `outputs` (Theano's signature).
 
-    outputs: a variable (the call returns one value), a list (returns a list), or None.
-    updates: pairs or ordered dict {shared variable: new value expression}.
+    inputs: a list of variables or In instances.
+    outputs: a variable (the call returns one value), a list (returns a list), a
+    dict {key: variable} (returns a dict), or None (returns []).
+    updates: pairs or ordered dict {shared variable: new value expression}; every
+    update is computed from the old values, then all are written.
     givens: pairs or dict {variable: replacement expression}.
+    no_default_updates: True, or a list of shared variables whose
+    ``default_update`` is not applied.
+    on_unused_input: 'raise' (default: config.on_unused_input), 'warn' or 'ignore'.
     """
     if not isinstance(inputs, (list, tuple)):
         raise TypeError("function: inputs must be a list, even for a single input "
@@ -53,29 +59,23 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None,
     for k, i in enumerate(ins):
         _check_input(i.variable, k)
         if id(i.variable) in seen:
-            raise ValueError(f"function: input {i.variable} is given twice")
+            raise ValueError(f"function: input {k} ({i.variable}) is given twice")
         seen.add(id(i.variable))
-    single = outputs is not None and not isinstance(outputs, (list, tuple))
-    outs = [] if outputs is None else ([outputs] if single else list(outputs))
-    out_vars, borrows = [], []
-    for k, o in enumerate(outs):
-        borrows.append(isinstance(o, Out) and o.borrow)
-        o = o.variable if isinstance(o, Out) else o
-        if not isinstance(o, Variable):
-            from theanine.tensor.basic import as_tensor_variable
-
-            try:
-                o = as_tensor_variable(o)
-            except TypeError:
-                raise TypeError(f"function: output {k} must be a symbolic variable, "
-                                f"got {o!r}") from None
-        out_vars.append(o)
+    out_vars, borrows, single, keys = _normalize_outputs(outputs)
     upd = _normalize_updates(updates)
     giv = _normalize_givens(givens)
+    on_unused = on_unused_input if on_unused_input is not None else config.on_unused_input
+    if on_unused not in _ON_UNUSED:
+        raise ValueError(f"function: on_unused_input must be one of {_ON_UNUSED}, got "
+                         f"{on_unused_input!r}")
+    if no_default_updates not in (True, False) and not isinstance(no_default_updates,
+                                                                   (list, tuple, set)):
+        raise TypeError("function: no_default_updates must be True, False or a list of "
+                        f"shared variables, got {no_default_updates!r}")
     mode = get_mode(mode)
     profile = _profile_obj(profile, name)
-    return _build(ins, out_vars, borrows, single, upd, giv, no_default_updates, mode,
-                  name, allow_input_downcast, profile, on_unused_input or config.on_unused_input)
+    return _build(ins, out_vars, borrows, single, keys, upd, giv, no_default_updates, mode,
+                  name, allow_input_downcast, profile, on_unused)
 
 
 def _check_input(v, k):
@@ -91,6 +91,34 @@ def _check_input(v, k):
         raise TypeError(f"function: input {k} ({v}) is computed from other variables; "
                         "inputs must be root variables (use givens= to replace it)")
     return v
+
+
+def _normalize_outputs(outputs):
+    """(variables, borrow flags, single, dict keys or None)."""
+    keys = None
+    if outputs is None:
+        outs, single = [], False
+    elif isinstance(outputs, dict):
+        keys = sorted(outputs, key=str)
+        outs, single = [outputs[k] for k in keys], False
+    elif isinstance(outputs, (list, tuple)):
+        outs, single = list(outputs), False
+    else:
+        outs, single = [outputs], True
+    out_vars, borrows = [], []
+    for k, o in enumerate(outs):
+        borrows.append(isinstance(o, Out) and bool(o.borrow))
+        o = o.variable if isinstance(o, Out) else o
+        if not isinstance(o, Variable):
+            from theanine.tensor.basic import as_tensor_variable
+
+            try:
+                o = as_tensor_variable(o)
+            except (TypeError, ValueError):
+                raise TypeError(f"function: output {k} must be a symbolic variable, "
+                                f"got {o!r}") from None
+        out_vars.append(o)
+    return out_vars, borrows, single, keys
 
 
 def _normalize_updates(updates):
@@ -125,9 +153,9 @@ def _normalize_updates(updates):
             raise TypeError(
                 f"function: an update must have the same type as its shared variable "
                 f"(shared variable {var.name or var}: {var.type}; update {expr}: "
-                f"{expr.type}). Cast the update with T.cast(expr, '{var.type.dtype}'), or "
-                "if only the broadcast pattern differs, use T.unbroadcast / "
-                "T.addbroadcast.") from None
+                f"{expr.type}). Cast the update with T.cast(expr, "
+                f"'{getattr(var.type, 'dtype', '?')}'), or if only the broadcast pattern "
+                "differs, use T.unbroadcast / T.addbroadcast.") from None
         out.append((var, expr))
     return out
 
@@ -135,13 +163,20 @@ def _normalize_updates(updates):
 def _normalize_givens(givens):
     if givens is None:
         return []
-    pairs = list(givens.items()) if isinstance(givens, dict) else list(givens)
+    if isinstance(givens, dict):
+        pairs = list(givens.items())
+    elif isinstance(givens, (list, tuple)):
+        pairs = list(givens)
+    else:
+        raise TypeError("function: givens must be a list of pairs or a dict, got "
+                        f"{type(givens).__name__}")
     from theanine.tensor.basic import as_tensor_variable
 
     out = []
     for k, p in enumerate(pairs):
         if not isinstance(p, (list, tuple)) or len(p) != 2:
-            raise TypeError(f"function: givens[{k}] must be a (variable, replacement) pair")
+            raise TypeError(f"function: givens[{k}] must be a (variable, replacement) "
+                            f"pair, got {p!r}")
         old, new = p
         if not isinstance(old, Variable):
             raise TypeError(f"function: givens[{k}] key {old!r} is not a symbolic variable")
@@ -158,57 +193,71 @@ def _normalize_givens(givens):
 
 def _profile_obj(profile, name):
     if profile is None:
-        profile = config.profile
+        if config.profile:
+            from .profiling import register_atexit
+
+            return register_atexit(ProfileStats(name or "function"))
+        return None
     if profile is True:
         return ProfileStats(name or "function")
     if profile is False:
         return None
+    if not isinstance(profile, ProfileStats):
+        raise TypeError(f"function: profile must be True, False, None or a ProfileStats, "
+                        f"got {profile!r}")
     return profile
 
 
-def _collect_shared(roots, updates, no_default_updates):
-    """Shared variables that `roots` read, plus default updates to add."""
+def _collect_shared(exprs, updates, no_default_updates, givens):
+    """Shared variables the graph reads or updates, and the default updates to add.
+
+    A shared variable's ``default_update`` applies when the graph reads it, it
+    has no explicit update, and no_default_updates does not exclude it. Default
+    update expressions may read further shared variables: iterate to a fixed point."""
     explicit = {id(v) for v, _ in updates}
     skip_all = no_default_updates is True
-    skip = {id(v) for v in (no_default_updates or [])} if not skip_all else set()
-    found, extra = [], []
-    seen = set()
-    todo = list(roots)
-    while todo:
-        for v in ancestors(todo):
+    skip = set() if skip_all else {id(v) for v in (no_default_updates or [])}
+    found, seen, extra = [], set(), []
+    for v, _ in updates:
+        seen.add(id(v))
+        found.append(v)
+    pending = list(exprs)
+    while pending:
+        for v in ancestors(pending):
             if isinstance(v, SharedVariable) and id(v) not in seen:
                 seen.add(id(v))
                 found.append(v)
-        todo = []
+        pending = []
         for v in found:
             du = getattr(v, "default_update", None)
-            if (du is not None and not skip_all and id(v) not in skip
-                    and id(v) not in explicit):
-                explicit.add(id(v))
-                du = v.type.filter_variable(du)
-                extra.append((v, du))
-                todo.append(du)
+            if du is None or skip_all or id(v) in skip or id(v) in explicit:
+                continue
+            explicit.add(id(v))
+            du = v.type.filter_variable(du)
+            if givens:
+                du = clone_replace(du, givens)
+            extra.append((v, du))
+            pending.append(du)
     return found, extra
 
 
-def _build(ins, out_vars, borrows, single, updates, givens, no_default_updates, mode,
-           name, allow_input_downcast, profile, on_unused_input):
-    in_updates = [(k, i.update) for k, i in enumerate(ins) if i.update is not None]
-    exprs = out_vars + [e for _, e in updates] + [u for _, u in in_updates]
+def _build(ins, out_vars, borrows, single, keys, updates, givens, no_default_updates,
+           mode, name, allow_input_downcast, profile, on_unused_input):
+    in_upd = [(k, i.update) for k, i in enumerate(ins) if i.update is not None]
+    exprs = out_vars + [e for _, e in updates] + [u for _, u in in_upd]
+    for k, u in in_upd:
+        if not isinstance(u, Variable):
+            raise TypeError(f"function: In update of input {k} must be a symbolic "
+                            f"expression, got {u!r}")
     if givens:
         exprs = clone_replace(exprs, givens)
     n_out, n_upd = len(out_vars), len(updates)
     out_vars = exprs[:n_out]
     updates = [(v, e) for (v, _), e in zip(updates, exprs[n_out:n_out + n_upd])]
-    in_updates = [(k, e) for (k, _), e in zip(in_updates, exprs[n_out + n_upd:])]
-    shared_vars, defaults = _collect_shared(exprs, updates, no_default_updates)
-    updates = updates + defaults
-    if defaults:
-        more, _ = _collect_shared([e for _, e in defaults], updates, True)
-        for v in more:
-            if all(v is not s for s in shared_vars):
-                shared_vars.append(v)
-    graph_outs = out_vars + [e for _, e in updates] + [e for _, e in in_updates]
+    in_upd_exprs = exprs[n_out + n_upd:]
+    shared_vars, defaults_upd = _collect_shared(exprs, updates, no_default_updates, givens)
+    updates = updates + defaults_upd
+    graph_outs = out_vars + [e for _, e in updates] + in_upd_exprs
     in_vars = [i.variable for i in ins]
     used = {id(v) for v in ancestors(graph_outs)}
     for k, v in enumerate(in_vars):
@@ -220,220 +269,23 @@ def _build(ins, out_vars, borrows, single, updates, givens, no_default_updates, 
             if on_unused_input == "warn":
                 warnings.warn(msg, stacklevel=3)
     fgraph = FunctionGraph(in_vars + shared_vars, graph_outs)
-    fn = backends.link(mode.backend, fgraph, check_types=config.check_types,
-                       allow_gc=config.allow_gc, profile=profile)
-    return Function(fn, fgraph, ins, shared_vars, [s.container for s in shared_vars],
-                    n_out, borrows, single, updates, in_updates, mode, name,
-                    allow_input_downcast, profile)
+    defaults = [_filter_default(k, i, allow_input_downcast) for k, i in enumerate(ins)]
+    slot = {id(s): j for j, s in enumerate(shared_vars)}
+    return Function(fgraph, ins, shared_vars, [s.container for s in shared_vars], n_out,
+                    borrows, single, keys, [slot[id(v)] for v, _ in updates], mode, name,
+                    allow_input_downcast, profile, defaults)
 
 
-class _Maker:
-    """What Theano kept as f.maker: the compiled graph, inputs and mode."""
-
-    def __init__(self, fgraph, inputs, mode):
-        self.fgraph, self.inputs, self.mode = fgraph, inputs, mode
-
-
-class Function:
-    """A compiled function. Call it with values for its inputs (positional or by
-    name); it returns the outputs and applies the updates."""
-
-    def __init__(self, fn, fgraph, ins, shared_vars, containers, n_out, borrows, single,
-                 updates, in_updates, mode, name, allow_input_downcast, profile):
-        self.fn, self.ins, self.shared_vars = fn, ins, shared_vars
-        self.containers = containers
-        self.n_out, self.borrows, self.single = n_out, borrows, single
-        self.updates, self.in_updates = updates, in_updates
-        self.mode, self.name, self.profile = mode, name, profile
-        self.allow_input_downcast = allow_input_downcast
-        self.maker = _Maker(fgraph, ins, mode)
-        self.trust_input = False
-        self.defaults = [i.value for i in ins]
-        self._index = {}
-        for k, i in enumerate(ins):
-            if i.name is not None:
-                self._index.setdefault(i.name, k)
-        cidx = {id(s): k for k, s in enumerate(shared_vars)}
-        self._upd_slots = [cidx[id(v)] for v, _ in updates]
-
-    # -- calling ----------------------------------------------------------------
-    def _arguments(self, args, kwargs):
-        n = len(self.ins)
-        if len(args) > n:
-            raise TypeError(f"{self._label()} takes at most {n} arguments, got {len(args)}")
-        vals = list(args) + [_MISSING] * (n - len(args))
-        for key, v in kwargs.items():
-            k = self._index.get(key)
-            if k is None:
-                raise TypeError(f"{self._label()} has no input named {key!r}; named "
-                                f"inputs: {sorted(self._index)}")
-            if vals[k] is not _MISSING:
-                raise TypeError(f"{self._label()} got two values for input {key!r}")
-            vals[k] = v
-        out = []
-        for k, (i, v) in enumerate(zip(self.ins, vals)):
-            if v is _MISSING:
-                if self.defaults[k] is None:
-                    raise TypeError(f"{self._label()}: missing value for input {k} "
-                                    f"({i.variable})")
-                v = self.defaults[k]
-            if self.trust_input:
-                out.append(v)
-                continue
-            ad = i.allow_downcast if i.allow_downcast is not None else self.allow_input_downcast
-            try:
-                out.append(i.variable.type.filter(v, strict=i.strict, allow_downcast=ad,
-                                                  arg=f"input {k} ({i.variable})"))
-            except TypeError as e:
-                raise TypeError(f"bad argument to {self._label()}: {e}") from None
-        return out
-
-    def __call__(self, *args, **kwargs):
-        t0 = time.perf_counter() if self.profile is not None else 0.0
-        vals = self._arguments(args, kwargs)
-        svals = [c.value for c in self.containers]
-        try:
-            res = self.fn(*vals, *svals)
-        except Exception as e:  # noqa: BLE001 - re-raised with the failing node named
-            raise _explain(e, self.maker.fgraph, vals + svals, self._label()) from e
-        n_out, n_upd = self.n_out, len(self.updates)
-        everything = vals + svals
-        outs = [_own(r, everything, b) for r, b in zip(res[:n_out], self.borrows)]
-        for slot, r in zip(self._upd_slots, res[n_out:n_out + n_upd]):
-            r = np.asarray(r)
-            if r is not svals[slot] and _aliases(r, everything):
-                r = r.copy()
-            self.containers[slot].value = r
-        for (k, _), r in zip(self.in_updates, res[n_out + n_upd:]):
-            self.defaults[k] = np.asarray(r)
-        if self.profile is not None:
-            self.profile.record_call(time.perf_counter() - t0)
-        if self.single:
-            return outs[0]
-        return outs
-
-    def _label(self):
-        return f"function {self.name!r}" if self.name else "theano function"
-
-    # -- Theano's Function API ----------------------------------------------------
-    @property
-    def input_storage(self):
-        return self.containers
-
-    def __getitem__(self, name):
-        k = self._index[name]
-        return self.defaults[k]
-
-    def __setitem__(self, name, value):
-        k = self._index[name]
-        self.defaults[k] = value
-
-    def copy(self, share_memory=False, swap=None, delete_updates=False, name=None,
-             profile=None):
-        """A copy of this function. Without share_memory, the copy has its own
-        copies of the shared values; `swap` maps shared variables to others."""
-        swap = swap or {}
-        conts = []
-        for s, c in zip(self.shared_vars, self.containers):
-            if s in swap:
-                new = swap[s]
-                if new.type != s.type:
-                    raise TypeError(f"copy: swap {s} ({s.type}) for {new} ({new.type}): "
-                                    "types differ")
-                conts.append(new.container)
-            elif share_memory:
-                conts.append(c)
-            else:
-                from .shared import Container
-
-                conts.append(Container(c.type, np.array(c.value, copy=True), c.name))
-        f = Function(self.fn, self.maker.fgraph, self.ins, self.shared_vars, conts,
-                     self.n_out, self.borrows, self.single,
-                     [] if delete_updates else self.updates, self.in_updates, self.mode,
-                     name or self.name, self.allow_input_downcast, profile or self.profile)
-        if delete_updates:
-            f._upd_slots = []
-        f.defaults = list(self.defaults)
-        return f
-
-    def __reduce__(self):
-        from theanine.graph.serialize import dump_graph
-
-        fg = self.maker.fgraph
-        state = dump_graph(fg.inputs, fg.outputs)
-        state["update_slots"] = list(self._upd_slots)
-        state["in_update_slots"] = [k for k, _ in self.in_updates]
-        ins = [(i.name, i.value, i.strict, i.allow_downcast, i.borrow) for i in self.ins]
-        return (_unpickle_function,
-                (state, len(self.ins), ins, self.n_out, self.borrows, self.single,
-                 len(self.updates), len(self.in_updates), self.mode, self.name,
-                 self.allow_input_downcast, list(self.defaults)))
-
-
-def _unpickle_function(state, n_in, ins_spec, n_out, borrows, single, n_upd, n_in_upd,
-                       mode, name, allow_input_downcast, defaults):
-    from theanine.graph.serialize import load_graph
-
-    roots, outs = load_graph(state)
-    in_vars, shared_vars = roots[:n_in], roots[n_in:]
-    ins = []
-    for k, (v, (nm, val, strict, ad, borrow)) in enumerate(zip(in_vars, ins_spec)):
-        ins.append(In(v, name=nm, value=val, strict=strict, allow_downcast=ad,
-                      borrow=borrow))
-    slots = state["update_slots"]
-    updates = [(shared_vars[s], e) for s, e in zip(slots, outs[n_out:n_out + n_upd])]
-    in_updates = [(k, e) for k, e in zip(state["in_update_slots"], outs[n_out + n_upd:])]
-    fgraph = FunctionGraph(in_vars + shared_vars, outs)
-    fn = backends.link(mode.backend, fgraph, check_types=config.check_types,
-                       allow_gc=config.allow_gc)
-    f = Function(fn, fgraph, ins, shared_vars, [s.container for s in shared_vars], n_out,
-                 borrows, single, updates, in_updates, mode, name, allow_input_downcast,
-                 None)
-    f.defaults = defaults
-    return f
-
-
-_MISSING = object()
-
-
-def _aliases(r, values):
-    if not isinstance(r, np.ndarray):
-        return False
-    for v in values:
-        if r is v:
-            return True
-    if r.base is None:
-        return False
-    return any(isinstance(v, np.ndarray) and np.may_share_memory(r, v) for v in values)
-
-
-def _own(r, values, borrow):
-    """An output value the caller may keep: an ndarray, not aliasing inputs or state."""
-    if not isinstance(r, np.ndarray):
-        return np.asarray(r)
-    if not borrow and (_aliases(r, values) or not r.flags.writeable):
-        return r.copy()
-    return r
-
-
-def _explain(e, fgraph, values, label):
-    """Re-run node by node to name the failing op, its inputs' shapes and types."""
-    from theanine.backends.py.linker import run_nodes
-
+def _filter_default(k, i, allow_input_downcast):
+    """An In default converted to its input's type now, so errors show at compile time."""
+    if i.value is None:
+        return None
+    t = i.variable.type
+    ad = i.allow_downcast if i.allow_downcast is not None else allow_input_downcast
     try:
-        found = run_nodes(fgraph, values)
-    except Exception:  # noqa: BLE001 - diagnosis must never hide the original error
-        found = None
-    if found is None:
-        return e
-    node, ins, err = found
-    shapes = [np.shape(x) for x in ins]
-    types = [str(v.type) for v in node.inputs]
-    names = [str(v) for v in node.inputs]
-    msg = (f"{err}\nin {label}, while computing node: {node.op}\n"
-           f"  inputs: {names}\n  input shapes: {shapes}\n  input types: {types}")
-    try:
-        new = type(err)(msg)
-    except Exception:  # noqa: BLE001 - some exception classes take other arguments
-        new = ValueError(msg)
-    return new
+        if hasattr(t, "ndim"):
+            return t.filter(i.value, strict=i.strict, allow_downcast=ad,
+                            arg=f"default value of input {k} ({i.name or i.variable})")
+        return t.filter(i.value, strict=i.strict, allow_downcast=ad)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise TypeError(f"function: {e}") from None

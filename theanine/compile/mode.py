@@ -1,33 +1,62 @@
 """Compilation modes: which rewrites run and which backend links the graph.
 
-Mode names: FAST_RUN (default: the fastest available backend), FAST_COMPILE
-and PY (the NumPy reference backend). A Mode object may also be built
-directly: ``Mode(linker="py", optimizer="fast_compile")``.
+Mode names (case-insensitive): FAST_RUN (the default: the fastest available
+backend), FAST_COMPILE and PY (the NumPy reference backend), DebugMode /
+DEBUG_MODE (py backend, every op's output checked against its type). A Mode may
+also be built directly: ``Mode(linker="py", optimizer="fast_compile")``; Theano's
+C linker names ('c', 'cvm', 'vm', ...) select the py backend.
+
+Invariant: get_mode returns a Mode or raises naming the known modes.
 """
 
 from __future__ import annotations
 
 from theanine.config import config
 
+_PY_LINKERS = (None, "py", "vm", "cvm", "c", "c|py", "py|c", "cvm_nogc", "vm_nogc",
+               "c|py_nogc")
+
 
 class Mode:
-    """A backend plus rewrite options. `excluding` names rule sets or rules to skip."""
+    """A backend plus rewrite options.
+
+    linker: backend name ('py', or one registered in theanine.backends).
+    optimizer: rewrite preset name, kept for Theano compatibility.
+    excluding / including / requiring: rule set or rule names.
+    check_types: check each op's output against its type (as DebugMode)."""
 
     def __init__(self, linker=None, optimizer="default", name=None, excluding=(),
-                 including=()):
+                 including=(), requiring=(), check_types=False):
         self.backend = _backend_of(linker)
         self.optimizer = optimizer
-        self.name = name or f"Mode(linker={self.backend!r})"
+        self.name = name or f"Mode(linker={self.backend!r}, optimizer={optimizer!r})"
         self.excluding_ = tuple(excluding)
         self.including_ = tuple(including)
+        self.requiring_ = tuple(requiring)
+        self.check_types = bool(check_types)
+
+    @property
+    def linker(self):
+        return self.backend
+
+    def _with(self, **changes):
+        kw = {"linker": self.backend, "optimizer": self.optimizer, "name": self.name,
+              "excluding": self.excluding_, "including": self.including_,
+              "requiring": self.requiring_, "check_types": self.check_types}
+        kw.update(changes)
+        return Mode(**kw)
 
     def excluding(self, *names):
-        return Mode(self.backend, self.optimizer, self.name,
-                    self.excluding_ + names, self.including_)
+        return self._with(excluding=self.excluding_ + names)
 
     def including(self, *names):
-        return Mode(self.backend, self.optimizer, self.name,
-                    self.excluding_, self.including_ + names)
+        return self._with(including=self.including_ + names)
+
+    def requiring(self, *names):
+        return self._with(requiring=self.requiring_ + names)
+
+    def clone(self, link_kwargs=None, optimizer="", **kwargs):
+        return self._with(optimizer=self.optimizer if optimizer == "" else optimizer)
 
     def __eq__(self, other):
         return isinstance(other, Mode) and self._key() == other._key()
@@ -36,19 +65,22 @@ class Mode:
         return hash(self._key())
 
     def _key(self):
-        return (self.backend, self.optimizer, self.excluding_, self.including_)
+        return (self.backend, self.optimizer, self.excluding_, self.including_,
+                self.requiring_, self.check_types)
 
     def __repr__(self):
         return self.name
 
 
 def _backend_of(linker):
-    if linker in (None, "py", "vm", "cvm", "c", "c|py", "py|c", "cvm_nogc", "vm_nogc"):
+    if linker in _PY_LINKERS:
         return "py"
     from theanine import backends
 
     if linker not in backends.BACKENDS:
-        raise ValueError(f"Mode: unknown linker {linker!r}; known: {sorted(backends.BACKENDS)}")
+        raise ValueError(f"Mode: unknown linker {linker!r}; known: "
+                         f"{sorted(backends.BACKENDS)} (and Theano's C/VM linker names, "
+                         "which select 'py')")
     return linker
 
 
@@ -60,7 +92,9 @@ PRESETS = {
     "FAST_RUN": lambda: Mode(_fastest_backend(), "fast_run", "FAST_RUN"),
     "FAST_COMPILE": lambda: Mode("py", "fast_compile", "FAST_COMPILE"),
     "PY": lambda: Mode("py", "fast_run", "PY"),
+    "DEBUG_MODE": lambda: Mode("py", "fast_run", "DebugMode", check_types=True),
 }
+_ALIASES = {"DEBUGMODE": "DEBUG_MODE"}
 
 
 def get_mode(mode=None):
@@ -70,12 +104,19 @@ def get_mode(mode=None):
     if isinstance(mode, Mode):
         return mode
     if isinstance(mode, str):
-        key = mode.upper() if mode.upper() in PRESETS else mode
+        key = mode.upper()
+        key = _ALIASES.get(key, key)
         if key in PRESETS:
             return PRESETS[key]()
-        raise ValueError(f"unknown mode {mode!r}; known modes: {sorted(PRESETS)}")
-    raise TypeError(f"mode must be a mode name or a Mode, got {mode!r}")
+        raise ValueError(f"unknown mode {mode!r}; known modes: "
+                         f"{sorted(PRESETS) + ['DebugMode']} or a theano.Mode instance")
+    raise TypeError(f"mode must be a mode name or a Mode instance, got {mode!r}")
 
 
-FAST_RUN = "FAST_RUN"
-FAST_COMPILE = "FAST_COMPILE"
+def get_default_mode():
+    """The Mode that function(mode=None) uses (config.mode)."""
+    return get_mode(None)
+
+
+FAST_RUN = PRESETS["FAST_RUN"]()
+FAST_COMPILE = PRESETS["FAST_COMPILE"]()

@@ -29,6 +29,14 @@ class Container:
     def __setstate__(self, state):
         self.type, self.value, self.name = state
 
+    @property
+    def data(self):
+        """Theano's name for the stored value."""
+        return self.value
+
+    def __repr__(self):
+        return f"<Container {self.name or ''} of {self.type}>"
+
 
 class SharedVariable(Variable):
     """A variable whose value is stored between calls (Theano's theano.shared)."""
@@ -36,23 +44,35 @@ class SharedVariable(Variable):
     def __init__(self, type, value, name=None, strict=False, allow_downcast=None,
                  borrow=False):
         super().__init__(type, owner=None, index=None, name=name)
-        value = type.filter(value, strict=strict, allow_downcast=allow_downcast,
-                            arg=f"shared variable {name or ''} value".replace("  ", " "))
-        if not borrow:
-            value = value.copy()
-        self.container = Container(type, value, name)
+        label = f"shared variable {name}" if name else "shared variable"
+        v = _filter(type, value, strict, allow_downcast, f"value of {label}")
+        if not borrow and v is value:
+            v = _copy(v)
+        self.container = Container(type, v, name)
 
     def get_value(self, borrow=False, return_internal_type=False):
-        """The current value; a copy unless borrow=True."""
+        """The current value: a copy, or with borrow=True the stored object itself
+        (mutating it then changes the shared value)."""
         v = self.container.value
-        return v if borrow else copy.deepcopy(v)
+        return v if borrow else _copy(v)
 
     def set_value(self, new_value, borrow=False):
-        """Replace the value (checked against the type; copied unless borrow=True)."""
-        v = self.type.filter(new_value, allow_downcast=None,
-                             arg=f"set_value of {self.name or 'shared variable'}")
+        """Replace the value. It must have the variable's number of dimensions and a
+        dtype that converts without loss (else TypeError, and nothing changes); it is
+        copied unless borrow=True."""
+        t = self.type
+        label = f"{self.name or 'shared variable'}.set_value"
+        if isinstance(t, TensorType) and isinstance(new_value, np.ndarray | np.generic):
+            if np.ndim(new_value) != t.ndim:
+                raise TypeError(f"{label}: expected a {t.ndim}-d value for {t}, got "
+                                f"{np.ndim(new_value)}-d (shape {np.shape(new_value)})")
+            if np.result_type(new_value.dtype, t.dtype).name != t.dtype:
+                raise TypeError(f"{label}: expected dtype {t.dtype} (or one that converts "
+                                f"to it without loss), got {new_value.dtype}; cast it first, "
+                                f"e.g. numpy.asarray(value, dtype='{t.dtype}')")
+        v = _filter(t, new_value, False, None, label)
         if not borrow and v is new_value:
-            v = v.copy()
+            v = _copy(v)
         self.container.value = v
 
     @property
@@ -68,7 +88,18 @@ class SharedVariable(Variable):
         return cp
 
     def zero(self, borrow=False):
+        """Set the value to zeros of the same shape."""
         self.set_value(np.zeros_like(self.container.value), borrow=True)
+
+
+def _filter(t, value, strict, allow_downcast, label):
+    if isinstance(t, TensorType):
+        return t.filter(value, strict=strict, allow_downcast=allow_downcast, arg=label)
+    return t.filter(value, strict=strict, allow_downcast=allow_downcast)
+
+
+def _copy(v):
+    return v.copy() if isinstance(v, np.ndarray) else copy.deepcopy(v)
 
 
 class TensorSharedVariable(_TensorMethods, SharedVariable):
@@ -99,7 +130,8 @@ def shared(value, name=None, strict=False, allow_downcast=None, borrow=False,
                          f"{arr.ndim}-d value")
     ttype = TensorType(arr.dtype.name, broadcastable)
     return TensorSharedVariable(ttype, arr, name=name, strict=strict,
-                                allow_downcast=allow_downcast, borrow=borrow)
+                                allow_downcast=allow_downcast,
+                                borrow=borrow or arr is not value)
 
 
 _DTYPES = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",

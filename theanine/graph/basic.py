@@ -137,8 +137,10 @@ class Constant(Variable):
     def __str__(self):
         if self.name is not None:
             return self.name
-        s = str(self.data)
-        return s if len(s) <= 20 else s[:17] + "..."
+        text = str(self.data)
+        if len(text) > 20:
+            text = text[:10] + ".." + text[-10:]
+        return f"Constant{{{text}}}"
 
 
 class Apply:

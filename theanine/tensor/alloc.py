@@ -1,4 +1,11 @@
-"""Allocation: alloc (broadcast a value to a shape), zeros/ones and *_like."""
+"""Allocation: alloc (broadcast a value to a shape), zeros/ones and *_like.
+
+Invariants:
+- Alloc's shape inputs are int64 scalars; a constant 1 makes that output dim
+  broadcastable.
+- Like Elemwise, Alloc refuses at run time to stretch a value dim of length 1
+  that is not declared broadcastable (its gradient would have the wrong shape).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,23 @@ from theanine.graph.basic import Apply, Constant, Op
 from .basic import as_tensor_variable, constant
 from .type import TensorType, canonical_dtype
 
+_INT = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")
+
+
+def as_int64_scalar(s, what):
+    """s (int, integer constant or symbolic integer scalar) as an int64 scalar;
+    constants stay constants (so a constant 1 is recognised)."""
+    from .math import cast
+
+    if isinstance(s, (int, np.integer)) and not isinstance(s, bool):
+        return constant(np.int64(s))
+    s = as_tensor_variable(s)
+    if s.ndim != 0 or s.dtype not in _INT:
+        raise TypeError(f"{what} must be an integer scalar, got {s.type}")
+    if isinstance(s, Constant):
+        return constant(np.int64(s.data))
+    return cast(s, "int64")
+
 
 class Alloc(Op):
     """alloc(value, *shape): `value` broadcast to `shape` (a new array)."""
@@ -16,30 +40,28 @@ class Alloc(Op):
     __props__ = ()
 
     def make_node(self, value, *shape):
-        from .math import cast
-
         v = as_tensor_variable(value)
-        sh = []
-        for k, s in enumerate(shape):
-            s = as_tensor_variable(s)
-            if s.ndim != 0 or not s.dtype.startswith(("int", "uint")):
-                raise TypeError(f"alloc: shape[{k}] must be an integer scalar, got {s.type}")
-            sh.append(cast(s, "int64"))
+        sh = [as_int64_scalar(s, f"alloc: shape[{k}]") for k, s in enumerate(shape)]
         if v.ndim > len(sh):
             raise TypeError(f"alloc: the value has {v.ndim} dims, more than the {len(sh)} "
                             "of the shape")
-        bc = []
-        for s in sh:
-            bc.append(isinstance(s, Constant) and int(s.data) == 1)
+        for k, s in enumerate(sh):
+            if isinstance(s, Constant) and int(s.data) < 0:
+                raise ValueError(f"alloc: shape[{k}] must be >= 0, got {int(s.data)}")
+        bc = [isinstance(s, Constant) and int(s.data) == 1 for s in sh]
         return Apply(self, [v, *sh], [TensorType(v.dtype, bc)()])
 
     def compute(self, node, value, *shape):
         shape = tuple(int(s) for s in shape)
-        try:
-            return np.array(np.broadcast_to(value, shape))
-        except ValueError:
-            raise ValueError(f"alloc: cannot broadcast a value of shape {np.shape(value)} "
-                             f"to shape {shape}") from None
+        value = np.asarray(value)
+        lead = len(shape) - value.ndim
+        vbc = node.inputs[0].type.broadcastable
+        for i, n in enumerate(value.shape):
+            if n != shape[lead + i] and not vbc[i]:
+                raise ValueError(f"alloc: cannot broadcast a value of shape {value.shape} to "
+                                 f"shape {shape}: value dim {i} has length {n} and is not "
+                                 "broadcastable")
+        return np.array(np.broadcast_to(value, shape))
 
     def grad(self, inputs, output_grads):
         from theanine.gradient import disconnected_type
@@ -67,14 +89,16 @@ _alloc = Alloc()
 
 
 def alloc(value, *shape):
-    """A new tensor of `shape` filled with `value` (broadcast)."""
+    """A new tensor of `shape` (ints or int scalars) filled with `value` (broadcast)."""
     if len(shape) == 1 and isinstance(shape[0], (list, tuple)):
         shape = tuple(shape[0])
     return _alloc(value, *shape)
 
 
-def _shape_args(shape):
-    from .shape import static_length
+def shape_args(shape, fn):
+    """A shape argument (int, tuple/list, int scalar or int vector of static length)
+    as a list of scalars."""
+    from .shape import shape_elements, static_length
 
     if isinstance(shape, (list, tuple)):
         return list(shape)
@@ -83,22 +107,23 @@ def _shape_args(shape):
     shape = as_tensor_variable(shape)
     if shape.ndim == 0:
         return [shape]
-    n = static_length(shape)
+    n = static_length(shape) if shape.ndim == 1 else None
     if n is None:
-        raise ValueError("zeros/ones: the length of the shape vector must be known")
-    return [shape[i] for i in range(n)]
+        raise ValueError(f"{fn}: the shape must be a tuple, an int, or an int vector of "
+                         f"static length; got {shape.type}")
+    return shape_elements(shape, n)
 
 
 def zeros(shape, dtype=None):
-    """A tensor of zeros (dtype default floatX)."""
+    """A tensor of zeros of `shape` (dtype default floatX)."""
     dtype = canonical_dtype(dtype or "floatX")
-    return alloc(constant(np.zeros((), dtype=dtype)), *_shape_args(shape))
+    return alloc(constant(np.zeros((), dtype=dtype)), *shape_args(shape, "zeros"))
 
 
 def ones(shape, dtype=None):
-    """A tensor of ones (dtype default floatX)."""
+    """A tensor of ones of `shape` (dtype default floatX)."""
     dtype = canonical_dtype(dtype or "floatX")
-    return alloc(constant(np.ones((), dtype=dtype)), *_shape_args(shape))
+    return alloc(constant(np.ones((), dtype=dtype)), *shape_args(shape, "ones"))
 
 
 def zeros_like(model, dtype=None, opt=False):

@@ -31,7 +31,7 @@ def constant(x, name=None, ndim=None, dtype=None):
         if arr.ndim > ndim:
             raise ValueError(f"constant: value has {arr.ndim} dims, more than ndim={ndim}")
         arr = arr.reshape((1,) * (ndim - arr.ndim) + arr.shape)
-    ttype = TensorType(arr.dtype.name, tuple(s == 1 for s in arr.shape))
+    ttype = TensorType(arr.dtype, tuple(s == 1 for s in arr.shape))
     return TensorConstant(ttype, arr, name=name)
 
 

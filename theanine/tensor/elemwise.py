@@ -26,6 +26,12 @@ class ScalarOp:
     __props__ = ()
     nin = 1
     name = None
+    # True: integer inputs are converted to the (float) output dtype before impl runs,
+    # so NumPy does not compute in a narrower float (int8 -> float16) first.
+    cast_inputs = False
+    # Indices of the inputs whose dtypes Python-scalar inputs follow (None: all);
+    # switch's condition does not decide the dtype of its branches.
+    weak_from = None
 
     def _props(self):
         return tuple(getattr(self, p) for p in self.__props__)
@@ -57,6 +63,10 @@ class ScalarOp:
 
         return [grad_not_implemented(self, i, x) for i, x in enumerate(inputs)]
 
+    def connection_pattern(self):
+        """None (every input's values reach the output) or one bool per input."""
+        return None
+
 
 class Elemwise(Op):
     """Apply `scalar_op` elementwise with broadcasting."""
@@ -73,7 +83,7 @@ class Elemwise(Op):
         sop = self.scalar_op
         if sop.nin != -1 and len(inputs) != sop.nin:
             raise TypeError(f"{sop} takes {sop.nin} inputs, got {len(inputs)}")
-        inputs = convert_weak_scalars(inputs)
+        inputs = convert_weak_scalars(inputs, sop.weak_from)
         ndim = max(v.ndim for v in inputs)
         padded = []
         for v in inputs:
@@ -85,8 +95,10 @@ class Elemwise(Op):
         return Apply(self, padded, [TensorType(dtype, bcast)()])
 
     def compute(self, node, *inputs):
-        r = self.scalar_op.impl(*inputs)
         dtype = node.outputs[0].type.dtype
+        if self.scalar_op.cast_inputs:
+            inputs = [a.astype(dtype) if a.dtype.kind in "biu" else a for a in inputs]
+        r = np.asarray(self.scalar_op.impl(*inputs))
         if r.dtype != dtype:
             r = r.astype(dtype)
         if len(inputs) > 1:
@@ -98,14 +110,19 @@ class Elemwise(Op):
         return r
 
     def grad(self, inputs, output_grads):
+        return self.L_op(inputs, [self(*inputs)], output_grads)
+
+    def L_op(self, inputs, outputs, output_grads):
+        from theanine.gradient import disconnected_type
+
         (gz,) = output_grads
-        out = self(*inputs)
-        grads = self.scalar_op.grad(inputs, out, gz)
+        if getattr(gz.type, "is_disconnected", False):
+            return [disconnected_type() for _ in inputs]
+        grads = self.scalar_op.grad(inputs, outputs[0], gz)
         res = []
         for x, g in zip(inputs, grads):
             if g is None:
-                from theanine.gradient import disconnected_type
-
+                # no gradient (a discrete input): zero, reported as disconnected
                 res.append(disconnected_type())
                 continue
             if getattr(g.type, "is_null", False) or getattr(g.type, "is_disconnected", False):
@@ -120,7 +137,8 @@ class Elemwise(Op):
         return [broadcast_shape(*shapes)]
 
     def connection_pattern(self, node):
-        return [[True] for _ in node.inputs]
+        cp = self.scalar_op.connection_pattern()
+        return [[True] for _ in node.inputs] if cp is None else [[c] for c in cp]
 
 
 def check_broadcast(node, inputs, shape):
@@ -137,22 +155,21 @@ def check_broadcast(node, inputs, shape):
                     f"mark it with T.addbroadcast(x, {i}) or use a row/col variable.")
 
 
-def convert_weak_scalars(inputs):
+def convert_weak_scalars(inputs, weak_from=None):
     """Convert inputs to tensors; Python scalars are 'weak' (NumPy 2 / JAX rule):
-    they take the dtype of the tensor operands when that holds them."""
+    they take the dtype of the tensor operands (those at `weak_from`, default all)
+    when that holds them."""
     from .type import upcast
 
-    tensors = [v for v in inputs if not _is_py_scalar(v)]
-    tensors = [as_tensor_variable(v) for v in tensors]
-    if len(tensors) == len(inputs):
-        return tensors
-    strong = upcast(*[t.dtype for t in tensors]) if tensors else None
-    out, it = [], iter(tensors)
-    for v in inputs:
-        if not _is_py_scalar(v):
-            out.append(next(it))
-            continue
-        out.append(as_tensor_variable(v, dtype=_weak_dtype(v, strong)))
+    out = [v if _is_py_scalar(v) else as_tensor_variable(v) for v in inputs]
+    weak = [k for k, v in enumerate(inputs) if _is_py_scalar(v)]
+    if not weak:
+        return out
+    idx = range(len(inputs)) if weak_from is None else weak_from
+    strong = [out[k].dtype for k in idx if k not in weak]
+    strong = upcast(*strong) if strong else None
+    for k in weak:
+        out[k] = as_tensor_variable(inputs[k], dtype=_weak_dtype(inputs[k], strong))
     return out
 
 

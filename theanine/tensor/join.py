@@ -1,10 +1,16 @@
-"""Join (concatenate along an axis) and its helpers."""
+"""Join (concatenate along an axis) and its helpers: join, concatenate,
+horizontal_stack, vertical_stack.
+
+Invariants: a Join node's axis is non-negative; its inputs share one ndim
+(>= 1) and the output dtype is their upcast. The gradient splits the output
+gradient back into pieces of the inputs' lengths along the axis.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from theanine.graph.basic import Apply, Op
+from theanine.graph.basic import Apply, Constant, Op
 
 from .basic import as_tensor_variable
 from .type import TensorType, upcast
@@ -16,7 +22,7 @@ class Join(Op):
     __props__ = ("axis",)
 
     def __init__(self, axis):
-        self.axis = axis
+        self.axis = int(axis)
 
     def make_node(self, *tensors):
         if not tensors:
@@ -27,30 +33,33 @@ class Join(Op):
             raise TypeError("join: cannot join 0-d tensors; use stack")
         for k, t in enumerate(ts):
             if t.ndim != nd:
-                raise TypeError(f"join: all tensors must have {nd} dims; tensor {k} has "
-                                f"{t.ndim}")
+                raise TypeError(f"join: all tensors must have {nd} dims (like tensor 0); "
+                                f"tensor {k} has {t.ndim}")
         if not -nd <= self.axis < nd:
             raise ValueError(f"join: axis {self.axis} out of range for {nd}-d tensors")
         ax = self.axis % nd
         dtype = upcast(*[t.dtype for t in ts])
         bc = [all(t.broadcastable[i] for t in ts) for i in range(nd)]
         bc[ax] = len(ts) == 1 and ts[0].broadcastable[ax]
-        return Apply(Join(ax), ts, [TensorType(dtype, bc)()])
+        op = self if ax == self.axis else Join(ax)
+        return Apply(op, ts, [TensorType(dtype, bc)()])
 
     def compute(self, node, *xs):
         try:
-            return np.concatenate(xs, axis=self.axis).astype(node.outputs[0].type.dtype,
-                                                               copy=False)
-        except ValueError as e:
-            raise ValueError(f"join along axis {self.axis}: shapes "
-                             f"{[np.shape(x) for x in xs]} do not match ({e})") from None
+            out = np.concatenate(xs, axis=self.axis)
+        except ValueError:
+            raise ValueError(f"join along axis {self.axis}: the shapes "
+                             f"{[np.shape(x) for x in xs]} differ outside that axis") from None
+        return out.astype(node.outputs[0].type.dtype, copy=False)
 
     def grad(self, inputs, output_grads):
-        from .shape import patternbroadcast, shape
+        from .shape import patternbroadcast, shape_i
         from .subtensor import split
 
         (gz,) = output_grads
-        sizes = [shape(x)[self.axis] for x in inputs]
+        if len(inputs) == 1:
+            return [gz]
+        sizes = [shape_i(x, self.axis) for x in inputs]
         parts = split(gz, sizes, len(inputs), self.axis)
         return [patternbroadcast(p, x.broadcastable) for p, x in zip(parts, inputs)]
 
@@ -63,19 +72,46 @@ class Join(Op):
         return [tuple(out)]
 
 
-def join(axis, *tensors):
-    """Concatenate `tensors` along `axis` (Theano's argument order)."""
-    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
-        tensors = tuple(tensors[0])
-    if hasattr(axis, "data"):
-        axis = int(axis.data)
-    if not isinstance(axis, (int, np.integer)):
+def join(axis, *tensors_list):
+    """Concatenate tensors along `axis` (Theano's argument order: axis first).
+    One tensor is returned unchanged."""
+    if len(tensors_list) == 1 and isinstance(tensors_list[0], (list, tuple)):
+        tensors_list = tuple(tensors_list[0])
+    if isinstance(axis, Constant):
+        axis = np.asarray(axis.data)
+        axis = int(axis) if axis.ndim == 0 and axis.dtype.kind in "iu" else axis
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
         raise TypeError(f"join: axis must be a constant int, got {axis!r}")
-    return Join(int(axis))(*tensors)
+    if len(tensors_list) == 1:
+        t = as_tensor_variable(tensors_list[0])
+        if t.ndim == 0 or not -t.ndim <= axis < t.ndim:
+            raise ValueError(f"join: axis {axis} out of range for {t.ndim}-d tensors")
+        return t
+    return Join(int(axis))(*tensors_list)
 
 
 def concatenate(tensor_list, axis=0):
     """Concatenate a list of tensors along `axis` (NumPy's argument order)."""
     if not isinstance(tensor_list, (list, tuple)):
-        raise TypeError("concatenate: the first argument must be a list or tuple of tensors")
+        raise TypeError("concatenate: the first argument must be a list or tuple of tensors, "
+                        f"got {type(tensor_list).__name__}")
     return join(axis, *tensor_list)
+
+
+def horizontal_stack(*args):
+    """Concatenate matrices along axis 1 (vectors along axis 0), as numpy.hstack."""
+    ts = [as_tensor_variable(a) for a in args]
+    if len(ts) < 2:
+        raise ValueError("horizontal_stack: give at least two tensors")
+    return concatenate(ts, axis=1 if ts[0].ndim >= 2 else 0)
+
+
+def vertical_stack(*args):
+    """Concatenate tensors along axis 0 (vectors become rows first), as numpy.vstack."""
+    from .shape import shape_padleft
+
+    ts = [as_tensor_variable(a) for a in args]
+    if len(ts) < 2:
+        raise ValueError("vertical_stack: give at least two tensors")
+    ts = [shape_padleft(t) if t.ndim == 1 else t for t in ts]
+    return concatenate(ts, axis=0)

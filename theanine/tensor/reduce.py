@@ -28,17 +28,20 @@ def normalize_axis(axis, ndim, arg="axis"):
         axis = (int(axis),)
     if hasattr(axis, "data") and not isinstance(axis, (list, tuple)):
         axis = np.atleast_1d(axis.data).tolist()
+    if not isinstance(axis, (list, tuple)):
+        raise TypeError(f"{arg}: expected None, an int or a tuple of ints, got {axis!r}")
     out = []
     for a in axis:
         if hasattr(a, "data"):
             a = int(a.data)
         if not isinstance(a, (int, np.integer)):
-            raise TypeError(f"{arg}: expected ints, got {a!r}")
-        if not -ndim <= a < builtins.max(ndim, 1):
-            raise ValueError(f"{arg}: axis {a} is out of range for a {ndim}-d tensor")
-        a = int(a) % ndim if ndim else 0
+            raise TypeError(f"{arg}: expected ints, got {a!r} in {axis!r}")
+        if not -ndim <= a < ndim:
+            raise ValueError(f"{arg}: expected an axis in [{-ndim}, {ndim}) for a {ndim}-d "
+                             f"tensor, got {a}")
+        a = int(a) % ndim
         if a in out:
-            raise ValueError(f"{arg}: axis {a} repeated")
+            raise ValueError(f"{arg}: expected distinct axes, got {axis} (axis {a} repeated)")
         out.append(a)
     return tuple(sorted(out))
 
@@ -197,7 +200,11 @@ def mean(input, axis=None, dtype=None, op=False, keepdims=False, acc_dtype=None)
 
 
 def var(input, axis=None, ddof=0, keepdims=False, corrected=False):
-    """Variance over `axis`, dividing by n - ddof."""
+    """Variance over `axis`, dividing by n - ddof. Integer inputs give float64.
+
+    corrected=True uses the corrected two-pass algorithm (Theano's flag): the
+    rounding error of the mean is subtracted, sum(c**2) - sum(c)**2 / n; the
+    divisor is still n - ddof."""
     from .math import cast, sqr, true_div
 
     x = as_tensor_variable(input)
@@ -206,10 +213,12 @@ def var(input, axis=None, ddof=0, keepdims=False, corrected=False):
         x = cast(x, "float64")
     centered = x - mean(x, axes, keepdims=True)
     s = sum(sqr(centered), axes)
-    n = _count(x, axes)
-    if ddof or corrected:
-        n = n - (ddof or 1)
-    out = true_div(s, cast(n, s.dtype))
+    n = cast(_count(x, axes), s.dtype)
+    if corrected:
+        s = s - true_div(sqr(sum(centered, axes)), n)
+    if ddof:
+        n = n - ddof
+    out = true_div(s, n)
     return expand(out, axes, x.ndim) if keepdims else out
 
 
@@ -243,12 +252,10 @@ class Argmax(Op):
         return np.asarray(fn(x, axis=self.axis), dtype="int64")
 
     def grad(self, inputs, output_grads):
+        # integer-valued: connected (as Theano), and grad() gives the input zero
         from theanine.gradient import disconnected_type
 
         return [disconnected_type()]
-
-    def connection_pattern(self, node):
-        return [[False]]
 
     def infer_shape(self, node, shapes):
         if self.axis is None:
@@ -257,15 +264,21 @@ class Argmax(Op):
 
 
 def _arg(kind, x, axis, keepdims):
+    """Several axes are searched together: the index is into those axes flattened
+    in order (as Theano)."""
+    from .shape import reshape, shape, transpose
+
     x = as_tensor_variable(x)
-    if axis is None or (isinstance(axis, (list, tuple)) and len(axis) == x.ndim):
+    axes = normalize_axis(axis, x.ndim)
+    if len(axes) == x.ndim:
         out = Argmax(None, kind)(x)
-        axes = tuple(range(x.ndim))
-    else:
-        axes = normalize_axis(axis, x.ndim)
-        if len(axes) != 1:
-            raise ValueError(f"arg{kind}: axis must be one axis or None, got {axis}")
+    elif len(axes) == 1:
         out = Argmax(axes[0], kind)(x)
+    else:
+        kept = [i for i in range(x.ndim) if i not in axes]
+        sh = shape(x)
+        moved = transpose(x, kept + list(axes))
+        out = Argmax(len(kept), kind)(reshape(moved, [sh[i] for i in kept] + [-1]))
     return expand(out, axes, x.ndim) if keepdims else out
 
 

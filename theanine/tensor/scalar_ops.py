@@ -22,11 +22,34 @@ def _T():
     return T
 
 
+def _refuse(op, dtypes, kinds, what):
+    """Raise TypeError if any input dtype's kind (numpy letter) is in `kinds`."""
+    bad = [d for d in dtypes if np.dtype(d).kind in kinds]
+    if bad:
+        raise TypeError(f"{op}: inputs must be {what}, got dtypes {list(dtypes)}")
+
+
 class _Float(ScalarOp):
     """Float-valued function of numbers: ints are upgraded to float."""
 
+    cast_inputs = True
+
     def output_dtype(self, *dtypes):
         return upgrade_to_float(upcast(*dtypes))
+
+
+class _RealFloat(_Float):
+    """Float-valued function of real numbers (complex inputs are refused)."""
+
+    def output_dtype(self, *dtypes):
+        _refuse(self, dtypes, "c", "real (bool, int or float)")
+        return upgrade_to_float(upcast(*dtypes))
+
+
+def _no_bool_pair(dtypes):
+    """bool op bool -> int8 for arithmetic that NumPy refuses or Theano types as int."""
+    d = upcast(*dtypes)
+    return "int8" if d == "bool" else d
 
 
 class _Bool(ScalarOp):
@@ -77,15 +100,31 @@ class Mul(ScalarOp):
 
 class Sub(ScalarOp):
     nin = 2
-    impl = _ufunc_impl(np.subtract)
+
+    def output_dtype(self, *dtypes):
+        return _no_bool_pair(dtypes)
+
+    def impl(self, x, y):
+        if x.dtype == bool and y.dtype == bool:
+            x = x.astype("int8")
+        return np.subtract(x, y)
 
     def grad(self, inputs, out, gz):
         return [gz, -gz]
 
 
 class TrueDiv(_Float):
+    """x / y. Two integer (or bool) inputs give floatX, as Theano."""
+
     nin = 2
     impl = _ufunc_impl(np.true_divide)
+
+    def output_dtype(self, *dtypes):
+        if all(np.dtype(d).kind in "biu" for d in dtypes):
+            from theanine.config import config
+
+            return config.floatX
+        return upgrade_to_float(upcast(*dtypes))
 
     def grad(self, inputs, out, gz):
         x, y = inputs
@@ -98,6 +137,10 @@ class IntDiv(ScalarOp):
     nin = 2
     impl = _ufunc_impl(np.floor_divide)
 
+    def output_dtype(self, *dtypes):
+        _refuse(self, dtypes, "c", "real")
+        return _no_bool_pair(dtypes)
+
     def grad(self, inputs, out, gz):
         T = _T()
         return [T.zeros_like(x) if x.dtype.startswith("float") else None for x in inputs]
@@ -106,6 +149,10 @@ class IntDiv(ScalarOp):
 class Mod(ScalarOp):
     nin = 2
     impl = _ufunc_impl(np.mod)
+
+    def output_dtype(self, *dtypes):
+        _refuse(self, dtypes, "c", "real")
+        return _no_bool_pair(dtypes)
 
     def grad(self, inputs, out, gz):
         x, y = inputs
@@ -119,6 +166,9 @@ class Pow(ScalarOp):
     nin = 2
     impl = _ufunc_impl(np.power)
 
+    def output_dtype(self, *dtypes):
+        return _no_bool_pair(dtypes)
+
     def grad(self, inputs, out, gz):
         T = _T()
         x, y = inputs
@@ -129,6 +179,12 @@ class Pow(ScalarOp):
 
 class Neg(ScalarOp):
     impl = _ufunc_impl(np.negative)
+
+    def output_dtype(self, d):
+        if d == "bool":
+            raise TypeError("neg: a bool input cannot be negated, got dtype bool; use "
+                            "T.invert(x) (~x) for logical not, or cast it first")
+        return d
 
     def grad(self, inputs, out, gz):
         return [-gz]
@@ -147,7 +203,12 @@ class Abs(ScalarOp):
 
 
 class Sgn(ScalarOp):
-    impl = _ufunc_impl(np.sign)
+    def output_dtype(self, d):
+        _refuse(self, [d], "c", "real")
+        return d
+
+    def impl(self, x):
+        return x.copy() if x.dtype == bool else np.sign(x)
 
     def grad(self, inputs, out, gz):
         return [_T().zeros_like(inputs[0])]
@@ -196,6 +257,10 @@ class Minimum(ScalarOp):
 
 class Clip(ScalarOp):
     nin = 3
+
+    def output_dtype(self, *dtypes):
+        _refuse(self, dtypes, "c", "real")
+        return upcast(*dtypes)
     impl = _ufunc_impl(lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi))
 
     def grad(self, inputs, out, gz):
@@ -208,6 +273,7 @@ class Clip(ScalarOp):
 
 class Switch(ScalarOp):
     nin = 3
+    weak_from = (1, 2)
 
     def output_dtype(self, c, a, b):
         return upcast(a, b)
@@ -233,6 +299,9 @@ class Second(ScalarOp):
 
     def grad(self, inputs, out, gz):
         return [None, gz]
+
+    def connection_pattern(self):
+        return [False, True]  # only the shape of `a` is used
 
 
 class Cast(ScalarOp):
@@ -274,6 +343,11 @@ GE = _cmp("GE", np.greater_equal, "ge")
 class _Bitwise(ScalarOp):
     nin = 2
 
+    def output_dtype(self, *dtypes):
+        _refuse(self, dtypes, "fc", "bool or integer (for floats, compare first: "
+                "T.and_(T.gt(x, 0), ...))")
+        return upcast(*dtypes)
+
     def grad(self, inputs, out, gz):
         return [None] * len(inputs)
 
@@ -313,7 +387,7 @@ class IsInf(_Bool):
 
 
 # -- rounding (zero gradient, as Theano) -----------------------------------------
-class _Round(ScalarOp):
+class _Round(_RealFloat):
     def grad(self, inputs, out, gz):
         x = inputs[0]
         return [_T().zeros_like(x) if x.dtype.startswith("float") else None]
@@ -321,9 +395,6 @@ class _Round(ScalarOp):
 
 class Floor(_Round):
     impl = _ufunc_impl(np.floor)
-
-    def output_dtype(self, d):
-        return upgrade_to_float(d)
 
 
 class Ceil(Floor):
@@ -343,7 +414,7 @@ class RoundHalfAwayFromZero(Floor):
 
 
 # -- transcendental -------------------------------------------------------------
-def _unary_float(name, fn, dfdx):
+def _unary_float(name, fn, dfdx, base=_Float):
     """dfdx(x, out) returns the derivative (symbolic); gradient is gz * dfdx."""
 
     def grad(self, inputs, out, gz):
@@ -352,7 +423,7 @@ def _unary_float(name, fn, dfdx):
             return [None]
         return [gz * dfdx(x, out)]
 
-    return type(name, (_Float,), {"impl": _ufunc_impl(fn), "grad": grad,
+    return type(name, (base,), {"impl": _ufunc_impl(fn), "grad": grad,
                                   "name": name.lower()})
 
 
@@ -380,39 +451,40 @@ Tanh = _unary_float("Tanh", np.tanh, lambda x, o: 1 - o * o)
 ArcSinh = _unary_float("ArcSinh", np.arcsinh, lambda x, o: 1 / _T().sqrt(x * x + 1))
 ArcCosh = _unary_float("ArcCosh", np.arccosh, lambda x, o: 1 / _T().sqrt(x * x - 1))
 ArcTanh = _unary_float("ArcTanh", np.arctanh, lambda x, o: 1 / (1 - x * x))
-Deg2Rad = _unary_float("Deg2Rad", np.deg2rad, lambda x, o: math.pi / 180)
-Rad2Deg = _unary_float("Rad2Deg", np.rad2deg, lambda x, o: 180 / math.pi)
-Erf = _unary_float("Erf", sps.erf, lambda x, o: 2 / math.sqrt(math.pi) * _T().exp(-x * x))
-Erfc = _unary_float("Erfc", sps.erfc, lambda x, o: -2 / math.sqrt(math.pi) * _T().exp(-x * x))
+Deg2Rad = _unary_float("Deg2Rad", np.deg2rad, lambda x, o: math.pi / 180, _RealFloat)
+Rad2Deg = _unary_float("Rad2Deg", np.rad2deg, lambda x, o: 180 / math.pi, _RealFloat)
+_TWO_RTPI = 2 / math.sqrt(math.pi)
+Erf = _unary_float("Erf", sps.erf, lambda x, o: _TWO_RTPI * _T().exp(-x * x), _RealFloat)
+Erfc = _unary_float("Erfc", sps.erfc, lambda x, o: -_TWO_RTPI * _T().exp(-x * x), _RealFloat)
 Erfinv = _unary_float("Erfinv", sps.erfinv,
-                      lambda x, o: math.sqrt(math.pi) / 2 * _T().exp(o * o))
+                      lambda x, o: math.sqrt(math.pi) / 2 * _T().exp(o * o), _RealFloat)
 Erfcx = _unary_float("Erfcx", sps.erfcx,
-                     lambda x, o: 2 * x * o - 2 / math.sqrt(math.pi))
-Gamma = _unary_float("Gamma", sps.gamma, lambda x, o: o * _T().psi(x))
-GammaLn = _unary_float("GammaLn", sps.gammaln, lambda x, o: _T().psi(x))
-Psi = _unary_float("Psi", sps.digamma, lambda x, o: _T().tri_gamma(x))
+                     lambda x, o: 2 * x * o - _TWO_RTPI, _RealFloat)
+Gamma = _unary_float("Gamma", sps.gamma, lambda x, o: o * _T().psi(x), _RealFloat)
+GammaLn = _unary_float("GammaLn", sps.gammaln, lambda x, o: _T().psi(x), _RealFloat)
+Psi = _unary_float("Psi", sps.digamma, lambda x, o: _T().tri_gamma(x), _RealFloat)
 
 
-class TriGamma(_Float):
+class TriGamma(_RealFloat):
     impl = _ufunc_impl(lambda x: sps.polygamma(1, x))
     name = "tri_gamma"
 
 
-class Sigmoid(_Float):
+class Sigmoid(_RealFloat):
     impl = _ufunc_impl(sps.expit)
 
     def grad(self, inputs, out, gz):
         return [gz * out * (1 - out)]
 
 
-class Softplus(_Float):
+class Softplus(_RealFloat):
     impl = _ufunc_impl(lambda x: np.logaddexp(0, x))
 
     def grad(self, inputs, out, gz):
         return [gz * _T().nnet_sigmoid(inputs[0])]
 
 
-class ArcTan2(_Float):
+class ArcTan2(_RealFloat):
     nin = 2
     impl = _ufunc_impl(np.arctan2)
 
@@ -447,4 +519,7 @@ class Imag(Real):
 
 
 class Angle(Real):
+    def output_dtype(self, d):
+        return {"complex64": "float32", "complex128": "float64"}.get(d) or upgrade_to_float(d)
+
     impl = _ufunc_impl(np.angle)

@@ -1,8 +1,15 @@
-"""Shape ops: Shape, Reshape, Rebroadcast, and dimension helpers
-(dimshuffle, transpose, shape_pad*, flatten, broadcast helpers).
+"""Shape ops: Shape, Shape_i, MakeVector, Reshape, Rebroadcast, and dimension
+helpers (dimshuffle, transpose, shape_pad*, flatten, squeeze, stack, broadcast helpers).
 
-Shapes are int64 vectors; a reshape target may mix ints and symbolic scalars,
-with one -1 inferred as in NumPy.
+Invariants:
+- Shapes are int64: ``shape(x)`` is an int64 vector of static length x.ndim,
+  ``shape_i(x, i)`` an int64 scalar.
+- A reshape target is a vector of static length (the output ndim); it may mix
+  ints and symbolic scalars, with one -1 inferred as in NumPy. Target entries
+  known to be 1 (constants, or lengths of broadcastable dims) make the output
+  dim broadcastable, as in Theano.
+- ``shape_elements(v, n)`` turns a shape vector into n scalars without indexing
+  when its structure is known (Shape, MakeVector, constants).
 """
 
 from __future__ import annotations
@@ -12,8 +19,32 @@ import numpy as np
 from theanine.graph.basic import Apply, Constant, Op
 
 from .basic import as_tensor_variable, constant
-from .elemwise import DimShuffle
-from .type import TensorType
+from .dims import (  # noqa: F401
+    Rebroadcast,
+    _is_one,
+    addbroadcast,
+    broadcast_shape,
+    dimshuffle,
+    patternbroadcast,
+    shape_padaxis,
+    shape_padleft,
+    shape_padright,
+    squeeze,
+    swapaxes,
+    transpose,
+    unbroadcast,
+)
+from .type import TensorType, upcast
+
+
+def _disconnected():
+    from theanine.gradient import disconnected_type
+
+    return disconnected_type()
+
+
+def _int64(v):
+    return constant(np.int64(v))
 
 
 class Shape(Op):
@@ -23,21 +54,22 @@ class Shape(Op):
 
     def make_node(self, x):
         x = as_tensor_variable(x)
-        return Apply(self, [x], [TensorType("int64", (x.ndim == 1,) if False else (False,))()])
+        return Apply(self, [x], [TensorType("int64", (False,))()])
 
     def compute(self, node, x):
         return np.asarray(np.shape(x), dtype="int64")
 
     def grad(self, inputs, output_grads):
-        from theanine.gradient import disconnected_type
-
-        return [disconnected_type()]
+        return [_disconnected()]
 
     def connection_pattern(self, node):
         return [[False]]
 
     def infer_shape(self, node, shapes):
-        return [(constant(np.int64(node.inputs[0].ndim)),)]
+        return [(_int64(node.inputs[0].ndim),)]
+
+    def static_length(self, node):
+        return node.inputs[0].ndim
 
 
 _shape = Shape()
@@ -45,18 +77,95 @@ _shape = Shape()
 
 def shape(x):
     """Symbolic shape of x (int64 vector). ``x.shape[i]`` is one dimension."""
+    return _shape(as_tensor_variable(x))
+
+
+class Shape_i(Op):
+    """The length of dimension `i` of a tensor (int64 scalar)."""
+
+    __props__ = ("i",)
+
+    def __init__(self, i):
+        self.i = int(i)
+
+    def make_node(self, x):
+        x = as_tensor_variable(x)
+        if not 0 <= self.i < x.ndim:
+            raise ValueError(f"shape_i: dimension {self.i} out of range for {x.ndim}-d {x}")
+        return Apply(self, [x], [TensorType("int64", ())()])
+
+    def compute(self, node, x):
+        return np.asarray(x.shape[self.i], dtype="int64")
+
+    def grad(self, inputs, output_grads):
+        return [_disconnected()]
+
+    def connection_pattern(self, node):
+        return [[False]]
+
+    def infer_shape(self, node, shapes):
+        return [()]
+
+
+def shape_i(x, i):
+    """Length of dimension i of x (negative i counts from the end), an int64 scalar.
+    A broadcastable dimension gives the constant 1."""
     x = as_tensor_variable(x)
-    v = _shape(x)
-    v.tag.ndim_of = x.ndim
-    return v
+    if not -x.ndim <= i < x.ndim:
+        raise IndexError(f"shape_i: dimension {i} out of range for {x.ndim}-d {x}")
+    i %= x.ndim
+    if x.broadcastable[i]:
+        return _int64(1)
+    if isinstance(x, Constant):
+        return _int64(x.data.shape[i])
+    return Shape_i(i)(x)
+
+
+class MakeVector(Op):
+    """A vector built from scalars (all cast to `dtype`)."""
+
+    __props__ = ("dtype",)
+
+    def __init__(self, dtype="int64"):
+        self.dtype = dtype
+
+    def make_node(self, *scalars):
+        xs = [as_tensor_variable(s) for s in scalars]
+        for k, s in enumerate(xs):
+            if s.ndim != 0:
+                raise TypeError(f"make_vector: element {k} must be a scalar, got {s.type}")
+            if upcast(s.dtype, self.dtype) != self.dtype and not isinstance(s, Constant):
+                raise TypeError(f"make_vector: element {k} of dtype {s.dtype} does not fit "
+                                f"the vector dtype {self.dtype}")
+        return Apply(self, xs, [TensorType(self.dtype, (len(xs) == 1,))()])
+
+    def compute(self, node, *scalars):
+        return np.asarray(scalars, dtype=self.dtype).reshape(len(scalars))
+
+    def grad(self, inputs, output_grads):
+        (gz,) = output_grads
+        if not self.dtype.startswith(("float", "complex")):
+            return [_disconnected() for _ in inputs]
+        return [gz[k] for k in range(len(inputs))]
+
+    def infer_shape(self, node, shapes):
+        return [(_int64(len(node.inputs)),)]
+
+    def static_length(self, node):
+        return len(node.inputs)
+
+
+def make_vector(*scalars, dtype=None):
+    """A vector of the scalars; dtype defaults to their upcast."""
+    xs = [as_tensor_variable(s) for s in scalars]
+    dtype = dtype or (upcast(*[s.dtype for s in xs]) if xs else "int64")
+    return MakeVector(dtype)(*xs)
 
 
 def static_length(v):
     """Length of a 1-d symbolic vector when known without running it (else None)."""
     if isinstance(v, Constant):
         return int(np.asarray(v.data).shape[0])
-    if v.owner is not None and isinstance(v.owner.op, Shape):
-        return v.owner.inputs[0].ndim
     if v.owner is not None and hasattr(v.owner.op, "static_length"):
         return v.owner.op.static_length(v.owner)
     if v.broadcastable == (True,):
@@ -64,74 +173,144 @@ def static_length(v):
     return None
 
 
+def get_vector_length(v):
+    """Theano's name: the static length of vector v, or ValueError if unknown."""
+    v = as_tensor_variable(v)
+    if v.ndim != 1:
+        raise TypeError(f"get_vector_length: expected a vector, got {v.type}")
+    n = static_length(v)
+    if n is None:
+        raise ValueError(f"get_vector_length: the length of {v} is not known statically")
+    return n
+
+
+def shape_elements(v, n):
+    """The n int64 scalars of shape vector v (no indexing op when avoidable)."""
+    if isinstance(v, Constant):
+        return [_int64(s) for s in np.asarray(v.data).reshape(-1)]
+    if v.owner is not None and isinstance(v.owner.op, Shape):
+        x = v.owner.inputs[0]
+        return [shape_i(x, i) for i in range(x.ndim)]
+    if v.owner is not None and isinstance(v.owner.op, MakeVector):
+        from .math import cast
+
+        return [cast(s, "int64") for s in v.owner.inputs]
+    from .math import cast
+
+    return [cast(v[i], "int64") for i in range(n)]
+
+
+def _known_ones(shp, n):
+    if isinstance(shp, Constant):
+        return [int(s) == 1 for s in np.asarray(shp.data)]
+    if shp.owner is not None and isinstance(shp.owner.op, Shape):
+        return list(shp.owner.inputs[0].broadcastable)
+    if shp.owner is not None and isinstance(shp.owner.op, MakeVector):
+        return [_is_one(s) for s in shp.owner.inputs]
+    return [False] * n
+
+
 class Reshape(Op):
-    """Reshape to a shape vector of known length `ndim` (one -1 allowed)."""
+    """Reshape to a shape vector of static length `ndim` (one -1 allowed)."""
 
     __props__ = ("ndim",)
 
     def __init__(self, ndim):
-        self.ndim = ndim
+        self.ndim = int(ndim)
 
     def make_node(self, x, shp):
         x = as_tensor_variable(x)
         shp = as_tensor_variable(shp, ndim=1)
-        if not shp.dtype.startswith(("int", "uint")):
-            raise TypeError(f"reshape: the shape must be integers, got dtype {shp.dtype}")
-        bc = [False] * self.ndim
+        if shp.dtype not in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32"):
+            raise TypeError(f"reshape: the new shape must be integers, got dtype {shp.dtype}")
+        n = static_length(shp)
+        if n is not None and n != self.ndim:
+            raise ValueError(f"reshape: the new shape has {n} entries but ndim={self.ndim}")
         if isinstance(shp, Constant):
-            bc = [int(s) == 1 for s in np.asarray(shp.data)]
-        elif shp.owner is not None and hasattr(shp.owner.op, "elements_const"):
-            bc = shp.owner.op.elements_const(shp.owner, self.ndim)
-        return Apply(self, [x, shp], [TensorType(x.dtype, bc)()])
+            vals = np.asarray(shp.data)
+            if np.sum(vals == -1) > 1 or np.any(vals < -1):
+                raise ValueError(f"reshape: invalid new shape {tuple(vals)} (at most one -1, "
+                                 "other entries >= 0)")
+        return Apply(self, [x, shp], [TensorType(x.dtype, _known_ones(shp, self.ndim))()])
 
     def compute(self, node, x, shp):
+        new = tuple(int(s) for s in shp)
+        if len(new) != self.ndim:
+            raise ValueError(f"reshape: the new shape {new} has {len(new)} entries, expected "
+                             f"{self.ndim}")
         try:
-            return np.reshape(x, tuple(int(s) for s in shp))
+            return np.reshape(x, new)
         except ValueError:
             raise ValueError(f"reshape: cannot reshape an array of shape {np.shape(x)} "
-                             f"(size {np.size(x)}) into shape {tuple(shp)}") from None
+                             f"(size {np.size(x)}) into shape {new}") from None
 
     def grad(self, inputs, output_grads):
-        from theanine.gradient import disconnected_type
-
         x, _ = inputs
-        return [reshape(output_grads[0], shape(x), ndim=x.ndim), disconnected_type()]
+        return [reshape(output_grads[0], shape(x), ndim=x.ndim), _disconnected()]
 
     def connection_pattern(self, node):
         return [[True], [False]]
 
     def infer_shape(self, node, shapes):
-        x, shp = node.inputs
-        from .math import int_div, mul
+        from .math import eq, int_div, switch
 
-        items = [shp[i] for i in range(self.ndim)]
-        if isinstance(shp, Constant) and -1 in np.asarray(shp.data):
-            known = [s for s in np.asarray(shp.data) if s != -1]
-            total = mul(*shapes[0]) if len(shapes[0]) > 1 else (
-                shapes[0][0] if shapes[0] else constant(np.int64(1)))
-            missing = int_div(total, int(np.prod(known)))
-            items = [missing if s == -1 else constant(np.int64(s))
-                     for s in np.asarray(shp.data)]
-        return [tuple(items)]
+        x, shp = node.inputs
+        items = shape_elements(shp, self.ndim)
+        if all(isinstance(s, Constant) and int(s.data) >= 0 for s in items):
+            return [tuple(items)]
+        size = _prod(shapes[0])
+        # With exactly one -1 entry, -prod(entries) is the product of the others.
+        known = -_prod(items)
+        out = []
+        for s in items:
+            if isinstance(s, Constant) and int(s.data) >= 0:
+                out.append(s)
+            else:
+                out.append(switch(eq(s, -1), int_div(size, known), s))
+        return [tuple(out)]
+
+
+def _prod(items):
+    from .math import mul
+
+    items = list(items)
+    if not items:
+        return _int64(1)
+    return items[0] if len(items) == 1 else mul(*items)
+
+
+def _shape_vector(newshape):
+    """A shape given as a tuple of ints / symbolic scalars -> an int64 vector."""
+    if not newshape:
+        return constant(np.zeros(0, dtype="int64"))
+    if all(isinstance(s, (int, np.integer)) for s in newshape):
+        return constant(np.asarray(newshape, dtype="int64"))
+    elems = []
+    for k, s in enumerate(newshape):
+        if isinstance(s, (int, np.integer)):
+            elems.append(_int64(s))
+            continue
+        s = as_tensor_variable(s)
+        if s.ndim != 0 or s.dtype not in ("int8", "int16", "int32", "int64", "uint8",
+                                          "uint16", "uint32"):
+            raise TypeError(f"shape entry {k} must be an integer scalar, got {s.type}")
+        elems.append(s)
+    return MakeVector("int64")(*elems)
 
 
 def reshape(x, newshape, ndim=None):
-    """x with shape `newshape` (a tuple of ints/symbolic scalars or a vector)."""
+    """x with shape `newshape`: a tuple/list of ints and symbolic scalars, or an int
+    vector (then its length must be static, or given as `ndim`)."""
     x = as_tensor_variable(x)
     if isinstance(newshape, (list, tuple)):
-        if not newshape:
-            shp = constant(np.zeros(0, dtype="int64"))
-        elif all(isinstance(s, (int, np.integer)) for s in newshape):
-            shp = constant(np.asarray(newshape, dtype="int64"))
-        else:
-            from .math import cast
-
-            shp = stack([cast(as_tensor_variable(s), "int64") for s in newshape])
+        shp = _shape_vector(newshape)
         n = len(newshape)
+    elif isinstance(newshape, (int, np.integer)):
+        shp, n = constant(np.asarray([newshape], dtype="int64")), 1
     else:
         shp = as_tensor_variable(newshape)
-        if isinstance(newshape, (int, np.integer)):
-            shp = constant(np.asarray([newshape], dtype="int64"))
+        if shp.ndim != 1:
+            raise TypeError(f"reshape: newshape must be a tuple or an int vector, got {shp.type}")
         n = static_length(shp) if ndim is None else ndim
         if n is None:
             raise ValueError("reshape: the length of the new shape is unknown; pass ndim=")
@@ -141,166 +320,54 @@ def reshape(x, newshape, ndim=None):
 
 
 def flatten(x, ndim=1, outdim=None):
-    """Collapse the trailing dims so that the result has `ndim` dims."""
+    """Keep the first ndim-1 dims and collapse the rest into one (Theano: `outdim`)."""
     x = as_tensor_variable(x)
     ndim = outdim if outdim is not None else ndim
     if not 1 <= ndim <= max(x.ndim, 1):
-        raise ValueError(f"flatten: ndim must be in [1, {max(x.ndim, 1)}], got {ndim}")
-    sh = shape(x)
-    lead = [sh[i] for i in range(ndim - 1)]
-    out = reshape(x, lead + [-1]) if lead else reshape(x, (-1,))
+        raise ValueError(f"flatten: ndim must be in [1, {max(x.ndim, 1)}] for a {x.ndim}-d "
+                         f"tensor, got {ndim}")
+    lead = [shape_i(x, i) for i in range(ndim - 1)]
+    out = reshape(x, lead + [-1])
     bc = x.broadcastable[:ndim - 1] + (all(x.broadcastable[ndim - 1:]),)
     return patternbroadcast(out, bc)
 
 
-class Rebroadcast(Op):
-    """Change the broadcastable flags of some dims, checking lengths at run time.
+def stack(*tensors, axis=0):
+    """Join tensors of one shape along a new `axis`.
 
-    `axes` is a tuple of (axis, flag) pairs."""
-
-    __props__ = ("axes",)
-
-    def __init__(self, axes):
-        self.axes = tuple(sorted((int(a), bool(f)) for a, f in axes))
-
-    def make_node(self, x):
-        x = as_tensor_variable(x)
-        bc = list(x.broadcastable)
-        for a, f in self.axes:
-            if a >= x.ndim:
-                raise ValueError(f"rebroadcast: axis {a} out of range for {x.ndim}-d {x}")
-            bc[a] = f
-        return Apply(self, [x], [TensorType(x.dtype, bc)()])
-
-    def compute(self, node, x):
-        for a, f in self.axes:
-            if f and x.shape[a] != 1:
-                raise ValueError(f"addbroadcast: dimension {a} was declared broadcastable "
-                                 f"but has length {x.shape[a]} (shape {x.shape})")
-        return x
-
-    def grad(self, inputs, output_grads):
-        (x,) = inputs
-        return [patternbroadcast(output_grads[0], x.broadcastable)]
-
-    def infer_shape(self, node, shapes):
-        return [shapes[0]]
-
-
-def patternbroadcast(x, broadcastable):
-    """x with exactly this broadcastable pattern."""
-    x = as_tensor_variable(x)
-    axes = [(i, b) for i, b in enumerate(broadcastable) if x.broadcastable[i] != b]
-    return Rebroadcast(axes)(x) if axes else x
-
-
-def addbroadcast(x, *axes):
-    """Mark `axes` of x broadcastable (they must have length 1 at run time)."""
-    x = as_tensor_variable(x)
-    bc = list(x.broadcastable)
-    for a in axes:
-        bc[a] = True
-    return patternbroadcast(x, bc)
-
-
-def unbroadcast(x, *axes):
-    """Mark `axes` of x not broadcastable."""
-    x = as_tensor_variable(x)
-    bc = list(x.broadcastable)
-    for a in axes:
-        bc[a] = False
-    return patternbroadcast(x, bc)
-
-
-def dimshuffle(x, pattern):
-    x = as_tensor_variable(x)
-    return DimShuffle(x.broadcastable, tuple(pattern))(x)
-
-
-def transpose(x, axes=None):
-    """Permute dims (reverse them by default)."""
-    x = as_tensor_variable(x)
-    if axes is None:
-        axes = tuple(range(x.ndim - 1, -1, -1))
-    axes = tuple(int(a) % x.ndim for a in axes) if x.ndim else ()
-    if sorted(axes) != list(range(x.ndim)):
-        raise ValueError(f"transpose: axes {axes} are not a permutation of {x.ndim} dims")
-    return dimshuffle(x, axes)
-
-
-def swapaxes(x, a, b):
-    x = as_tensor_variable(x)
-    perm = list(range(x.ndim))
-    perm[a], perm[b] = perm[b], perm[a]
-    return dimshuffle(x, perm)
-
-
-def shape_padleft(x, n_ones=1):
-    """x with `n_ones` broadcastable dims prepended."""
-    x = as_tensor_variable(x)
-    return dimshuffle(x, ["x"] * n_ones + list(range(x.ndim)))
-
-
-def shape_padright(x, n_ones=1):
-    """x with `n_ones` broadcastable dims appended."""
-    x = as_tensor_variable(x)
-    return dimshuffle(x, list(range(x.ndim)) + ["x"] * n_ones)
-
-
-def shape_padaxis(x, axis):
-    """x with one broadcastable dim inserted at `axis`."""
-    x = as_tensor_variable(x)
-    nd = x.ndim + 1
-    if not -nd <= axis < nd:
-        raise IndexError(f"shape_padaxis: axis {axis} out of range for result ndim {nd}")
-    axis %= nd
-    pattern = list(range(x.ndim))
-    pattern.insert(axis, "x")
-    return dimshuffle(x, pattern)
-
-
-def squeeze(x):
-    """Drop the broadcastable dims."""
-    x = as_tensor_variable(x)
-    return dimshuffle(x, [i for i, b in enumerate(x.broadcastable) if not b])
-
-
-def broadcast_shape(*shapes):
-    """Symbolic broadcast of shape tuples (of symbolic scalars), for infer_shape."""
-    from .math import maximum
-
-    nd = max(len(s) for s in shapes)
-    padded = [(constant(np.int64(1)),) * (nd - len(s)) + tuple(s) for s in shapes]
-    out = []
-    for dims in zip(*padded):
-        non_one = [d for d in dims if not (isinstance(d, Constant) and d.data == 1)]
-        if not non_one:
-            out.append(dims[0])
-        elif len(non_one) == 1:
-            out.append(non_one[0])
-        else:
-            r = non_one[0]
-            for d in non_one[1:]:
-                r = maximum(r, d)
-            out.append(r)
-    return tuple(out)
-
-
-def stack(tensors, axis=0):
-    """Join tensors of one shape along a new `axis`."""
+    Both Theano forms: ``stack([a, b, c], axis=0)`` and ``stack(a, b, c)``.
+    Python scalars are weak (they take the tensors' dtype when it holds them)."""
+    from .elemwise import convert_weak_scalars
     from .join import join
 
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    elif len(tensors) == 2 and isinstance(tensors[0], (list, tuple)):
+        tensors, axis = tuple(tensors[0]), tensors[1]  # stack(list, axis)
     if not tensors:
         raise ValueError("stack: give at least one tensor")
-    tensors = [as_tensor_variable(t) for t in tensors]
-    return join(axis, *[shape_padaxis(t, axis) for t in tensors])
+    ts = convert_weak_scalars(tensors)
+    if axis == 0 and all(t.ndim == 0 for t in ts):
+        return MakeVector(upcast(*[t.dtype for t in ts]))(*ts)
+    nd = ts[0].ndim
+    for k, t in enumerate(ts):
+        if t.ndim != nd:
+            raise ValueError(f"stack: all tensors must have the same ndim; tensor 0 has "
+                             f"{nd}, tensor {k} has {t.ndim}")
+    if not isinstance(axis, (int, np.integer)) or not -nd - 1 <= axis <= nd:
+        raise ValueError(f"stack: axis {axis!r} out of range for stacking {nd}-d tensors")
+    return join(axis, *[shape_padaxis(t, axis) for t in ts])
 
 
 def broadcast_to(x, shp):
-    """x broadcast to the shape vector/tuple `shp`."""
+    """x broadcast to the shape `shp` (tuple of ints/scalars, or an int vector)."""
     from .alloc import alloc
 
     if isinstance(shp, (list, tuple)):
         return alloc(x, *shp)
-    n = static_length(as_tensor_variable(shp))
-    return alloc(x, *[shp[i] for i in range(n)])
+    v = as_tensor_variable(shp)
+    n = static_length(v) if v.ndim == 1 else None
+    if n is None:
+        raise ValueError(f"broadcast_to: the shape must be a tuple or a vector of static "
+                         f"length, got {v.type}")
+    return alloc(x, *shape_elements(v, n))

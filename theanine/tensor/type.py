@@ -8,6 +8,8 @@ become float32 (8/16-bit ints) or float64.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from theanine.config import config
@@ -26,24 +28,44 @@ _ALIASES = {"floatX": None, "float": "float64", "int": "int64", "uint": "uint64"
             "complex": "complex128", "bool_": "bool"}
 
 
+# Normalised names by spec; filled lazily with every spec seen (np.dtype objects,
+# scalar types, 'f4', ...) because np.dtype(x).name is slow and graphs of
+# 100,000 nodes normalise dtypes several times per node.
+_CANON = {d: d for d in all_dtypes}
+_CANON.update({k: v for k, v in _ALIASES.items() if v})
+
+
 def canonical_dtype(dtype, arg="dtype"):
     """Normalise a dtype spec ('floatX', np.float32, 'f4', ...) to a Theano dtype name."""
-    if dtype == "floatX":
+    if type(dtype) is str and dtype == "floatX":
         return config.floatX
-    if isinstance(dtype, str) and dtype in _ALIASES and _ALIASES[dtype]:
-        return _ALIASES[dtype]
+    try:
+        hit = _CANON.get(dtype)
+    except TypeError:  # unhashable spec
+        hit = None
+    if hit is not None:
+        return hit
     try:
         name = np.dtype(dtype).name
     except TypeError:
         raise TypeError(f"{arg}: expected a dtype among {all_dtypes}, got {dtype!r}") from None
     if name not in all_dtypes:
         raise TypeError(f"{arg}: expected a dtype among {all_dtypes}, got {dtype!r}")
+    try:
+        _CANON[dtype] = name
+    except TypeError:
+        pass
     return name
+
+
+@functools.lru_cache(maxsize=4096)
+def _upcast(dtypes):
+    return np.result_type(*[np.dtype(d) for d in dtypes]).name
 
 
 def upcast(*dtypes):
     """The dtype NumPy gives an operation on arrays of these dtypes."""
-    return np.result_type(*[np.dtype(d) for d in dtypes]).name
+    return _upcast(dtypes)
 
 
 def upgrade_to_float(dtype):
@@ -88,6 +110,7 @@ class TensorType(Type):
             broadcastable = tuple(s == 1 for s in shape)
         self.broadcastable = tuple(bool(b) for b in broadcastable)
         self.name = name
+        self.numpy_dtype = np.dtype(self.dtype)
 
     @property
     def ndim(self):
@@ -96,10 +119,6 @@ class TensorType(Type):
     @property
     def shape(self):
         return tuple(1 if b else None for b in self.broadcastable)
-
-    @property
-    def numpy_dtype(self):
-        return np.dtype(self.dtype)
 
     def clone(self, dtype=None, broadcastable=None):
         return TensorType(self.dtype if dtype is None else dtype,
@@ -117,7 +136,8 @@ class TensorType(Type):
             return self.name
         names = {(): "scalar", (False,): "vector", (False, False): "matrix",
                  (True, False): "row", (False, True): "col"}
-        kind = names.get(self.broadcastable, f"{self.ndim}d{self.broadcastable}")
+        b = self.broadcastable
+        kind = names.get(b, str(b) if any(b) else f"{self.ndim}D")
         return f"TensorType({self.dtype}, {kind})"
 
     __repr__ = __str__
@@ -129,7 +149,7 @@ class TensorType(Type):
         strict: only an ndarray of exactly this dtype is accepted.
         allow_downcast True: any cast; None: Python floats may become floatX;
         False/None otherwise: only casts that lose no information."""
-        if isinstance(data, np.ndarray) and data.dtype.name == self.dtype:
+        if isinstance(data, np.ndarray) and data.dtype == self.numpy_dtype:
             pass
         elif strict:
             raise TypeError(f"{arg}: expected an ndarray of dtype {self.dtype}, got "

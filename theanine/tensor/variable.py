@@ -306,11 +306,13 @@ class TensorConstant(_TensorMethods, Constant):
         self.data.setflags(write=False)
 
     def __str__(self):
+        """Theano's form: ``TensorConstant{2.0}``; long values are elided in the middle."""
         if self.name is not None:
             return self.name
-        d = self.data
-        s = str(d) if d.size <= 8 else f"array<{d.shape}>"
-        return s
+        text = str(self.data)
+        if len(text) > 20:
+            text = text[:10] + ".." + text[-10:]
+        return f"TensorConstant{{{text}}}"
 
     def value(self):
         return self.data

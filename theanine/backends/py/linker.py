@@ -42,43 +42,79 @@ def py_funcify(op, node):
     return perform_fn
 
 
-def link(fgraph, check_types=False, allow_gc=True, profile=None, funcify=py_funcify):
-    """Compile `fgraph` into fn(*inputs) -> tuple(outputs)."""
+CHUNK_SIZE = 2000  # nodes per generated function; see link()
+
+
+def link(fgraph, check_types=False, allow_gc=True, profile=None, funcify=py_funcify,
+         chunk_size=None):
+    """Compile `fgraph` into fn(*inputs) -> tuple(outputs).
+
+    Graphs of more than `chunk_size` nodes are split into several generated
+    functions run one after the other (CPython compiles many short functions
+    faster than one huge one). Values crossing a chunk boundary live in a list
+    of slots ``s``; values used only inside one chunk stay Python locals.
+    """
+    chunk = chunk_size or CHUNK_SIZE
     nodes = fgraph.toposort()
-    env = {"_profile": profile, "_time": time.perf_counter}
-    names = {}
+    n_nodes = len(nodes)
+    env = {"_profile": profile, "_time": time.perf_counter, "_check": check_outputs}
+    chunked = n_nodes > chunk
+    # Where each variable is defined (node index, -1 for inputs) and last used.
+    defined, last_use, local = {}, {}, {}
     for k, v in enumerate(fgraph.inputs):
-        names[id(v)] = f"i{k}"
-    n_const = 0
-
-    def name_of(v):
-        nonlocal n_const
-        if id(v) not in names:
-            if not isinstance(v, Constant):
-                raise ValueError(f"py linker: {v} is neither an input nor computed")
-            names[id(v)] = f"c{n_const}"
-            env[f"c{n_const}"] = v.data
-            n_const += 1
-        return names[id(v)]
-
-    last_use = {}
+        defined[id(v)] = -1
+        local[id(v)] = f"i{k}"
+    consts = {}
     for k, node in enumerate(nodes):
         for v in node.inputs:
             last_use[id(v)] = k
-    for v in fgraph.outputs:
-        last_use[id(v)] = len(nodes)
-    input_ids = {id(v) for v in fgraph.inputs}
-
-    lines = []
-    for k, node in enumerate(nodes):
-        fn = funcify(node.op, node)
-        env[f"f{k}"] = fn
-        args = ", ".join(name_of(v) for v in node.inputs)
-        outs = []
+            if v.owner is None and id(v) not in defined:
+                if not isinstance(v, Constant):
+                    raise ValueError(f"py linker: {v} is neither an input nor computed")
+                if id(v) not in consts:
+                    consts[id(v)] = name = f"c{len(consts)}"
+                    env[name] = v.data
+        multi = len(node.outputs) > 1
         for j, o in enumerate(node.outputs):
-            names[id(o)] = f"v{k}" if len(node.outputs) == 1 else f"v{k}_{j}"
-            outs.append(names[id(o)])
-        lhs = outs[0] if len(outs) == 1 else ", ".join(outs)
+            defined[id(o)] = k
+            local[id(o)] = f"v{k}_{j}" if multi else f"v{k}"
+    n_chunks = (n_nodes + chunk - 1) // chunk
+    for v in fgraph.outputs:
+        last_use[id(v)] = n_chunks * chunk  # after every node, in no node's chunk
+        if v.owner is None and id(v) not in defined and id(v) not in consts:
+            if not isinstance(v, Constant):
+                raise ValueError(f"py linker: output {v} is neither an input nor computed")
+            consts[id(v)] = name = f"c{len(consts)}"
+            env[name] = v.data
+    # Slots: variables used in a chunk other than the one defining them.
+    slot = {}
+    if chunked:
+        for k, v in enumerate(fgraph.inputs):
+            slot[id(v)] = k
+        for node in nodes:
+            for o in node.outputs:
+                lu = last_use.get(id(o))
+                if lu is not None and lu // chunk != defined[id(o)] // chunk:
+                    slot[id(o)] = len(slot)
+
+    def ref(v, c):
+        """How code in chunk `c` reads `v`."""
+        vid = id(v)
+        if vid in consts:
+            return consts[vid]
+        if chunked and vid in slot and (defined[vid] < 0 or defined[vid] // chunk != c):
+            return f"s[{slot[vid]}]"
+        return local[vid]
+
+    input_ids = {id(v) for v in fgraph.inputs}
+    bodies = [[] for _ in range(n_chunks)] if chunked else [[]]
+    for k, node in enumerate(nodes):
+        c = k // chunk if chunked else 0
+        lines = bodies[c]
+        env[f"f{k}"] = funcify(node.op, node)
+        args = ", ".join([ref(v, c) for v in node.inputs])
+        outs = [local[id(o)] for o in node.outputs]
+        lhs = ", ".join(outs)
         if profile is not None:
             env[f"n{k}"] = node
             lines.append("    _t = _time()")
@@ -88,18 +124,34 @@ def link(fgraph, check_types=False, allow_gc=True, profile=None, funcify=py_func
             lines.append(f"    {lhs} = f{k}({args})")
         if check_types:
             env[f"n{k}"] = node
-            env["_check"] = check_outputs
             lines.append(f"    _check(n{k}, ({lhs},))")
+        for o in node.outputs:
+            if id(o) in slot:
+                lines.append(f"    s[{slot[id(o)]}] = {local[id(o)]}")
         if allow_gc:
-            dead = sorted({names[id(v)] for v in node.inputs
-                           if last_use.get(id(v)) == k and id(v) not in input_ids
-                           and not isinstance(v, Constant)})
-            dead += [names[id(o)] for o in node.outputs if id(o) not in last_use]
+            # Free each value after its last use: locals by del, slots by None.
+            gone = {ref(v, c) for v in node.inputs
+                    if last_use.get(id(v)) == k and id(v) not in input_ids
+                    and id(v) not in consts}
+            gone.update(local[id(o)] for o in node.outputs if id(o) not in last_use)
+            dead = sorted(r for r in gone if not r.startswith("s["))
             if dead:
                 lines.append(f"    del {', '.join(dead)}")
-    ret = ", ".join(name_of(v) for v in fgraph.outputs)
+            lines.extend(f"    {r} = None" for r in sorted(gone) if r.startswith("s["))
     params = ", ".join(f"i{k}" for k in range(len(fgraph.inputs)))
-    src = f"def graph_fn({params}):\n" + "\n".join(lines) + f"\n    return ({ret}{',' if ret else ''})\n"
+    rets = [ref(v, len(bodies)) for v in fgraph.outputs]
+    ret = ", ".join(rets) + ("," if rets else "")
+    if not chunked:
+        src = (f"def graph_fn({params}):\n" + "\n".join(bodies[0])
+               + f"\n    return ({ret})\n")
+    else:
+        parts = [f"def chunk{c}(s):\n" + "\n".join(b) + "\n" for c, b in enumerate(bodies)]
+        n_free = len(slot) - len(fgraph.inputs)
+        main = [f"def graph_fn({params}):",
+                f"    s = [{params}{',' if params else ''}] + [None] * {n_free}"]
+        main += [f"    chunk{c}(s)" for c in range(len(bodies))]
+        main.append(f"    return ({ret})")
+        src = "".join(parts) + "\n".join(main) + "\n"
     code = compile(src, "<theanine py graph>", "exec")
     exec(code, env)
     fn = env["graph_fn"]
