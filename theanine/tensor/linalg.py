@@ -1,4 +1,6 @@
-"""Products of tensors: T.dot, T.tensordot, T.batched_dot, T.batched_tensordot, T.outer.
+"""Products of tensors: T.dot, T.tensordot, T.batched_dot, T.batched_tensordot, T.outer;
+and the composed matrix functions that T.nlinalg exports (matrix_dot, matrix_power,
+norm, tensorinv, tensorsolve).
 
 Two Op classes do all the arithmetic, each one BLAS call through NumPy:
 
@@ -284,3 +286,116 @@ def batched_dot(a, b):
     if a.ndim > 3 or b.ndim > 3:
         return batched_tensordot(a, b, [[a.ndim - 1], [max(1, b.ndim - 2)]])
     return _batched_dot(a, b)
+
+
+# -- matrix functions composed of ops (exported by T.nlinalg, not as T.*) ---------------
+def matrix_dot(*args):
+    """Product of several matrices, dot(dot(a, b), c)... left to right."""
+    if not args:
+        raise TypeError("matrix_dot: give at least one matrix")
+    rval = args[0]
+    for a in args[1:]:
+        rval = dot(rval, a)
+    return rval
+
+
+def matrix_power(M, n):
+    """M to the integer power n by repeated squaring; n = 0 gives the identity and
+    negative n a power of the inverse."""
+    if not isinstance(n, (int, np.integer)):
+        raise TypeError(f"matrix_power: n must be a Python int, got {n!r}")
+    from .nlinalg import as_matrix, matrix_inverse
+
+    M, _ = as_matrix(M, "matrix_power", arg="M")
+    if n < 0:
+        M, n = matrix_inverse(M), -n
+    if n == 0:
+        from .ranges import eye
+
+        return eye(M.shape[0], dtype=M.dtype)
+    result, base = None, M
+    while n:
+        if n & 1:
+            result = base if result is None else dot(result, base)
+        n >>= 1
+        if n:
+            base = dot(base, base)
+    return result
+
+
+def norm(x, ord):
+    """Vector or matrix norm (numpy.linalg.norm). Vectors: ord None/2, any p, inf/'inf',
+    -inf/'-inf', 0 (count of non-zeros). Matrices: None/'fro', 'nuc', inf, -inf, 1, -1,
+    2, -2 (largest / smallest singular value)."""
+    from . import reduce as R
+    from .math import abs_, cast, neq, sqrt
+    from .nlinalg import svd
+    from .type import upgrade_to_float
+
+    x = as_tensor_variable(x)
+    inf = ord in (np.inf, "inf")
+    ninf = ord in (-np.inf, "-inf")
+    if x.ndim == 1:
+        if ord is None or ord == 2:
+            return sqrt(R.sum(abs_(x) ** 2))
+        if inf:
+            return R.max(abs_(x))
+        if ninf:
+            return R.min(abs_(x))
+        if ord == 0:
+            return cast(R.sum(neq(x, 0)), upgrade_to_float(x.dtype))
+        if isinstance(ord, (int, float, np.number)) and not isinstance(ord, bool):
+            return R.sum(abs_(x) ** ord) ** (1.0 / ord)
+        raise ValueError(f"norm: invalid norm order {ord!r} for vectors")
+    if x.ndim == 2:
+        if ord is None or ord == "fro":
+            return sqrt(R.sum(abs_(x) ** 2))
+        if inf or ninf:
+            rows = R.sum(abs_(x), axis=1)
+            return R.max(rows) if inf else R.min(rows)
+        if ord in (1, -1):
+            cols = R.sum(abs_(x), axis=0)
+            return R.max(cols) if ord == 1 else R.min(cols)
+        if ord in (2, -2, "nuc"):
+            s = svd(x, compute_uv=0)
+            return R.sum(s) if ord == "nuc" else (R.max(s) if ord == 2 else R.min(s))
+        raise ValueError(f"norm: invalid norm order {ord!r} for matrices")
+    raise ValueError(f"norm: argument x must be a vector or a matrix, got a {x.ndim}-d "
+                     f"{x.type}")
+
+
+def tensorinv(a, ind=2):
+    """The 'inverse' of an N-d array for tensordot with `ind` axes
+    (numpy.linalg.tensorinv): result shape a.shape[ind:] + a.shape[:ind]."""
+    from .shape import reshape
+
+    a = as_tensor_variable(a)
+    if not isinstance(ind, (int, np.integer)) or not 0 < ind < a.ndim:
+        raise ValueError(f"tensorinv: ind must be an int in [1, {a.ndim - 1}], got {ind!r}")
+    from .nlinalg import matrix_inverse
+
+    sh = a.shape
+    left, right = [sh[i] for i in range(ind)], [sh[i] for i in range(ind, a.ndim)]
+    inv = matrix_inverse(reshape(a, [_prod(left), _prod(right)]))
+    return reshape(inv, right + left)
+
+
+def tensorsolve(a, b, axes=None):
+    """x such that tensordot(a, x, axes=x.ndim) = b (numpy.linalg.tensorsolve); `axes`
+    are axes of a moved to the end first."""
+    from .shape import reshape
+    from .slinalg import solve
+
+    a, b = as_tensor_variable(a), as_tensor_variable(b)
+    if axes is not None:
+        axes = [int(d) % a.ndim for d in axes]
+        a = a.dimshuffle(*([d for d in range(a.ndim) if d not in axes] + axes))
+    nx = a.ndim - b.ndim
+    if nx < 1:
+        raise ValueError(f"tensorsolve: argument a ({a.ndim}-d) must have more dimensions "
+                         f"than b ({b.ndim}-d)")
+    sh = a.shape
+    xdims = [sh[i] for i in range(b.ndim, a.ndim)]
+    n = _prod(xdims)
+    x = solve(reshape(a, [-1, n]), b.flatten())
+    return reshape(x, xdims)
