@@ -136,7 +136,6 @@ def _normalize_updates(updates):
     else:
         raise TypeError("function: updates must be a list of pairs or an (ordered) dict, "
                         f"got {type(updates).__name__}")
-    from theanine.tensor.basic import as_tensor_variable
 
     out, seen = [], set()
     for var, expr in pairs:
@@ -146,7 +145,7 @@ def _normalize_updates(updates):
         if id(var) in seen:
             raise ValueError(f"function: shared variable {var} has two updates")
         seen.add(id(var))
-        expr = as_tensor_variable(expr) if not isinstance(expr, Variable) else expr
+        expr = expr if isinstance(expr, Variable) else _constant_of(var.type, expr, var)
         try:
             expr = var.type.filter_variable(expr)
         except TypeError:
@@ -170,7 +169,6 @@ def _normalize_givens(givens):
     else:
         raise TypeError("function: givens must be a list of pairs or a dict, got "
                         f"{type(givens).__name__}")
-    from theanine.tensor.basic import as_tensor_variable
 
     out = []
     for k, p in enumerate(pairs):
@@ -180,7 +178,7 @@ def _normalize_givens(givens):
         old, new = p
         if not isinstance(old, Variable):
             raise TypeError(f"function: givens[{k}] key {old!r} is not a symbolic variable")
-        new = new if isinstance(new, Variable) else as_tensor_variable(new)
+        new = new if isinstance(new, Variable) else _constant_of(old.type, new, old)
         try:
             new = old.type.filter_variable(new)
         except TypeError:
@@ -189,6 +187,20 @@ def _normalize_givens(givens):
                             "replacement)") from None
         out.append((old, new))
     return out
+
+
+def _constant_of(t, value, target):
+    """A Python or NumPy value used as an update or givens value: a constant of the
+    target's type (as Theano), if it converts without loss."""
+    from theanine.tensor.basic import as_tensor_variable
+
+    if not hasattr(t, "ndim"):
+        return as_tensor_variable(value)
+    try:
+        data = t.filter(value, arg=f"value given for {target}")
+    except (TypeError, ValueError, OverflowError) as e:
+        raise TypeError(f"function: {e}") from None
+    return as_tensor_variable(data)
 
 
 def _profile_obj(profile, name):
@@ -244,11 +256,15 @@ def _collect_shared(exprs, updates, no_default_updates, givens):
 def _build(ins, out_vars, borrows, single, keys, updates, givens, no_default_updates,
            mode, name, allow_input_downcast, profile, on_unused_input):
     in_upd = [(k, i.update) for k, i in enumerate(ins) if i.update is not None]
+    for m, (k, u) in enumerate(in_upd):
+        t = ins[k].variable.type
+        try:
+            in_upd[m] = (k, t.filter_variable(u))
+        except TypeError:
+            raise TypeError(f"function: the In update of input {k} ({ins[k].variable}) "
+                            f"must have its type {t}, got {u!r} of type "
+                            f"{getattr(u, 'type', type(u).__name__)}; cast it") from None
     exprs = out_vars + [e for _, e in updates] + [u for _, u in in_upd]
-    for k, u in in_upd:
-        if not isinstance(u, Variable):
-            raise TypeError(f"function: In update of input {k} must be a symbolic "
-                            f"expression, got {u!r}")
     if givens:
         exprs = clone_replace(exprs, givens)
     n_out, n_upd = len(out_vars), len(updates)

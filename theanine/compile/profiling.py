@@ -93,8 +93,11 @@ class ProfileStats:
 
     def summary(self, file=sys.stderr, n_ops_to_print=20, n_apply_to_print=20):
         """Print calls and total time, then time per op class, per op and per
-        node (most expensive first), as Theano's ProfileStats.summary."""
-        print(self.summary_text(n_ops_to_print, n_apply_to_print), file=file)
+        node (most expensive first), as Theano's ProfileStats.summary. Also
+        returns the text (summary_text gives it without printing)."""
+        text = self.summary_text(n_ops_to_print, n_apply_to_print)
+        print(text, file=file)
+        return text
 
 
 def _table(rows, total, limit):
