@@ -17,7 +17,19 @@ from .diagonal import (
     trace,
 )
 from .join import horizontal_stack, vertical_stack
-from .ranges import ARange, OneHot, arange, eye, identity_like, to_one_hot, tri, tril, triu
+from .ranges import (
+    ARange,
+    Bartlett,
+    OneHot,
+    arange,
+    bartlett,
+    eye,
+    identity_like,
+    to_one_hot,
+    tri,
+    tril,
+    triu,
+)
 from .repetition import BinCount, RepeatGrad, RepeatOp, Roll, bincount, repeat, roll, tile
 from .shape import MakeVector, Shape_i, flatten, get_vector_length, make_vector, shape_i, squeeze
 from .sorting import (
@@ -33,8 +45,11 @@ from .sorting import (
     sort,
     unique,
 )
+from .unravel import RavelMultiIndex, UnravelIndex, ravel_multi_index, unravel_index
 
 __all__ = [
+    "Bartlett", "bartlett", "UnravelIndex", "unravel_index", "RavelMultiIndex",
+    "ravel_multi_index",
     "ARange", "arange", "eye", "tri", "tril", "triu", "identity_like", "OneHot", "to_one_hot",
     "CumOp", "cumsum", "cumprod", "diff",
     "SortOp", "ArgSortOp", "PermuteAlongAxis", "sort", "argsort", "inverse_permutation", "compress",

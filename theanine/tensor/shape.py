@@ -322,7 +322,7 @@ def reshape(x, newshape, ndim=None):
 def flatten(x, ndim=1, outdim=None):
     """Keep the first ndim-1 dims and collapse the rest into one (Theano: `outdim`)."""
     x = as_tensor_variable(x)
-    ndim = outdim if outdim is not None else ndim
+    ndim = outdim if outdim is not None else (1 if ndim is None else ndim)
     if not 1 <= ndim <= max(x.ndim, 1):
         raise ValueError(f"flatten: ndim must be in [1, {max(x.ndim, 1)}] for a {x.ndim}-d "
                          f"tensor, got {ndim}")
