@@ -4,12 +4,16 @@ jacobian and hessian live with scan (theanine/scan/jacobian.py) and are attached
 here by theanine/__init__.py.
 
 Invariants:
-- The walk is iterative, in reverse topological order of the nodes that lie
-  on a path from some `wrt` to the cost (or a `known_grads` key).
+- The walk is iterative, in reverse topological order, over the "live" variables:
+  those that depend on some `wrt` and influence the cost (or a `known_grads` key),
+  following each op's connection_pattern (Theano's notion of connectedness).
 - An op's gradient for an input is a variable of the input's type, or a
-  DisconnectedType variable (no dependence), or a NullType variable
-  (undefined / not implemented): never a silent zero.
-- Discrete (integer, bool) variables carry no gradient.
+  DisconnectedType variable (no gradient flows), or a NullType variable
+  (undefined / not implemented). A NullType reaching a requested wrt raises.
+- Discrete (integer, bool) variables carry no gradient: an op whose live outputs
+  are all discrete is not asked for its gradient. A wrt that is live but receives
+  no gradient term (integer paths, zero-gradient ops) gets zeros; only a wrt that
+  is not live at all is "disconnected" (DisconnectedInputError by default).
 """
 
 from __future__ import annotations
@@ -233,8 +237,7 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
                 raise DisconnectedInputError(msg)
             if disconnected_inputs == "warn":
                 warnings.warn(msg, stacklevel=2)
-            out.append({"zero": _float_zeros_like(w) if return_disconnected == "zero" else None,
-                        "None": None, "Disconnected": disconnected_type()}[return_disconnected])
+            out.append(_disconnected_result(w, return_disconnected))
             continue
         g = _sum_terms(terms)
         if _is_null(g) and null_gradients == "raise":
@@ -292,6 +295,12 @@ def _backprop(node, cp, grads, live):
         grads.setdefault(id(inp), []).append(g)
 
 
+def _disconnected_result(v, how):
+    if how == "zero":
+        return _float_zeros_like(v)
+    return None if how == "None" else disconnected_type()
+
+
 def _float_zeros_like(w):
     from theanine.tensor.alloc import zeros_like
 
@@ -304,6 +313,28 @@ def _dtype(d):
     return config.floatX if d == "floatX" else d
 
 
+def subgraph_grad(wrt, end, start=None, cost=None, details=False):
+    """Gradients of `cost` and/or of known gradients `start` ({var: grad}) with respect
+    to `wrt` and to the variables `end`, stopping at `end` (treated as constants).
+    Returns (wrt_grads, end_grads), plus (start_grads, cost_grads) with details=True;
+    feed dict(zip(end, end_grads)) as the next `start` to go back layer by layer."""
+    if cost is None and start is None:
+        raise ValueError("subgraph_grad: give a cost or start gradients")
+    params = list(dict.fromkeys(list(wrt) + list(end)))
+    start_grads = cost_grads = None
+    if start is not None:
+        start_grads = grad(None, params, known_grads=start, consider_constant=end,
+                           disconnected_inputs="ignore")
+    if cost is not None:
+        cost_grads = grad(cost, params, consider_constant=end, disconnected_inputs="ignore")
+    grads = start_grads if cost_grads is None else cost_grads
+    if start_grads is not None and cost_grads is not None:
+        grads = [a + b for a, b in zip(start_grads, cost_grads)]
+    by_param = dict(zip(params, grads))
+    out = ([by_param[w] for w in wrt], [by_param[e] for e in end])
+    return out + (start_grads, cost_grads) if details else out
+
+
 def Lop(f, wrt, eval_points, consider_constant=None, disconnected_inputs="raise"):
     """Vector-Jacobian product sum_i eval_points[i]^T (d f[i] / d wrt), same structure as wrt."""
     fs = list(f) if isinstance(f, (list, tuple)) else [f]
@@ -311,7 +342,17 @@ def Lop(f, wrt, eval_points, consider_constant=None, disconnected_inputs="raise"
     if len(fs) != len(evs):
         raise ValueError(f"Lop: f has {len(fs)} outputs but eval_points has {len(evs)}")
     return grad(None, wrt, consider_constant=consider_constant,
-                disconnected_inputs=disconnected_inputs, known_grads=dict(zip(fs, evs)))
+                disconnected_inputs=disconnected_inputs, known_grads=_accumulate(fs, evs))
+
+
+def _accumulate(keys, values):
+    """{key: value}, adding the values of a key given more than once."""
+    from theanine.tensor.basic import as_tensor_variable
+
+    out = {}
+    for k, v in zip(keys, values):
+        out[k] = out[k] + as_tensor_variable(v) if k in out else v
+    return out
 
 
 def Rop(f, wrt, eval_points, disconnected_outputs="raise", return_disconnected="zero"):
@@ -324,6 +365,12 @@ def Rop(f, wrt, eval_points, disconnected_outputs="raise", return_disconnected="
     from theanine.tensor.alloc import zeros_like
     from theanine.tensor.basic import as_tensor_variable
 
+    if disconnected_outputs not in ("raise", "warn", "ignore"):
+        raise ValueError("Rop: disconnected_outputs must be 'raise', 'warn' or 'ignore', "
+                         f"got {disconnected_outputs!r}")
+    if return_disconnected not in ("zero", "None", "Disconnected"):
+        raise ValueError("Rop: return_disconnected must be 'zero', 'None' or "
+                         f"'Disconnected', got {return_disconnected!r}")
     structure = type(f) if isinstance(f, (list, tuple)) else None
     fs = list(f) if structure else [f]
     wrts = list(wrt) if isinstance(wrt, (list, tuple)) else [wrt]
@@ -334,7 +381,7 @@ def Rop(f, wrt, eval_points, disconnected_outputs="raise", return_disconnected="
            for k, (w, e) in enumerate(zip(wrts, evs))]
     _, _, live = _live(fs, wrts, [])
     results = [None] * len(fs)
-    us, idx = [], []
+    u_of = {}  # one symbolic output gradient per distinct connected float output
     for k, o in enumerate(fs):
         if id(o) not in live:
             msg = f"Rop: output {k} ({o}) does not depend on any of wrt {wrts}"
@@ -342,23 +389,25 @@ def Rop(f, wrt, eval_points, disconnected_outputs="raise", return_disconnected="
                 raise DisconnectedInputError(msg)
             if disconnected_outputs == "warn":
                 warnings.warn(msg, stacklevel=2)
-            results[k] = {"zero": zeros_like(o, dtype=_dtype("floatX") if _is_discrete(o)
-                                             else None),
-                          "None": None, "Disconnected": disconnected_type()}[return_disconnected]
+            results[k] = _disconnected_result(o, return_disconnected)
         elif _is_discrete(o):
-            results[k] = zeros_like(o, dtype=_dtype("floatX"))
-        else:
-            us.append(o.type())
-            idx.append(k)
-    if us:
-        gs = grad(None, wrts, known_grads=dict(zip([fs[k] for k in idx], us)),
-                  disconnected_inputs="ignore", return_disconnected="Disconnected")
-        kg = {g: e for g, e in zip(gs, evs) if not _is_disconnected(g)}
+            results[k] = _float_zeros_like(o)
+        elif o not in u_of:
+            u_of[o] = o.type()
+    if u_of:
+        gs = grad(None, wrts, known_grads=u_of, disconnected_inputs="ignore",
+                  return_disconnected="Disconnected")
+        pairs = [(g, e) for g, e in zip(gs, evs) if not _is_disconnected(g)]
+        kg = _accumulate([g for g, _ in pairs], [e for _, e in pairs])
+        us = list(u_of.values())
         jv = grad(None, us, known_grads=kg, disconnected_inputs="ignore") if kg else [
             zeros_like(u) for u in us]
-        jv = clone_replace(jv, {u: zeros_like(fs[k]) for u, k in zip(us, idx)})
-        for k, r in zip(idx, jv):
-            results[k] = r
+        # J v does not depend on u's value (J^T u is linear in u): u := 0
+        jv = clone_replace(jv, {u: zeros_like(o) for o, u in u_of.items()})
+        jv_of = dict(zip(u_of, jv))
+        for k, o in enumerate(fs):
+            if results[k] is None and o in jv_of:
+                results[k] = jv_of[o]
     return structure(results) if structure else results[0]
 
 

@@ -307,6 +307,8 @@ def norm(x, ord, axis=None, keepdims=False):
     from .math import abs_, pow, sqr, sqrt
 
     x = as_tensor_variable(x)
+    if not isinstance(ord, (int, float, np.integer, np.floating)) or not ord > 0:
+        raise ValueError(f"norm: ord must be a positive number or numpy.inf, got {ord!r}")
     if ord == 2:
         return sqrt(sum(sqr(abs_(x)), axis, keepdims=keepdims))
     if ord == 1:
