@@ -1,0 +1,46 @@
+# The two commands:  make demo  (train the digits MLP)  and  make test  (run the test suite).
+# Each creates .venv with Python 3.11 when it is missing and installs what it needs into it.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := PIP_DISABLE_PIP_VERSION_CHECK=1 $(PY) -m pip
+# pytest-xdist workers: `make test PYTEST_WORKERS=0` runs in one process.
+PYTEST_WORKERS ?= 2
+PYTEST_ARGS ?=
+
+.PHONY: help demo test lint bench clean
+
+help:
+	@echo "make demo   train an MLP on scikit-learn's digits and print its test accuracy"
+	@echo "make test   run the test suite"
+	@echo "make lint   ruff check"
+	@echo "make bench  call overhead of compiled functions vs NumPy"
+	@echo "make clean  remove .venv and caches"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Stamps re-run the install when pyproject.toml changes.
+$(VENV)/.installed-examples: pyproject.toml | $(PY)
+	$(PIP) install -q -e ".[examples]"
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(PY)
+	$(PIP) install -q -e ".[dev]"
+	touch $@
+
+demo: $(VENV)/.installed-examples
+	$(PY) examples/digits_mlp.py $(DEMO_ARGS)
+
+test: $(VENV)/.installed-dev
+	$(PY) -m pytest -q $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS)) $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+
+bench: $(VENV)/.installed-dev
+	$(PY) benchmarks/call_overhead.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info
