@@ -37,6 +37,7 @@ def __getattr__(name):
     import importlib
 
     lazy = {"printing": "theanine.printing", "sandbox": "theanine.sandbox",
+            "ifelse": "theanine.ifelse",
             "dprint": ("theanine.printing", "debugprint"),
             "pp": ("theanine.printing", "pp")}
     if name in lazy:
