@@ -75,3 +75,21 @@ def test_inside_scan():
                        outputs_info=T.constant(1.0))
     np.testing.assert_array_equal(theano.function([x], r)(np.array([1.0, -1.0, 2.0])),
                                   [2, 4, 6])
+
+
+def test_as_op_in_graph_and_scan():
+    from theanine.compile.ops import as_op
+
+    @as_op(itypes=[T.dmatrix, T.dmatrix], otypes=[T.dmatrix])
+    def numpy_dot(a, b):
+        return np.dot(a, b)
+
+    x, y = T.dmatrix("x"), T.dmatrix("y")
+    f = theano.function([x, y], numpy_dot(x, y))
+    np.testing.assert_array_equal(f(np.eye(2), np.ones((2, 2))), np.ones((2, 2)))
+    r, _ = theano.scan(lambda h, w: numpy_dot(h, w), outputs_info=x, non_sequences=y,
+                       n_steps=3)
+    out = theano.function([x, y], r)(np.eye(2), 2 * np.eye(2))
+    np.testing.assert_array_equal(out[-1], 8 * np.eye(2))
+    with pytest.raises(TypeError, match="input 0"):
+        numpy_dot(T.fmatrix(), y)
