@@ -56,7 +56,39 @@ _FLAGS = {
     "profile": (False, _bool, "profile every compiled function"),
     "warn_float64": ("ignore", _choice("ignore", "warn", "raise", "pdb"),
                      "accepted for Theano compatibility"),
+    # Accepted so that Theano scripts and THEANO_FLAGS strings run unchanged;
+    # theanine generates Python, so no C compiler or GPU setting applies.
+    "cxx": ("", _str, "accepted for Theano compatibility (no C compiler is used)"),
+    "linker": ("cvm", _str, "accepted for Theano compatibility (see mode)"),
+    "optimizer_including": ("", _str, "accepted for Theano compatibility"),
+    "optimizer_excluding": ("", _str, "accepted for Theano compatibility"),
+    "compiledir": ("", _str, "accepted for Theano compatibility"),
+    "base_compiledir": ("", _str, "accepted for Theano compatibility"),
+    "openmp": (False, _bool, "accepted for Theano compatibility"),
+    "deterministic": ("default", _choice("default", "more"), "accepted for Theano compatibility"),
+    "nocleanup": (False, _bool, "accepted for Theano compatibility"),
+    "scan.allow_gc": (False, _bool, "accepted for Theano compatibility"),
+    "traceback.limit": (8, int, "accepted for Theano compatibility"),
+    "blas.ldflags": ("", _str, "accepted for Theano compatibility"),
+    "dnn.enabled": ("auto", _str, "accepted for Theano compatibility"),
+    "lib.cnmem": (0.0, float, "accepted for Theano compatibility"),
+    "gpuarray.preallocate": (0.0, float, "accepted for Theano compatibility"),
 }
+_SECTIONS = {k.split(".", 1)[0] for k in _FLAGS if "." in k}
+
+
+class _Section:
+    """``config.scan`` in ``config.scan.allow_gc``: forwards to the dotted flag."""
+
+    def __init__(self, cfg, prefix):
+        object.__setattr__(self, "_cfg", cfg)
+        object.__setattr__(self, "_prefix", prefix)
+
+    def __getattr__(self, name):
+        return getattr(self._cfg, f"{self._prefix}.{name}")
+
+    def __setattr__(self, name, value):
+        setattr(self._cfg, f"{self._prefix}.{name}", value)
 
 
 class Config:
@@ -69,6 +101,8 @@ class Config:
         try:
             return self._values[name]
         except KeyError:
+            if name in _SECTIONS:
+                return _Section(self, name)
             raise AttributeError(f"theanine.config has no flag {name!r}") from None
 
     def __setattr__(self, name, value):
@@ -77,7 +111,7 @@ class Config:
                 f"theanine.config has no flag {name!r}; known flags: {sorted(_FLAGS)}")
         try:
             value = _FLAGS[name][1](value)
-        except ValueError as e:
+        except (ValueError, TypeError) as e:
             raise ValueError(f"config.{name}: {e}") from None
         self._values[name] = value
 
@@ -85,7 +119,11 @@ class Config:
         return sorted(_FLAGS)
 
     @contextlib.contextmanager
-    def change_flags(self, **kwargs):
+    def change_flags(self, *args, **kwargs):
+        """Set flags inside a ``with`` block (or a decorated function), then
+        restore them, even on error. Accepts a dict too (for dotted names)."""
+        for d in args:
+            kwargs.update(d)
         old = {k: getattr(self, k) for k in kwargs}
         try:
             for k, v in kwargs.items():
@@ -118,7 +156,10 @@ config = Config()
 for _var in ("THEANO_FLAGS", "THEANINE_FLAGS"):
     for _k, _v in parse_flags(os.environ.get(_var, ""), _var).items():
         if _k in _FLAGS:
-            setattr(config, _k, _v)
+            try:
+                setattr(config, _k, _v)
+            except ValueError as _e:
+                raise ValueError(f"{_var}: {_e}") from None
         else:
             warnings.warn(f"{_var}: unknown flag {_k!r} ignored", stacklevel=1)
 

@@ -56,7 +56,7 @@ def test_seed_non_sequences(floatX):
     f = theano.function([a, s0], results, updates=updates)
     out = f(np.ones(20, dtype=floatX), 5)
     ref, acc = [], 0.0
-    for t in range(10):
+    for _ in range(10):
         acc = 5 * acc + 1
         ref.append(acc)
     np.testing.assert_allclose(out, ref, rtol=1e-6)

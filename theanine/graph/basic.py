@@ -58,8 +58,19 @@ class Variable:
         self.owner = owner
         self.index = index
         self.name = name
-        self.tag = Tag()
         self.auto_name = f"v{next(_ids)}"
+
+    @property
+    def tag(self):
+        """Free-form annotations; created on first use (most variables never need one)."""
+        tag = self.__dict__.get("_tag")
+        if tag is None:
+            tag = self.__dict__["_tag"] = Tag()
+        return tag
+
+    @tag.setter
+    def tag(self, value):
+        self.__dict__["_tag"] = value
 
     def clone(self, name=None):
         """A new root variable of the same type and name (owner dropped)."""
@@ -98,6 +109,15 @@ class Variable:
         d = self.__dict__.copy()
         d.pop("_eval_cache", None)
         return d
+
+    def __reduce_ex__(self, protocol):
+        # A computed variable pickles as "output i of its owner", so that deep
+        # graphs pickle without recursion (see graph.serialize.reduce_apply).
+        if self.owner is None:
+            return super().__reduce_ex__(protocol)
+        from .serialize import output_of
+
+        return (output_of, (self.owner, self.index))
 
 
 class Tag(dict):
@@ -160,7 +180,8 @@ class Apply:
                 raise ValueError(f"output {i} of {op} already has an owner")
             out.owner = self
             out.index = i
-        self.tag = Tag()
+
+    tag = Variable.tag
 
     @property
     def out(self):
@@ -184,6 +205,16 @@ class Apply:
                 o.name = old.name
             return Apply(self.op, inputs, outputs)
         return self.op.make_node(*inputs)
+
+    def __reduce_ex__(self, protocol):
+        from .serialize import reduce_apply
+
+        return reduce_apply(self)
+
+    def __setstate__(self, state):
+        from .serialize import set_apply_state
+
+        set_apply_state(self, state)
 
     def __str__(self):
         return f"{self.op}({', '.join(map(str, self.inputs))})"

@@ -1,14 +1,49 @@
 """Graph traversal, toposort, clone and replace.
 
 Every function here is iterative (explicit stacks): graphs of 100,000+ nodes
-must never hit Python's recursion limit.
+must never hit Python's recursion limit. The walks also pause Python's cyclic
+garbage collector: they allocate many small objects while a big graph is
+alive, and each automatic collection would rescan the whole graph (5x slower
+at 100,000 nodes). Pausing only defers collection; nothing here makes cycles.
 """
 
 from __future__ import annotations
 
+import functools
+import gc
+
 from .basic import Constant, Variable
 
 
+class gc_paused:
+    """Context manager and decorator: no automatic cyclic GC inside; the
+    previous state is restored on exit (nesting is fine)."""
+
+    def __enter__(self):
+        self.was_enabled = gc.isenabled()
+        gc.disable()
+        return self
+
+    def __exit__(self, *exc):
+        if self.was_enabled:
+            gc.enable()
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            was_enabled = gc.isenabled()
+            gc.disable()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                if was_enabled:
+                    gc.enable()
+
+        return wrapper
+
+
+@gc_paused()
 def toposort(outputs, stop_at=()):
     """Apply nodes needed to compute `outputs`, each after the nodes it depends on.
 
@@ -41,6 +76,7 @@ def toposort(outputs, stop_at=()):
     return order
 
 
+@gc_paused()
 def ancestors(outputs, stop_at=()):
     """All variables that `outputs` depend on (outputs included), unordered but deterministic."""
     stop = {id(v) for v in stop_at}
@@ -101,6 +137,7 @@ def clone_replace(outputs, replace=None, share_inputs=True, strict=False):
     return new_outs[0] if single else new_outs
 
 
+@gc_paused()
 def clone_with_memo(outputs, memo, share_inputs=True):
     """Rebuild `outputs` given memo {id(old var): new var}; returns new outputs.
 

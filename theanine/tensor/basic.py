@@ -8,7 +8,7 @@ from theanine.config import config
 from theanine.graph.basic import Constant, Variable
 
 from .type import TensorType, canonical_dtype, python_scalar_dtype
-from .variable import TensorConstant, TensorVariable
+from .variable import TensorConstant, TensorVariable  # noqa: F401 - re-exported
 
 
 def constant(x, name=None, ndim=None, dtype=None):

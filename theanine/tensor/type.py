@@ -9,11 +9,12 @@ become float32 (8/16-bit ints) or float64.
 from __future__ import annotations
 
 import functools
+import warnings
 
 import numpy as np
 
 from theanine.config import config
-from theanine.graph.basic import Type
+from theanine.graph.basic import Type, Variable
 
 int_dtypes = ("int8", "int16", "int32", "int64")
 uint_dtypes = ("uint8", "uint16", "uint32", "uint64")
@@ -32,6 +33,7 @@ _ALIASES = {"floatX": None, "float": "float64", "int": "int64", "uint": "uint64"
 # scalar types, 'f4', ...) because np.dtype(x).name is slow and graphs of
 # 100,000 nodes normalise dtypes several times per node.
 _CANON = {d: d for d in all_dtypes}
+_NP_DTYPES = {d: np.dtype(d) for d in all_dtypes}
 _CANON.update({k: v for k, v in _ALIASES.items() if v})
 
 
@@ -110,7 +112,7 @@ class TensorType(Type):
             broadcastable = tuple(s == 1 for s in shape)
         self.broadcastable = tuple(bool(b) for b in broadcastable)
         self.name = name
-        self.numpy_dtype = np.dtype(self.dtype)
+        self.numpy_dtype = _NP_DTYPES[self.dtype]
 
     @property
     def ndim(self):
@@ -144,45 +146,55 @@ class TensorType(Type):
 
     # -- values ---------------------------------------------------------------
     def filter(self, data, strict=False, allow_downcast=None, arg="value"):
-        """Return `data` as an ndarray of this type, or raise TypeError.
+        """Return `data` as an ndarray of this type, or raise TypeError (Theano's rules).
 
-        strict: only an ndarray of exactly this dtype is accepted.
-        allow_downcast True: any cast; None: Python floats may become floatX;
-        False/None otherwise: only casts that lose no information."""
+        - an ndarray of exactly this dtype is returned as is (no copy);
+        - strict: nothing else is accepted;
+        - allow_downcast True: anything is cast to this dtype;
+        - otherwise an ndarray is accepted only if its dtype upcasts to this one
+          (int8 into float32 yes, int64 into float32 no: precision could be lost);
+        - with allow_downcast None, a Python float may become floatX;
+        - any other value (Python numbers, lists, NumPy scalars) is accepted
+          only if converting it loses nothing (0.5 into float32 yes, 0.1 no).
+        Then the number of dimensions and the broadcastable dims are checked.
+        `arg` names the value in error messages."""
         if isinstance(data, np.ndarray) and data.dtype == self.numpy_dtype:
             pass
+        elif isinstance(data, Variable):
+            raise TypeError(f"{arg}: expected an array-like value for {self}, got the symbolic "
+                            f"variable {data}; a compiled function takes numeric values "
+                            "(use givens= to substitute variables)")
         elif strict:
-            raise TypeError(f"{arg}: expected an ndarray of dtype {self.dtype}, got "
+            raise TypeError(f"{arg}: expected an ndarray of dtype {self.dtype} (strict), got "
                             f"{type(data).__name__} of dtype {_dtype_of(data)}")
         elif allow_downcast:
-            data = np.asarray(data, dtype=self.dtype)
-        elif isinstance(data, (np.ndarray, np.generic)):
-            if upcast(self.dtype, data.dtype) == self.dtype:
-                data = np.asarray(data, dtype=self.dtype)
-            else:
+            data = _convert(data, self, arg)
+        elif isinstance(data, np.ndarray):
+            if upcast(self.dtype, data.dtype) != self.dtype:
                 raise TypeError(
                     f"{arg}: {self} cannot store a value of dtype {data.dtype} without "
                     f"risking loss of precision. Cast it to {self.dtype} first (e.g. "
                     f"numpy.asarray(x, dtype='{self.dtype}')), or pass "
                     f"allow_input_downcast=True to theano.function.")
-        elif (allow_downcast is None and isinstance(data, float)
-              and self.dtype == config.floatX):
+            data = np.asarray(data, dtype=self.dtype)
+        elif allow_downcast is None and type(data) is float and self.dtype == config.floatX:
             data = np.asarray(data, dtype=self.dtype)
         else:
-            try:
-                raw = np.asarray(data)
-                conv = np.asarray(data, dtype=self.dtype)
-            except (ValueError, TypeError) as e:
-                raise TypeError(f"{arg}: cannot convert {data!r} to {self}: {e}") from None
-            if raw.dtype.kind in "OUS" or raw.shape != conv.shape:
-                raise TypeError(f"{arg}: cannot convert {type(data).__name__} to {self}")
-            with np.errstate(invalid="ignore"):
+            conv = _convert(data, self, arg)
+            raw = np.asarray(data)
+            if raw.dtype.kind in "OUSV" or raw.shape != conv.shape:
+                raise TypeError(f"{arg}: cannot convert {type(data).__name__} {data!r} to "
+                                f"{self}")
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
                 same = np.all((raw == conv) | ((raw != raw) & (conv != conv)))
             if not same:
+                text = str(data) if len(str(data)) <= 80 else str(data)[:75] + "(...)"
                 raise TypeError(
-                    f"{arg}: {self} cannot store {data!r} without loss of precision "
-                    f"(it would become {conv!r}). Cast it explicitly or pass "
-                    f"allow_input_downcast=True to theano.function.")
+                    f"{arg}: {self} cannot store {text} without loss of precision "
+                    f"(it would become {conv}). Convert it to a numpy array of dtype "
+                    f"{self.dtype} explicitly, or pass allow_input_downcast=True to "
+                    "theano.function.")
             data = conv
         if data.ndim != self.ndim:
             raise TypeError(f"{arg}: expected {self.ndim} dimensions for {self}, got "
@@ -234,6 +246,17 @@ class TensorType(Type):
 
     def __reduce__(self):
         return (TensorType, (self.dtype, self.broadcastable))
+
+
+def _convert(data, ttype, arg):
+    """np.asarray(data, ttype.dtype), with conversion failures as TypeError."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # ComplexWarning: checked by the caller
+            return np.asarray(data, dtype=ttype.dtype)
+    except (ValueError, TypeError, OverflowError) as e:
+        raise TypeError(f"{arg}: cannot convert {type(data).__name__} {data!r} to {ttype}: "
+                        f"{e}") from None
 
 
 def _dtype_of(x):

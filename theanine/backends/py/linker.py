@@ -1,16 +1,23 @@
 """The py linker: generate straight-line Python, one call per node.
 
     def graph_fn(i0, i1):
-        v0 = f0(i0, c0)
-        v1 = f1(v0, i1)
-        del v0                      # freed after its last use
-        return (v1,)
+        r0 = f0(i0, c0)
+        r0 = f1(r0, i1)             # r0's value is dead: its name is reused
+        return (r0,)
 
 Each ``f`` is ``py_funcify(op, node)``: by default the op's pure ``compute``
 bound to its node, or a wrapper around a Theano-style ``perform``. Backends
 register faster or different implementations per Op class with
 ``py_funcify.register``. ``run_nodes`` replays a graph node by node to report
 which node failed and with what inputs.
+
+Invariants (allow_gc): an intermediate value is released right after the
+node that uses it last: its name is rebound by that node's output, or
+deleted. Graphs of more than CHUNK_SIZE nodes become one function per chunk
+(CPython compiles many short functions faster than one huge one); values
+crossing a chunk boundary live in a list of slots ``s``, set to None after
+their last use. Type checks and profiling wrap the node functions, so they
+add no generated statements.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import time
 import numpy as np
 
 from theanine.graph.basic import Constant, has_compute
+from theanine.graph.traversal import gc_paused
 
 
 def check_available():
@@ -42,121 +50,156 @@ def py_funcify(op, node):
     return perform_fn
 
 
-CHUNK_SIZE = 2000  # nodes per generated function; see link()
+CHUNK_SIZE = 2000  # nodes per generated function
 
 
+@gc_paused()
 def link(fgraph, check_types=False, allow_gc=True, profile=None, funcify=py_funcify,
          chunk_size=None):
-    """Compile `fgraph` into fn(*inputs) -> tuple(outputs).
-
-    Graphs of more than `chunk_size` nodes are split into several generated
-    functions run one after the other (CPython compiles many short functions
-    faster than one huge one). Values crossing a chunk boundary live in a list
-    of slots ``s``; values used only inside one chunk stay Python locals.
-    """
+    """Compile `fgraph` into fn(*inputs) -> tuple(outputs); ``fn.source`` is the code."""
     chunk = chunk_size or CHUNK_SIZE
     nodes = fgraph.toposort()
-    n_nodes = len(nodes)
-    env = {"_profile": profile, "_time": time.perf_counter, "_check": check_outputs}
-    chunked = n_nodes > chunk
-    # Where each variable is defined (node index, -1 for inputs) and last used.
-    defined, last_use, local = {}, {}, {}
-    for k, v in enumerate(fgraph.inputs):
-        defined[id(v)] = -1
-        local[id(v)] = f"i{k}"
-    consts = {}
-    for k, node in enumerate(nodes):
-        for v in node.inputs:
-            last_use[id(v)] = k
-            if v.owner is None and id(v) not in defined:
-                if not isinstance(v, Constant):
-                    raise ValueError(f"py linker: {v} is neither an input nor computed")
-                if id(v) not in consts:
-                    consts[id(v)] = name = f"c{len(consts)}"
-                    env[name] = v.data
-        multi = len(node.outputs) > 1
-        for j, o in enumerate(node.outputs):
-            defined[id(o)] = k
-            local[id(o)] = f"v{k}_{j}" if multi else f"v{k}"
-    n_chunks = (n_nodes + chunk - 1) // chunk
-    for v in fgraph.outputs:
-        last_use[id(v)] = n_chunks * chunk  # after every node, in no node's chunk
-        if v.owner is None and id(v) not in defined and id(v) not in consts:
+    n_chunks = max(1, -(-len(nodes) // chunk))
+    chunked = n_chunks > 1
+    env, consts = {}, {}
+    pos = {id(v): -1 for v in fgraph.inputs}  # defining node index; -1 for inputs
+    last, last_here = {}, {}  # last use anywhere / in the chunk defining the value
+
+    def see_root(v):
+        if id(v) not in pos and id(v) not in consts:
             if not isinstance(v, Constant):
-                raise ValueError(f"py linker: output {v} is neither an input nor computed")
+                raise ValueError(f"py linker: {v} is neither an input nor computed")
             consts[id(v)] = name = f"c{len(consts)}"
             env[name] = v.data
-    # Slots: variables used in a chunk other than the one defining them.
+
+    for k, node in enumerate(nodes):
+        for v in node.inputs:
+            see_root(v)
+            last[id(v)] = k
+            if pos.get(id(v), -1) // chunk == k // chunk:
+                last_here[id(v)] = k
+        for o in node.outputs:
+            pos[id(o)] = k
+    for v in fgraph.outputs:
+        see_root(v)
+        last[id(v)] = last_here[id(v)] = n_chunks * chunk  # alive to the end
     slot = {}
     if chunked:
-        for k, v in enumerate(fgraph.inputs):
-            slot[id(v)] = k
+        slot = {id(v): k for k, v in enumerate(fgraph.inputs)}
         for node in nodes:
             for o in node.outputs:
-                lu = last_use.get(id(o))
-                if lu is not None and lu // chunk != defined[id(o)] // chunk:
+                if id(o) in last and last[id(o)] // chunk != pos[id(o)] // chunk:
                     slot[id(o)] = len(slot)
-
-    def ref(v, c):
-        """How code in chunk `c` reads `v`."""
-        vid = id(v)
-        if vid in consts:
-            return consts[vid]
-        if chunked and vid in slot and (defined[vid] < 0 or defined[vid] // chunk != c):
-            return f"s[{slot[vid]}]"
-        return local[vid]
-
-    input_ids = {id(v) for v in fgraph.inputs}
-    bodies = [[] for _ in range(n_chunks)] if chunked else [[]]
+    bodies = []
+    for c in range(n_chunks):
+        bodies.append(_chunk_body(nodes, c * chunk, min(len(nodes), (c + 1) * chunk),
+                                  fgraph.inputs, chunked, pos, last, last_here, slot,
+                                  consts, allow_gc))
     for k, node in enumerate(nodes):
-        c = k // chunk if chunked else 0
-        lines = bodies[c]
-        env[f"f{k}"] = funcify(node.op, node)
-        args = ", ".join([ref(v, c) for v in node.inputs])
-        outs = [local[id(o)] for o in node.outputs]
-        lhs = ", ".join(outs)
+        fn = funcify(node.op, node)
         if profile is not None:
-            env[f"n{k}"] = node
-            lines.append("    _t = _time()")
-            lines.append(f"    {lhs} = f{k}({args})")
-            lines.append(f"    _profile.record(n{k}, _time() - _t)")
-        else:
-            lines.append(f"    {lhs} = f{k}({args})")
+            fn = _timed(fn, node, profile)
         if check_types:
-            env[f"n{k}"] = node
-            lines.append(f"    _check(n{k}, ({lhs},))")
-        for o in node.outputs:
-            if id(o) in slot:
-                lines.append(f"    s[{slot[id(o)]}] = {local[id(o)]}")
-        if allow_gc:
-            # Free each value after its last use: locals by del, slots by None.
-            gone = {ref(v, c) for v in node.inputs
-                    if last_use.get(id(v)) == k and id(v) not in input_ids
-                    and id(v) not in consts}
-            gone.update(local[id(o)] for o in node.outputs if id(o) not in last_use)
-            dead = sorted(r for r in gone if not r.startswith("s["))
-            if dead:
-                lines.append(f"    del {', '.join(dead)}")
-            lines.extend(f"    {r} = None" for r in sorted(gone) if r.startswith("s["))
+            fn = _checked(fn, node)
+        env[f"f{k}"] = fn
     params = ", ".join(f"i{k}" for k in range(len(fgraph.inputs)))
-    rets = [ref(v, len(bodies)) for v in fgraph.outputs]
+    rets = [consts.get(id(v)) or (f"s[{slot[id(v)]}]" if chunked else bodies[-1][1][id(v)])
+            for v in fgraph.outputs]
     ret = ", ".join(rets) + ("," if rets else "")
     if not chunked:
-        src = (f"def graph_fn({params}):\n" + "\n".join(bodies[0])
-               + f"\n    return ({ret})\n")
+        sources = [f"def graph_fn({params}):\n" + "".join(bodies[0][0])
+                   + f"    return ({ret})\n"]
     else:
-        parts = [f"def chunk{c}(s):\n" + "\n".join(b) + "\n" for c, b in enumerate(bodies)]
+        # Compiled one by one: CPython compiles a huge module superlinearly.
+        sources = [f"def chunk{c}(s):\n" + "".join(b) for c, (b, _) in enumerate(bodies)]
         n_free = len(slot) - len(fgraph.inputs)
-        main = [f"def graph_fn({params}):",
-                f"    s = [{params}{',' if params else ''}] + [None] * {n_free}"]
-        main += [f"    chunk{c}(s)" for c in range(len(bodies))]
-        main.append(f"    return ({ret})")
-        src = "".join(parts) + "\n".join(main) + "\n"
-    code = compile(src, "<theanine py graph>", "exec")
-    exec(code, env)
+        sources.append(f"def graph_fn({params}):\n"
+                       f"    s = [{params}{',' if params else ''}] + [None] * {n_free}\n"
+                       + "".join(f"    chunk{c}(s)\n" for c in range(n_chunks))
+                       + f"    return ({ret})\n")
+    for src in sources:
+        exec(compile(src, "<theanine py graph>", "exec"), env)
     fn = env["graph_fn"]
-    fn.source = src
+    fn.source = "".join(sources)
     return fn
+
+
+def _chunk_body(nodes, start, stop, inputs, chunked, pos, last, last_here, slot, consts,
+                allow_gc):
+    """Statements for nodes[start:stop]; returns (lines, {id(var): local name})."""
+    reg = {} if chunked else {id(v): f"i{k}" for k, v in enumerate(inputs)}
+    free, lines = [], []
+    n_regs = 0
+    for k in range(start, stop):
+        node = nodes[k]
+        args = []
+        for v in node.inputs:
+            vid = id(v)
+            args.append(consts.get(vid) or reg.get(vid) or f"s[{slot[vid]}]")
+        released, dead, dead_slots = [], [], []
+        if allow_gc:
+            for v in dict.fromkeys(node.inputs):  # unique, in order
+                vid = id(v)
+                if pos.get(vid, -1) < 0:
+                    continue  # graph inputs and constants are never freed
+                if vid in reg and last_here[vid] == k:
+                    released.append(reg.pop(vid))
+                    if vid not in slot:
+                        dead.append(released[-1])
+                elif vid in slot and last[vid] == k:
+                    dead_slots.append(f"s[{slot[vid]}]")
+        targets, unused = [], []
+        for o in node.outputs:
+            if released:
+                name = released.pop(0)
+            elif free:
+                name = free.pop()
+            else:
+                name, n_regs = f"r{n_regs}", n_regs + 1
+            if name in dead:
+                dead.remove(name)  # rebinding the name frees the dead value
+            reg[id(o)] = name
+            targets.append(name)
+            if id(o) not in last and allow_gc:  # an output nobody uses
+                unused.append(reg.pop(id(o)))
+        call = f"f{k}({', '.join(args)})"
+        if len(targets) == 1 and id(node.outputs[0]) in slot:
+            lines.append(f"    {targets[0]} = s[{slot[id(node.outputs[0])]}] = {call}\n")
+        else:
+            lines.append(f"    {', '.join(targets)} = {call}\n")
+            if len(targets) > 1:
+                lines.extend(f"    s[{slot[id(o)]}] = {reg[id(o)]}\n"
+                             for o in node.outputs if id(o) in slot)
+        if dead or unused:
+            lines.append(f"    del {', '.join(dead + unused)}\n")
+        lines.extend(f"    {r} = None\n" for r in dead_slots)
+        free.extend(released + unused)
+    return lines, reg
+
+
+def _checked(fn, node):
+    """fn, then check its outputs against the node's output types."""
+    single = len(node.outputs) == 1
+
+    def run(*args):
+        out = fn(*args)
+        check_outputs(node, (out,) if single else out)
+        return out
+
+    return run
+
+
+def _timed(fn, node, profile):
+    """fn, recording its run time in `profile`."""
+    clock = time.perf_counter
+
+    def run(*args):
+        t0 = clock()
+        out = fn(*args)
+        profile.record(node, clock() - t0)
+        return out
+
+    return run
 
 
 def check_outputs(node, values):
