@@ -73,7 +73,8 @@ def test_debugprint_depth_and_stop_on_name(xy):
 def test_debugprint_constant_uses_theano_form(xy):
     x, _ = xy
     text = debugprint(x * 2.0, file="str")
-    assert "TensorConstant{2.0}" in text
+    assert "TensorConstant{(1,) of 2.0}" in text
+    assert "TensorConstant{2.0}" in debugprint(T.dscalar("s") * 2.0, file="str")
 
 
 def test_debugprint_list_apply_and_shared_done(xy):

@@ -29,6 +29,7 @@ gradient.hessian = hessian
 
 __version__ = "0.1.0"
 
+change_flags = config.change_flags
 theano = _sys.modules[__name__]  # ``from theanine import theano`` gives the package
 tensor.TensorSharedVariable = compile.TensorSharedVariable
 

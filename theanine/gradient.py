@@ -23,6 +23,7 @@ import warnings
 import numpy as np
 
 from theanine.graph.basic import Apply, Op, Type, Variable
+from theanine.graph.traversal import gc_paused as _gc_paused
 from theanine.graph.traversal import toposort
 
 
@@ -167,6 +168,7 @@ def _live(roots, wrt_list, consts):
     return nodes, patterns, anc & reach
 
 
+@_gc_paused()
 def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_names=True,
          known_grads=None, return_disconnected="zero", null_gradients="raise"):
     """Symbolic gradient of scalar `cost` with respect to `wrt` (a variable, list or tuple;

@@ -217,7 +217,9 @@ class PPrinter:
             return var.name
         if isinstance(var, Constant):
             data = np.asarray(var.data)
-            return str(data.item()) if data.ndim == 0 else np.array2string(data, separator=", ")
+            if data.size == 1:  # scalars, and literals padded to the operand's ndim
+                return str(data.reshape(()).item())
+            return np.array2string(data, separator=", ")
         return f"<{var.type}>"
 
     def _node_text(self, var, args):
@@ -362,7 +364,8 @@ def graph_to_dot(fct, compact=True, with_ids=False, high_contrast=True, max_labe
             return names[id(v)]
         names[id(v)] = key = f"v{next(counter)}"
         if isinstance(v, Constant):
-            kind, label = "constant", f"constant {v.data}"
+            d = np.asarray(v.data)
+            kind, label = "constant", f"constant {d.reshape(()) if d.size == 1 else d}"
         elif hasattr(v, "get_value"):
             kind, label = "shared", v.name or str(v.type)
         elif v.owner is None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from theanine.graph.basic import Apply, Op
+from theanine.graph.basic import Apply, Constant, Op
 
-from .basic import as_tensor_variable
+from .basic import as_tensor_variable, constant
 from .type import TensorType, python_scalar_dtype
 
 
@@ -87,7 +87,10 @@ class Elemwise(Op):
         ndim = max(v.ndim for v in inputs)
         padded = []
         for v in inputs:
-            if v.ndim < ndim:
+            if v.ndim < ndim and isinstance(v, Constant):
+                # a constant is padded directly: no DimShuffle node per literal
+                v = constant(v.data.reshape((1,) * (ndim - v.ndim) + v.data.shape))
+            elif v.ndim < ndim:
                 v = DimShuffle(v.broadcastable, ["x"] * (ndim - v.ndim) + list(range(v.ndim)))(v)
             padded.append(v)
         bcast = tuple(all(v.broadcastable[i] for v in padded) for i in range(ndim))

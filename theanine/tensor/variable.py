@@ -309,6 +309,9 @@ class TensorConstant(_TensorMethods, Constant):
         """Theano's form: ``TensorConstant{2.0}``; long values are elided in the middle."""
         if self.name is not None:
             return self.name
+        d = self.data
+        if d.ndim > 0 and d.size > 0 and (d == d.flat[0]).all():
+            return f"TensorConstant{{{d.shape} of {d.flat[0]}}}"  # Theano's form
         text = str(self.data)
         if len(text) > 20:
             text = text[:10] + ".." + text[-10:]
