@@ -16,7 +16,8 @@ from .linker import py_funcify
 
 @py_funcify.register(Elemwise)
 def _funcify_elemwise(op, node):
-    if op.scalar_op.cast_inputs:
+    if op.scalar_op.cast_inputs and any(
+            np.dtype(v.type.dtype).kind in "biu" for v in node.inputs):
         return lambda *inputs: op.compute(node, *inputs)
     impl = op.scalar_op.impl
     dtype = np.dtype(node.outputs[0].type.dtype)
