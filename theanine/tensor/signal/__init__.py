@@ -1,0 +1,3 @@
+"""theanine.tensor.signal (Theano's ``theano.tensor.signal``): pooling (``signal.pool``)."""
+
+from . import pool  # noqa: F401
