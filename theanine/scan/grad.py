@@ -53,6 +53,27 @@ def _connected(g):
     return g is not None and not getattr(g.type, "is_disconnected", False)
 
 
+def _last_row_only(g, trace):
+    """If cotangent `g` of a trace is zeros except its last row (the gradient of
+    trace[-1]), return that row: it belongs to the final state, and the reverse
+    loop then needs no per-step buffer of zeros."""
+    from theanine.tensor.elemwise import Elemwise
+    from theanine.tensor.scalar_ops import Second
+    from theanine.tensor.subtensor import IncSubtensor
+
+    o = g.owner
+    if o is None or not isinstance(o.op, IncSubtensor) or o.op.idx_list != (-1,) \
+            or len(o.inputs) != 2:
+        return None
+    z = o.inputs[0].owner
+    if z is None or not isinstance(z.op, Elemwise) or not isinstance(z.op.scalar_op, Second):
+        return None
+    fill = z.inputs[1]
+    if not (hasattr(fill, "data") and not fill.data.any()) or z.inputs[0] is not trace:
+        return None
+    return o.inputs[1]
+
+
 def scan_grad(op, inputs, outputs, output_grads):
     from theanine.gradient import disconnected_type, grad
 
@@ -73,6 +94,13 @@ def scan_grad(op, inputs, outputs, output_grads):
     g_final = [g if _connected(g) else None for g in output_grads[n_tr:n_tr + C]]
     g_ys = [g if _connected(g) else None for g in output_grads[n_tr + C:]]
 
+    tr_out = iter(outputs[:n_tr])
+    for k in range(C):
+        tr = next(tr_out) if op.traced[k] else None
+        last = _last_row_only(g_trace[k], tr) if g_trace[k] is not None else None
+        if last is not None and not op.has_until:
+            g_trace[k] = None
+            g_final[k] = last if g_final[k] is None else g_final[k] + last
     fwd = outputs if all(op.traced) else op.with_traced((True,) * C).make_node(*inputs).outputs
     traces = fwd[:C]
     y_traces = fwd[2 * C:]

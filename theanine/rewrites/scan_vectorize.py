@@ -1,0 +1,208 @@
+"""Scan rules that move per-step work out of the loop (see scan.py for the list)."""
+
+from __future__ import annotations
+
+from theanine.graph.basic import Constant
+from theanine.graph.rewrite import RuleSet, rule
+from theanine.scan.op import Scan
+from theanine.scan.utils import is_tensor
+from theanine.tensor.elemwise import DimShuffle, Elemwise
+from theanine.tensor.linalg import Dot
+from theanine.tensor.reduce import CAReduce
+from theanine.tensor.scalar_ops import Add
+from theanine.tensor.subtensor import Subtensor
+
+from .scan import (ScanParts, _body_nodes, scan_hoist_invariant, scan_inline_constants,
+                   scan_remove_unused)
+
+
+def _T():
+    import theanine.tensor as T
+
+    return T
+
+
+def _batched(n, ins, kinds):
+    """The op of body node `n` applied to whole sequences; `ins` are outer values,
+    `kinds` says for each input whether it is per-step ('seq') or loop-invariant."""
+    T = _T()
+    op = n.op
+    if isinstance(op, Elemwise):
+        args = [v if k == "seq" else T.shape_padleft(v) for v, k in zip(ins, kinds)]
+        return op(*args)
+    if isinstance(op, DimShuffle):
+        pattern = [0] + [p if p == "x" else p + 1 for p in op.new_order]
+        return T.dimshuffle(ins[0], pattern)
+    if isinstance(op, CAReduce):
+        return CAReduce(op.kind, tuple(a + 1 for a in op.axis), op.dtype)(ins[0])
+    if isinstance(op, Dot):
+        (a, b), (ka, kb) = ins, kinds
+        if ka == "seq" and kb != "seq" and b.ndim == 2:
+            return T.dot(a, b)  # (n, [B,] D) . (D, K) -> (n, [B,] K)
+        if ka != "seq" and kb == "seq" and a.ndim == 2 and n.inputs[1].ndim == 1:
+            return T.dot(b, a.T)  # W . x_t for every t: X . W^T
+    return None
+
+
+@rule(Scan)
+def scan_hoist_sequences(graph, node):
+    parts = ScanParts(node)
+    if not parts.seqs:
+        return None
+    n = parts.n_steps
+    outer_of = {id(i): o[:n] for o, i in parts.seqs}
+    kind = {id(i): "seq" for _, i in parts.seqs}
+    for o, i in parts.consts:
+        outer_of[id(i)], kind[id(i)] = o, "inv"
+    hoisted = []
+    for b in _body_nodes(parts):
+        ks = []
+        for v in b.inputs:
+            if isinstance(v, Constant):
+                ks.append("inv")
+                outer_of.setdefault(id(v), v)
+            else:
+                ks.append(kind.get(id(v)))
+        if None in ks or "seq" not in ks or len(b.outputs) != 1 or not is_tensor(b.outputs[0]):
+            continue
+        new = _batched(b, [outer_of[id(v)] for v in b.inputs], ks)
+        if new is None:
+            continue
+        outer_of[id(b.outputs[0])], kind[id(b.outputs[0])] = new, "seq"
+        hoisted.append(b)
+    if not hoisted:
+        return None
+    from .scan import _frontier
+
+    mapping = {}
+    for v in _frontier(parts, hoisted):
+        inner = v.type()
+        mapping[v] = inner
+        parts.seqs.append([outer_of[id(v)], inner])
+    if not mapping:
+        return None
+    parts.substitute(mapping)
+    return parts.build()
+
+
+@rule(Scan)
+def scan_output_is_sequence(graph, node):
+    """Per-step outputs that are a sequence slice or loop-invariant need no loop."""
+    T = _T()
+    parts = ScanParts(node)
+    if parts.cond is not None:
+        return None
+    seq_outer = {id(i): o for o, i in parts.seqs}
+    const_outer = {id(i): o for o, i in parts.consts}
+    n = parts.n_steps
+    out, keep = {}, []
+    for y in parts.ys:
+        v = y["inner"]
+        if id(v) in seq_outer:
+            out[y["outer"]] = seq_outer[id(v)][:n]
+        elif id(v) in const_outer or isinstance(v, Constant):
+            val = const_outer.get(id(v), v)
+            out[y["outer"]] = T.alloc(val, n, *[val.shape[i] for i in range(val.ndim)])
+        else:
+            keep.append(y)
+    if not out:
+        return None
+    parts.ys = keep
+    if parts.carries or parts.ys:
+        out.update(parts.build())
+    return out
+
+
+def _is_last(var):
+    o = var.owner
+    return (o is not None and isinstance(o.op, Subtensor) and o.op.idx_list == (-1,)
+            and len(o.inputs) == 1)
+
+
+@rule(Scan)
+def scan_last_state(graph, node):
+    """trace[-1] is the final state: read it there, so no trace need be stored."""
+    parts = ScanParts(node)
+    out = {}
+    for c in parts.carries:
+        tr = c["trace"]
+        if tr is None:
+            continue
+        users = graph.clients_of(tr)
+        if users and all(not isinstance(u, str) and _is_last(u.outputs[0])
+                         for u, _ in users):
+            for u, _ in users:
+                out[u.outputs[0]] = c["final"]
+    return out or None
+
+
+@rule(Scan)
+def scan_sum_accumulation(graph, node):
+    """acc_t = acc_{t-1} + s_t (+ ...), only the final read: init + sum(s) instead."""
+    T = _T()
+    parts = ScanParts(node)
+    if parts.cond is not None or parts.op.truncate_gradient >= 0:
+        return None
+    seq_outer = {id(i): o for o, i in parts.seqs}
+    n = parts.n_steps
+    for c in parts.carries:
+        o = c["out"].owner
+        if c["traced"] or o is None or not isinstance(o.op, Elemwise) \
+                or not isinstance(o.op.scalar_op, Add):
+            continue
+        ins = list(o.inputs)
+        if sum(v is c["inner"] for v in ins) != 1:
+            continue
+        others = [v for v in ins if v is not c["inner"]]
+        if not all(id(v) in seq_outer for v in others):
+            continue
+        uses = [b for b in _body_nodes(parts) if c["inner"] in b.inputs and b is not o]
+        if uses or any(y["inner"] is c["inner"] for y in parts.ys):
+            continue
+        total = c["init"]
+        for v in others:
+            total = total + T.sum(seq_outer[id(v)][:n], axis=0)
+        res = {c["final"]: T.cast(total, c["final"].dtype)}
+        parts.carries = [d for d in parts.carries if d is not c]
+        if parts.carries or parts.ys:
+            res.update(parts.build())
+        return res
+    return None
+
+
+@rule(Scan)
+def scan_merge_traced(graph, node):
+    """Two loops with one body and the same inputs, keeping different traces, run once."""
+    op = node.op
+    for user, _ in graph.clients_of(node.inputs[0]):
+        if user is node or isinstance(user, str) or not isinstance(user.op, Scan):
+            continue
+        o2 = user.op
+        if (o2.key != op.key or o2.n_seqs != op.n_seqs or o2.has_until != op.has_until
+                or o2.truncate_gradient != op.truncate_gradient
+                or any(a is not b for a, b in zip(user.inputs, node.inputs))):
+            continue
+        parts = ScanParts(node)
+        other = ScanParts(user)
+        for c, d in zip(parts.carries, other.carries):
+            c["traced"] = c["traced"] or d["traced"]
+        new = parts.build()
+        new_op_node = next(iter(new.values())).owner
+        n_tr = sum(c["traced"] for c in parts.carries)
+        outs = new_op_node.outputs
+        traces, finals = iter(outs[:n_tr]), outs[n_tr:n_tr + len(parts.carries)]
+        for c, d, f in zip(parts.carries, other.carries, finals):
+            tr = next(traces) if c["traced"] else None
+            if d["trace"] is not None:
+                new[d["trace"]] = tr
+            new[d["final"]] = f
+        for y, o in zip(other.ys, outs[n_tr + len(parts.carries):]):
+            new[y["outer"]] = o
+        return new
+    return None
+
+
+scan_loops = RuleSet("scan", [scan_merge_traced, scan_remove_unused, scan_inline_constants,
+                              scan_last_state, scan_hoist_invariant, scan_hoist_sequences,
+                              scan_output_is_sequence, scan_sum_accumulation],
+                     doc="loops that do only the work they must (theanine/rewrites/scan.py)")
