@@ -1,4 +1,5 @@
-# The two commands:  make demo  (train the digits MLP)  and  make test  (run the test suite).
+# The two commands:  make demo  (train the character-level LSTM, examples/char_lm.py)  and
+# make test  (run the test suite).
 # Each creates .venv with Python 3.11 when it is missing and installs what it needs into it.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -9,10 +10,11 @@ PIP    := PIP_DISABLE_PIP_VERSION_CHECK=1 $(PY) -m pip
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: help demo test lint bench clean
+.PHONY: help demo demo-digits test lint bench clean
 
 help:
-	@echo "make demo   train an MLP on scikit-learn's digits and print its test accuracy"
+	@echo "make demo   train a character-level LSTM on Alice in Wonderland (2-3 minutes)"
+	@echo "make demo-digits  train an MLP on scikit-learn's digits, print its test accuracy"
 	@echo "make test   run the test suite"
 	@echo "make lint   ruff check"
 	@echo "make bench  call overhead of compiled functions vs NumPy"
@@ -31,6 +33,9 @@ $(VENV)/.installed-dev: pyproject.toml | $(PY)
 	touch $@
 
 demo: $(VENV)/.installed-examples
+	$(PY) examples/char_lm.py $(DEMO_ARGS)
+
+demo-digits: $(VENV)/.installed-examples
 	$(PY) examples/digits_mlp.py $(DEMO_ARGS)
 
 test: $(VENV)/.installed-dev
