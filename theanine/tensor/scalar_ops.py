@@ -61,6 +61,8 @@ def _ufunc_impl(fn):
     def impl(self, *args):
         return fn(*args)
 
+    impl.ufunc = fn  # backends may call fn directly
+
     return impl
 
 

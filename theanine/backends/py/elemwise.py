@@ -19,7 +19,7 @@ def _funcify_elemwise(op, node):
     if op.scalar_op.cast_inputs and any(
             np.dtype(v.type.dtype).kind in "biu" for v in node.inputs):
         return lambda *inputs: op.compute(node, *inputs)
-    impl = op.scalar_op.impl
+    impl = getattr(type(op.scalar_op).impl, "ufunc", None) or op.scalar_op.impl
     dtype = np.dtype(node.outputs[0].type.dtype)
     asarray = np.asarray
     if len(node.inputs) == 1:
@@ -28,6 +28,18 @@ def _funcify_elemwise(op, node):
             return r if r.dtype is dtype else r.astype(dtype)
 
         return unary
+
+    if len(node.inputs) == 2:
+        def binary(a, b):
+            r = impl(a, b)
+            if r.dtype is not dtype:
+                r = asarray(r).astype(dtype)
+            shape = r.shape
+            if a.shape != shape or b.shape != shape:
+                check_broadcast(node, (a, b), shape)
+            return r
+
+        return binary
 
     def nary(*inputs):
         r = asarray(impl(*inputs))
