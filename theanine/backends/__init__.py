@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import importlib
 
-BACKENDS = {"py": "theanine.backends.py.linker"}
+BACKENDS = {"py": "theanine.backends.py.linker", "numba": "theanine.backends.numba.linker",
+            "debug": "theanine.backends.numba.debug"}
 
 
 def link(backend, fgraph, **options):

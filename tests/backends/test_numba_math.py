@@ -1,0 +1,57 @@
+"""The vectorisable math kernels (runtime.py) are within a few ulps of NumPy,
+including the special values."""
+
+import numpy as np
+import pytest
+
+from tests.backends.conftest import HAVE_NUMBA
+
+pytestmark = pytest.mark.skipif(not HAVE_NUMBA, reason="numba is not installed")
+
+
+def _vectorised(f):
+    import numba
+
+    @numba.njit(error_model="numpy")
+    def g(a):
+        out = np.empty_like(a)
+        for i in range(a.size):
+            out[i] = f(a[i])
+        return out
+
+    return g
+
+
+def _ulps(got, ref, dt):
+    with np.errstate(over="ignore"):
+        ref_c = ref.astype(dt)
+    same = (got == ref_c) | (np.isnan(got) & np.isnan(ref_c))
+    sp = np.maximum(np.spacing(np.abs(ref_c)).astype(np.float64),
+                    np.finfo(dt).smallest_subnormal)
+    with np.errstate(invalid="ignore"):
+        return np.where(same, 0.0, np.abs(got.astype(np.float64) - ref) / sp)
+
+
+SPECIAL = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-30, -1e-30, 1e-40]
+
+
+@pytest.mark.parametrize("name,ref,lo,hi", [
+    ("exp", np.exp, -110.0, 90.0), ("log", np.log, 0.0, 1e6), ("tanh", np.tanh, -20.0, 20.0),
+    ("sigmoid", lambda x: 1 / (1 + np.exp(-x)), -40.0, 40.0)])
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_kernel_accuracy(name, ref, lo, hi, dt):
+    from theanine.backends.numba import runtime
+
+    f = _vectorised(getattr(runtime, f"{name}_f{np.dtype(dt).itemsize * 8}"))
+    rng = np.random.default_rng(0)
+    x = np.concatenate([np.linspace(lo, hi, 20001), rng.normal(size=2000) * 3,
+                        np.geomspace(1e-30, 10, 200), SPECIAL]).astype(dt)
+    if dt is np.float64 and name == "exp":
+        x = np.concatenate([x, np.linspace(-745, 709, 2001)])
+    with np.errstate(all="ignore"):
+        want = ref(x.astype(np.longdouble)).astype(np.float64)
+        got = f(x)
+    assert got.dtype == dt
+    u = _ulps(got, want, dt)
+    worst = int(np.argmax(u))
+    assert u[worst] <= 4, f"{name} {dt.__name__}: {u[worst]:.1f} ulps at x={x[worst]!r}"

@@ -1,0 +1,214 @@
+"""Generate the source of a numba module for a closed graph (a "region").
+
+    import numpy as np, numba
+    from theanine.backends.numba.runtime import *      # vectorisable math, helpers
+
+    @numba.njit(...)
+    def body_1(x, h):             # helper functions: scan bodies, scan loops
+        ...
+    @numba.njit(cache=True, ...)
+    def kernel(i0, i1):           # the entry point the Python glue calls
+        i1 = i1[()]               # 0-d arrays enter as scalars
+        v0 = ...                  # one block of statements per node (registry emitters)
+        return box(v0)            # 0-d values leave as 0-d arrays
+
+The module text alone determines the compiled code (its hash is the cache
+key): array constants of inner graphs are written into it, those of the
+top-level graph are kernel arguments (the glue passes them). Names are unique
+per module, every graph variable is assigned once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from theanine.graph.basic import Constant
+from theanine.graph.traversal import toposort
+
+from .registry import Unsupported, emitter_for
+
+NJIT_OPTS = "error_model='numpy', nogil=True"
+MAX_INLINE_CONST = 4096  # elements of an inner array constant written into the source
+
+HEADER = ("import math\nimport numpy as np\nimport numba\n"
+          "from theanine.backends.numba.runtime import *  # noqa: F401,F403\n\n")
+
+
+def np_dtype(dtype):
+    name = np.dtype(dtype).name
+    return "np.bool_" if name == "bool" else f"np.{name}"
+
+
+def literal(data, dtype):
+    """Source for a scalar constant of `dtype`."""
+    v = np.asarray(data).reshape(())
+    kind = np.dtype(dtype).kind
+    if kind == "b":
+        return "True" if bool(v) else "False"
+    if kind in "iu":
+        return f"{np_dtype(dtype)}({int(v)})"
+    if kind == "f":
+        return f"{np_dtype(dtype)}({_float_src(float(v))})"
+    if kind == "c":
+        c = complex(v)
+        return f"{np_dtype(dtype)}(complex({_float_src(c.real)}, {_float_src(c.imag)}))"
+    raise Unsupported(f"constant of dtype {dtype}")
+
+
+def _float_src(x):
+    if np.isnan(x):
+        return "np.nan"
+    if np.isinf(x):
+        return "np.inf" if x > 0 else "-np.inf"
+    return repr(x)
+
+
+def is_tensor(v):
+    t = v.type
+    return hasattr(t, "ndim") and hasattr(t, "dtype") and hasattr(t, "broadcastable")
+
+
+class Module:
+    """The functions and constants of one generated module."""
+
+    def __init__(self):
+        self.defs = []
+        self.counter = 0
+
+    def unique(self, prefix):
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+    def add(self, src):
+        self.defs.append(src)
+
+    def array_global(self, data):
+        a = np.ascontiguousarray(data)
+        if a.size > MAX_INLINE_CONST or a.dtype.kind not in "biufc":
+            raise Unsupported(f"array constant of shape {a.shape}, dtype {a.dtype} in a "
+                              "compiled loop")
+        name = self.unique("K")
+        self.add(f"{name} = np.frombuffer(bytes.fromhex('{a.tobytes().hex()}'), "
+                 f"dtype=np.{a.dtype.name}).reshape({a.shape!r})\n")
+        return name
+
+    def text(self):
+        return HEADER + "\n".join(self.defs)
+
+
+class Ctx:
+    """Statement builder for one function (see registry for the emitter API)."""
+
+    def __init__(self, module, indent=1):
+        self.module = module
+        self.dests, self.dest = {}, None
+        self.lines = []
+        self.depth = indent
+
+    def line(self, s):
+        self.lines.append("    " * self.depth + s + "\n")
+
+    def tmp(self, prefix="t"):
+        return self.module.unique(prefix)
+
+    @contextlib.contextmanager
+    def block(self, header):
+        self.line(header)
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+
+    @staticmethod
+    def dtype(var):
+        return np_dtype(var.type.dtype)
+
+    @staticmethod
+    def is_scalar(var):
+        return var.type.ndim == 0
+
+    def helper(self, src):
+        self.module.add(src)
+
+    def region(self, inputs, outputs, name=None):
+        """Emit the closed graph inputs -> outputs as a module function taking and
+        returning unboxed values (0-d as scalars); returns its name."""
+        name = name or self.module.unique("body")
+        emit_function(self.module, name, inputs, outputs, boxed=False, cache=False)
+        return name
+
+
+def emit_function(module, name, inputs, outputs, boxed, cache, const_params=(), dests=()):
+    """Add `def name(inputs...)` computing outputs to `module`.
+
+    boxed: parameters and results are 0-d arrays (the entry called from Python),
+    else scalars; results are a bare value for one output when boxed, always a
+    tuple otherwise. const_params: Constants that are parameters (after inputs).
+    dests: variables computed by elementwise nodes that are written into arrays
+    given as extra last parameters (scan writes rows of its outputs in place)."""
+    ctx = Ctx(module)
+    ctx.dests = {}
+    names = {}
+    params = []
+    for v in dests:
+        ctx.dests[id(v)] = module.unique("d")
+    for v in list(inputs) + list(const_params):
+        if not is_tensor(v):
+            raise Unsupported(f"a {v.type} value (not a tensor)")
+        p = module.unique("a")
+        params.append(p)
+        if v.type.ndim == 0 and boxed:
+            ctx.line(f"{p} = {p}[()]")
+        names[id(v)] = p
+
+    def ref(v):
+        if id(v) in names:
+            return names[id(v)]
+        if isinstance(v, Constant):
+            if not is_tensor(v):
+                raise Unsupported(f"a constant of type {v.type}")
+            if v.type.ndim == 0:
+                return literal(v.data, v.type.dtype)
+            names[id(v)] = module.array_global(v.data)
+            return names[id(v)]
+        raise Unsupported(f"{v} is not an input of the compiled region")
+
+    for node in toposort(outputs, stop_at=inputs):
+        emit = emitter_for(node.op)
+        if emit is None:
+            raise Unsupported(f"no numba implementation of {type(node.op).__name__}")
+        for o in node.outputs:
+            if not is_tensor(o):
+                raise Unsupported(f"{node.op} produces a {o.type} value")
+        ins = [ref(v) for v in node.inputs]
+        outs = [module.unique("v") for _ in node.outputs]
+        ctx.dest = ctx.dests.get(id(node.outputs[0]))
+        emit(ctx, node, ins, outs)
+        ctx.dest = None
+        for o, n in zip(node.outputs, outs):
+            names[id(o)] = n
+    rets = []
+    for o in outputs:
+        if not is_tensor(o):
+            raise Unsupported(f"an output of type {o.type}")
+        r = ref(o)
+        if boxed and o.type.ndim == 0:
+            b = module.unique("b")
+            ctx.line(f"{b} = np.empty((), {np_dtype(o.type.dtype)})")
+            ctx.line(f"{b}[()] = {r}")
+            r = b
+        elif boxed and id(o) in {id(v) for v in inputs}:
+            r = f"{r}.copy()" if o.type.ndim else r
+        rets.append(r)
+    if boxed and len(rets) == 1:
+        ctx.line(f"return {rets[0]}")
+    else:
+        ctx.line(f"return ({', '.join(rets)}{',' if rets else ''})")
+    opts = NJIT_OPTS + (", cache=True" if cache else "")
+    params += [ctx.dests[id(v)] for v in dests]
+    src = (f"@numba.njit({opts})\ndef {name}({', '.join(params)}):\n" + "".join(ctx.lines))
+    module.add(src)
+    return name

@@ -1,0 +1,292 @@
+"""The numba linker: Python glue around compiled kernels, with tiered compilation.
+
+The function is the py linker's straight-line generated Python (one call per
+node, same gc and chunking), but a node worth compiling (a Scan, elementwise
+work, or every node under policy 'all') calls a numba *kernel*: a generated
+module (codegen) with the node's work as one njit function (a Scan's inner
+graph inlined into its loop). Why not one njit function per graph: JIT cost.
+A 2-layer LSTM forward+backward as one njit function takes ~15 s to compile;
+kernels are small, compile in ~0.1-1 s each, and are shared across graphs and
+processes through the disk cache (store.py), so a new graph mostly loads.
+
+Tiers (``set_policy`` / $THEANINE_NUMBA_COMPILE; $THEANINE_NUMBA_GRANULARITY=all
+compiles every node that has a numba implementation, for testing):
+- 'auto' (default): kernels already on disk load at their second call (the first
+  runs on NumPy while numba is not started: starting it costs ~0.5 s); a missing
+  kernel runs its NumPy implementation until the node proves hot (HOT_SECONDS
+  of run time or HOT_CALLS calls), then compiles in a background process and
+  swaps in when ready. A Scan running on NumPy that would take longer than
+  LONG_SCAN seconds stops and waits for its compiled loop instead.
+- 'background': every missing kernel starts compiling at link time.
+- 'sync': every kernel is compiled at link time (tests, benchmarks).
+- 'strict': as sync, and a kernel that fails to compile raises.
+
+Ops with no numba implementation run their NumPy implementation from Python
+("object mode") with a one-time warning per op class.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import warnings
+
+import numpy as np
+
+from theanine.backends.py.linker import link as py_link
+from theanine.backends.py.linker import py_funcify
+
+from . import codegen, store
+from .registry import Unsupported, emitter_for, worth_compiling
+
+POLICIES = ("auto", "background", "sync", "strict")
+HOT_SECONDS = 0.2
+HOT_CALLS = 50
+LONG_SCAN = 1.0
+_env_policy = os.environ.get("THEANINE_NUMBA_COMPILE", "auto").strip().lower()
+_env_gran = os.environ.get("THEANINE_NUMBA_GRANULARITY", "auto").strip().lower()
+_state = {"policy": _env_policy if _env_policy in POLICIES else "auto",
+          "granularity": _env_gran if _env_gran in ("auto", "all") else "auto"}
+_warned = set()
+
+
+def check_available():
+    import numba  # noqa: F401
+
+    return True
+
+
+def set_policy(policy=None, granularity=None):
+    """Set the compile policy (see module doc) and granularity ('auto': kernels
+    where compiled code wins; 'all': every node that has a numba implementation)."""
+    if policy is not None:
+        if policy not in POLICIES:
+            raise ValueError(f"numba compile policy must be one of {POLICIES}, got {policy!r}")
+        _state["policy"] = policy
+    if granularity is not None:
+        if granularity not in ("auto", "all"):
+            raise ValueError(f"granularity must be 'auto' or 'all', got {granularity!r}")
+        _state["granularity"] = granularity
+
+
+@contextlib.contextmanager
+def policy(name=None, granularity=None):
+    old = dict(_state)
+    set_policy(name, granularity)
+    try:
+        yield
+    finally:
+        _state.update(old)
+
+
+def warn_object_mode(op, why):
+    cls = type(op).__name__
+    if cls in _warned:
+        return
+    _warned.add(cls)
+    warnings.warn(f"theanine numba backend: {cls} runs in object mode (its NumPy "
+                  f"implementation, called from Python): {why}", stacklevel=4)
+
+
+def kernel_text(node):
+    """The module text of a kernel computing `node` (raises Unsupported)."""
+    if emitter_for(node.op) is None:
+        raise Unsupported("no numba implementation is registered")
+    m = codegen.Module()
+    codegen.emit_function(m, "kernel", node.inputs, node.outputs, boxed=True, cache=True)
+    return m.text()
+
+
+def expected_sig(node):
+    import numba
+    from numba import types
+
+    sig = []
+    for v in node.inputs:
+        sig.append(types.Array(numba.from_dtype(np.dtype(v.type.dtype)), v.type.ndim, "C"))
+    return tuple(sig)
+
+
+def _normalize(args):
+    return [np.ascontiguousarray(a) if isinstance(a, np.ndarray) and not a.flags.c_contiguous
+            else np.asarray(a) if not isinstance(a, np.ndarray) else a for a in args]
+
+
+class NodeKernel:
+    """The glue's callable for one compiled node, and its tier state."""
+
+    def __init__(self, kernel, node, fallback):
+        self.kernel, self.node, self.fallback = kernel, node, fallback
+        self.cell = [None]  # the dispatcher, once compiled for this node's signature
+        self.spent = 0.0
+        self.calls = 0
+        self.requested = False
+        self.on_disk = None
+        self.call = self._make_call()
+
+    def _make_call(self):
+        cell, slow = self.cell, self._slow
+
+        def call(*args):
+            d = cell[0]
+            if d is None:
+                return slow(args)
+            try:
+                return d(*args)
+            except TypeError as e:
+                if "No matching definition" not in str(e):
+                    raise
+                return self._retype(args)
+
+        return call
+
+    def _retype(self, args):
+        args = _normalize(args)
+        try:
+            return self.cell[0](*args)
+        except TypeError as e:
+            if "No matching definition" not in str(e):
+                raise
+        import numba
+
+        d = self.kernel.compile(tuple(numba.typeof(a) for a in args))
+        return d(*args)
+
+    def compile_now(self, strict=False):
+        """Compile (or load) in this process now; False if it failed."""
+        k = self.kernel
+        if k.failed is not None:
+            if strict:
+                raise RuntimeError(k.failed)
+            return False
+        try:
+            self.cell[0] = k.compile(expected_sig(self.node))
+            _state["numba_started"] = True
+        except Exception as e:  # noqa: BLE001 - compiled code is an optimisation
+            k.failed = f"{type(e).__name__}: {e}"
+            if strict:
+                raise
+            warn_object_mode(self.node.op, f"compiling its kernel failed ({k.failed[:300]})")
+            return False
+        return True
+
+    def ready(self):
+        return self.cell[0] is not None
+
+    def _slow(self, args):
+        k = self.kernel
+        if k.failed is None:
+            if self.on_disk is None or (self.requested and background.done(k)):
+                self.on_disk = store.cached_on_disk(k)
+            # A kernel on disk loads in milliseconds once numba runs in this process;
+            # starting numba costs ~0.5 s, so a first call runs on NumPy and the
+            # compiled kernels load from the second call on.
+            if self.on_disk and (self.calls or _state.get("numba_started")
+                                 or _state["policy"] != "auto") and self.compile_now():
+                return self.call(*args)
+        t0 = time.perf_counter()
+        try:
+            return self.fallback(*args)
+        except _LongScan:
+            self.compile_now()
+            if self.cell[0] is None:
+                return self.fallback.plain(*args)
+            return self.call(*args)
+        finally:
+            self.spent += time.perf_counter() - t0
+            self.calls += 1
+            if (not self.requested and k.failed is None and _state["policy"] == "auto"
+                    and (self.spent > HOT_SECONDS or self.calls >= HOT_CALLS)):
+                self.request()
+
+    def request(self):
+        if not self.requested:
+            self.requested = True
+            background.request(self.kernel, expected_sig(self.node))
+
+
+class _LongScan(Exception):
+    pass
+
+
+def _scan_fallback(node, base):
+    """The py Scan, stopping early (to wait for the compiled loop) when it projects
+    to run longer than LONG_SCAN seconds."""
+    from theanine.scan.op import run_scan
+
+    op = node.op
+    nout = len(node.outputs)
+
+    def run(n_steps, *outer):
+        n = int(n_steps)
+        inner = op.inner_function()
+        t0 = time.perf_counter()
+        count = [0]
+
+        def step(*a):
+            c = count[0] = count[0] + 1
+            if c & 15 == 0:
+                el = time.perf_counter() - t0
+                if el > 0.05 and el / c * (n - c) > LONG_SCAN:
+                    raise _LongScan
+            return inner(*a)
+
+        res = run_scan(op, step, node, n, outer)
+        return res if nout != 1 else res[0]
+
+    run.plain = base
+    return run
+
+
+def link(fgraph, check_types=False, allow_gc=True, profile=None, **_):
+    """fn(*inputs) -> tuple of outputs; ``fn.kernels`` lists the compiled nodes,
+    ``fn.compile_now()`` compiles them all in this process."""
+    pol, gran = _state["policy"], _state["granularity"]
+    kernels = []
+
+    def funcify(op, node):
+        base = py_funcify(op, node)
+        if emitter_for(op) is None:
+            warn_object_mode(op, "it has no numba implementation")
+            return base
+        if gran != "all" and not worth_compiling(op):
+            return base
+        if any(not codegen.is_tensor(v) for v in node.inputs + node.outputs):
+            return base
+        try:
+            text = kernel_text(node)
+        except Unsupported as e:
+            if pol == "strict":
+                raise
+            warn_object_mode(op, str(e))
+            return base
+        from theanine.scan.op import Scan
+
+        fallback = _scan_fallback(node, base) if isinstance(op, Scan) else base
+        nk = NodeKernel(store.get(text), node, fallback)
+        kernels.append(nk)
+        return nk.call
+
+    fn = py_link(fgraph, check_types=check_types, allow_gc=allow_gc, profile=profile,
+                 funcify=funcify)
+    if pol in ("sync", "strict"):
+        for nk in kernels:
+            nk.compile_now(strict=pol == "strict")
+    elif pol == "background":
+        for nk in kernels:
+            if not store.cached_on_disk(nk.kernel):
+                nk.request()
+
+    def compile_now():
+        return all([nk.compile_now() for nk in kernels])
+
+    fn.kernels = kernels
+    fn.compile_now = compile_now
+    fn.ready = lambda: all(nk.ready() for nk in kernels)
+    return fn
+
+
+from . import background  # noqa: E402
+
+__all__ = ["link", "set_policy", "policy", "check_available"]

@@ -1,0 +1,181 @@
+"""Scan as a native loop: the inner graph becomes a numba function (`body`) that
+LLVM inlines into the loop, so no Python runs per step.
+
+    def scan_3(n, s0, c0, k0):          # n_steps, sequences, initial carries, consts
+        tr0 = np.empty((n,) + c0.shape, dtype)     # traces: preallocated
+        y0 = np.empty((0, 0), dtype)               # per-step outputs: sized at step 0
+        steps = n
+        for t in range(n):
+            r = body_2(s0[t], c0, k0)
+            if t == 0: y0 = np.empty((n,) + r[1].shape, dtype)
+            tr0[t] = r[0]; y0[t] = r[1]
+            c0 = r[0]
+            if r[2]: steps = t + 1; break          # until
+        return tr0[:steps], c0, y0[:steps]
+
+0-d carries are scalars (registers). With zero steps the per-step outputs get
+their row shapes from one probe call of the body on zero slices, as on py.
+Nested scans are nested functions of the same module; gradient scans are
+ordinary Scans. Carries that are not tensors (random generators) are not
+supported here: such a Scan runs on py (object mode).
+"""
+
+from __future__ import annotations
+
+import weakref
+
+from theanine.scan.op import Scan
+
+from .codegen import np_dtype
+from .registry import Unsupported, register
+
+_BODIES = {}  # id(op) -> (weakref to the Scan op, rewritten inner outputs)
+
+
+def rewritten_body(op):
+    """The inner outputs after the FAST_RUN rewrites (fusion, gemm, ...), so the loop
+    body runs fused elementwise loops; the unrewritten graph if rewriting fails."""
+    hit = _BODIES.get(id(op))
+    if hit is not None and hit[0]() is op:
+        return hit[1]
+    outs = op.inner_outputs
+    try:
+        from theanine.compile.mode import Mode
+        from theanine.graph.fgraph import FunctionGraph
+        from theanine.rewrites.pipeline import rewrite_fgraph
+
+        fg = rewrite_fgraph(FunctionGraph(op.inner_inputs, op.inner_outputs),
+                            Mode("py", "fast_run"))
+        if list(fg.inputs) == list(op.inner_inputs) and all(
+                a.type == b.type for a, b in zip(fg.outputs, op.inner_outputs)):
+            outs = list(fg.outputs)
+    except Exception:  # noqa: BLE001 - the unrewritten body is correct too
+        outs = op.inner_outputs
+    key = id(op)
+    _BODIES[key] = (weakref.ref(op, lambda _: _BODIES.pop(key, None)), outs)
+    return outs
+
+
+def _elementwise(v):
+    from theanine.tensor.elemwise import Elemwise
+
+    if v.owner is None:
+        return False
+    if isinstance(v.owner.op, Elemwise):
+        return True
+    try:
+        from theanine.rewrites.composite import Composite
+    except ImportError:
+        return False
+    return isinstance(v.owner.op, Composite)
+
+
+def _zeros_of(var, like):
+    """Source for a zero slice of sequence `like` (0-d slices are scalars)."""
+    if var.type.ndim == 0:
+        return f"{np_dtype(var.type.dtype)}(0)"
+    return f"np.zeros({like}.shape[1:], {np_dtype(var.type.dtype)})"
+
+
+@register(Scan, outer=True)
+def _scan(ctx, node, ins, outs):
+    op = node.op
+    for v in op.inner_inputs + op.inner_outputs:
+        if not (hasattr(v.type, "ndim") and hasattr(v.type, "dtype")):
+            raise Unsupported(f"{op}: a non-tensor value ({v.type}) in the loop")
+    S, C, Y = op.n_seqs, op.n_carries, op.n_ys
+    inner_outs = rewritten_body(op)
+    body = ctx.region(op.inner_inputs, inner_outs)
+    # per-step outputs computed by an elementwise loop are written straight into
+    # their row of the output (a second body function, used from step 1 on)
+    direct = [j for j, v in enumerate(inner_outs[C:C + Y]) if _elementwise(v)
+              and v.type.ndim > 0 and inner_outs.index(v) == C + j]
+    body_dst = None
+    if direct:
+        from .codegen import emit_function
+
+        body_dst = ctx.module.unique("bodyd")
+        emit_function(ctx.module, body_dst, op.inner_inputs, inner_outs, boxed=False,
+                      cache=False, dests=[inner_outs[C + j] for j in direct])
+    m = ctx.module
+    fname = m.unique("scan")
+    n = "n"
+    seqs = [f"s{k}" for k in range(S)]
+    carries = [f"c{k}" for k in range(C)]
+    consts = [f"k{k}" for k in range(op.n_consts)]
+    L = []
+
+    def line(depth, s):
+        L.append("    " * depth + s + "\n")
+
+    line(1, f"if {n} < 0:")
+    line(2, "raise ValueError('scan: n_steps must be >= 0')")
+    for k, s in enumerate(seqs):
+        line(1, f"if {s}.shape[0] < {n}:")
+        line(2, f"raise ValueError('scan: sequence {k} has fewer rows than the steps asked "
+                "for (n_steps)')")
+    cvars = op.carry_inputs
+    traces = []
+    for k, (c, cv) in enumerate(zip(carries, cvars)):
+        if op.traced[k]:
+            tr = f"tr{k}"
+            shape = f"({n},) + {c}.shape" if cv.type.ndim else f"{n}"
+            line(1, f"{tr} = np.empty({shape}, {np_dtype(cv.type.dtype)})")
+            traces.append((k, tr))
+    yvars = op.y_outputs
+    for j, yv in enumerate(yvars):
+        zero = ", ".join(["0"] * (yv.type.ndim + 1))
+        line(1, f"y{j} = np.empty(({zero},), {np_dtype(yv.type.dtype)})")
+    line(1, f"steps = {n}")
+    args = [f"{s}[t]" for s in seqs] + carries + consts
+    line(1, f"for t in range({n}):")
+    if body_dst is None:
+        line(2, f"r = {body}({', '.join(args)}{',' if len(args) == 1 else ''})")
+    else:
+        line(2, "if t == 0:")
+        line(3, f"r = {body}({', '.join(args)}{',' if len(args) == 1 else ''})")
+        line(2, "else:")
+        line(3, f"r = {body_dst}({', '.join(args + [f'y{j}[t]' for j in direct])})")
+    for j, yv in enumerate(yvars):
+        shape = f"({n},) + r[{C + j}].shape" if yv.type.ndim else f"{n}"
+        line(2, "if t == 0:")
+        line(3, f"y{j} = np.empty({shape}, {np_dtype(yv.type.dtype)})")
+        if yv.type.ndim:
+            line(2, f"if r[{C + j}].shape != y{j}.shape[1:]:")
+            line(3, f"raise ValueError('scan: per-step output {j} changes shape between "
+                    "steps')")
+        if j in direct:
+            line(2, "if t == 0:")
+            line(3, f"y{j}[t] = r[{C + j}]")
+        else:
+            line(2, f"y{j}[t] = r[{C + j}]")
+    for k, cv in enumerate(cvars):
+        if cv.type.ndim:
+            line(2, f"if r[{k}].shape != c{k}.shape:")
+            line(3, f"raise ValueError('scan: output {k} (a recurrent state) changes shape "
+                    "between steps; the state must keep one shape')")
+    for k, tr in traces:
+        line(2, f"{tr}[t] = r[{k}]")
+    for k in range(C):
+        line(2, f"c{k} = r[{k}]")
+    if op.has_until:
+        line(2, "if r[-1]:")
+        line(3, "steps = t + 1")
+        line(3, "break")
+    if Y:
+        probe = [_zeros_of(v, s) for v, s in zip(op.seq_inputs, seqs)] + carries + consts
+        line(1, f"if {n} == 0:")
+        line(2, f"r = {body}({', '.join(probe)}{',' if len(probe) == 1 else ''})")
+        for j, yv in enumerate(yvars):
+            shape = f"(0,) + r[{C + j}].shape" if yv.type.ndim else "0"
+            line(2, f"y{j} = np.empty({shape}, {np_dtype(yv.type.dtype)})")
+    cut = "[:steps]" if op.has_until else ""  # a whole array is returned without a copy
+    rets = [f"{tr}{cut}" for _, tr in traces] + carries + [f"y{j}{cut}" for j in range(Y)]
+    line(1, f"return ({', '.join(rets)},)" if rets else "return ()")
+    params = [n] + seqs + carries + consts
+    m.add(f"@numba.njit(error_model='numpy', nogil=True)\n"
+          f"def {fname}({', '.join(params)}):\n" + "".join(L))
+    res = ctx.tmp("r")
+    ctx.line(f"{res} = {fname}({', '.join(ins)})")
+    for k, o in enumerate(outs):
+        ctx.line(f"{o} = {res}[{k}]")
