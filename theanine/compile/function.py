@@ -2,7 +2,8 @@
 
 Steps: normalise inputs, outputs, updates and givens; substitute givens;
 collect the shared variables the graph reads (and their default updates);
-check for missing and unused inputs; link the FunctionGraph
+check for missing and unused inputs; rewrite the FunctionGraph with the mode's
+pipeline (theanine/rewrites); link it
 (explicit inputs + shared variables -> outputs + update values) with the
 mode's backend, and wrap it in a Function (compiled_function.py).
 
@@ -284,7 +285,9 @@ def _build(ins, out_vars, borrows, single, keys, updates, givens, no_default_upd
                 raise UnusedInputError(msg)
             if on_unused_input == "warn":
                 warnings.warn(msg, stacklevel=3)
-    fgraph = FunctionGraph(in_vars + shared_vars, graph_outs)
+    from theanine.rewrites.pipeline import rewrite_fgraph
+
+    fgraph = rewrite_fgraph(FunctionGraph(in_vars + shared_vars, graph_outs), mode)
     defaults = [_filter_default(k, i, allow_input_downcast) for k, i in enumerate(ins)]
     slot = {id(s): j for j, s in enumerate(shared_vars)}
     return Function(fgraph, ins, shared_vars, [s.container for s in shared_vars], n_out,

@@ -1,8 +1,10 @@
 """Compilation modes: which rewrites run and which backend links the graph.
 
-Mode names (case-insensitive): FAST_RUN (the default: the fastest available
-backend), FAST_COMPILE and PY (the NumPy reference backend), DebugMode /
-DEBUG_MODE (py backend, every op's output checked against its type). A Mode may
+Mode names (case-insensitive): FAST_RUN (the default: numba when it imports,
+else py; $THEANINE_BACKEND=py|numba chooses), NUMBA, FAST_COMPILE and PY (the
+NumPy reference backend), DebugMode / DEBUG_MODE / DEBUG (py and numba side by
+side, every node's results compared and checked against their types; py with
+type checks when numba is missing). A Mode may
 also be built directly: ``Mode(linker="py", optimizer="fast_compile")``; Theano's
 C linker names ('c', 'cvm', 'vm', ...) select the py backend.
 
@@ -21,8 +23,10 @@ class Mode:
     """A backend plus rewrite options.
 
     linker: backend name ('py', or one registered in theanine.backends).
-    optimizer: rewrite preset name, kept for Theano compatibility.
-    excluding / including / requiring: rule set or rule names.
+    optimizer: rewrite pipeline: 'fast_run', 'fast_compile', 'merge', None (no
+    rewrites) or 'default' (config.optimizer); see theanine/rewrites/pipeline.py.
+    excluding: names of steps, rule sets or rules not to run; including: FAST_RUN
+    steps to add to a smaller pipeline; requiring: accepted for Theano.
     check_types: check each op's output against its type (as DebugMode)."""
 
     def __init__(self, linker=None, optimizer="default", name=None, excluding=(),
@@ -64,6 +68,13 @@ class Mode:
     def __hash__(self):
         return hash(self._key())
 
+    def rewrite_steps(self):
+        """(steps, excluded names): this mode's rewrite pipeline (theanine/rewrites),
+        with `including` added and `excluding` (and the optimizer_* flags) applied."""
+        from theanine.rewrites.pipeline import steps_for
+
+        return steps_for(self.optimizer, self.excluding_, self.including_)
+
     def _key(self):
         return (self.backend, self.optimizer, self.excluding_, self.including_,
                 self.requiring_, self.check_types)
@@ -85,16 +96,34 @@ def _backend_of(linker):
 
 
 def _fastest_backend():
-    return "py"
+    """numba when it imports (and THEANINE_BACKEND does not say otherwise), else py."""
+    import os
+
+    choice = os.environ.get("THEANINE_BACKEND", "").strip().lower()
+    if choice == "py":
+        return "py"
+    return "numba" if _numba_importable() else "py"
+
+
+def _numba_importable():
+    # find_spec, not import: importing numba costs ~0.3 s, paid at the first link
+    import importlib.util
+
+    return importlib.util.find_spec("numba") is not None
+
+
+def _debug_backend():
+    return "debug" if _numba_importable() else "py"
 
 
 PRESETS = {
     "FAST_RUN": lambda: Mode(_fastest_backend(), "fast_run", "FAST_RUN"),
     "FAST_COMPILE": lambda: Mode("py", "fast_compile", "FAST_COMPILE"),
     "PY": lambda: Mode("py", "fast_run", "PY"),
-    "DEBUG_MODE": lambda: Mode("py", "fast_run", "DebugMode", check_types=True),
+    "NUMBA": lambda: Mode("numba", "fast_run", "NUMBA"),
+    "DEBUG_MODE": lambda: Mode(_debug_backend(), "fast_run", "DebugMode", check_types=True),
 }
-_ALIASES = {"DEBUGMODE": "DEBUG_MODE"}
+_ALIASES = {"DEBUGMODE": "DEBUG_MODE", "DEBUG": "DEBUG_MODE"}
 
 
 def get_mode(mode=None):

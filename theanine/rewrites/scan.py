@@ -26,7 +26,7 @@ a new Scan node; outputs nobody uses are never rebuilt. The rules:
 from __future__ import annotations
 
 from theanine.graph.basic import Constant
-from theanine.graph.rewrite import RuleSet, rule
+from theanine.graph.rewrite import rule
 from theanine.graph.traversal import ancestors, clone_replace, toposort
 from theanine.scan.op import Scan
 from theanine.scan.utils import is_tensor

@@ -12,8 +12,13 @@ from theanine.tensor.reduce import CAReduce
 from theanine.tensor.scalar_ops import Add
 from theanine.tensor.subtensor import Subtensor
 
-from .scan import (ScanParts, _body_nodes, scan_hoist_invariant, scan_inline_constants,
-                   scan_remove_unused)
+from .scan import (
+    ScanParts,
+    _body_nodes,
+    scan_hoist_invariant,
+    scan_inline_constants,
+    scan_remove_unused,
+)
 
 
 def _T():

@@ -1,0 +1,71 @@
+"""Gemm: b * z + a * dot(x, y) in one op (BLAS gemm/gemv), created by specialize.
+
+Inputs (z, a, x, y, b) in Theano's gemm order: z a matrix with x, y matrices, or z a
+vector with (x, y) a matrix and a vector or a vector and a matrix; a and b are 0-d.
+All five share one float dtype. The py implementation reuses the buffer of the dot
+product for the sum, saving the temporaries of the unfused graph; the gradient is the
+unfused expression's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from theanine.graph.basic import Apply, Op
+from theanine.tensor.basic import as_tensor_variable
+
+
+class Gemm(Op):
+    """b * z + a * dot(x, y)."""
+
+    __props__ = ()
+
+    def make_node(self, z, a, x, y, b):
+        z, a, x, y, b = (as_tensor_variable(v) for v in (z, a, x, y, b))
+        if len({v.dtype for v in (z, a, x, y, b)}) != 1 or not z.dtype.startswith("float"):
+            raise TypeError(f"Gemm: all inputs must share one float dtype, got "
+                            f"{[v.dtype for v in (z, a, x, y, b)]}")
+        if a.ndim != 0 or b.ndim != 0:
+            raise TypeError("Gemm: a and b must be scalars")
+        shapes = {(2, 2, 2), (1, 2, 1), (1, 1, 2)}
+        if (z.ndim, x.ndim, y.ndim) not in shapes:
+            raise TypeError(f"Gemm: z, x, y must be matrix, matrix, matrix or vector with "
+                            f"matrix-vector / vector-matrix, got ndims {z.ndim, x.ndim, y.ndim}")
+        return Apply(self, [z, a, x, y, b], [z.type()])
+
+    def compute(self, node, z, a, x, y, b):
+        if x.shape[-1] != y.shape[0]:
+            raise ValueError(f"dot: shapes {x.shape} and {y.shape} are not aligned: the last "
+                             f"dimension of a ({x.shape[-1]}) must equal the first dimension "
+                             f"of b ({y.shape[0]})")
+        r = np.dot(x, y)
+        if r.shape != z.shape:
+            raise ValueError(f"Gemm: dot(x, y) has shape {r.shape} but z has shape {z.shape}")
+        dtype = node.outputs[0].type.numpy_dtype
+        if r.dtype != dtype or not r.flags.writeable:
+            r = r.astype(dtype)
+        if a != 1:
+            r *= a
+        r += z if b == 1 else b * z
+        return r
+
+    def unfused(self, z, a, x, y, b):
+        from theanine.tensor.linalg import dot
+
+        return b * z + a * dot(x, y)
+
+    def grad(self, inputs, output_grads):
+        from theanine.gradient import grad
+
+        out = self.unfused(*inputs)
+        return grad(None, list(inputs), known_grads={out: output_grads[0]},
+                    disconnected_inputs="ignore")
+
+    def infer_shape(self, node, shapes):
+        return [shapes[0]]
+
+    def __str__(self):
+        return "gemm" if self.__class__ is Gemm else type(self).__name__
+
+
+gemm = Gemm()
