@@ -95,7 +95,7 @@ def test_debugprint_list_apply_and_shared_done(xy):
 
 def test_debugprint_function_shows_execution_order(xy):
     x, y = xy
-    f = theano.function([x, y], T.tanh(x * y))
+    f = theano.function([x, y], T.tanh(x * y), mode="FAST_COMPILE")
     lines = debugprint(f, file="str").splitlines()
     assert lines[0].startswith("Elemwise{tanh} [id A] ''")
     assert lines[0].endswith(" 1")
@@ -187,7 +187,7 @@ def test_pp_deep_graph_does_not_recurse():
 def test_pydotprint_dot_source_needs_no_graphviz(tmp_path, xy):
     x, y = xy
     s = theano.shared(np.zeros(2), name="s")
-    f = theano.function([x, y], T.tanh(x + y) * s)
+    f = theano.function([x, y], T.tanh(x + y) * s, mode="FAST_COMPILE")
     out = tmp_path / "g.dot"
     pydotprint(f, outfile=str(out), format="dot", print_output_file=False)
     src = out.read_text()

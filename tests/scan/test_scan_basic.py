@@ -1,5 +1,7 @@
 """scan semantics against plain Python/NumPy reference loops."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -331,10 +333,15 @@ def test_scan_checkpoints_values_match_scan():
 
 def test_name_and_profile():
     x = T.vector("x")
-    r, _ = theano.scan(lambda e: e + 1, sequences=x, name="myloop", profile=True)
+    r, _ = theano.scan(lambda e, acc: acc * 0.5 + e, sequences=x, name="myloop", profile=True,
+                       outputs_info=T.constant(0.0))
     assert "myloop" in str(r.owner.op)
     f = theano.function([x], r, profile=True)
     f(np.arange(3.0))
     f(np.arange(3.0))
-    text = f.profile.summary(file=open("/dev/null", "w"))
+    with open(os.devnull, "w") as sink:
+        text = f.profile.summary(file=sink)
     assert "myloop" in text
+    g = theano.function([x], r, mode="PY")
+    g(np.arange(3.0))
+    assert r.owner.op.profile.extra  # the loop's own time and number of calls

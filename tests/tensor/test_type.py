@@ -301,3 +301,12 @@ def test_constants_and_as_tensor_variable():
     assert T.as_tensor_variable(x, dtype="float32").dtype == "float32"
     with pytest.raises(TypeError, match="cannot convert"):
         T.as_tensor_variable(object())
+
+
+def test_plural_constructors_use_theano_names():
+    import theanine.tensor as T
+
+    a, b = T.dmatrices("a", "b")
+    assert (a.name, b.name) == ("a", "b") and a.type == T.dmatrix().type
+    assert [v.type.dtype for v in T.fvectors(3)] == ["float32"] * 3
+    assert T.matrices(2)[0].ndim == 2 and not hasattr(T, "matrixs")

@@ -17,6 +17,7 @@ from .canonicalize import canonicalize
 from .constant_folding import constant_folding
 from .fusion import fusion
 from .merge import dead_code, merge
+from .scan_vectorize import scan_loops
 from .shape import shape
 from .specialize import specialize
 from .stabilize import stabilize
@@ -29,6 +30,7 @@ FAST_RUN = [
         canonicalize,   # x*1, x+0, x-x, --x, flat sorted add/mul, x/c, x**k, chains
         shape,          # x.shape, x.shape[i] without computing x
     ], "canonicalize and shape, to one fixed point: each creates work for the other"),
+    scan_loops,         # loops do only the work they must (rewrites/scan.py)
     stabilize,          # log1p, expm1, softplus, log_softmax, logsumexp
     specialize,         # sum(x*y) -> dot, outer products, gemm
     fusion,             # chains of elementwise ops -> one Composite op

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from theanine.graph.basic import Constant
+from theanine.graph.basic import Apply, Constant, Op
 from theanine.graph.rewrite import RuleSet, rule
 from theanine.scan.op import Scan
 from theanine.scan.utils import is_tensor
@@ -25,6 +25,39 @@ def _T():
     import theanine.tensor as T
 
     return T
+
+
+class CheckSteps(Op):
+    """Identity on a sequence that raises, as the loop would, when it has fewer rows
+    than the steps asked for (kept when a rewrite takes the loop away)."""
+
+    __props__ = ()
+
+    def make_node(self, seq, n_steps):
+        return Apply(self, [seq, n_steps], [seq.type()])
+
+    def compute(self, node, seq, n):
+        if n < 0:
+            raise ValueError(f"scan: n_steps must be >= 0, got {n}")
+        if len(seq) < n:
+            raise ValueError(f"scan: a sequence has {len(seq)} rows, fewer than the {n} "
+                             "steps asked for (n_steps)")
+        return seq
+
+    def grad(self, inputs, output_grads):
+        from theanine.gradient import disconnected_type
+
+        return [output_grads[0], disconnected_type()]
+
+    def connection_pattern(self, node):
+        return [[True], [False]]
+
+    def infer_shape(self, node, shapes):
+        return [shapes[0]]
+
+
+def _steps_of(seq, n):
+    return CheckSteps()(seq, n)[:n]
 
 
 def _batched(n, ins, kinds):
@@ -55,7 +88,7 @@ def scan_hoist_sequences(graph, node):
     if not parts.seqs:
         return None
     n = parts.n_steps
-    outer_of = {id(i): o[:n] for o, i in parts.seqs}
+    outer_of = {id(i): _steps_of(o, n) for o, i in parts.seqs}
     kind = {id(i): "seq" for _, i in parts.seqs}
     for o, i in parts.consts:
         outer_of[id(i)], kind[id(i)] = o, "inv"
@@ -104,7 +137,7 @@ def scan_output_is_sequence(graph, node):
     for y in parts.ys:
         v = y["inner"]
         if id(v) in seq_outer:
-            out[y["outer"]] = seq_outer[id(v)][:n]
+            out[y["outer"]] = _steps_of(seq_outer[id(v)], n)
         elif id(v) in const_outer or isinstance(v, Constant):
             val = const_outer.get(id(v), v)
             out[y["outer"]] = T.alloc(val, n, *[val.shape[i] for i in range(val.ndim)])
@@ -166,7 +199,7 @@ def scan_sum_accumulation(graph, node):
             continue
         total = c["init"]
         for v in others:
-            total = total + T.sum(seq_outer[id(v)][:n], axis=0)
+            total = total + T.sum(_steps_of(seq_outer[id(v)], n), axis=0)
         res = {c["final"]: T.cast(total, c["final"].dtype)}
         parts.carries = [d for d in parts.carries if d is not c]
         if parts.carries or parts.ys:

@@ -117,8 +117,6 @@ for _p, _dt in _PREFIX.items():
     for _k, _pat in _KINDS.items():
         typed_constructors[_p + _k] = _maker(_pat, _dt)
         typed_constructors[_p + _k].__name__ = _p + _k
-for _k in _KINDS:
-    typed_constructors[_k + "s"] = None  # Theano's plural forms, filled below
 
 
 def _plural(maker):
@@ -130,7 +128,11 @@ def _plural(maker):
     return make
 
 
-for _k in _KINDS:
-    typed_constructors[_k + "s"] = _plural(_maker(_KINDS[_k]))
+def _plural_name(kind):
+    return "matrices" if kind == "matrix" else kind + "s"
+
+
+for _k in _KINDS:  # Theano's plural forms: T.matrices("x", "y"), T.dvectors(3), ...
+    typed_constructors[_plural_name(_k)] = _plural(_maker(_KINDS[_k]))
     for _p in _PREFIX:
-        typed_constructors[_p + _k + "s"] = _plural(typed_constructors[_p + _k])
+        typed_constructors[_p + _plural_name(_k)] = _plural(typed_constructors[_p + _k])
