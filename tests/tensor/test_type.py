@@ -261,9 +261,9 @@ def test_typed_constructors(prefix, kind):
     v = getattr(T, prefix + kind)("v")
     assert v.name == "v" and v.owner is None
     assert v.dtype == PREFIX[prefix] and v.broadcastable == KINDS[kind]
-    a, b = getattr(T, prefix + kind + "s")("a", "b")
+    a, b = getattr(T, prefix + ("matrices" if kind == "matrix" else kind + "s"))("a", "b")
     assert (a.name, b.name) == ("a", "b") and a.type == v.type
-    three = getattr(T, prefix + kind + "s")(3)
+    three = getattr(T, prefix + ("matrices" if kind == "matrix" else kind + "s"))(3)
     assert len(three) == 3 and all(t.type == v.type for t in three)
 
 
