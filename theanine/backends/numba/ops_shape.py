@@ -1,5 +1,5 @@
-"""numba emitters: Shape, Shape_i, MakeVector, Reshape, Rebroadcast, Alloc, Join,
-Subtensor, IncSubtensor.
+"""numba emitters: Shape, Shape_i, MakeVector, Reshape, Rebroadcast, CheckSteps, Alloc,
+Join, Subtensor, IncSubtensor.
 
 Basic indexing is written out literally (``x[i0, a:b]``), with explicit bounds
 checks of integer indices (numba does not check). Reshape copies a
@@ -8,6 +8,7 @@ non-contiguous input first (numba reshapes only contiguous arrays).
 
 from __future__ import annotations
 
+from theanine.rewrites.scan_vectorize import CheckSteps
 from theanine.tensor.alloc import Alloc
 from theanine.tensor.dims import Rebroadcast
 from theanine.tensor.join import Join
@@ -57,6 +58,17 @@ def _reshape(ctx, node, ins, outs):
         return
     dims = ", ".join(f"{shp}[{k}]" for k in range(n))
     ctx.line(f"{outs[0]} = {src}.reshape(({dims},))")
+
+
+@register(CheckSteps)
+def _check_steps(ctx, node, ins, outs):
+    seq, n = ins
+    with ctx.block(f"if {n} < 0:"):
+        ctx.line("raise ValueError('scan: n_steps must be >= 0')")
+    with ctx.block(f"if {seq}.shape[0] < {n}:"):
+        ctx.line("raise ValueError('scan: a sequence has fewer rows than the steps asked "
+                 "for (n_steps)')")
+    ctx.line(f"{outs[0]} = {seq}")
 
 
 @register(Rebroadcast)
