@@ -17,7 +17,7 @@ help:
 	@echo "make demo-digits  train an MLP on scikit-learn's digits, print its test accuracy"
 	@echo "make test   run the test suite"
 	@echo "make lint   ruff check"
-	@echo "make bench  call overhead of compiled functions vs NumPy"
+	@echo "make bench  every benchmark (call overhead, scan, rewrites, conv/pool): Markdown tables"
 	@echo "make clean  remove .venv and caches"
 
 $(PY):
@@ -46,6 +46,9 @@ lint: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/call_overhead.py
+	$(PY) benchmarks/scan_bench.py
+	$(PY) benchmarks/rewrite_speed.py
+	$(PY) benchmarks/conv_pool.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info
