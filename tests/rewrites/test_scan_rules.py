@@ -192,3 +192,27 @@ def test_lstm_gru_projection_hoisted_and_gradients_unchanged(rng, cell):
     fwd = [n for n in scans(new) if not (n.op.name or "").startswith("grad_of")]
     assert len(fwd) == 1 and len(inner_dots(fwd[0])) == 1
     same_values(ins, outs, new, vals)
+
+
+def test_sibling_loops_merged(rng):
+    v = T.dvector("v")
+    a, _ = theano.scan(lambda e, acc: acc * 0.5 + e, sequences=v, outputs_info=T.constant(0.0))
+    b, _ = theano.scan(lambda e, acc: acc * e + 1, sequences=v, outputs_info=T.constant(1.0))
+    from theanine.rewrites.merge import merge
+
+    new = rewrite_outputs([a, b], [merge, sv.scan_merge_siblings])  # one n_steps variable
+    (node,) = scans(new)
+    assert node.op.n_seqs == 1 and node.op.n_carries == 2  # v is read once
+    same_values([v], [a, b], new, [rng.normal(size=5)])
+
+
+def test_dependent_loops_not_merged(rng):
+    v = T.dvector("v")
+    a, _ = theano.scan(lambda e, acc: acc + e, sequences=v, outputs_info=T.constant(0.0))
+    b, _ = theano.scan(lambda e, acc: acc * e, sequences=a, outputs_info=T.constant(1.0),
+                       n_steps=v.shape[0])
+    from theanine.rewrites.merge import merge
+
+    new = rewrite_outputs([b], [merge, sv.scan_merge_siblings])
+    assert len(scans(new)) == 2
+    same_values([v], [b], new, [rng.normal(size=4)])

@@ -20,7 +20,9 @@ a new Scan node; outputs nobody uses are never rebuilt. The rules:
   acc_0 + sum(s) before the loop;
 - scan_merge_traced: two loops with the same body and inputs differing only in
   which traces they keep (the forward loop and the one a gradient asks for) run
-  once.
+  once;
+- scan_merge_siblings: independent loops over the same number of steps become one
+  loop (sequences they share are read once).
 """
 
 from __future__ import annotations

@@ -240,7 +240,45 @@ def scan_merge_traced(graph, node):
     return None
 
 
-scan_loops = RuleSet("scan", [scan_merge_traced, scan_remove_unused, scan_inline_constants,
+def _independent(a, b):
+    """Neither node's outputs feed the other's inputs."""
+    from theanine.graph.traversal import ancestors
+
+    for x, y in ((a, b), (b, a)):
+        outs = {id(o) for o in x.outputs}
+        if any(id(v) in outs for v in ancestors(y.inputs)):
+            return False
+    return True
+
+
+@rule(Scan)
+def scan_merge_siblings(graph, node):
+    """Sibling loops over the same number of steps (and usually the same sequences)
+    become one loop computing both bodies; shared sequences are read once."""
+    op = node.op
+    if op.has_until:
+        return None
+    for user, _ in graph.clients_of(node.inputs[0]):
+        if user is node or isinstance(user, str) or not isinstance(user.op, Scan):
+            continue
+        o2 = user.op
+        if (o2.has_until or o2.truncate_gradient != op.truncate_gradient
+                or user.inputs[0] is not node.inputs[0] or o2.key == op.key
+                or not _independent(node, user)):
+            continue
+        a, b = ScanParts(node), ScanParts(user)
+        a.seqs += b.seqs
+        a.carries += b.carries
+        a.consts += b.consts
+        a.ys += b.ys
+        from .scan import _dedupe
+
+        _dedupe(a)
+        return a.build()
+    return None
+
+
+scan_loops = RuleSet("scan", [scan_merge_traced, scan_merge_siblings, scan_remove_unused, scan_inline_constants,
                               scan_last_state, scan_hoist_invariant, scan_hoist_sequences,
                               scan_output_is_sequence, scan_sum_accumulation],
                      doc="loops that do only the work they must (theanine/rewrites/scan.py)")
