@@ -278,7 +278,9 @@ def scan_merge_siblings(graph, node):
     return None
 
 
-scan_loops = RuleSet("scan", [scan_merge_traced, scan_merge_siblings, scan_remove_unused,
-                              scan_inline_constants, scan_last_state, scan_hoist_invariant, scan_hoist_sequences,
-                              scan_output_is_sequence, scan_sum_accumulation],
-                     doc="loops that do only the work they must (theanine/rewrites/scan.py)")
+scan_loops = RuleSet(
+    "scan",
+    [scan_merge_traced, scan_merge_siblings, scan_remove_unused, scan_inline_constants,
+     scan_last_state, scan_hoist_invariant, scan_hoist_sequences, scan_output_is_sequence,
+     scan_sum_accumulation],
+    doc="loops that do only the work they must (theanine/rewrites/scan.py)")
