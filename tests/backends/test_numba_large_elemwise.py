@@ -1,0 +1,38 @@
+"""Fused elementwise ops dominated by transcendental functions use NumPy's kernels on
+large arrays and the compiled kernel on small ones: both give NumPy's values."""
+
+import numpy as np
+import pytest
+
+import theanine as theano
+import theanine.tensor as T
+from theanine.backends.numba.linker import _LARGE, _numpy_when_large
+
+
+@pytest.mark.parametrize("n", [7, _LARGE + 5])
+def test_tanh_times_two_matches_numpy(n, rng):
+    x = T.fvector("x")
+    f = theano.function([x], T.tanh(x) * 2, mode="NUMBA")
+    xv = rng.normal(size=n).astype("float32")
+    for _ in range(3):  # first calls may run before the kernel is compiled
+        np.testing.assert_allclose(f(xv), np.tanh(xv) * 2, rtol=2e-6, atol=1e-6)
+
+
+def test_dispatch_rule():
+    from theanine.rewrites.composite import Composite
+    from theanine.tensor import scalar_ops as so
+
+    heavy = Composite(1, [(so.Tanh(), (0,), "float64"), (so.Mul(), (0, 1), "float64")])
+    light = Composite(1, [(so.Tanh(), (0,), "float64")] +
+                      [(so.Add(), (k, k), "float64") for k in range(1, 5)])
+
+    def kernel(*a):
+        return "kernel"
+
+    def numpy(*a):
+        return "numpy"
+
+    big, small = np.zeros(_LARGE), np.zeros(3)
+    call = _numpy_when_large(heavy, kernel, numpy)
+    assert call(big) == "numpy" and call(small) == "kernel"
+    assert _numpy_when_large(light, kernel, numpy) is kernel
