@@ -7,10 +7,10 @@ import pytest
 
 import theanine as theano
 import theanine.tensor as T
-from theanine.backends.numba.linker import _LARGE, _numpy_when_large
+from theanine.backends.numba.linker import _LARGE, _SMALL, _numpy_when_large
 
 
-@pytest.mark.parametrize("n", [7, _LARGE + 5])
+@pytest.mark.parametrize("n", [7, _SMALL + 5, _LARGE + 5])
 def test_tanh_times_two_matches_numpy(n, rng):
     x = T.fvector("x")
     f = theano.function([x], T.tanh(x) * 2, mode="NUMBA")
@@ -33,7 +33,8 @@ def test_dispatch_rule():
     def numpy(*a):
         return "numpy"
 
-    big, small = np.zeros(_LARGE), np.zeros(3)
+    big, mid, tiny = np.zeros(_LARGE), np.zeros(_SMALL), np.zeros(3)
     call = _numpy_when_large(heavy, kernel, numpy)
-    assert call(big) == "numpy" and call(small) == "kernel"
-    assert _numpy_when_large(light, kernel, numpy) is kernel
+    assert [call(big), call(mid), call(tiny)] == ["numpy", "kernel", "numpy"]
+    call = _numpy_when_large(light, kernel, numpy)
+    assert [call(big), call(mid), call(tiny)] == ["kernel", "kernel", "numpy"]

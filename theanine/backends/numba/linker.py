@@ -243,24 +243,28 @@ def _scan_fallback(node, base):
 # (measured: tanh 0.6 vs 1.4 ns per float32 element).
 _TRANSCENDENTAL = ("Exp", "Log", "Tanh", "Sigmoid", "Sin", "Cos", "Tan", "Log1p", "Expm1",
                    "Softplus", "Exp2", "Log2", "Log10", "ArcTan", "Sinh", "Cosh", "Erf")
-_LARGE = 8192  # elements: below this the kernel's lower call overhead wins
+_LARGE = 8192  # elements
+_SMALL = 256
 
 
 def _numpy_when_large(op, kernel_call, numpy_call):
-    """For a fused elementwise op with transcendental functions, run NumPy's kernels
-    on large arrays (measured: tanh(x)*2 0.57 vs 1.5 ms, a 10-step chain with tanh
-    and exp 55 vs 97 us at 100x100); the compiled kernel keeps small arrays and
-    chains of cheap arithmetic, where fusing saves calls and memory traffic."""
+    """Choose, per call, between the compiled kernel of a fused elementwise op and
+    NumPy's kernels (measured on this 2-core machine):
+    - tiny arrays (< _SMALL elements): NumPy; the kernel's dispatch costs more than
+      the work (10-step chain on 10 elements: 6.5 vs 8.4 us);
+    - large arrays with transcendental functions: NumPy's SIMD kernels (tanh(x)*2
+      over 10^6 floats: 0.57 vs 1.5 ms; a 10-step chain with tanh and exp at
+      100x100: 55 vs 97 us);
+    - otherwise the kernel (fusing cheap arithmetic saves calls and memory traffic)."""
     from theanine.rewrites.composite import Composite
 
     if not isinstance(op, Composite):
         return kernel_call
-    heavy = sum(type(sop).__name__ in _TRANSCENDENTAL for sop, _, _ in op.program)
-    if heavy == 0:
-        return kernel_call
+    heavy = any(type(sop).__name__ in _TRANSCENDENTAL for sop, _, _ in op.program)
 
     def call(*args):
-        if max(getattr(a, "size", 1) for a in args) >= _LARGE:
+        n = max(getattr(a, "size", 1) for a in args)
+        if n < _SMALL or (heavy and n >= _LARGE):
             return numpy_call(*args)
         return kernel_call(*args)
 
