@@ -8,16 +8,7 @@ import theanine.tensor as T
 from theanine.gradient import verify_grad
 from theanine.tensor.linalg import BatchedDot, Dot
 
-
-def sym(value, name="x"):
-    """A symbolic tensor of `value`'s dtype and ndim (nothing broadcastable)."""
-    return T.TensorType(value.dtype, (False,) * value.ndim)(name)
-
-
-def run(fn, *values):
-    ins = [sym(v, f"x{i}") for i, v in enumerate(values)]
-    out = fn(*ins)
-    return theano.function(ins, out)(*values), out
+from .linalg_helpers import run, sym
 
 
 def check_shape_inference(fn, *values):

@@ -9,30 +9,7 @@ import theanine.tensor as T
 from theanine.gradient import verify_grad
 from theanine.tensor import slinalg
 
-
-def sym(value, name="x"):
-    return T.TensorType(value.dtype, (False,) * value.ndim)(name)
-
-
-def run(fn, *values):
-    ins = [sym(v, f"x{i}") for i, v in enumerate(values)]
-    out = fn(*ins)
-    return theano.function(ins, out)(*values), out
-
-
-def rand(rng, shape, dtype="float64"):
-    if np.dtype(dtype).kind in "iu":
-        return rng.integers(-5, 6, size=shape).astype(dtype)
-    return rng.standard_normal(shape).astype(dtype)
-
-
-def spd(rng, n, dtype="float64"):
-    a = rng.standard_normal((n, n))
-    return (a @ a.T + n * np.eye(n)).astype(dtype)
-
-
-def tol(dtype):
-    return {"float32": 1e-4, "float64": 1e-10}[np.dtype(dtype).name]
+from .linalg_helpers import rand, run, spd, sym, tol
 
 
 # -- cholesky --------------------------------------------------------------------------
