@@ -216,3 +216,17 @@ def test_dependent_loops_not_merged(rng):
     new = rewrite_outputs([b], [merge, sv.scan_merge_siblings])
     assert len(scans(new)) == 2
     same_values([v], [b], new, [rng.normal(size=4)])
+
+
+def test_duplicate_outputs_merged(rng):
+    v = T.dvector("v")
+
+    def step(e):
+        y = T.exp(e) * e
+        return [y, y]
+
+    (a, b), _ = theano.scan(step, sequences=v)
+    new = rewrite_outputs([a, b], [sr.scan_remove_unused])
+    (node,) = scans(new)
+    assert node.op.n_ys == 1 and new[0] is new[1]
+    same_values([v], [a, b], new, [rng.normal(size=4)])

@@ -3,8 +3,9 @@
 Each rule takes one Scan node apart (ScanParts), changes the parts, and builds
 a new Scan node; outputs nobody uses are never rebuilt. The rules:
 
-- scan_remove_unused: drop per-step outputs and traces nobody reads, carries that
-  feed nothing, inner inputs the body does not use, duplicate outer inputs;
+- scan_remove_unused: drop per-step outputs and traces nobody reads, duplicate
+  per-step outputs, carries that feed nothing, inner inputs the body does not use,
+  duplicate outer inputs;
 - scan_inline_constants: constant non-sequences become constants of the body;
 - scan_hoist_invariant: body work that depends only on non-sequences runs once,
   before the loop;
@@ -118,7 +119,15 @@ def _depends(outputs, inner_vars):
 def scan_remove_unused(graph, node):
     parts = ScanParts(node)
     changed = False
-    keep_y = [y for y in parts.ys if _used(graph, y["outer"])]
+    keep_y, same = [], {}
+    for y in parts.ys:
+        if not _used(graph, y["outer"]):
+            continue
+        first = next((k for k in keep_y if k["inner"] is y["inner"]), None)
+        if first is not None:  # a duplicate per-step output: read the first one's trace
+            same[y["outer"]] = first["outer"]
+            continue
+        keep_y.append(y)
     changed |= len(keep_y) != len(parts.ys)
     parts.ys = keep_y
     for c in parts.carries:
@@ -147,7 +156,9 @@ def scan_remove_unused(graph, node):
         return None
     if not parts.carries and not parts.ys:
         return {}
-    return parts.build()
+    out = parts.build()
+    out.update({dup: out[orig] for dup, orig in same.items()})
+    return out
 
 
 def _dedupe(parts):
