@@ -206,3 +206,70 @@ def test_zero_steps_grad_is_initial_cotangent():
     f = theano.function([n, h0], g)
     np.testing.assert_allclose(f(0, np.ones(2)), [0, 0])
     np.testing.assert_allclose(f(2, np.ones(2)), [12, 12])
+
+
+# -- the same gradients against the loop unrolled into a plain graph ------------------
+def _grads(cost, wrt, values):
+    grads = T.grad(cost, wrt, disconnected_inputs="ignore")  # truncation cuts h0 off
+    return theano.function(wrt, grads, mode="FAST_COMPILE")(*values)
+
+
+def _assert_same(cost_scan, cost_unrolled, wrt, values):
+    for a, b in zip(_grads(cost_scan, wrt, values), _grads(cost_unrolled, wrt, values)):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_unrolled_output_taps(rng):
+    init, c = T.dmatrix("init"), T.dvector("c")
+    r, _ = theano.scan(lambda a, b, k: T.tanh(a * k + b), non_sequences=c,
+                       outputs_info=dict(initial=init, taps=[-2, -1]), n_steps=5)
+    buf = [init[0], init[1]]
+    for _ in range(5):
+        buf.append(T.tanh(buf[-2] * c + buf[-1]))
+    _assert_same(T.sum(r ** 2), T.sum(T.stack(buf[2:]) ** 2), [init, c],
+                 [rng.normal(size=(2, 3)), rng.normal(size=3)])
+
+
+def test_unrolled_sequence_taps_and_go_backwards(rng):
+    x, h0 = T.dmatrix("x"), T.dvector("h0")
+    r, _ = theano.scan(lambda a, b, h: T.sin(h) * a + b, outputs_info=h0, go_backwards=True,
+                       sequences=dict(input=x, taps=[-1, 1]))
+    xr = x[::-1]
+    h, hs = h0, []
+    for t in range(1, 5):  # 6 rows, taps [-1, 1]: 4 steps over the reversed rows
+        h = T.sin(h) * xr[t - 1] + xr[t + 1]
+        hs.append(h)
+    _assert_same(T.sum(r * r), T.sum(T.stack(hs) ** 2), [x, h0],
+                 [rng.normal(size=(6, 2)), rng.normal(size=2)])
+
+
+def test_unrolled_truncate_gradient_matches_stopped_unrolled(rng):
+    from theanine.gradient import disconnected_grad
+
+    x, h0 = T.dvector("x"), T.dscalar("h0")
+    r, _ = theano.scan(lambda e, h: T.tanh(h * 0.9 + e), sequences=x, outputs_info=h0,
+                       truncate_gradient=2)
+    h, hs = h0, []
+    for t in range(5):  # the gradient only flows back through the last 2 steps
+        h = T.tanh((disconnected_grad(h) if t == 3 else h) * 0.9 + x[t])
+        hs.append(h)
+    _assert_same(r[-1], hs[-1], [x, h0], [rng.normal(size=5), 0.3])
+
+
+def test_unrolled_nested(rng):
+    X, w = T.dmatrix("X"), T.dscalar("w")
+
+    def outer(row):
+        inner, _ = theano.scan(lambda e, a: T.tanh(a * w + e), sequences=row,
+                               outputs_info=T.constant(0.0))
+        return inner[-1]
+
+    r, _ = theano.scan(outer, sequences=X)
+    rows = []
+    for i in range(3):
+        a = T.constant(0.0)
+        for j in range(4):
+            a = T.tanh(a * w + X[i, j])
+        rows.append(a)
+    _assert_same(T.sum(r ** 2), T.sum(T.stack(rows) ** 2), [X, w],
+                 [rng.normal(size=(3, 4)), 0.4])
