@@ -381,6 +381,10 @@ def Rop(f, wrt, eval_points, disconnected_outputs="raise", return_disconnected="
         raise ValueError(f"Rop: wrt has {len(wrts)} variables but eval_points has {len(evs)}")
     evs = [_cast_like(as_tensor_variable(e), w, f"Rop: eval_points[{k}]")
            for k, (w, e) in enumerate(zip(wrts, evs))]
+    if _has_user_rop(fs, wrts):
+        fs_t = _rop_forward(fs, wrts, evs)
+        return _rop_results(fs, fs_t, wrts, structure, disconnected_outputs,
+                            return_disconnected)
     _, _, live = _live(fs, wrts, [])
     results = [None] * len(fs)
     u_of = {}  # one symbolic output gradient per distinct connected float output
@@ -410,6 +414,61 @@ def Rop(f, wrt, eval_points, disconnected_outputs="raise", return_disconnected="
         for k, o in enumerate(fs):
             if results[k] is None and o in jv_of:
                 results[k] = jv_of[o]
+    return structure(results) if structure else results[0]
+
+
+def _has_user_rop(fs, wrts):
+    """True when an op between wrt and f defines Theano's R_op method."""
+    return any(getattr(n.op, "R_op", None) is not None
+               for n in toposort(fs, stop_at=[]) if _depends_on(n, wrts))
+
+
+def _depends_on(node, wrts):
+    from theanine.graph.traversal import ancestors
+
+    ids = {id(w) for w in wrts}
+    return any(id(v) in ids for v in ancestors(node.inputs))
+
+
+def _rop_forward(fs, wrts, evs):
+    """Forward mode, node by node: an op's own R_op(inputs, eval_points) where it has
+    one (Theano's protocol; None for inputs without a tangent), else the node's
+    Jacobian-vector product through Rop on that node alone."""
+    tangent = {id(w): e for w, e in zip(wrts, evs)}
+    for node in toposort(fs, stop_at=[]):
+        ins_t = [tangent.get(id(i)) if not _is_discrete(i) else None for i in node.inputs]
+        if all(t is None for t in ins_t):
+            continue
+        if getattr(node.op, "R_op", None) is not None:
+            outs_t = node.op.R_op(list(node.inputs), ins_t)
+        else:
+            float_outs = [o for o in node.outputs if not _is_discrete(o)]
+            pairs = [(i, t) for i, t in zip(node.inputs, ins_t) if t is not None]
+            res = Rop(float_outs, [i for i, _ in pairs], [t for _, t in pairs],
+                      disconnected_outputs="ignore", return_disconnected="None") \
+                if float_outs else []
+            by_out = dict(zip(float_outs, res))
+            outs_t = [by_out.get(o) for o in node.outputs]
+        for o, t in zip(node.outputs, outs_t):
+            if t is not None and not _is_discrete(o) and not _is_disconnected(t):
+                tangent[id(o)] = t
+    return [tangent.get(id(o)) for o in fs]
+
+
+def _rop_results(fs, fs_t, wrts, structure, disconnected_outputs, return_disconnected):
+    results = []
+    for k, (o, t) in enumerate(zip(fs, fs_t)):
+        if t is None and not _is_discrete(o):
+            msg = f"Rop: output {k} ({o}) does not depend on any of wrt {wrts}"
+            if disconnected_outputs == "raise":
+                raise DisconnectedInputError(msg)
+            if disconnected_outputs == "warn":
+                warnings.warn(msg, stacklevel=3)
+            results.append(_disconnected_result(o, return_disconnected))
+        elif _is_discrete(o):
+            results.append(_float_zeros_like(o))
+        else:
+            results.append(t)
     return structure(results) if structure else results[0]
 
 
