@@ -47,3 +47,11 @@ def test_rop_with_two_inputs_one_through_r_op(rng):
     f = theano.function([x, w, vx, vw], jv)
     xv, wv, a, b = (rng.normal(size=3) for _ in range(4))
     np.testing.assert_allclose(f(xv, wv, a, b), 3 * xv ** 2 * a * wv + xv ** 3 * b)
+
+
+def test_input_reaching_a_node_twice_is_counted_once(rng):
+    x, v = T.dvector("x"), T.dvector("v")
+    y = Cube()(x) * x  # x reaches the product directly and through Cube
+    f = theano.function([x, v], theano.Rop(y, x, v))
+    xv, vv = rng.normal(size=3), rng.normal(size=3)
+    np.testing.assert_allclose(f(xv, vv), 4 * xv ** 3 * vv)

@@ -420,7 +420,7 @@ def Rop(f, wrt, eval_points, disconnected_outputs="raise", return_disconnected="
 def _has_user_rop(fs, wrts):
     """True when an op between wrt and f defines Theano's R_op method."""
     return any(getattr(n.op, "R_op", None) is not None
-               for n in toposort(fs, stop_at=[]) if _depends_on(n, wrts))
+               for n in toposort(fs, stop_at=wrts) if _depends_on(n, wrts))
 
 
 def _depends_on(node, wrts):
@@ -435,24 +435,38 @@ def _rop_forward(fs, wrts, evs):
     one (Theano's protocol; None for inputs without a tangent), else the node's
     Jacobian-vector product through Rop on that node alone."""
     tangent = {id(w): e for w, e in zip(wrts, evs)}
-    for node in toposort(fs, stop_at=[]):
+    for node in toposort(fs, stop_at=wrts):
         ins_t = [tangent.get(id(i)) if not _is_discrete(i) else None for i in node.inputs]
         if all(t is None for t in ins_t):
             continue
         if getattr(node.op, "R_op", None) is not None:
             outs_t = node.op.R_op(list(node.inputs), ins_t)
         else:
-            float_outs = [o for o in node.outputs if not _is_discrete(o)]
-            pairs = [(i, t) for i, t in zip(node.inputs, ins_t) if t is not None]
-            res = Rop(float_outs, [i for i, _ in pairs], [t for _, t in pairs],
-                      disconnected_outputs="ignore", return_disconnected="None") \
-                if float_outs else []
-            by_out = dict(zip(float_outs, res))
-            outs_t = [by_out.get(o) for o in node.outputs]
+            outs_t = _node_jvp(node, ins_t)
         for o, t in zip(node.outputs, outs_t):
             if t is not None and not _is_discrete(o) and not _is_disconnected(t):
                 tangent[id(o)] = t
     return [tangent.get(id(o)) for o in fs]
+
+
+def _node_jvp(node, ins_t):
+    """The node's Jacobian-vector product, its inputs taken as independent (a copy of
+    the node over fresh inputs, so an input that is an ancestor of another is not
+    counted twice), substituted back afterwards."""
+    from theanine.graph.traversal import clone_replace
+
+    fresh = [i.type() for i in node.inputs]
+    copy = node.clone_with_new_inputs(fresh, strict=True)
+    float_outs = [o for o in copy.outputs if not _is_discrete(o)]
+    pairs = [(f, t) for f, t in zip(fresh, ins_t) if t is not None]
+    if not float_outs:
+        return [None] * len(node.outputs)
+    res = Rop(float_outs, [f for f, _ in pairs], [t for _, t in pairs],
+              disconnected_outputs="ignore", return_disconnected="None")
+    back = dict(zip(fresh, node.inputs))
+    by_out = {id(o): (clone_replace(r, back) if r is not None else None)
+              for o, r in zip(float_outs, res)}
+    return [by_out.get(id(o)) for o in copy.outputs]
 
 
 def _rop_results(fs, fs_t, wrts, structure, disconnected_outputs, return_disconnected):
