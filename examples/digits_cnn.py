@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the examples' shared helpers
 import common  # noqa: E402
-from digits_mlp import load_data  # noqa: E402
+from digits_mlp import load_data, minibatches  # noqa: E402
 
 import theanine as theano  # noqa: E402
 import theanine.tensor as T  # noqa: E402
@@ -73,20 +73,14 @@ def train_model(epochs=10, batch_size=32, lr=2e-3, seed=0, max_steps=None, progr
         initial_loss = float(loss(x_tr, y_tr))
         t_compiled = clock()
         rng = np.random.default_rng(seed + 1)
-        n_batches = -(-len(y_tr) // batch_size)
-        total = epochs * n_batches if max_steps is None else min(max_steps, epochs * n_batches)
+        total, batches = minibatches(rng, len(y_tr), batch_size, epochs, max_steps)
         losses = []
         with common.progress(total, "digits CNN", progress) as bar:
-            while len(losses) < total:
-                order = rng.permutation(len(y_tr))
-                for k in range(n_batches):
-                    if len(losses) >= total:
-                        break
-                    idx = order[k * batch_size:(k + 1) * batch_size]
-                    losses.append(float(train(x_tr[idx], y_tr[idx])))
-                    bar.update(1)
-                    if len(losses) % 10 == 0:
-                        bar.set_postfix(loss=f"{np.mean(losses[-10:]):.4f}", refresh=False)
+            for _, idx in batches:
+                losses.append(float(train(x_tr[idx], y_tr[idx])))
+                bar.update(1)
+                if len(losses) % 10 == 0:
+                    bar.set_postfix(loss=f"{np.mean(losses[-10:]):.4f}", refresh=False)
         t_trained = clock()
         return {
             "initial_loss": initial_loss, "final_loss": float(loss(x_tr, y_tr)),

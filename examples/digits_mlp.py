@@ -82,6 +82,22 @@ def build_model(n_in, n_hidden, lr, momentum, seed=0):
     return train, loss, predict
 
 
+def minibatches(rng, n, batch_size, epochs, max_steps=None):
+    """(number of steps, iterator of (epoch, indices)): shuffled minibatches of n
+    examples, `epochs` passes, cut at max_steps."""
+    n_batches = -(-n // batch_size)
+    total = epochs * n_batches if max_steps is None else min(max_steps, epochs * n_batches)
+
+    def batches():
+        for step in range(total):
+            epoch, k = divmod(step, n_batches)
+            if k == 0:
+                order = rng.permutation(n)
+            yield epoch, order[k * batch_size:(k + 1) * batch_size]
+
+    return total, batches()
+
+
 def train_model(epochs=20, batch_size=32, n_hidden=64, lr=0.1, momentum=0.9, seed=0,
                 max_steps=None, progress=True):
     """Train and evaluate; returns a dict of the losses and accuracies."""
@@ -94,23 +110,17 @@ def train_model(epochs=20, batch_size=32, n_hidden=64, lr=0.1, momentum=0.9, see
 
     initial_loss = float(loss(x_tr, y_tr))
     rng = np.random.default_rng(seed + 1)
-    n_batches = -(-len(y_tr) // batch_size)
-    total = epochs * n_batches if max_steps is None else min(max_steps, epochs * n_batches)
+    total, batches = minibatches(rng, len(y_tr), batch_size, epochs, max_steps)
     losses = []
     bar = tqdm(total=total, desc="training", unit="step", disable=not progress,
                file=sys.stdout, leave=True)
     with bar:
-        for epoch in range(epochs):
-            order = rng.permutation(len(y_tr))
-            for k in range(n_batches):
-                if len(losses) >= total:
-                    break
-                idx = order[k * batch_size:(k + 1) * batch_size]
-                losses.append(float(train(x_tr[idx], y_tr[idx])))
-                bar.update(1)
-                if len(losses) % 10 == 0:
-                    bar.set_postfix(epoch=epoch + 1, loss=f"{np.mean(losses[-10:]):.4f}",
-                                    refresh=False)
+        for epoch, idx in batches:
+            losses.append(float(train(x_tr[idx], y_tr[idx])))
+            bar.update(1)
+            if len(losses) % 10 == 0:
+                bar.set_postfix(epoch=epoch + 1, loss=f"{np.mean(losses[-10:]):.4f}",
+                                refresh=False)
     t_trained = time.perf_counter()
     return {
         "initial_loss": initial_loss,
