@@ -109,12 +109,6 @@ def _used(graph, var):
     return var is not None and graph.n_clients(var) > 0
 
 
-def _depends(outputs, inner_vars):
-    """Inner variables (of `inner_vars`) that `outputs` depend on."""
-    ids = {id(v) for v in ancestors(outputs)}
-    return [v for v in inner_vars if id(v) in ids]
-
-
 @rule(Scan)
 def scan_remove_unused(graph, node):
     parts = ScanParts(node)

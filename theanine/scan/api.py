@@ -36,10 +36,10 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     `_finals` (internal, for reduce/foldl/foldr): return the final state of each
     recurrent output instead of its trace (the initial state when no step runs)."""
     T = _T()
-    seqs = _wrap_list(sequences, "sequences")
-    outs_info = _wrap_list(outputs_info, "outputs_info")
+    seqs = _wrap_list(sequences)
+    outs_info = _wrap_list(outputs_info)
     non_seqs = [_as_var(v, f"non_sequences[{k}]")
-                for k, v in enumerate(_wrap_list(non_sequences, "non_sequences"))]
+                for k, v in enumerate(_wrap_list(non_sequences))]
     if not isinstance(truncate_gradient, (int, np.integer)):
         raise TypeError(f"scan: truncate_gradient must be an int, got {truncate_gradient!r}")
 
@@ -255,7 +255,8 @@ def _profile(profile, name):
     return profile if isinstance(profile, ProfileStats) else ProfileStats(name or "scan_fn")
 
 
-def _wrap_list(v, arg):
+def _wrap_list(v):
+    """None -> [], a list or tuple -> a list, anything else -> [it]."""
     if v is None:
         return []
     if isinstance(v, (list, tuple)):

@@ -8,7 +8,7 @@ are padded to a whole number of chunks; padded steps leave the state unchanged.
 
 from __future__ import annotations
 
-from .api import scan
+from .api import _wrap_list, scan
 
 
 def scan_checkpoints(fn, sequences=None, outputs_info=None, non_sequences=None,
@@ -16,12 +16,8 @@ def scan_checkpoints(fn, sequences=None, outputs_info=None, non_sequences=None,
     """Like scan (outputs with taps [-1] only, no until), saving memory in the gradient."""
     import theanine.tensor as T
 
-    seqs = list(sequences) if isinstance(sequences, (list, tuple)) else (
-        [sequences] if sequences is not None else [])
-    infos = list(outputs_info) if isinstance(outputs_info, (list, tuple)) else (
-        [outputs_info] if outputs_info is not None else [])
-    consts = list(non_sequences) if isinstance(non_sequences, (list, tuple)) else (
-        [non_sequences] if non_sequences is not None else [])
+    seqs, infos = _wrap_list(sequences), _wrap_list(outputs_info)
+    consts = _wrap_list(non_sequences)
     if not infos or any(i is None or isinstance(i, dict) for i in infos):
         raise ValueError("scan_checkpoints: every outputs_info entry must be an initial "
                          "state (taps [-1]); None and dict entries are not supported")
