@@ -28,7 +28,12 @@ class FunctionGraph:
                         "value with givens=")
 
     def toposort(self):
-        return toposort(self.outputs, stop_at=self.inputs)
+        """The nodes in execution order, computed once (a FunctionGraph is never
+        changed after construction: rewrites build a new one)."""
+        order = self.__dict__.get("_order")
+        if order is None:
+            order = self._order = toposort(self.outputs, stop_at=self.inputs)
+        return list(order)
 
     @property
     def apply_nodes(self):
