@@ -41,6 +41,8 @@ import numpy as np  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from benchmarks import peers  # noqa: E402
+
 
 def interleaved(systems, rounds, warmup=2):
     """{name: median seconds} of callables, run round-robin."""
@@ -106,6 +108,7 @@ def case1(quick):
             out[i] = h
         return out
 
+    jax_run = peers.scalar_recurrence("jax")
     rows = []
     for n in ([10_000, 100_000] if quick else [10_000, 100_000, 1_000_000]):
         a = np.random.default_rng(0).normal(size=n)
@@ -114,17 +117,20 @@ def case1(quick):
         systems = {"theanine": lambda a=a, cv=cv: f(a, cv),
                    "numba loop": lambda a=a: hand(a, 0.9),
                    "lfilter": lambda a=a: lfilter([1.0], [1.0, -0.9], a)}
+        if jax_run is not None:
+            assert np.allclose(np.asarray(jax_run(a, 0.9)), hand(a, 0.9))
+            systems["JAX"] = lambda a=a: jax_run(a, 0.9)
         if n <= 100_000 or not quick:
             systems["NumPy loop"] = lambda a=a: np_loop(a, 0.9)
         t = interleaved(systems, 3 if quick else 7, warmup=1)
+        cols = [k for k in ("theanine", "numba loop", "JAX", "lfilter", "NumPy loop")
+                if k in t]
         best = min(v for k, v in t.items() if k != "theanine")
         rows.append([f"{n:.0e}"] + [f"{t[k] / n * 1e9:.2f}" for k in
-                                    ("theanine", "numba loop", "lfilter", "NumPy loop")
-                                    if k in t] + [f"{t['theanine'] / t['numba loop']:.2f}x",
-                                                  f"{t['theanine'] / best:.2f}x"])
+                                    cols] + [f"{t['theanine'] / t['numba loop']:.2f}x",
+                                             f"{t['theanine'] / best:.2f}x"])
     table("1. scalar recurrence, float64 (ns per step; target <= 2x the numba loop)",
-          ["N", "theanine", "numba loop", "lfilter", "NumPy loop", "vs numba loop",
-           "vs best"], rows)
+          ["N", *cols, "vs numba loop", "vs best"], rows)
 
 
 def case2(quick):
@@ -134,12 +140,19 @@ def case2(quick):
     f = _compiled(theano.function([X], ys, mode="NUMBA"))
     Xv = np.random.default_rng(0).normal(size=(10000, 100)).astype("float32")
     np.testing.assert_allclose(f(Xv), np.tanh(Xv) * 2, rtol=1e-5, atol=1e-6)
-    t = interleaved({"theanine": lambda: f(Xv), "NumPy": lambda: np.tanh(Xv) * 2},
-                    5 if quick else 15)
+    systems = {"theanine": lambda: f(Xv), "NumPy": lambda: np.tanh(Xv) * 2}
+    for name, label in (("jax", "JAX"), ("torch", "torch")):
+        run = peers.map_tanh(name)
+        if run is not None:
+            np.testing.assert_allclose(np.asarray(run(Xv)), np.tanh(Xv) * 2, rtol=1e-5,
+                                       atol=1e-6)
+            systems[label] = lambda run=run: run(Xv)
+    t = interleaved(systems, 5 if quick else 15)
     table("2. map scan tanh(x)*2 over X (10000, 100) float32 (ms; target <= 1.1x NumPy)",
-          ["theanine", "np.tanh(X)*2", "ratio"],
-          [[f"{t['theanine'] * 1e3:.3f}", f"{t['NumPy'] * 1e3:.3f}",
-            f"{t['theanine'] / t['NumPy']:.2f}x"]])
+          [*t, "vs NumPy", "vs best peer"],
+          [[f"{v * 1e3:.3f}" for v in t.values()]
+           + [f"{t['theanine'] / t['NumPy']:.2f}x",
+              f"{t['theanine'] / min(v for k, v in t.items() if k != 'theanine'):.2f}x"]])
 
 
 def rnn_graph(theano, T, grad):
@@ -220,17 +233,27 @@ def case3(quick):
             ref = rnn_numpy(*args, grad)
             for a, r in zip(f(*args), ref):
                 np.testing.assert_allclose(a, r, rtol=2e-3, atol=2e-3)
-            t = interleaved({"theanine": lambda f=f, a=args: f(*a),
-                             "NumPy": lambda a=args, g=grad: rnn_numpy(*a, g),
-                             "numba": lambda a=args, g=grad: hand(*a, g)}, 5 if quick else 9)
-            best = min(t["NumPy"], t["numba"])
-            rows.append([H, "fwd+BPTT" if grad else "fwd", f"{t['theanine'] * 1e3:.2f}",
-                         f"{t['NumPy'] * 1e3:.2f}", f"{t['numba'] * 1e3:.2f}",
-                         f"{t['theanine'] / best:.2f}x"])
+            systems = {"theanine": lambda f=f, a=args: f(*a),
+                       "NumPy": lambda a=args, g=grad: rnn_numpy(*a, g),
+                       "numba": lambda a=args, g=grad: hand(*a, g)}
+            for name, label in (("jax", "JAX"), ("torch", "torch")):
+                run = peers.rnn(name, grad)
+                if run is not None:
+                    for a, r in zip(peers.to_numpy(run(*args)), ref):
+                        np.testing.assert_allclose(a, r, rtol=2e-3, atol=2e-3)
+                    systems[label] = lambda run=run, a=args: run(*a)
+            t = interleaved(systems, 5 if quick else 9)
+            best = min(v for k, v in t.items() if k != "theanine")
+            jax_ratio = f"{t['theanine'] / t['JAX']:.2f}x" if "JAX" in t else "n/a"
+            rows.append([H, "fwd+BPTT" if grad else "fwd"]
+                        + [f"{t[k] * 1e3:.2f}" if k in t else "n/a" for k in COLS3]
+                        + [jax_ratio, f"{t['theanine'] / best:.2f}x"])
     table("3. vanilla RNN, B=32, T=100, D=64, float32 (ms; targets vs JAX: <= 1.0x at "
-          "H=256, <= 0.5x at H=32; JAX not installed here, ratio is vs the best "
-          "hand-written baseline)",
-          ["H", "pass", "theanine", "NumPy (hand BPTT)", "numba (hand)", "vs best"], rows)
+          "H=256, <= 0.5x at H=32)",
+          ["H", "pass", *COLS3, "vs JAX", "vs best"], rows)
+
+
+COLS3 = ("theanine", "JAX", "torch", "NumPy", "numba")
 
 
 LSTM_SCRIPT = textwrap.dedent("""
@@ -367,7 +390,8 @@ def main():
     import scipy
 
     print(f"numpy {np.__version__}, scipy {scipy.__version__}, numba {numba.__version__}, "
-          f"python {sys.version.split()[0]}, {os.cpu_count()} cores, "
+          + "".join(v + ", " for v in peers.versions())
+          + f"python {sys.version.split()[0]}, {os.cpu_count()} cores, "
           f"{time.strftime('%Y-%m-%d')}")
     for c in a.cases.split(","):
         {"1": case1, "2": case2, "3": case3, "4": case4, "5": case5}[c.strip()](a.quick)

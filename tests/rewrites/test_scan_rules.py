@@ -123,10 +123,21 @@ def test_gradient_of_last_state_has_no_zero_buffers(rnn):
     g = T.grad(T.sum(h[-1] ** 2), ins[1:3])
     rev = [n for n in scans(g) if n.op.name and n.op.name.startswith("grad_of")]
     (node,) = rev
-    # the reverse loop reads no per-step cotangent of the trace: only x_t and the states
-    assert node.op.n_seqs == 2
+    # the reverse loop reads no per-step cotangent of the trace: only x_t, the states
+    # before each step and the states after it (the forward trace)
+    assert node.op.n_seqs == 3
     new = rewrite_outputs(g, sv.scan_loops)
     same_values(ins, g, new, vals)
+
+
+def test_gradient_reads_forward_outputs_from_the_trace(rnn):
+    ins, h, vals = rnn
+    g = T.grad(T.sum(h[-1] ** 2), ins[1:3])
+    (node,) = [n for n in scans(g) if (n.op.name or "").startswith("grad_of")]
+    # tanh's gradient uses tanh's output: the reverse body reads it, computes no tanh
+    body = {str(n.op) for n in toposort(node.op.inner_outputs)}
+    assert not any("tanh" in b for b in body), body
+    same_values(ins, g, rewrite_outputs(g, sv.scan_loops), vals)
 
 
 def test_forward_and_gradient_loops_merged(rnn):

@@ -16,7 +16,7 @@ Gradients of the sequences are zero for steps the reverse loop does not reach.
 from __future__ import annotations
 
 from theanine.graph.basic import Apply, Op
-from theanine.graph.traversal import clone_replace
+from theanine.graph.traversal import ancestors, clone_replace
 
 from .utils import ListType, is_tensor
 
@@ -139,12 +139,25 @@ def scan_grad(op, inputs, outputs, output_grads):
                   return_disconnected="zero")
     else:
         gs = [T.zeros_like(w) for w in wrt]
+    # The reverse body reads the forward step's outputs (tanh's gradient uses tanh's
+    # output, for one) from the stored traces instead of recomputing them.
+    stored = {k: c_in[k].type() for k in range(C)
+              if is_tensor(inits[k]) and fwd_outs[k] not in c_in}
+    stored_y = {j: op.y_outputs[j].type() for j in range(Y)
+                if is_tensor(op.y_outputs[j]) and fwd_outs[C + j] not in new_in}
+    used = {id(v) for v in ancestors(gs)}
+    stored = {k: v for k, v in stored.items() if id(fwd_outs[k]) in used}
+    stored_y = {j: v for j, v in stored_y.items() if id(fwd_outs[C + j]) in used}
+    if stored or stored_y:
+        gs = clone_replace(gs, {fwd_outs[k]: v for k, v in stored.items()}
+                           | {fwd_outs[C + j]: v for j, v in stored_y.items()})
     g_c_new = gs[:len(diff_c)]
     g_x = gs[len(diff_c):len(diff_c) + len(diff_s)]
     g_k = gs[len(diff_c) + len(diff_s):]
 
     # the reverse Scan, in core form
-    inner_seqs = list(x_in) + list(c_in) + list(gtr_in.values()) + list(gy_in.values())
+    inner_seqs = (list(x_in) + list(c_in) + list(gtr_in.values()) + list(gy_in.values())
+                  + list(stored.values()) + list(stored_y.values()))
     inner_carries = [a_in[k] for k in diff_c] + [acc_in[k] for k in diff_k]
     inner_outs = list(g_c_new) + [acc_in[k] + g for k, g in zip(diff_k, g_k)] + list(g_x)
     rop = Scan(inner_seqs + inner_carries + list(k_in), inner_outs, len(inner_seqs),
@@ -163,6 +176,7 @@ def scan_grad(op, inputs, outputs, output_grads):
             outer_seqs.append(ListStepInputs()(inits[k], traces[k]))
     outer_seqs += [rev(g_trace[k]) for k in gtr_in]
     outer_seqs += [rev(g_ys[j]) for j in gy_in]
+    outer_seqs += [rev(traces[k]) for k in stored] + [rev(y_traces[j]) for j in stored_y]
     outer_inits = [g_final[k] if g_final[k] is not None else T.zeros_like(inits[k])
                    for k in diff_c]
     outer_inits += [T.zeros_like(consts[k]) for k in diff_k]

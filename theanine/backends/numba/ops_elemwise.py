@@ -241,9 +241,19 @@ def _register_composite():
         z, a, x, y, b = ins
         with ctx.block(f"if {x}.shape[-1] != {y}.shape[0]:"):
             ctx.line("raise ValueError('dot: shapes are not aligned')")
-        ctx.line(f"{outs[0]} = {b} * {z} + {a} * np.dot({x}, {y})")
-        with ctx.block(f"if {outs[0]}.shape != {z}.shape:"):
+        r = outs[0]
+        ctx.line(f"{r} = np.dot({x}, {y})")  # a fresh array: scaled and summed in place
+        with ctx.block(f"if {r}.shape != {z}.shape:"):
             ctx.line("raise ValueError('Gemm: dot(x, y) does not have the shape of z')")
+        if not _is_one(node.inputs[1]):
+            ctx.line(f"{r} *= {a}")
+        ctx.line(f"{r} += {z}" if _is_one(node.inputs[4]) else f"{r} += {b} * {z}")
+
+
+def _is_one(v):
+    from theanine.graph.basic import Constant
+
+    return isinstance(v, Constant) and v.data.shape == () and v.data == 1
 
 
 _register_composite()

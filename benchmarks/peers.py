@@ -1,0 +1,152 @@
+"""Peer baselines for scan_bench.py: JAX, torch and PyTensor, each when installed.
+
+Every builder returns a callable taking NumPy arrays (converted once, outside the
+timed call, as a user holding device arrays would) and returning NumPy-comparable
+results, or None when the peer is not installed. JAX runs `jax.jit` of `lax.scan`
+(forward+BPTT via `jax.grad`); torch runs its eager loop with autograd (and
+`torch.compile` is not used: it needs a C compiler toolchain and minutes here);
+PyTensor runs `pytensor.scan` in its default mode. All use one thread.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
+                      "intra_op_parallelism_threads=1")
+
+
+def installed(name):
+    return importlib.util.find_spec(name) is not None
+
+
+def versions():
+    out = []
+    for name in ("jax", "torch", "pytensor"):
+        if installed(name):
+            mod = __import__(name)
+            out.append(f"{name} {mod.__version__}")
+    return out
+
+
+# -- 1. scalar recurrence x_t = c * x_{t-1} + a_t ------------------------------------
+def scalar_recurrence(peer):
+    if peer == "jax" and installed("jax"):
+        import jax
+        import jax.numpy as jnp
+
+        jax.config.update("jax_enable_x64", True)
+
+        @jax.jit
+        def run(a, c):
+            def step(h, at):
+                h = c * h + at
+                return h, h
+
+            return jax.lax.scan(step, jnp.zeros((), a.dtype), a)[1]
+
+        def call(a, c, run=run):
+            return run(a, c).block_until_ready()
+
+        return _on_device(call, jax.device_put)
+    return None
+
+
+# -- 2. map tanh(x) * 2 ---------------------------------------------------------------
+def map_tanh(peer):
+    if peer == "jax" and installed("jax"):
+        import jax
+        import jax.numpy as jnp
+
+        run = jax.jit(lambda X: jnp.tanh(X) * 2)
+        return _on_device(lambda X: run(X).block_until_ready(), jax.device_put)
+    if peer == "torch" and installed("torch"):
+        import torch
+
+        torch.set_num_threads(1)
+        return _on_device(lambda X: torch.tanh(X) * 2, torch.from_numpy)
+    return None
+
+
+# -- 3. vanilla RNN h_t = tanh(x_t W + h_{t-1} U + b), cost sum(h_T ** 2) --------------
+def rnn(peer, grad):
+    if peer == "jax" and installed("jax"):
+        return _rnn_jax(grad)
+    if peer == "torch" and installed("torch"):
+        return _rnn_torch(grad)
+    return None
+
+
+def _rnn_jax(grad):
+    import jax
+    import jax.numpy as jnp
+
+    def cost(W, U, b, X, h0):
+        def step(h, xt):
+            h = jnp.tanh(xt @ W + h @ U + b)
+            return h, None
+
+        hT, _ = jax.lax.scan(step, h0, X)
+        return jnp.sum(hT ** 2)
+
+    if grad:
+        run = jax.jit(jax.value_and_grad(cost, argnums=(0, 1, 2)))
+
+        def call(X, W, U, b, h0):
+            v, gs = run(W, U, b, X, h0)
+            return [v.block_until_ready()] + [g.block_until_ready() for g in gs]
+    else:
+        run = jax.jit(cost)
+
+        def call(X, W, U, b, h0):
+            return [run(W, U, b, X, h0).block_until_ready()]
+
+    return _on_device(call, jax.device_put)
+
+
+def _rnn_torch(grad):
+    import torch
+
+    torch.set_num_threads(1)
+
+    def call(X, W, U, b, h0):
+        params = (W, U, b)
+        if grad:
+            for p in params:
+                p.grad = None
+                p.requires_grad_(True)
+        with torch.set_grad_enabled(grad):
+            h = h0
+            for t in range(X.shape[0]):
+                h = torch.tanh(X[t] @ W + h @ U + b)
+            c = (h ** 2).sum()
+            if not grad:
+                return [c]
+            c.backward()
+        return [c.detach()] + [p.grad for p in params]
+
+    return _on_device(call, torch.from_numpy)
+
+
+def _on_device(call, put):
+    """call(*arrays) with the NumPy arguments converted once by `put`, cached by id."""
+    cache = {}
+
+    def run(*args):
+        key = tuple(id(a) for a in args)
+        if key not in cache:
+            cache.clear()
+            cache[key] = (args, [put(a) if hasattr(a, "shape") else a for a in args])
+        return call(*cache[key][1])
+
+    return run
+
+
+def to_numpy(values):
+    out = []
+    for v in values:
+        if hasattr(v, "detach"):
+            v = v.detach()
+        out.append(__import__("numpy").asarray(v))
+    return out
