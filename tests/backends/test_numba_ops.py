@@ -150,6 +150,10 @@ def test_fused_elementwise_and_gemm(run_both):
     x, y, z = T.matrix("x"), T.matrix("y"), T.matrix("z")
     chain = T.exp(-(T.tanh(x * y + x) - y) ** 2) / (x * x + 1.0)
     run_both([x, y, z], [chain, z + 2.0 * T.dot(x, y.T)], [f64(3, 3), f64(3, 3), f64(3, 3)])
+    b, v = T.fvector("b"), T.fvector("v")  # a gemm with a broadcast bias, and gemv
+    fx, fy = T.fmatrix("fx"), T.fmatrix("fy")
+    run_both([fx, fy, b, v], [T.dot(fx, fy) + b, 0.5 * T.dot(fx, v) - b[:3]],
+             [f32(3, 4), f32(4, 5), f32(5), f32(4)])
 
 
 def test_float32_stays_float32(run_both):

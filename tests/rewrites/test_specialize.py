@@ -55,7 +55,8 @@ def test_gemm_is_not_used_when_it_would_not_pay_or_types_differ():
     d = T.dot(x, y)
     check_unchanged(S.gemm_rule, [d + z, d], [x, y, z])  # the dot is needed anyway
     row = T.row("row")
-    check_unchanged(S.gemm_rule, T.dot(x, y) + row, [x, y, row])  # z broadcasts
+    # a broadcast z followed by an elementwise op: the fused loop adds it for free
+    check_unchanged(S.gemm_rule, T.tanh(T.dot(x, y) + row), [x, y, row])
     fz = T.fmatrix("fz")
     check_unchanged(S.gemm_rule, T.dot(x, y) + fz, [x, y, fz])
 
@@ -104,3 +105,21 @@ def test_a_sum_of_dots_becomes_a_chain_of_gemms():
                   gemm(gemm(z, one, a, b, one), one, cc, d, one), [a, b, cc, d, z])
     check_rewrite(S.gemm_rule, T.dot(a, b) - T.dot(cc, d),
                   gemm(T.dot(a, b), c(-1.0), cc, d, one), [a, b, cc, d])
+
+
+def test_gemm_with_a_broadcast_bias(rng):
+    x, y = T.matrix("x"), T.matrix("y")
+    row, bvec = T.row("row"), T.vector("bvec")
+    check_rewrite(S.gemm_rule, T.dot(x, y) + row, gemm(row, c(1.0), x, y, c(1.0)),
+                  [x, y, row])
+    check_rewrite(S.gemm_rule, T.dot(x, y) + bvec, gemm(bvec.dimshuffle("x", 0), c(1.0),
+                                                        x, y, c(1.0)), [x, y, bvec])
+    out = T.dot(x, y) + bvec
+    g = theano.grad(T.sum(T.nnet.softmax(out)[:, 0]), [x, y, bvec])
+    f = theano.function([x, y, bvec], [out] + g)
+    assert any(isinstance(n.op, Gemm) for n in f.maker.fgraph.toposort())
+    xv, yv, bv = rng.normal(size=(3, 4)), rng.normal(size=(4, 5)), rng.normal(size=5)
+    ref = theano.function([x, y, bvec], [out] + g, mode="FAST_COMPILE")
+    for a, r in zip(f(xv, yv, bv), ref(xv, yv, bv)):
+        np.testing.assert_allclose(a, r, rtol=1e-12)
+    assert f(xv, yv, bv)[0].shape == (3, 5)

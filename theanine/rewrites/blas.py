@@ -2,9 +2,10 @@
 
 Inputs (z, a, x, y, b) in Theano's gemm order: z a matrix with x, y matrices, or z a
 vector with (x, y) a matrix and a vector or a vector and a matrix; a and b are 0-d.
-All five share one float dtype. The py implementation reuses the buffer of the dot
-product for the sum, saving the temporaries of the unfused graph; the gradient is the
-unfused expression's.
+All five share one float dtype. z may broadcast along its broadcastable dims
+(dot(x, W) + b with b a row: the bias is added into the product's buffer). The py
+implementation reuses the buffer of the dot product for the sum, saving the
+temporaries of the unfused graph; the gradient is the unfused expression's.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 
 from theanine.graph.basic import Apply, Op
 from theanine.tensor.basic import as_tensor_variable
+from theanine.tensor.type import TensorType
 
 
 class Gemm(Op):
@@ -31,7 +33,9 @@ class Gemm(Op):
         if (z.ndim, x.ndim, y.ndim) not in shapes:
             raise TypeError(f"Gemm: z, x, y must be matrix, matrix, matrix or vector with "
                             f"matrix-vector / vector-matrix, got ndims {z.ndim, x.ndim, y.ndim}")
-        return Apply(self, [z, a, x, y, b], [z.type()])
+        dot_b = _dot_broadcastable(x, y)
+        out = TensorType(z.dtype, tuple(zb and db for zb, db in zip(z.broadcastable, dot_b)))
+        return Apply(self, [z, a, x, y, b], [out()])
 
     def compute(self, node, z, a, x, y, b):
         if x.shape[-1] != y.shape[0]:
@@ -39,7 +43,9 @@ class Gemm(Op):
                              f"dimension of a ({x.shape[-1]}) must equal the first dimension "
                              f"of b ({y.shape[0]})")
         r = np.dot(x, y)
-        if r.shape != z.shape:
+        bz = node.inputs[0].type.broadcastable
+        if z.ndim != r.ndim or any(n != m and not (b and n == 1)
+                                   for n, m, b in zip(z.shape, r.shape, bz)):
             raise ValueError(f"Gemm: dot(x, y) has shape {r.shape} but z has shape {z.shape}")
         dtype = node.outputs[0].type.numpy_dtype
         if r.dtype != dtype or not r.flags.writeable:
@@ -62,10 +68,20 @@ class Gemm(Op):
                     disconnected_inputs="ignore")
 
     def infer_shape(self, node, shapes):
-        return [shapes[0]]
+        z, _, x, y, _ = node.inputs
+        zs, _, xs, ys, _ = shapes
+        ds = {(2, 2, 2): (xs[0], ys[1]), (1, 2, 1): (xs[0],), (1, 1, 2): (ys[1],)}[
+            (z.ndim, x.ndim, y.ndim)]
+        return [tuple(d if b else n for n, d, b in zip(zs, ds, z.broadcastable))]
 
     def __str__(self):
         return "gemm" if self.__class__ is Gemm else type(self).__name__
+
+
+def _dot_broadcastable(x, y):
+    if x.ndim == 2 and y.ndim == 2:
+        return (x.broadcastable[0], y.broadcastable[1])
+    return (x.broadcastable[0],) if x.ndim == 2 else (y.broadcastable[1],)
 
 
 gemm = Gemm()

@@ -2,17 +2,18 @@
 
 sum(x * y) of two vectors -> dot(x, y); dot(col, row) -> col * row (the outer product
 needs no BLAS call); a * dot(x, y) + b * z (also z - a * dot(x, y), and inside a longer
-sum) -> gemm(z, a, x, y, b), one op that adds into the dot product's buffer; a sum
-of several dots becomes a chain of gemms. A dot whose result is also used elsewhere
-is left alone (it would be computed twice).
+sum) -> gemm(z, a, x, y, b), one op that adds into the dot product's buffer (z may
+be a broadcast bias, dot(x, W) + b, when no elementwise op follows: fusion would add
+it for free); a sum of several dots becomes a chain of gemms. A dot whose result is
+also used elsewhere is left alone (it would be computed twice).
 """
 
 from __future__ import annotations
 
-from theanine.graph.rewrite import RuleSet, rule
+from theanine.graph.rewrite import OUTPUT, RuleSet, rule
 from theanine.tensor import math as M
 from theanine.tensor import scalar_ops as so
-from theanine.tensor.elemwise import DimShuffle
+from theanine.tensor.elemwise import DimShuffle, Elemwise
 from theanine.tensor.linalg import Dot
 from theanine.tensor.reduce import CAReduce
 
@@ -82,6 +83,16 @@ def _dot_of(graph, base, out):
     return d if d.inputs[0].dtype == d.inputs[1].dtype == out.dtype else None
 
 
+def _broadcasts_to(z, out):
+    return (z.dtype == out.dtype and z.ndim == out.ndim
+            and all(zb or not ob for zb, ob in zip(z.broadcastable, out.broadcastable)))
+
+
+def _feeds_elemwise(graph, out):
+    return any(n is not OUTPUT and isinstance(n.op, Elemwise)
+               for n, _ in graph.clients.get(out, ()))
+
+
 @rule(*elemwise(so.Add, so.Sub), name="gemm")
 def gemm_rule(graph, node):
     """b * z + a * dot(x, y) -> gemm(z, a, x, y, b); every further dot of the sum is
@@ -97,6 +108,11 @@ def gemm_rule(graph, node):
         return None
     z_at = next((k for k, (_, _, base, _) in enumerate(terms)
                  if k not in dots and base.type == out.type), None)
+    if z_at is None and not _feeds_elemwise(graph, out):
+        # a broadcast z (a bias row): added into the product's buffer, unless a
+        # fused elementwise loop that follows would add it for free
+        z_at = next((k for k, (_, _, base, _) in enumerate(terms)
+                     if k not in dots and _broadcasts_to(base, out)), None)
     if z_at is None:  # only dots (and broadcast terms): the first dot is z
         if len(dots) < 2:
             return None

@@ -243,8 +243,11 @@ def _register_composite():
             ctx.line("raise ValueError('dot: shapes are not aligned')")
         r = outs[0]
         ctx.line(f"{r} = np.dot({x}, {y})")  # a fresh array: scaled and summed in place
-        with ctx.block(f"if {r}.shape != {z}.shape:"):
-            ctx.line("raise ValueError('Gemm: dot(x, y) does not have the shape of z')")
+        bz = node.inputs[0].type.broadcastable
+        same = [f"{z}.shape[{i}] != {r}.shape[{i}]" for i, b in enumerate(bz) if not b]
+        if same:  # a broadcastable dim of z has length 1 by its type
+            with ctx.block(f"if {' or '.join(same)}:"):
+                ctx.line("raise ValueError('Gemm: dot(x, y) does not have the shape of z')")
         if not _is_one(node.inputs[1]):
             ctx.line(f"{r} *= {a}")
         ctx.line(f"{r} += {z}" if _is_one(node.inputs[4]) else f"{r} += {b} * {z}")
