@@ -100,8 +100,8 @@ def _ops(f):
 def test_pipelines_are_plain_lists():
     assert [s.name for s in FAST_COMPILE] == ["merge", "dead_code", "constant_folding"]
     assert [s.name for s in FAST_RUN] == ["merge", "dead_code", "constant_folding",
-                                          "simplify", "scan", "stabilize", "specialize",
-                                          "fusion"]
+                                          "simplify", "scan", "scan_memory", "stabilize",
+                                          "specialize", "fusion"]
     assert [s.name for s in FAST_RUN[3].items] == ["canonicalize", "shape"]
     names = all_names()
     assert len(names) == len(set(names)) and {"gemm", "log1p", "flatten"} <= set(names)

@@ -60,9 +60,10 @@ class ScanParts:
             self.carries.append({
                 "init": outer[S + k], "inner": op.carry_inputs[k],
                 "out": op.carry_outputs[k], "traced": op.traced[k],
-                "trace": next(traces) if op.traced[k] else None, "final": finals[k]})
-        self.ys = [{"inner": y, "outer": o}
-                   for y, o in zip(op.y_outputs, node.outputs[n_tr + C:])]
+                "trace": next(traces) if op.traced[k] else None, "final": finals[k],
+                "keep": op.keep[k]})
+        self.ys = [{"inner": y, "outer": o, "keep": m}
+                   for y, o, m in zip(op.y_outputs, node.outputs[n_tr + C:], op.keep[C:])]
         self.cond = op.inner_outputs[-1] if op.has_until else None
 
     def inner_outputs(self):
@@ -87,7 +88,9 @@ class ScanParts:
                     + [i for _, i in self.consts])
         new_op = Scan(inner_in, self.inner_outputs(), len(self.seqs), len(self.carries),
                       [c["traced"] for c in self.carries], self.cond is not None, op.name,
-                      op.truncate_gradient, op.profile, op.mode)
+                      op.truncate_gradient, op.profile, op.mode,
+                      [c.get("keep", 0) if c["traced"] else 0 for c in self.carries]
+                      + [y.get("keep", 0) for y in self.ys])
         outer = ([o for o, _ in self.seqs] + [c["init"] for c in self.carries]
                  + [o for o, _ in self.consts])
         new = new_op.make_node(self.n_steps, *outer).outputs

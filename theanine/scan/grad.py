@@ -101,7 +101,8 @@ def scan_grad(op, inputs, outputs, output_grads):
         if last is not None and not op.has_until:
             g_trace[k] = None
             g_final[k] = last if g_final[k] is None else g_final[k] + last
-    fwd = outputs if all(op.traced) else op.with_traced((True,) * C).make_node(*inputs).outputs
+    whole = all(op.traced) and not any(op.keep)  # every step's row of every trace
+    fwd = outputs if whole else op.with_traced((True,) * C).make_node(*inputs).outputs
     traces = fwd[:C]
     y_traces = fwd[2 * C:]
     tensor_tr = [tr for tr, c in zip(traces, inits) if is_tensor(c)] + list(y_traces)

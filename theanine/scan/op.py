@@ -4,6 +4,9 @@
     inner inputs : seq slices[S], carries[C], consts[K]
     inner outputs: new carries[C], per-step outputs ys[Y], (until condition)
     outer outputs: traces of the carries flagged in `traced`, finals[C], y traces[Y]
+    keep          : per carry, then per y: 0 stores every step's row; k > 0 stores only
+                    the last k (a ring buffer; the output is the last min(steps, k)
+                    rows, in order) -- set by the scan_memory rewrite
 
 Reference semantics (the py implementation below):
 
@@ -63,10 +66,10 @@ class Scan(Op):
     """A loop over a closed inner graph (see the module docstring)."""
 
     __props__ = ("key", "n_seqs", "n_carries", "traced", "has_until", "name",
-                 "truncate_gradient")
+                 "truncate_gradient", "keep")
 
     def __init__(self, inner_inputs, inner_outputs, n_seqs, n_carries, traced, has_until,
-                 name=None, truncate_gradient=-1, profile=False, mode=None):
+                 name=None, truncate_gradient=-1, profile=False, mode=None, keep=None):
         self.inner_inputs = list(inner_inputs)
         self.inner_outputs = list(inner_outputs)
         self.n_seqs, self.n_carries = n_seqs, n_carries
@@ -84,6 +87,7 @@ class Scan(Op):
         self.mode = mode
         self.key = graph_key(self.inner_inputs, self.inner_outputs)
         self._fn = None
+        self.keep = self._check_keep(keep)
         for k in range(n_carries):
             ci = self.inner_inputs[n_seqs + k]
             co = self.inner_outputs[k]
@@ -114,8 +118,20 @@ class Scan(Op):
     def y_outputs(self):
         return self.inner_outputs[self.n_carries:self.n_carries + self.n_ys]
 
+    def _check_keep(self, keep):
+        n = self.n_carries + self.n_ys
+        keep = (0,) * n if keep is None else tuple(int(k) for k in keep)
+        if len(keep) != n or min(keep, default=0) < 0:
+            raise ValueError(f"Scan: `keep` needs one count >= 0 per carry and per-step "
+                             f"output ({n}), got {keep}")
+        outs = self.carry_outputs + self.y_outputs
+        for k, (m, v) in enumerate(zip(keep, outs)):
+            if m and (not is_tensor(v) or (k < self.n_carries and not self.traced[k])):
+                raise ValueError(f"Scan: keep[{k}] = {m} for an output with no tensor trace")
+        return keep
+
     def with_traced(self, traced):
-        """The same loop storing the traces of the carries flagged in `traced`."""
+        """The same loop storing the whole traces of the carries flagged in `traced`."""
         return Scan(self.inner_inputs, self.inner_outputs, self.n_seqs, self.n_carries,
                     traced, self.has_until, self.name, self.truncate_gradient,
                     self.profile, self.mode)
@@ -216,13 +232,15 @@ def run_scan(op, fn, node, n, outer):
     traces = [None] * C
     ys = None
     steps = 0
+    rows = [min(n, k) if k else n for k in op.keep]  # rows stored per trace
     for t in range(n):
         res = fn(*[s[t] for s in seqs], *carries, *consts)
         new = res[:C]
         if ys is None:
-            traces = [_alloc_trace(new[k], n, tensor_c[k]) if op.traced[k] else None
+            traces = [_alloc_trace(new[k], rows[k], tensor_c[k]) if op.traced[k] else None
                       for k in range(C)]
-            ys = [np.empty((n,) + np.shape(y), dtype=y.dtype) for y in res[C:C + op.n_ys]]
+            ys = [np.empty((r,) + np.shape(y), dtype=y.dtype)
+                  for r, y in zip(rows[C:], res[C:C + op.n_ys])]
         for k in range(C):
             if tensor_c[k] and np.shape(new[k]) != np.shape(carries[k]):
                 raise ValueError(
@@ -231,14 +249,14 @@ def run_scan(op, fn, node, n, outer):
                     f"shape {np.shape(carries[k])}; the state must keep one shape")
             if traces[k] is not None:
                 if tensor_c[k]:
-                    traces[k][t] = new[k]
+                    traces[k][t % rows[k]] = new[k]
                 else:
                     traces[k].append(new[k])
         for k, y in enumerate(res[C:C + op.n_ys]):
             if np.shape(y) != ys[k].shape[1:]:
                 raise ValueError(f"{op}: per-step output {k} has shape {np.shape(y)} at step "
                                  f"{t} but {ys[k].shape[1:]} at step 0")
-            ys[k][t] = y
+            ys[k][t % rows[C + k]] = y
         carries = list(new)
         steps = t + 1
         if op.has_until and res[-1]:
@@ -249,10 +267,20 @@ def run_scan(op, fn, node, n, outer):
     for k in range(C):
         if op.traced[k]:
             tr = traces[k]
-            out.append(tr[:steps] if tensor_c[k] else tr)
+            out.append(_in_order(tr, steps) if tensor_c[k] else tr)
     out.extend(carries)
-    out.extend(y[:steps] for y in ys)
+    out.extend(_in_order(y, steps) for y in ys)
     return tuple(out)
+
+
+def _in_order(buf, steps):
+    """The rows of the last min(steps, len(buf)) steps, oldest first: buf holds row t
+    at t % len(buf) (the whole trace when it has a row per step)."""
+    rows = len(buf)
+    if steps <= rows:
+        return buf[:steps]
+    cut = steps % rows
+    return np.concatenate([buf[cut:], buf[:cut]]) if cut else buf
 
 
 def _alloc_trace(v, n, tensor):

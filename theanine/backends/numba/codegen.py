@@ -106,6 +106,7 @@ class Ctx:
         self.dests, self.dest = {}, None
         self.lines = []
         self.depth = indent
+        self.calls_python = False  # an objmode block: compiled without nogil (it takes the GIL)
 
     def line(self, s):
         self.lines.append("    " * self.depth + s + "\n")
@@ -207,7 +208,8 @@ def emit_function(module, name, inputs, outputs, boxed, cache, const_params=(), 
         ctx.line(f"return {rets[0]}")
     else:
         ctx.line(f"return ({', '.join(rets)}{',' if rets else ''})")
-    opts = NJIT_OPTS + (", cache=True" if cache else "")
+    opts = NJIT_OPTS.replace(", nogil=True", "") if ctx.calls_python else NJIT_OPTS
+    opts += ", cache=True" if cache else ""
     params += [ctx.dests[id(v)] for v in dests]
     src = (f"@numba.njit({opts})\ndef {name}({', '.join(params)}):\n" + "".join(ctx.lines))
     module.add(src)

@@ -77,6 +77,19 @@ def _zeros_of(var, like):
     return f"np.zeros({like}.shape[1:], {np_dtype(var.type.dtype)})"
 
 
+RING_SRC = """
+@numba.njit(error_model='numpy', nogil=True)
+def ring_in_order(buf, steps):
+    rows = buf.shape[0]
+    if steps <= rows:
+        return buf[:steps]
+    cut = steps % rows
+    if cut == 0:
+        return buf
+    return np.concatenate((buf[cut:], buf[:cut]))
+"""
+
+
 @register(Scan, outer=True)
 def _scan(ctx, node, ins, outs):
     op = node.op
@@ -115,11 +128,14 @@ def _scan(ctx, node, ins, outs):
         line(2, f"raise ValueError('scan: sequence {k} has fewer rows than the steps asked "
                 "for (n_steps)')")
     cvars = op.carry_inputs
+    # rows stored per trace: all n, or a ring of the last `keep` (row t at t % rows)
+    rows = [f"min({n}, {m})" if m else n for m in op.keep]
+    at = [f"t % {r}" if m else "t" for m, r in zip(op.keep, rows)]
     traces = []
     for k, (c, cv) in enumerate(zip(carries, cvars)):
         if op.traced[k]:
             tr = f"tr{k}"
-            shape = f"({n},) + {c}.shape" if cv.type.ndim else f"{n}"
+            shape = f"({rows[k]},) + {c}.shape" if cv.type.ndim else f"{rows[k]}"
             line(1, f"{tr} = np.empty({shape}, {np_dtype(cv.type.dtype)})")
             traces.append((k, tr))
     yvars = op.y_outputs
@@ -135,9 +151,9 @@ def _scan(ctx, node, ins, outs):
         line(2, "if t == 0:")
         line(3, f"r = {body}({', '.join(args)}{',' if len(args) == 1 else ''})")
         line(2, "else:")
-        line(3, f"r = {body_dst}({', '.join(args + [f'y{j}[t]' for j in direct])})")
+        line(3, f"r = {body_dst}({', '.join(args + [f'y{j}[{at[C + j]}]' for j in direct])})")
     for j, yv in enumerate(yvars):
-        shape = f"({n},) + r[{C + j}].shape" if yv.type.ndim else f"{n}"
+        shape = f"({rows[C + j]},) + r[{C + j}].shape" if yv.type.ndim else f"{rows[C + j]}"
         line(2, "if t == 0:")
         line(3, f"y{j} = np.empty({shape}, {np_dtype(yv.type.dtype)})")
         if yv.type.ndim:
@@ -148,14 +164,14 @@ def _scan(ctx, node, ins, outs):
             line(2, "if t == 0:")
             line(3, f"y{j}[t] = r[{C + j}]")
         else:
-            line(2, f"y{j}[t] = r[{C + j}]")
+            line(2, f"y{j}[{at[C + j]}] = r[{C + j}]")
     for k, cv in enumerate(cvars):
         if cv.type.ndim:
             line(2, f"if r[{k}].shape != c{k}.shape:")
             line(3, f"raise ValueError('scan: output {k} (a recurrent state) changes shape "
                     "between steps; the state must keep one shape')")
     for k, tr in traces:
-        line(2, f"{tr}[t] = r[{k}]")
+        line(2, f"{tr}[{at[k]}] = r[{k}]")
     for k in range(C):
         line(2, f"c{k} = r[{k}]")
     if op.has_until:
@@ -170,7 +186,16 @@ def _scan(ctx, node, ins, outs):
             shape = f"(0,) + r[{C + j}].shape" if yv.type.ndim else "0"
             line(2, f"y{j} = np.empty({shape}, {np_dtype(yv.type.dtype)})")
     cut = "[:steps]" if op.has_until else ""  # a whole array is returned without a copy
-    rets = [f"{tr}{cut}" for _, tr in traces] + carries + [f"y{j}{cut}" for j in range(Y)]
+
+    def result(name, m):
+        return f"ring_in_order({name}, steps)" if m else f"{name}{cut}"
+
+    if any(op.keep) and not getattr(m, "has_ring", False):
+        m.add(RING_SRC)
+        m.has_ring = True
+
+    rets = ([result(tr, op.keep[k]) for k, tr in traces] + carries
+            + [result(f"y{j}", op.keep[C + j]) for j in range(Y)])
     line(1, f"return ({', '.join(rets)},)" if rets else "return ()")
     params = [n] + seqs + carries + consts
     m.add(f"@numba.njit(error_model='numpy', nogil=True)\n"

@@ -74,4 +74,6 @@ def _load_all():
     if _LOADED:
         return
     _LOADED.append(True)
-    from . import ops_elemwise, ops_more, ops_nnet, ops_scan, ops_shape, ops_tensor  # noqa: F401
+    from . import (  # noqa: F401
+        ops_control, ops_elemwise, ops_more, ops_nnet, ops_scan, ops_shape, ops_tensor,
+    )

@@ -1,0 +1,69 @@
+"""scan_memory: a loop stores only the rows of its outputs that are read.
+
+A trace (or per-step output) read only through constant negative indices --
+``out[-1]``, ``out[-3]``, ``out[-5:]``, ``out[-4:-1]`` -- needs only its last k rows:
+the Scan keeps a ring buffer of k rows (``Scan.keep``) instead of one row per
+step, and returns the last min(steps, k) rows in order, so the readers' indices
+select the same rows as before. A 10,000-step loop read as ``h[-2:]`` stores two
+rows, not 10,000. (``h[-1]`` of a carry is its final state: scan_last_state in
+rewrites/scan.py reads that without any trace.)
+
+This step runs after the other scan rules, which see only whole traces.
+"""
+
+from __future__ import annotations
+
+from theanine.graph.rewrite import RuleSet, rule
+from theanine.scan.op import Scan
+from theanine.scan.utils import is_tensor
+from theanine.tensor.subtensor import Subtensor
+
+from .scan import ScanParts
+
+
+def _rows_needed(first):
+    """How many trailing rows index entry `first` reads, or None (not only trailing)."""
+    if isinstance(first, int):
+        return -first if first < 0 else None
+    if isinstance(first, tuple) and first[0] == "slice":
+        _, start, stop, step = first
+        if not isinstance(start, int) or start >= 0 or step not in (None, 1):
+            return None
+        if stop is not None and not (isinstance(stop, int) and stop < 0):
+            return None
+        return -start
+    return None
+
+
+def rows_read(graph, var):
+    """The number of trailing rows of `var` its readers need, or None."""
+    users = graph.clients_of(var)
+    need = 0
+    for node, _ in users:
+        if isinstance(node, str) or not isinstance(node.op, Subtensor) or len(node.inputs) != 1:
+            return None
+        k = _rows_needed(node.op.idx_list[0])
+        if k is None:
+            return None
+        need = max(need, k)
+    return need or None
+
+
+@rule(Scan)
+def scan_keep_last(graph, node):
+    """Outputs read only as out[-k], out[-k:] ... keep a ring buffer of their last k rows."""
+    parts = ScanParts(node)
+    changed = False
+    items = [(c, c["trace"]) for c in parts.carries if c["traced"]]
+    items += [(y, y["outer"]) for y in parts.ys]
+    for item, outer in items:
+        if outer is None or item["keep"] or not is_tensor(outer):
+            continue
+        k = rows_read(graph, outer)
+        if k is not None:
+            item["keep"], changed = k, True
+    return parts.build() if changed else None
+
+
+scan_memory = RuleSet("scan_memory", [scan_keep_last],
+                      "loops store only the last rows of the outputs that are read")
