@@ -10,8 +10,8 @@ a new Scan node; outputs nobody uses are never rebuilt. The rules:
 - scan_hoist_invariant: body work that depends only on non-sequences runs once,
   before the loop;
 - scan_hoist_sequences: body work that depends only on sequence slices and
-  non-sequences runs once over whole sequences (elementwise ops, dimshuffles,
-  reductions, and x_t . W as one matrix product X . W);
+  non-sequences runs once over whole sequences, by the per-op batching rules in
+  vectorize_rules.py (x_t . W becomes one matrix product X . W);
 - scan_output_is_sequence: a per-step output that is a sequence slice (or a loop
   invariant) needs no loop; a scan left with nothing to do disappears (a map of
   elementwise work becomes plain vectorised ops);

@@ -6,9 +6,7 @@ from theanine.graph.basic import Apply, Constant, Op
 from theanine.graph.rewrite import RuleSet, rule
 from theanine.scan.op import Scan
 from theanine.scan.utils import is_tensor
-from theanine.tensor.elemwise import DimShuffle, Elemwise
-from theanine.tensor.linalg import Dot
-from theanine.tensor.reduce import CAReduce
+from theanine.tensor.elemwise import Elemwise
 from theanine.tensor.scalar_ops import Add
 from theanine.tensor.subtensor import Subtensor
 
@@ -19,6 +17,7 @@ from .scan import (
     scan_inline_constants,
     scan_remove_unused,
 )
+from .vectorize_rules import batched
 
 
 def _T():
@@ -60,53 +59,35 @@ def _steps_of(seq, n):
     return CheckSteps()(seq, n)[:n]
 
 
-def _batched(n, ins, kinds):
-    """The op of body node `n` applied to whole sequences; `ins` are outer values,
-    `kinds` says for each input whether it is per-step ('seq') or loop-invariant."""
-    T = _T()
-    op = n.op
-    if isinstance(op, Elemwise):
-        args = [v if k == "seq" else T.shape_padleft(v) for v, k in zip(ins, kinds)]
-        return op(*args)
-    if isinstance(op, DimShuffle):
-        pattern = [0] + [p if p == "x" else p + 1 for p in op.new_order]
-        return T.dimshuffle(ins[0], pattern)
-    if isinstance(op, CAReduce):
-        return CAReduce(op.kind, tuple(a + 1 for a in op.axis), op.dtype)(ins[0])
-    if isinstance(op, Dot):
-        (a, b), (ka, kb) = ins, kinds
-        if ka == "seq" and kb != "seq" and b.ndim == 2:
-            return T.dot(a, b)  # (n, [B,] D) . (D, K) -> (n, [B,] K)
-        if ka != "seq" and kb == "seq" and a.ndim == 2 and n.inputs[1].ndim == 1:
-            return T.dot(b, a.T)  # W . x_t for every t: X . W^T
-    return None
-
-
 @rule(Scan)
 def scan_hoist_sequences(graph, node):
+    """Body work that depends only on sequence slices and non-sequences runs once over
+    whole sequences (the batching rules are in vectorize_rules.py)."""
     parts = ScanParts(node)
     if not parts.seqs:
         return None
     n = parts.n_steps
     outer_of = {id(i): _steps_of(o, n) for o, i in parts.seqs}
-    kind = {id(i): "seq" for _, i in parts.seqs}
+    per_step = {id(i): True for _, i in parts.seqs}
     for o, i in parts.consts:
-        outer_of[id(i)], kind[id(i)] = o, "inv"
+        outer_of[id(i)], per_step[id(i)] = o, False
     hoisted = []
     for b in _body_nodes(parts):
-        ks = []
+        seq = []
         for v in b.inputs:
             if isinstance(v, Constant):
-                ks.append("inv")
                 outer_of.setdefault(id(v), v)
+                seq.append(False)
             else:
-                ks.append(kind.get(id(v)))
-        if None in ks or "seq" not in ks or len(b.outputs) != 1 or not is_tensor(b.outputs[0]):
+                seq.append(per_step.get(id(v)))
+        if None in seq or not any(seq) or not all(is_tensor(o) for o in b.outputs):
             continue
-        new = _batched(b, [outer_of[id(v)] for v in b.inputs], ks)
+        new = batched(b, [outer_of[id(v)] for v in b.inputs], seq, n,
+                      stops_early=parts.cond is not None)
         if new is None:
             continue
-        outer_of[id(b.outputs[0])], kind[id(b.outputs[0])] = new, "seq"
+        for o, (v, s) in zip(b.outputs, new):
+            outer_of[id(o)], per_step[id(o)] = v, s
         hoisted.append(b)
     if not hoisted:
         return None
@@ -116,7 +97,8 @@ def scan_hoist_sequences(graph, node):
     for v in _frontier(parts, hoisted):
         inner = v.type()
         mapping[v] = inner
-        parts.seqs.append([outer_of[id(v)], inner])
+        group = parts.seqs if per_step[id(v)] else parts.consts
+        group.append([outer_of[id(v)], inner])
     if not mapping:
         return None
     parts.substitute(mapping)

@@ -132,6 +132,10 @@ class NodeKernel:
             d = cell[0]
             if d is None:
                 return slow(args)
+            for a in args:  # kernels take C-contiguous arrays: copy a view first, since
+                if not a.flags.c_contiguous:  # a failed dispatch costs ~100 us
+                    args = _normalize(args)
+                    break
             try:
                 return d(*args)
             except TypeError as e:
