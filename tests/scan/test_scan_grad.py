@@ -173,6 +173,17 @@ def test_jacobian(rng):
     np.testing.assert_allclose(theano.function([x], J)(xv), ref)
 
 
+def test_jacobian_through_a_reshape_with_a_length_one_dim(rng):
+    # flatten(log_softmax(x)): the loop body reshapes by a shape computed outside it,
+    # which must not lose the length-1 dim the graph relies on
+    x = T.vector("x")
+    J = theano.jacobian(T.log(T.nnet.softmax(x)).flatten(), x)
+    xv = rng.normal(size=4)
+    sm = np.exp(xv) / np.exp(xv).sum()
+    np.testing.assert_allclose(theano.function([x], J)(xv), np.eye(4) - sm[None, :],
+                               rtol=1e-10, atol=1e-12)
+
+
 def test_map_grad(rng):
     verify_grad(lambda X: theano.map(lambda r: T.exp(r) * r.sum(), sequences=X)[0],
                 [rng.normal(size=(3, 4))])

@@ -160,6 +160,11 @@ def clone_with_memo(outputs, memo, share_inputs=True):
         for o, no in zip(node.outputs, new_node.outputs):
             if no.name is None:
                 no.name = o.name
+            if no.type != o.type and getattr(no.type, "is_super", None) \
+                    and no.type.is_super(o.type):
+                # the new inputs say less (a reshape to a shape that is now a variable
+                # loses its length-1 dims): keep the old, checked at run time
+                no = o.type.filter_variable(no)
             memo[id(o)] = no
     return [memo.get(id(o), o) for o in outputs]
 
