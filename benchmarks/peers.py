@@ -150,3 +150,92 @@ def to_numpy(values):
             v = v.detach()
         out.append(__import__("numpy").asarray(v))
     return out
+
+
+# -- 4. 2-layer LSTM language model with its gradient: time to first result ---------
+JAX_LSTM_SCRIPT = """
+import json, time
+t_start = time.perf_counter()
+import numpy as np
+import jax, jax.numpy as jnp
+t_import = time.perf_counter()
+B, TT, H, V = 16, 50, 128, 1000
+rng = np.random.default_rng(0)
+def p(*s):
+    return jnp.asarray((rng.normal(size=s) * 0.1).astype("float32"))
+params = {"emb": p(V, H), "Wo": p(H, V), "bo": p(V),
+          "layers": [(p(H, 4 * H), p(H, 4 * H), p(4 * H)) for _ in range(2)]}
+def lstm(xs, W, U, b):
+    def step(carry, xt):
+        h, c = carry
+        z = xt @ W + h @ U + b
+        i, f, o = (jax.nn.sigmoid(z[:, k * H:(k + 1) * H]) for k in range(3))
+        g = jnp.tanh(z[:, 3 * H:])
+        c = f * c + i * g
+        h = o * jnp.tanh(c)
+        return (h, c), h
+    h0 = jnp.zeros((xs.shape[1], H), jnp.float32)
+    return jax.lax.scan(step, (h0, h0), xs)[1]
+def loss(params, tok, tgt):
+    x = params["emb"][tok]
+    for W, U, b in params["layers"]:
+        x = lstm(x, W, U, b)
+    logits = x.reshape(TT * B, H) @ params["Wo"] + params["bo"]
+    logp = jax.nn.log_softmax(logits)
+    return -jnp.mean(jnp.take_along_axis(logp, tgt.reshape(-1, 1), axis=1))
+f = jax.jit(jax.value_and_grad(loss))
+toks = jnp.asarray(rng.integers(0, V, size=(TT, B)).astype("int32"))
+v, g = f(params, toks, toks)
+jax.block_until_ready(g)
+t_first = time.perf_counter()
+t = time.perf_counter()
+jax.block_until_ready(f(params, toks, toks))
+second = time.perf_counter() - t
+print(json.dumps({"import": t_import - t_start, "first": t_first - t_import, "second": second,
+                  "cost": float(v)}))
+"""
+
+
+def lstm_first_result(peer):
+    """The source of a script printing JSON {import, first, second} for `peer`, or None."""
+    if peer == "jax" and installed("jax"):
+        return JAX_LSTM_SCRIPT
+    return None
+
+
+# -- 5. peak memory of the RNN forward+BPTT at T=1000, H=256 --------------------------
+JAX_MEM_SCRIPT = """
+import json, os, threading, time
+import numpy as np
+import jax, jax.numpy as jnp
+B, TT, D, H = 32, 1000, 64, 256
+rng = np.random.default_rng(0)
+def cost(W, U, b, X, h0):
+    def step(h, xt):
+        return jnp.tanh(xt @ W + h @ U + b), None
+    return jnp.sum(jax.lax.scan(step, h0, X)[0] ** 2)
+f = jax.jit(jax.value_and_grad(cost, argnums=(0, 1, 2)))
+args = [jnp.asarray(a) for a in (
+    (rng.normal(size=(D, H)) / 8).astype("float32"),
+    (rng.normal(size=(H, H)) / 16).astype("float32"), np.zeros(H, "float32"),
+    rng.normal(size=(TT, B, D)).astype("float32"), np.zeros((B, H), "float32"))]
+jax.block_until_ready(f(*args))
+def rss():
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+base = rss(); peak = [base]; stop = [False]
+def sample():
+    while not stop[0]:
+        peak[0] = max(peak[0], rss()); time.sleep(0.0005)
+th = threading.Thread(target=sample); th.start()
+jax.block_until_ready(f(*args))
+stop[0] = True; th.join()
+print(json.dumps({"peak_mib": (peak[0] - base) / 2 ** 20}))
+"""
+
+
+def rnn_memory(peer):
+    """The source of a script printing JSON {peak_mib} for `peer`, or None."""
+    if peer == "jax" and installed("jax"):
+        return JAX_MEM_SCRIPT
+    return None
