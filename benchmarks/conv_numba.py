@@ -4,8 +4,9 @@
 
 One function per op (a typical CNN layer: batch 32, 16 -> 32 channels, 28x28, 3x3
 filters; 2x2 pooling of 32x32x28x28), compiled for each backend; times are the median
-of --repeat calls (the backends alternate), in milliseconds, with torch (one thread)
-as a reference when installed.
+and the minimum of --repeat calls (the backends alternate; on a loaded machine the
+minimum is the steadier figure), in milliseconds, with torch (one thread) as a
+reference when installed.
 """
 
 from __future__ import annotations
@@ -59,15 +60,15 @@ def cases(dtype):
     yield ("avg pool 2x2", [gy], pool.pool_2d(gy, ws=(2, 2), ignore_border=True,
                                               mode="average_exc_pad"), [pv],
            tx and (lambda: tf.avg_pool2d(tx[3], 2)))
-    yield ("max pool grad", [gy], T.grad((mx * pooled).sum(), gy), [pv], None)
-    yield ("avg pool grad", [gy], T.grad((pool.pool_2d(gy, ws=(2, 2), ignore_border=True,
+    yield ("max pool + grad", [gy], T.grad((mx * pooled).sum(), gy), [pv], None)
+    yield ("avg pool + grad", [gy], T.grad((pool.pool_2d(gy, ws=(2, 2), ignore_border=True,
                                                        mode="average_exc_pad") * pooled).sum(),
                                          gy), [pv], None)
 
 
 def bench(repeat, dtype):
-    print(f"\n{dtype}: median ms per call\n")
-    print("| op | py | numba | py / numba | torch |")
+    print(f"\n{dtype}: ms per call, median (min)\n")
+    print("| op | py | numba | py / numba (min) | torch (min) |")
     print("|---|---:|---:|---:|---:|")
     for name, ins, out, args, ref in cases(dtype):
         fp = theano.function(ins, out, mode=theano.Mode(linker="py", optimizer="fast_run"))
@@ -82,14 +83,18 @@ def bench(repeat, dtype):
                 f(*args)
                 ts.append(time.perf_counter() - t0)
         a, b = statistics.median(tp) * 1e3, statistics.median(tn) * 1e3
+        ma, mb = min(tp) * 1e3, min(tn) * 1e3
         tt = "-"
         if ref is not None:
             ref()
-            t0 = time.perf_counter()
+            tr = []
             for _ in range(repeat):
+                t0 = time.perf_counter()
                 ref()
-            tt = f"{(time.perf_counter() - t0) / repeat * 1e3:.2f}"
-        print(f"| {name} | {a:.2f} | {b:.2f} | {a / b:.2f} | {tt} |")
+                tr.append(time.perf_counter() - t0)
+            tt = f"{min(tr) * 1e3:.2f}"
+        print(f"| {name} | {a:.2f} ({ma:.2f}) | {b:.2f} ({mb:.2f}) | {a / b:.2f} ({ma / mb:.2f})"
+              f" | {tt} |")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,10 @@ compiles every node that has a numba implementation, for testing):
   LONG_SCAN seconds stops and waits for its compiled loop instead.
 - 'background': every missing kernel starts compiling at link time.
 - 'sync': every kernel is compiled at link time (tests, benchmarks).
-- 'strict': as sync, and a kernel that fails to compile raises.
+- 'strict': as sync, and a kernel that fails to compile raises, as does a node
+  whose emitter cannot handle it (Unsupported).
+- 'checked': as strict, except that an Unsupported node runs in object mode (the
+  tensor and scan test suites run on numba this way).
 
 Ops with no numba implementation run their NumPy implementation from Python
 ("object mode") with a one-time warning per op class.
@@ -40,7 +43,7 @@ from theanine.backends.py.linker import py_funcify
 from . import codegen, store
 from .registry import Unsupported, emitter_for, worth_compiling
 
-POLICIES = ("auto", "background", "sync", "strict")
+POLICIES = ("auto", "background", "sync", "strict", "checked")
 HOT_SECONDS = 0.2
 HOT_CALLS = 50
 LONG_SCAN = 1.0
@@ -102,10 +105,16 @@ def expected_sig(node):
     import numba
     from numba import types
 
-    sig = []
-    for v in node.inputs:
-        sig.append(types.Array(numba.from_dtype(np.dtype(v.type.dtype)), v.type.ndim, "C"))
-    return tuple(sig)
+    # read-only array types: writable arrays convert to them at no cost, so one
+    # compiled signature serves both (two would make calls mixing them ambiguous)
+    return tuple(types.Array(numba.from_dtype(np.dtype(v.type.dtype)), v.type.ndim, "C",
+                             readonly=True) for v in node.inputs)
+
+
+def _readonly(t):
+    from numba import types
+
+    return t.copy(readonly=True) if isinstance(t, types.Array) else t
 
 
 def _normalize(args):
@@ -154,7 +163,7 @@ class NodeKernel:
                 raise
         import numba
 
-        d = self.kernel.compile(tuple(numba.typeof(a) for a in args))
+        d = self.kernel.compile(tuple(_readonly(numba.typeof(a)) for a in args))
         return d(*args)
 
     def compile_now(self, strict=False):
@@ -306,9 +315,9 @@ def link(fgraph, check_types=False, allow_gc=True, profile=None, **_):
 
     fn = py_link(fgraph, check_types=check_types, allow_gc=allow_gc, profile=profile,
                  funcify=funcify)
-    if pol in ("sync", "strict"):
+    if pol in ("sync", "strict", "checked"):
         for nk in kernels:
-            nk.compile_now(strict=pol == "strict")
+            nk.compile_now(strict=pol != "sync")
     elif pol == "background":
         for nk in kernels:
             if not store.cached_on_disk(nk.kernel):

@@ -35,7 +35,8 @@ _NPFN = {S.Exp2: "np.exp2", S.Expm1: "np.expm1", S.Log1p: "np.log1p",
          S.Erfc: "math.erfc", S.Gamma: "math.gamma", S.GammaLn: "math.lgamma",
          S.Floor: "np.floor", S.Ceil: "np.ceil", S.Trunc: "np.trunc",
          S.IsNan: "np.isnan", S.IsInf: "np.isinf", S.Conj: "np.conj",
-         S.Softplus: "softplus", S.RoundHalfToEven: "round_half_even"}
+         S.Softplus: "softplus", S.RoundHalfToEven: "round_half_even",
+         S.Erfinv: "erfinv_f64", S.Erfcx: "erfcx_f64"}
 # vectorisable kernels (runtime.py) for float32/float64
 _FAST = {S.Exp: "exp", S.Log: "log", S.Tanh: "tanh", S.Sigmoid: "sigmoid"}
 _SLOW = {S.Exp: "np.exp", S.Log: "np.log", S.Tanh: "np.tanh",

@@ -75,5 +75,15 @@ def _load_all():
         return
     _LOADED.append(True)
     from . import (  # noqa: F401
-        ops_control, ops_elemwise, ops_more, ops_nnet, ops_scan, ops_shape, ops_tensor,
+        ops_control,
+        ops_conv,
+        ops_elemwise,
+        ops_linalg,
+        ops_misc,
+        ops_more,
+        ops_nnet,
+        ops_pool,
+        ops_scan,
+        ops_shape,
+        ops_tensor,
     )
