@@ -220,6 +220,16 @@ def test_conv2d_gradients(rng, kw):
     verify_grad(lambda a, b: conv2d(a, b, **kw), [x, w], rng=rng)
 
 
+def test_gradients_of_an_empty_batch_are_zeros():
+    x, w = T.dtensor4("x"), T.dtensor4("w")
+    y = conv2d(x, w, border_mode="half")
+    gx, gw = T.grad(T.sum(y), [x, w])
+    f = theano.function([x, w], [y, gx, gw])
+    out, gxv, gwv = f(np.zeros((0, 2, 4, 4)), np.ones((3, 2, 3, 3)))
+    assert out.shape == (0, 3, 4, 4) and gxv.shape == (0, 2, 4, 4)
+    np.testing.assert_array_equal(gwv, np.zeros((3, 2, 3, 3)))
+
+
 @pytest.mark.parametrize("kw", GRAD_CASES[2:4], ids=str)
 def test_second_order_gradients(rng, kw):
     """The gradient ops have gradients: differentiate d(cost)/dx and d(cost)/dw again."""

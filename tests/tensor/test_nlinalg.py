@@ -154,6 +154,14 @@ def test_lstsq(rng, bshape):
     assert got[2].dtype == np.int64
 
 
+def test_lstsq_float16_computes_in_float32(rng):
+    a, b = rand(rng, (5, 3)).astype("float16"), rand(rng, (5,)).astype("float16")
+    got, _ = run(lambda x, y: nlinalg.lstsq(x, y, -1), a, b)
+    expected = np.linalg.lstsq(a.astype("float32"), b.astype("float32"), rcond=-1)
+    assert got[0].dtype == np.float16 and got[3].dtype == np.float16
+    np.testing.assert_allclose(got[0], expected[0].astype("float16"), rtol=1e-3)
+
+
 @pytest.mark.parametrize("shape", [(3, 3), (2, 4), (4, 2)])
 def test_trace_extract_diag_alloc_diag(rng, shape):
     a = rand(rng, shape)

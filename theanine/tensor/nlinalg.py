@@ -323,8 +323,8 @@ class Lstsq(Op):
 
     def compute(self, node, a, b, rcond):
         dtype = node.outputs[0].type.dtype
-        res = np.linalg.lstsq(np.asarray(a, dtype=dtype), np.asarray(b, dtype=dtype),
-                              rcond=float(rcond))
+        a, b = (np.asarray(v, dtype=dtype) for v in (a, b))
+        res = np.linalg.lstsq(lapack_input(a), lapack_input(b), rcond=float(rcond))
         return tuple(_out(node, i, r) for i, r in enumerate(res))
 
     def grad(self, inputs, output_grads):

@@ -132,7 +132,9 @@ class Ctx:
         return var.type.ndim == 0
 
     def helper(self, src):
-        self.module.add(src)
+        """Add module-level source (a helper function, an import) once per module."""
+        if src not in self.module.defs:
+            self.module.add(src)
 
     def region(self, inputs, outputs, name=None):
         """Emit the closed graph inputs -> outputs as a module function taking and

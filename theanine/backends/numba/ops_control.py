@@ -75,8 +75,7 @@ def _objmode_type(var):
 
 def _call_python(ctx, node, ins, outs):
     """Emit the objmode call of node's Python code; assigns `outs` (may be empty)."""
-    if _IMPORT not in ctx.module.defs:
-        ctx.helper(_IMPORT)
+    ctx.helper(_IMPORT)
     ctx.calls_python = True
     args = []
     for v, e in zip(node.inputs, ins):

@@ -205,8 +205,7 @@ def _conv_setup(ctx, node, tensors):
     dt = node.outputs[0].type.dtype
     if dt not in ("float32", "float64"):
         raise Unsupported(f"convolution with {dt} output (BLAS needs float32/float64)")
-    if _IMPORT not in ctx.module.defs:
-        ctx.helper(_IMPORT)
+    ctx.helper(_IMPORT)
     names = []
     for e, v in zip(tensors, node.inputs):
         if v.type.dtype != dt:

@@ -279,10 +279,9 @@ _LSTSQ = _DEC + """def la_lstsq(a, b, rcond, eps):
 
 
 def _use(ctx, *helpers):
-    """Add these helper sources to the kernel's module (once each)."""
+    """Add these helper sources to the kernel's module (ctx.helper adds each once)."""
     for src in helpers:
-        if src not in ctx.module.defs:
-            ctx.helper(src)
+        ctx.helper(src)
 
 
 def _work_dtype(*dtypes):

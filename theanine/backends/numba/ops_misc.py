@@ -67,10 +67,9 @@ _UNIQUE_EXTRAS = _DEC + """def mi_unique_extras(perm, mask):
 """
 
 def _use(ctx, *helpers):
-    """Add these helper sources to the kernel's module (once each)."""
+    """Add these helper sources to the kernel's module (ctx.helper adds each once)."""
     for src in helpers:
-        if src not in ctx.module.defs:
-            ctx.helper(src)
+        ctx.helper(src)
 
 
 @contextlib.contextmanager

@@ -190,9 +190,8 @@ def _scan(ctx, node, ins, outs):
     def result(name, m):
         return f"ring_in_order({name}, steps)" if m else f"{name}{cut}"
 
-    if any(op.keep) and not getattr(m, "has_ring", False):
-        m.add(RING_SRC)
-        m.has_ring = True
+    if any(op.keep):
+        ctx.helper(RING_SRC)
 
     rets = ([result(tr, op.keep[k]) for k, tr in traces] + carries
             + [result(f"y{j}", op.keep[C + j]) for j in range(Y)])

@@ -181,7 +181,8 @@ def corr2d_grad_weights(x, gz, kshape, pads, stride, dilation, groups):
     xp = _pad(x, pads)
     B, C = x.shape[:2]
     F, oh, ow = gz.shape[1:]
-    gw = 0
+    gw = np.zeros((groups, F // groups, C // groups * kshape[0] * kshape[1]),
+                  np.result_type(x, gz))  # stays zero for an empty batch
     for sl in _chunks(B, C * kshape[0] * kshape[1] * oh * ow * xp.itemsize):
         cols, _ = _cols(xp[sl], kshape, stride, dilation, groups)
         g = gz[sl].reshape(-1, groups, F // groups, oh * ow)
