@@ -24,7 +24,6 @@ import argparse
 import importlib.util
 import os
 import sys
-import time
 
 for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
@@ -38,6 +37,7 @@ sys.path.insert(0, ROOT)
 
 import theanine as theano  # noqa: E402
 import theanine.tensor as T  # noqa: E402
+from benchmarks.scan_bench import interleaved  # noqa: E402
 
 LOOP_EXCLUDES = ["scan_hoist_sequences"]
 D, H, O, B = 10, 20, 3, 16
@@ -45,20 +45,6 @@ D, H, O, B = 10, 20, 3, 16
 
 def have(name):
     return importlib.util.find_spec(name) is not None
-
-
-def interleaved(systems, rounds, warmup=2):
-    """{name: median seconds} of callables, run round-robin."""
-    for fn in systems.values():
-        for _ in range(warmup):
-            fn()
-    times = {k: [] for k in systems}
-    for _ in range(rounds):
-        for k, fn in systems.items():
-            t = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - t)
-    return {k: float(np.median(v)) for k, v in times.items()}
 
 
 def compiled(inputs, output, linker, loop):
