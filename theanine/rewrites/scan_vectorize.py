@@ -67,8 +67,8 @@ def scan_hoist_sequences(graph, node):
     if not parts.seqs:
         return None
     n = parts.n_steps
-    outer_of = {id(i): _steps_of(o, n) for o, i in parts.seqs}
-    per_step = {id(i): True for _, i in parts.seqs}
+    outer_of = {id(i): _steps_of(o, n) for o, i in parts.seqs if is_tensor(i)}
+    per_step = {id(i): True for _, i in parts.seqs if is_tensor(i)}
     for o, i in parts.consts:
         outer_of[id(i)], per_step[id(i)] = o, False
     hoisted = []
@@ -176,8 +176,12 @@ def scan_sum_accumulation(graph, node):
         others = [v for v in ins if v is not c["inner"]]
         if not all(id(v) in seq_outer for v in others):
             continue
-        uses = [b for b in _body_nodes(parts) if c["inner"] in b.inputs and b is not o]
-        if uses or any(y["inner"] is c["inner"] for y in parts.ys):
+        # the accumulator (before or after the step) must feed nothing else
+        acc = (c["inner"], c["out"])
+        uses = [b for b in _body_nodes(parts)
+                if b is not o and any(v in acc for v in b.inputs)]
+        if uses or any(y["inner"] in acc for y in parts.ys) \
+                or any(d["out"] in acc for d in parts.carries if d is not c):
             continue
         total = c["init"]
         for v in others:

@@ -291,13 +291,18 @@ def link(fgraph, check_types=False, allow_gc=True, profile=None, **_):
     kernels = []
 
     def funcify(op, node):
+        from theanine.scan.op import Scan
+
         base = py_funcify(op, node)
+        if any(not codegen.is_tensor(v) for v in node.inputs + node.outputs):
+            # a random draw, a list of generator states: Python values, run from Python
+            if isinstance(op, Scan):
+                warn_object_mode(op, "a random generator (a Python value) is in the loop")
+            return base
         if emitter_for(op) is None:
             warn_object_mode(op, "it has no numba implementation")
             return base
         if gran != "all" and not worth_compiling(op):
-            return base
-        if any(not codegen.is_tensor(v) for v in node.inputs + node.outputs):
             return base
         try:
             text = kernel_text(node)
@@ -306,7 +311,6 @@ def link(fgraph, check_types=False, allow_gc=True, profile=None, **_):
                 raise
             warn_object_mode(op, str(e))
             return base
-        from theanine.scan.op import Scan
 
         fallback = _scan_fallback(node, base) if isinstance(op, Scan) else base
         nk = NodeKernel(store.get(text), node, fallback)
