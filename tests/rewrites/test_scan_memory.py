@@ -146,4 +146,49 @@ def test_keep_is_validated():
              keep=(1,))
     with pytest.raises(ValueError, match="keep"):
         Scan(op.inner_inputs, op.inner_outputs, op.n_seqs, op.n_carries, op.traced, False,
-             keep=(1, -1))
+             keep=(1, -1))  # -1 (the trace with its initial state) is for carries only
+    with pytest.raises(ValueError, match="keep"):
+        Scan(op.inner_inputs, op.inner_outputs, op.n_seqs, op.n_carries, op.traced, False,
+             keep=(-2, 0))
+
+
+def test_trace_with_initial_state_row():
+    from theanine.rewrites.scan_memory import scan_trace_with_init
+    from theanine.tensor.join import Join
+
+    x, h, _ = loop()
+    h0 = scan_nodes([h])[0].inputs[2]  # the initial state (outer input after the seq)
+    both = T.concatenate([T.shape_padleft(h0), h], axis=0)
+    new = rewrite_outputs([both, h * 2], [scan_keep_last, scan_trace_with_init], inputs=[x])
+    (node,) = scan_nodes(new)
+    assert node.op.keep == (-1, 0)
+    assert not any(isinstance(n.op, Join) for n in toposort(new))
+    for mode in modes():
+        f = compiled([x], new, mode)
+        for n in (0, 1, 5):
+            v = np.linspace(-1, 2, n)
+            for a, b in zip(f(v), run([x], [both, h * 2], "FAST_COMPILE", [v])):
+                assert a.shape == b.shape
+                np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("mode", modes(), ids=str)
+def test_rnn_gradient_reads_the_trace_with_its_initial_state(mode):
+    x, W = T.matrix("x"), T.matrix("W")
+    h0 = T.vector("h0")
+
+    def step(a, h):
+        return T.tanh(T.dot(h, W) + a), theano.scan_module.until(T.sum(h) > 1e9)
+
+    for use_until in (False, True):
+        h, _ = theano.scan(step if use_until else (lambda a, h: step(a, h)[0]), sequences=x,
+                           outputs_info=h0)
+        cost = T.sum(h[-1] ** 2)
+        outs = [cost] + theano.grad(cost, [W, h0])
+        f = compiled([x, W, h0], outs, mode)
+        keeps = [n.op.keep for n in f.maker.fgraph.toposort() if isinstance(n.op, Scan)]
+        assert any(-1 in k for k in keeps), keeps
+        rng = np.random.default_rng(1)
+        vals = [rng.normal(size=(20, 3)), rng.normal(size=(3, 3)) * 0.5, rng.normal(size=3)]
+        for a, b in zip(f(*vals), run([x, W, h0], outs, "FAST_COMPILE", vals)):
+            np.testing.assert_allclose(a, b, rtol=1e-10)

@@ -8,6 +8,10 @@ select the same rows as before. A 10,000-step loop read as ``h[-2:]`` stores two
 rows, not 10,000. (``h[-1]`` of a carry is its final state: scan_last_state in
 rewrites/scan.py reads that without any trace.)
 
+A trace read as concatenate([init[None], trace]) -- the states before each step,
+which the gradient's reverse loop reads -- is stored with the initial state as row
+0 (``Scan.keep`` -1), so the concatenation copies nothing.
+
 This step runs after the other scan rules, which see only whole traces.
 """
 
@@ -16,6 +20,8 @@ from __future__ import annotations
 from theanine.graph.rewrite import RuleSet, rule
 from theanine.scan.op import Scan
 from theanine.scan.utils import is_tensor
+from theanine.tensor.elemwise import DimShuffle
+from theanine.tensor.join import Join
 from theanine.tensor.subtensor import Subtensor
 
 from .scan import ScanParts
@@ -65,5 +71,40 @@ def scan_keep_last(graph, node):
     return parts.build() if changed else None
 
 
-scan_memory = RuleSet("scan_memory", [scan_keep_last],
-                      "loops store only the last rows of the outputs that are read")
+def _prepends_init(graph, trace, init):
+    """The outputs of concatenate([init[None], trace]) nodes reading `trace`."""
+    out = []
+    for node, _ in graph.clients_of(trace):
+        if isinstance(node, str) or not isinstance(node.op, Join) or node.op.axis != 0 \
+                or len(node.inputs) != 2 or node.inputs[1] is not trace:
+            continue
+        head = node.inputs[0].owner
+        if head is not None and isinstance(head.op, DimShuffle) and head.inputs[0] is init \
+                and head.op.new_order == ("x", *range(init.ndim)):
+            out.append(node.outputs[0])
+    return out
+
+
+@rule(Scan)
+def scan_trace_with_init(graph, node):
+    """concatenate([init[None], trace]) (the states before each step, which a gradient
+    reads) is the trace stored with the initial state as row 0: no copy of the trace."""
+    parts = ScanParts(node)
+    found = {}
+    for k, c in enumerate(parts.carries):
+        if c["traced"] and not c["keep"] and is_tensor(c["trace"]):
+            joins = _prepends_init(graph, c["trace"], c["init"])
+            if joins:
+                c["keep"], found[k] = -1, (c["trace"], joins)
+    if not found:
+        return None
+    out = parts.build()
+    for trace, joins in found.values():
+        full = out[trace]
+        out[trace] = full[1:]
+        out.update({j: full for j in joins})
+    return out
+
+
+scan_memory = RuleSet("scan_memory", [scan_keep_last, scan_trace_with_init],
+                      "loops store only the rows of their outputs that are read")

@@ -6,7 +6,8 @@ from theanine.graph.basic import Apply, Constant, Op
 from theanine.graph.rewrite import RuleSet, rule
 from theanine.scan.op import Scan
 from theanine.scan.utils import is_tensor
-from theanine.tensor.elemwise import Elemwise
+from theanine.tensor.dims import Rebroadcast
+from theanine.tensor.elemwise import DimShuffle, Elemwise
 from theanine.tensor.scalar_ops import Add
 from theanine.tensor.subtensor import Subtensor
 
@@ -59,6 +60,36 @@ def _steps_of(seq, n):
     return CheckSteps()(seq, n)[:n]
 
 
+def _worth_hoisting(nodes, accumulated):
+    """The nodes among `nodes` (body nodes in order) whose hoisting saves work: all but
+    elementwise ones, and elementwise ones that feed them or a sum accumulation
+    (which scan_sum_accumulation then takes out of the loop). An elementwise chain of
+    sequence slices left in a loop that stays costs the same per step, and hoisted
+    it would store an array over all steps (a gradient's 1 - h_t**2, for one)."""
+    light = (Elemwise, DimShuffle, Rebroadcast)
+    keep = set()
+    for b in reversed(nodes):
+        if not isinstance(b.op, light) or any(id(o) in accumulated for o in b.outputs) \
+                or any(c in keep for o in b.outputs for c in _readers(o, nodes)):
+            keep.add(b)
+    return [b for b in nodes if b in keep]
+
+
+def _accumulated(parts):
+    """ids of the values added to a carry: acc_t = acc_{t-1} + v."""
+    out = set()
+    for c in parts.carries:
+        o = c["out"].owner
+        if o is not None and isinstance(o.op, Elemwise) and isinstance(o.op.scalar_op, Add) \
+                and any(v is c["inner"] for v in o.inputs):
+            out.update(id(v) for v in o.inputs if v is not c["inner"])
+    return out
+
+
+def _readers(var, nodes):
+    return [b for b in nodes if var in b.inputs]
+
+
 @rule(Scan)
 def scan_hoist_sequences(graph, node):
     """Body work that depends only on sequence slices and non-sequences runs once over
@@ -89,6 +120,8 @@ def scan_hoist_sequences(graph, node):
         for o, (v, s) in zip(b.outputs, new):
             outer_of[id(o)], per_step[id(o)] = v, s
         hoisted.append(b)
+    if len(hoisted) < len(_body_nodes(parts)):  # a loop stays: hoist what pays
+        hoisted = _worth_hoisting(hoisted, _accumulated(parts))
     if not hoisted:
         return None
     from .scan import _frontier

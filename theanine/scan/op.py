@@ -6,7 +6,9 @@
     outer outputs: traces of the carries flagged in `traced`, finals[C], y traces[Y]
     keep          : per carry, then per y: 0 stores every step's row; k > 0 stores only
                     the last k (a ring buffer; the output is the last min(steps, k)
-                    rows, in order) -- set by the scan_memory rewrite
+                    rows, in order); -1 (carries only) stores the initial state as
+                    row 0, then every step's (steps + 1 rows: concatenate([init],
+                    trace) without a copy) -- set by the scan_memory rewrites
 
 Reference semantics (the py implementation below):
 
@@ -121,9 +123,9 @@ class Scan(Op):
     def _check_keep(self, keep):
         n = self.n_carries + self.n_ys
         keep = (0,) * n if keep is None else tuple(int(k) for k in keep)
-        if len(keep) != n or min(keep, default=0) < 0:
+        if len(keep) != n or min(keep, default=0) < -1 or -1 in keep[self.n_carries:]:
             raise ValueError(f"Scan: `keep` needs one count >= 0 per carry and per-step "
-                             f"output ({n}), got {keep}")
+                             f"output, or -1 for a carry ({n} in all), got {keep}")
         outs = self.carry_outputs + self.y_outputs
         for k, (m, v) in enumerate(zip(keep, outs)):
             if m and (not is_tensor(v) or (k < self.n_carries and not self.traced[k])):
@@ -232,13 +234,18 @@ def run_scan(op, fn, node, n, outer):
     traces = [None] * C
     ys = None
     steps = 0
-    rows = [min(n, k) if k else n for k in op.keep]  # rows stored per trace
+    rows = [min(n, k) if k > 0 else n for k in op.keep]  # rows stored per trace
+    first = [1 if k < 0 else 0 for k in op.keep]  # row 0 holds the initial state
+    inits = list(carries)
     for t in range(n):
         res = fn(*[s[t] for s in seqs], *carries, *consts)
         new = res[:C]
         if ys is None:
-            traces = [_alloc_trace(new[k], rows[k], tensor_c[k]) if op.traced[k] else None
-                      for k in range(C)]
+            traces = [_alloc_trace(new[k], first[k] + rows[k], tensor_c[k])
+                      if op.traced[k] else None for k in range(C)]
+            for k in range(C):
+                if first[k]:
+                    traces[k][0] = inits[k]
             ys = [np.empty((r,) + np.shape(y), dtype=y.dtype)
                   for r, y in zip(rows[C:], res[C:C + op.n_ys])]
         for k in range(C):
@@ -249,7 +256,7 @@ def run_scan(op, fn, node, n, outer):
                     f"shape {np.shape(carries[k])}; the state must keep one shape")
             if traces[k] is not None:
                 if tensor_c[k]:
-                    traces[k][t % rows[k]] = new[k]
+                    traces[k][first[k] + t % rows[k]] = new[k]
                 else:
                     traces[k].append(new[k])
         for k, y in enumerate(res[C:C + op.n_ys]):
@@ -263,11 +270,13 @@ def run_scan(op, fn, node, n, outer):
             break
     if ys is None:
         traces, ys = _empty_outputs(op, fn, seqs, carries, consts, tensor_c)
+        traces = [np.array([c]) if f else tr for tr, c, f in zip(traces, inits, first)]
     out = []
     for k in range(C):
         if op.traced[k]:
             tr = traces[k]
-            out.append(_in_order(tr, steps) if tensor_c[k] else tr)
+            out.append(tr if not tensor_c[k] else tr[:steps + 1] if first[k]
+                       else _in_order(tr, steps))
     out.extend(carries)
     out.extend(_in_order(y, steps) for y in ys)
     return tuple(out)

@@ -107,8 +107,19 @@ def expected_sig(node):
 
     # read-only array types: writable arrays convert to them at no cost, so one
     # compiled signature serves both (two would make calls mixing them ambiguous)
-    return tuple(types.Array(numba.from_dtype(np.dtype(v.type.dtype)), v.type.ndim, "C",
-                             readonly=True) for v in node.inputs)
+    return tuple(types.Array(numba.from_dtype(np.dtype(v.type.dtype)), v.type.ndim, lay,
+                             readonly=True) for v, lay in zip(node.inputs, layouts(node)))
+
+
+def layouts(node):
+    """The array layout each input of node's kernel takes: 'A' (any strides) for the
+    sequences of a Scan whose rows are arrays (a loop reads them row by row, so a
+    reversed or transposed view is not copied whole), 'C' for the rest."""
+    from theanine.scan.op import Scan
+
+    seqs = range(1, 1 + node.op.n_seqs) if isinstance(node.op, Scan) else ()
+    return tuple("A" if k in seqs and v.type.ndim >= 2 else "C"
+                 for k, v in enumerate(node.inputs))
 
 
 def _readonly(t):
@@ -117,9 +128,10 @@ def _readonly(t):
     return t.copy(readonly=True) if isinstance(t, types.Array) else t
 
 
-def _normalize(args):
-    return [np.ascontiguousarray(a) if isinstance(a, np.ndarray) and not a.flags.c_contiguous
-            else np.asarray(a) if not isinstance(a, np.ndarray) else a for a in args]
+def _normalize(args, lay):
+    return [np.asarray(a) if not isinstance(a, np.ndarray)
+            else np.ascontiguousarray(a) if lay == "C" and not a.flags.c_contiguous
+            else a for a, lay in zip(args, lay)]
 
 
 class NodeKernel:
@@ -136,14 +148,16 @@ class NodeKernel:
 
     def _make_call(self):
         cell, slow = self.cell, self._slow
+        lay = self.layouts = layouts(self.node)
+        c_pos = [k for k, v in enumerate(lay) if v == "C"]
 
         def call(*args):
             d = cell[0]
             if d is None:
                 return slow(args)
-            for a in args:  # kernels take C-contiguous arrays: copy a view first, since
-                if not a.flags.c_contiguous:  # a failed dispatch costs ~100 us
-                    args = _normalize(args)
+            for k in c_pos:  # a C-contiguous parameter: copy a view first, since a
+                if not args[k].flags.c_contiguous:  # failed dispatch costs ~100 us
+                    args = _normalize(args, lay)
                     break
             try:
                 return d(*args)
@@ -155,7 +169,7 @@ class NodeKernel:
         return call
 
     def _retype(self, args):
-        args = _normalize(args)
+        args = _normalize(args, self.layouts)
         try:
             return self.cell[0](*args)
         except TypeError as e:

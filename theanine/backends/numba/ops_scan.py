@@ -128,22 +128,28 @@ def _scan(ctx, node, ins, outs):
         line(2, f"raise ValueError('scan: sequence {k} has fewer rows than the steps asked "
                 "for (n_steps)')")
     cvars = op.carry_inputs
-    # rows stored per trace: all n, or a ring of the last `keep` (row t at t % rows)
-    rows = [f"min({n}, {m})" if m else n for m in op.keep]
-    at = [f"t % {r}" if m else "t" for m, r in zip(op.keep, rows)]
+    # rows stored per trace: all n, a ring of the last `keep` (row t at t % rows), or
+    # (keep -1) the initial state and then all n (row t at t + 1)
+    rows = [f"min({n}, {m})" if m > 0 else f"{n} + 1" if m else n for m in op.keep]
+    at = [f"t % {r}" if m > 0 else "t + 1" if m else "t" for m, r in zip(op.keep, rows)]
     traces = []
     for k, (c, cv) in enumerate(zip(carries, cvars)):
         if op.traced[k]:
             tr = f"tr{k}"
             shape = f"({rows[k]},) + {c}.shape" if cv.type.ndim else f"{rows[k]}"
             line(1, f"{tr} = np.empty({shape}, {np_dtype(cv.type.dtype)})")
+            if op.keep[k] < 0:
+                line(1, f"{tr}[0] = {c}")
             traces.append((k, tr))
     yvars = op.y_outputs
     for j, yv in enumerate(yvars):
         zero = ", ".join(["0"] * (yv.type.ndim + 1))
         line(1, f"y{j} = np.empty(({zero},), {np_dtype(yv.type.dtype)})")
     line(1, f"steps = {n}")
-    args = [f"{s}[t]" for s in seqs] + carries + consts
+    # sequences of arrays may be any view (linker.layouts): a row that is not
+    # contiguous (a transposed sequence) is copied, one row at a time
+    args = [f"np.ascontiguousarray({s}[t])" if v.type.ndim else f"{s}[t]"
+            for s, v in zip(seqs, op.seq_inputs)] + carries + consts
     line(1, f"for t in range({n}):")
     if body_dst is None:
         line(2, f"r = {body}({', '.join(args)}{',' if len(args) == 1 else ''})")
@@ -188,9 +194,11 @@ def _scan(ctx, node, ins, outs):
     cut = "[:steps]" if op.has_until else ""  # a whole array is returned without a copy
 
     def result(name, m):
+        if m < 0:
+            return f"{name}[:steps + 1]" if op.has_until else name
         return f"ring_in_order({name}, steps)" if m else f"{name}{cut}"
 
-    if any(op.keep):
+    if any(m > 0 for m in op.keep):
         ctx.helper(RING_SRC)
 
     rets = ([result(tr, op.keep[k]) for k, tr in traces] + carries
