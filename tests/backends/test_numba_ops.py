@@ -109,6 +109,18 @@ def test_dot_variants(run_both):
               R.integers(-3, 3, (4, 2)).astype("int32"), f32(4, 3)])
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_matrix_products_with_views_and_empty_dims(run_both, dtype):
+    # numba calls NumPy's gemm directly: transposed operands pass a transpose flag,
+    # strided ones are copied, empty dims skip BLAS
+    a, b, z = (T.matrix(n, dtype=dtype) for n in "abz")
+    outs = [T.dot(a, b), T.dot(a.T.T, b), T.dot(b.T, a.T), T.dot(a[:, ::2], b[::2]),
+            z + T.dot(a, b), z - 0.5 * T.dot(b.T, a.T).T]
+    for m, k, n in [(3, 4, 5), (0, 4, 5), (3, 0, 5), (3, 4, 0)]:
+        vals = [R.normal(size=s).astype(dtype) for s in [(m, k), (k, n), (m, n)]]
+        run_both([a, b, z], outs, vals)
+
+
 def test_batched_dot(run_both):
     a, b, m = T.tensor3("a"), T.tensor3("b"), T.matrix("m")
     run_both([a, b, m], [T.batched_dot(a, b), T.batched_dot(a, m), T.batched_dot(m, b)],

@@ -21,6 +21,7 @@ import numpy as np
 from theanine.tensor import scalar_ops as S
 from theanine.tensor.elemwise import Elemwise
 
+from . import blas
 from .codegen import np_dtype
 from .registry import Unsupported, register
 
@@ -243,12 +244,21 @@ def _register_composite():
         with ctx.block(f"if {x}.shape[-1] != {y}.shape[0]:"):
             ctx.line("raise ValueError('dot: shapes are not aligned')")
         r = outs[0]
-        ctx.line(f"{r} = np.dot({x}, {y})")  # a fresh array: scaled and summed in place
-        bz = node.inputs[0].type.broadcastable
+        zv, _, xv, yv, _ = node.inputs
+        bz = zv.type.broadcastable
+        direct = xv.type.ndim == yv.type.ndim == 2 and blas.available(zv.type.dtype)
+        if direct:  # NumPy's gemm adds the product into a copy of z
+            ctx.line(f"{r} = np.empty(({x}.shape[0], {y}.shape[1]), {ctx.dtype(zv)})")
+        else:
+            ctx.line(f"{r} = np.dot({x}, {y})")  # a fresh array: scaled, summed in place
         same = [f"{z}.shape[{i}] != {r}.shape[{i}]" for i, b in enumerate(bz) if not b]
         if same:  # a broadcastable dim of z has length 1 by its type
             with ctx.block(f"if {' or '.join(same)}:"):
                 ctx.line("raise ValueError('Gemm: dot(x, y) does not have the shape of z')")
+        if direct:
+            ctx.line(f"{r}[:] = {z}")
+            ctx.line(f"gemm_into({a}, {x}, {y}, {b}, {r})")
+            return
         if not _is_one(node.inputs[1]):
             ctx.line(f"{r} *= {a}")
         ctx.line(f"{r} += {z}" if _is_one(node.inputs[4]) else f"{r} += {b} * {z}")

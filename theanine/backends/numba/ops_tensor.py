@@ -14,6 +14,7 @@ from theanine.tensor.elemwise import DimShuffle
 from theanine.tensor.linalg import BatchedDot, Dot
 from theanine.tensor.reduce import Argmax, CAReduce
 
+from . import blas
 from .codegen import literal, np_dtype
 from .registry import register
 
@@ -184,6 +185,10 @@ def _dot(ctx, node, ins, outs):
     a, b = _as(ctx, a, av, dt), _as(ctx, b, bv, dt)
     with ctx.block(f"if {a}.shape[-1] != {b}.shape[0]:"):
         ctx.line("raise ValueError('dot: shapes are not aligned')")
+    if av.type.ndim == bv.type.ndim == 2 and blas.available(dt):
+        ctx.line(f"{outs[0]} = np.empty(({a}.shape[0], {b}.shape[1]), {np_dtype(dt)})")
+        ctx.line(f"gemm_into(1.0, {a}, {b}, 0.0, {outs[0]})")
+        return
     if _blas_ok(dt):
         ctx.line(f"{outs[0]} = np.dot({a}, {b})")
         return

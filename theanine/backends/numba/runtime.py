@@ -19,11 +19,12 @@ import numba
 import numpy as np
 from llvmlite import ir
 from numba import types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 __all__ = ["exp_f32", "exp_f64", "log_f32", "log_f64", "tanh_f32", "tanh_f64",
            "sigmoid_f32", "sigmoid_f64", "nan_max", "nan_min", "softplus", "sign_of",
-           "round_half_even", "angle_of", "psi_f64", "trigamma_f64", "check_index"]
+           "round_half_even", "angle_of", "psi_f64", "trigamma_f64", "check_index",
+           "gemm_into"]
 
 _J = numba.njit(error_model="numpy", nogil=True, inline="always")
 
@@ -387,3 +388,61 @@ def erfcx_f64(x):
 
 
 __all__ += ["erfinv_f64", "erfcx_f64"]
+
+
+# -- c = alpha * a @ b + beta * c with NumPy's BLAS (see blas.py) --------------------
+def _gemm_functions():
+    import llvmlite.binding as ll
+
+    from .blas import NAMES, addresses
+
+    found = addresses()
+    out = {}
+    i32, i64 = types.int32, types.int64
+    for dt, name in NAMES.items():
+        if name in found:
+            ll.add_symbol(name, found[name])
+            f = types.float32 if dt == "float32" else types.float64
+            p = types.CPointer(f)
+            out[dt] = types.ExternalFunction(
+                name, types.void(i32, i32, i32, i64, i64, i64, f, p, i64, p, i64, f, p, i64))
+    return out
+
+
+_GEMM = _gemm_functions()
+_ROW, _NOTRANS, _TRANS = 101, 111, 112  # CblasRowMajor, CblasNoTrans, CblasTrans
+
+
+def gemm_into(alpha, a, b, beta, c):
+    """c = alpha * a @ b + beta * c in place, for matrices (compiled code only)."""
+    raise NotImplementedError("gemm_into runs in compiled code")
+
+
+@overload(gemm_into)
+def _gemm_into(alpha, a, b, beta, c):
+    if not (isinstance(c, types.Array) and c.dtype.name in _GEMM):
+        return None
+    fn = _GEMM[c.dtype.name]
+    dt = c.dtype
+
+    def impl(alpha, a, b, beta, c):
+        m, k = a.shape
+        n = b.shape[1]
+        if k == 0 or m == 0 or n == 0:  # no product: BLAS is not called
+            if beta == 0:
+                c[:] = 0  # c may hold garbage (np.empty), which beta * c would keep
+            else:
+                c *= dt(beta)
+            return
+        if a.T.flags.c_contiguous and not a.flags.c_contiguous:  # a transposed view
+            ta, lda, ac = _TRANS, m, np.ascontiguousarray(a.T)
+        else:
+            ta, lda, ac = _NOTRANS, k, np.ascontiguousarray(a)
+        if b.T.flags.c_contiguous and not b.flags.c_contiguous:
+            tb, ldb, bc = _TRANS, k, np.ascontiguousarray(b.T)
+        else:
+            tb, ldb, bc = _NOTRANS, n, np.ascontiguousarray(b)
+        fn(_ROW, ta, tb, m, n, k, dt(alpha), ac.ctypes, lda, bc.ctypes, ldb, dt(beta),
+           c.ctypes, n)
+
+    return impl
