@@ -123,6 +123,21 @@ class Ctx:
         finally:
             self.depth -= 1
 
+    @contextlib.contextmanager
+    def loops(self, bounds):
+        """Nested ``for`` loops over range(b) for each bound expression (None: no loop
+        for that dim); yields one index name per bound."""
+        idx = [self.tmp("j") for _ in bounds]
+        depth0 = self.depth
+        for j, b in zip(idx, bounds):
+            if b is not None:
+                self.line(f"for {j} in range({b}):")
+                self.depth += 1
+        try:
+            yield idx
+        finally:
+            self.depth = depth0
+
     @staticmethod
     def dtype(var):
         return np_dtype(var.type.dtype)

@@ -72,20 +72,6 @@ def _use(ctx, *helpers):
         ctx.helper(src)
 
 
-@contextlib.contextmanager
-def _loops(ctx, bounds):
-    """Nested loops over range(b) for each bound expression; yields the indices."""
-    idx = [ctx.tmp("j") for _ in bounds]
-    depth0 = ctx.depth
-    for j, b in zip(idx, bounds):
-        ctx.line(f"for {j} in range({b}):")
-        ctx.depth += 1
-    try:
-        yield idx
-    finally:
-        ctx.depth = depth0
-
-
 def _tuple(items):
     return f"({', '.join(items)},)" if items else "()"
 
@@ -117,7 +103,7 @@ def _extract_diag(ctx, node, ins, outs):
     o = outs[0]
     shape = [f"{a}.shape[{d}]" for d in rest] + [k]
     ctx.line(f"{o} = np.empty({_tuple(shape)}, {np_dtype(node.outputs[0].type.dtype)})")
-    with _loops(ctx, shape) as idx:
+    with ctx.loops(shape) as idx:
         ctx.line(f"{o}[{', '.join(idx)}] = {a}[{_diag_index(node, rest, idx, idx[-1], starts)}]")
 
 
@@ -135,7 +121,7 @@ def _set_diag(ctx, node, ins, outs):
             with ctx.block(f"if {d}.shape[{i}] != {shape[lead + i]}:"):
                 ctx.line("raise ValueError('set diagonal: the value does not fit the "
                          "diagonal')")
-    with _loops(ctx, shape) as idx:
+    with ctx.loops(shape) as idx:
         at = _diag_index(node, rest, idx, idx[-1], starts)
         if dv.type.ndim == 0:
             ctx.line(f"{o}[{at}] = {d}")
@@ -151,11 +137,11 @@ def _nonzero(ctx, node, ins, outs):
     o, c = outs[0], ctx.tmp("c")
     shape = [f"{a}.shape[{d}]" for d in range(nd)]
     ctx.line(f"{c} = 0")
-    with _loops(ctx, shape) as idx, ctx.block(f"if {a}[{', '.join(idx)}] != 0:"):
+    with ctx.loops(shape) as idx, ctx.block(f"if {a}[{', '.join(idx)}] != 0:"):
         ctx.line(f"{c} += 1")
     ctx.line(f"{o} = np.empty(({nd}, {c}), np.int64)")
     ctx.line(f"{c} = 0")
-    with _loops(ctx, shape) as idx, ctx.block(f"if {a}[{', '.join(idx)}] != 0:"):
+    with ctx.loops(shape) as idx, ctx.block(f"if {a}[{', '.join(idx)}] != 0:"):
         for d, j in enumerate(idx):
             ctx.line(f"{o}[{d}, {c}] = {j}")
         ctx.line(f"{c} += 1")

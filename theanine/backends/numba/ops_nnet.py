@@ -7,8 +7,6 @@ implementation is (0 where that maximum is not finite).
 
 from __future__ import annotations
 
-import contextlib
-
 from theanine.tensor.nnet.crossentropy import CheckTargets
 from theanine.tensor.nnet.softmax_ops import LogSoftmax, Softmax
 
@@ -16,20 +14,10 @@ from .codegen import np_dtype
 from .registry import Unsupported, register
 
 
-@contextlib.contextmanager
 def loops_except(ctx, x, nd, axis):
     """Nested loops over every dim of x but `axis`; yields the index names (the
     one of `axis` is left for the caller's own loop)."""
-    idx = [ctx.tmp("j") for _ in range(nd)]
-    depth0 = ctx.depth
-    for d in range(nd):
-        if d != axis:
-            ctx.line(f"for {idx[d]} in range({x}.shape[{d}]):")
-            ctx.depth += 1
-    try:
-        yield idx
-    finally:
-        ctx.depth = depth0
+    return ctx.loops([None if d == axis else f"{x}.shape[{d}]" for d in range(nd)])
 
 
 def _softmax_like(ctx, node, ins, outs, log):
