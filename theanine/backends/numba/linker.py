@@ -309,9 +309,8 @@ def link(fgraph, check_types=False, allow_gc=True, profile=None, **_):
 
         base = py_funcify(op, node)
         if any(not codegen.is_tensor(v) for v in node.inputs + node.outputs):
-            # a random draw, a list of generator states: Python values, run from Python
-            if isinstance(op, Scan):
-                warn_object_mode(op, "a random generator (a Python value) is in the loop")
+            # a random draw, a list of generator states, a loop carrying a generator:
+            # Python values, run from Python by design (docs/numba.md), so no warning
             return base
         if emitter_for(op) is None:
             warn_object_mode(op, "it has no numba implementation")
