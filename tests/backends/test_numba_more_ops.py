@@ -60,6 +60,24 @@ def test_advanced_indexing_first_axis_and_grads(numba_strict):
         f(np.ones((5, 4)), np.array([5]))
 
 
+def test_advanced_indexing_after_whole_axes_and_grads(numba_strict):
+    # x[:, i], x[:, :, i, j]: the indexed axes move to the front and back again
+    W, X = T.matrix("W"), T.tensor4("X")
+    i, j, m = T.lvector("i"), T.lvector("j"), T.imatrix("m")
+    cost = (W[:, m] ** 2).sum() + (X[:, :, i, j] * 2).sum()
+    outs = [W[:, i], W[:, m], X[:, i], X[:, :, i, j], X[:, :, i]]
+    outs += theano.grad(cost, [W, X]) + [T.set_subtensor(W[:, i], -1.0),
+                                         T.inc_subtensor(X[:, :, i, j], W[:, :4])]
+    iv, jv = np.array([0, 2, 2, -1]), np.array([1, 0, 1, 2])
+    mv = np.array([[1, 0, 2], [2, 3, 0]], dtype="int32")
+    _both([W, X, i, j, m], outs,
+          [R.normal(size=(3, 5)), R.normal(size=(2, 3, 4, 3)), iv, jv, mv])
+    f = theano.function([W, i], W[:, i], mode=backend_mode("numba"))
+    assert f.fn.kernels
+    with pytest.raises(IndexError):
+        f(np.ones((3, 5)), np.array([5]))
+
+
 def test_arange_cumulative_sort(numba_strict):
     a, b = T.lscalar("a"), T.lscalar("b")
     s = T.scalar("s")

@@ -1,12 +1,15 @@
 """numba emitters: AdvancedSubtensor / AdvancedIncSubtensor (integer arrays
-indexing the leading axes, the other axes whole: embedding lookups x[i],
+indexing consecutive axes, the other axes whole: embedding lookups x[i],
 crossentropy's p[arange(n), y], and their gradients), ARange, CumOp, SortOp,
 ArgSortOp, PermuteAlongAxis (the gradient of sort), RepeatOp and RepeatGrad, Roll,
 OneHot, Bartlett, BinCount, SearchsortedOp (without sorter; NaN sorts last, as
 in NumPy).
 
-Other advanced index patterns (masks, arrays after a slice, several arrays of
-more than 1 dim) raise Unsupported: those nodes run their NumPy implementation.
+Integer arrays may also follow whole leading axes (x[:, i], W[:, :, i, j]): the
+indexed axes are moved to the front (a transposed view) and the result's block
+moved back. Other patterns (masks, integer arrays after an integer or a partial
+slice, arrays that are not consecutive, several arrays of more than 1 dim) raise
+Unsupported: those nodes run their NumPy implementation.
 ArgSortOp sorts stably (mergesort) whatever the kind asked for: a valid order
 for every kind, and NumPy's for ties on small arrays.
 """
@@ -26,21 +29,40 @@ from .registry import Unsupported, register
 _FULL = ("slice", None, None, None)
 
 
-def _leading_arrays(node, n_before):
-    """The number p of integer arrays indexing the first p axes, the other axes
-    whole (x[i], x[i, :], x[i, j] with 1-d i, j); Unsupported otherwise."""
+def _array_run(node, n_before):
+    """(s, p): s whole leading axes, then p integer arrays on the next p axes, the
+    other axes whole (x[i], x[i, j], x[:, i], x[:, :, i, j] with 1-d i, j);
+    Unsupported otherwise."""
     idx_list = node.op.idx_list
+    s = 0
+    while s < len(idx_list) and idx_list[s] == _FULL:
+        s += 1
     p = 0
-    while p < len(idx_list) and idx_list[p] == "a":
+    while s + p < len(idx_list) and idx_list[s + p] == "a":
         p += 1
-    if p == 0 or any(q != _FULL for q in idx_list[p:]):
+    if p == 0 or any(q != _FULL for q in idx_list[s + p:]):
         raise Unsupported(f"advanced index pattern {idx_list}")
     ivs = node.inputs[n_before:n_before + p]
     if any(v.type.dtype == "bool" for v in ivs):
         raise Unsupported("boolean mask index")
     if p > 1 and any(v.type.ndim != 1 for v in ivs):
         raise Unsupported("several index arrays of more than 1 dim")
-    return p
+    return s, p
+
+
+def _front(ctx, x, nd, s, p):
+    """x with the p indexed axes (after s whole ones) moved to the front (a view)."""
+    if s == 0:
+        return x
+    perm = [*range(s, s + p), *range(s), *range(s + p, nd)]
+    t = ctx.tmp("t")
+    ctx.line(f"{t} = np.transpose({x}, ({', '.join(map(str, perm))},))")
+    return t
+
+
+def _block_after(nb, s, nd):
+    """The axes order taking (block[nb], whole[s], rest) to (whole, block, rest)."""
+    return [*range(nb, nb + s), *range(nb), *range(nb + s, nd)]
 
 
 def _flat_indices(ctx, x, ixs):
@@ -85,36 +107,45 @@ def _shapes(x, xnd, p, ix, ind, n, block):
 
 @register(AdvancedSubtensor)
 def _adv_subtensor(ctx, node, ins, outs):
-    p = _leading_arrays(node, 1)
-    x, ixs = ins[0], ins[1:1 + p]
+    s, p = _array_run(node, 1)
     xv = node.inputs[0]
     xnd = xv.type.ndim
+    x, ixs = _front(ctx, ins[0], xnd, s, p), ins[1:1 + p]
     dt = np_dtype(xv.type.dtype)
     flats, n, block = _flat_indices(ctx, x, ixs)
-    view, rshape = _shapes(x, xnd, p, ixs[0], node.inputs[1].type.ndim, n, block)
+    ind = node.inputs[1].type.ndim
+    view, rshape = _shapes(x, xnd, p, ixs[0], ind, n, block)
     rows, i = ctx.tmp("r"), ctx.tmp("i")
     ctx.line(f"{rows} = np.empty(({', '.join(rshape)},), {dt})")
     with ctx.block(f"for {i} in range({n}):"):
         k = _checked(ctx, flats, i, x)
         ctx.line(f"{rows}[{i}] = {x}[{k}]")
-    ctx.line(f"{outs[0]} = {rows}.reshape(({', '.join(view)},))")
+    got = f"{rows}.reshape(({', '.join(view)},))"
+    if s:  # the block goes back after the whole leading axes
+        order = _block_after(len(block) if block else ind, s, len(view))
+        got = f"np.ascontiguousarray(np.transpose({got}, ({', '.join(map(str, order))},)))"
+    ctx.line(f"{outs[0]} = {got}")
 
 
 @register(AdvancedIncSubtensor, outer=True)
 def _adv_inc_subtensor(ctx, node, ins, outs):
-    p = _leading_arrays(node, 2)
-    x, y, ixs = ins[0], ins[1], ins[2:2 + p]
+    s, p = _array_run(node, 2)
+    y, ixs = ins[1], ins[2:2 + p]
     xv, yv = node.inputs[:2]
     xnd, ynd = xv.type.ndim, yv.type.ndim
     dt = np_dtype(xv.type.dtype)
     o, i = outs[0], ctx.tmp("i")
-    ctx.line(f"{o} = {x}.copy()")
+    ctx.line(f"{o} = {ins[0]}.copy()")
+    x = _front(ctx, o, xnd, s, p)  # a view: writes reach o
     flats, n, block = _flat_indices(ctx, x, ixs)
-    view, rshape = _shapes(x, xnd, p, ixs[0], node.inputs[2].type.ndim, n, block)
-    off = len(view) - ynd
+    ind = node.inputs[2].type.ndim
+    view, rshape = _shapes(x, xnd, p, ixs[0], ind, n, block)
+    nb = len(block) if block else ind
+    shown = view[nb:nb + s] + view[:nb] + view[nb + s:]  # the indexed subtensor's shape
+    off = len(shown) - ynd
     for j in range(ynd):
         if not yv.type.broadcastable[j]:
-            with ctx.block(f"if {y}.shape[{j}] != {view[off + j]}:"):
+            with ctx.block(f"if {y}.shape[{j}] != {shown[off + j]}:"):
                 ctx.line("raise ValueError('advanced inc_subtensor: the value does not match "
                          "the shape of the indexed subtensor')")
     yc = y if yv.type.dtype == xv.type.dtype else (
@@ -123,18 +154,21 @@ def _adv_inc_subtensor(ctx, node, ins, outs):
         rowv = yc
     else:
         yr = ctx.tmp("y")
-        ctx.line(f"{yr} = np.ascontiguousarray(np.broadcast_to({yc}, ({', '.join(view)},)))"
-                 f".reshape(({', '.join(rshape)},))")
+        yb = f"np.broadcast_to({yc}, ({', '.join(shown)},))"
+        if s:  # to the gathered order: block first
+            back = [*range(s, s + nb), *range(s), *range(s + nb, len(shown))]
+            yb = f"np.transpose({yb}, ({', '.join(map(str, back))},))"
+        ctx.line(f"{yr} = np.ascontiguousarray({yb}).reshape(({', '.join(rshape)},))")
         rowv = f"{yr}[{i}]"
     with ctx.block(f"for {i} in range({n}):"):
         k = _checked(ctx, flats, i, x)
         if node.op.set_instead_of_inc:
-            ctx.line(f"{o}[{k}] = {rowv}")
+            ctx.line(f"{x}[{k}] = {rowv}")
         elif xnd == p:
-            ctx.line(f"{o}[{k}] += {rowv}")
+            ctx.line(f"{x}[{k}] += {rowv}")
         else:
             w = ctx.tmp("w")
-            ctx.line(f"{w} = {o}[{k}]")
+            ctx.line(f"{w} = {x}[{k}]")
             ctx.line(f"{w} += {rowv}")
 
 
