@@ -61,17 +61,19 @@ def test_advanced_indexing_first_axis_and_grads(numba_strict):
 
 
 def test_advanced_indexing_after_whole_axes_and_grads(numba_strict):
-    # x[:, i], x[:, :, i, j]: the indexed axes move to the front and back again
+    # x[:, i], x[:, :, i, j], x[i, :, j]: the indexed axes move to the front (and back)
     W, X = T.matrix("W"), T.tensor4("X")
     i, j, m = T.lvector("i"), T.lvector("j"), T.imatrix("m")
     cost = (W[:, m] ** 2).sum() + (X[:, :, i, j] * 2).sum()
-    outs = [W[:, i], W[:, m], X[:, i], X[:, :, i, j], X[:, :, i]]
+    cost += (X[i, :, j] ** 2).sum()  # arrays apart: NumPy puts their block first
+    outs = [W[:, i], W[:, m], X[:, i], X[:, :, i, j], X[:, :, i], X[i, :, j], X[i, :, :, j]]
     outs += theano.grad(cost, [W, X]) + [T.set_subtensor(W[:, i], -1.0),
-                                         T.inc_subtensor(X[:, :, i, j], W[:, :4])]
+                                         T.inc_subtensor(X[:, :, i, j], W[:, :4]),
+                                         T.inc_subtensor(X[i, :, j], 1.0)]
     iv, jv = np.array([0, 2, 2, -1]), np.array([1, 0, 1, 2])
     mv = np.array([[1, 0, 2], [2, 3, 0]], dtype="int32")
     _both([W, X, i, j, m], outs,
-          [R.normal(size=(3, 5)), R.normal(size=(2, 3, 4, 3)), iv, jv, mv])
+          [R.normal(size=(3, 5)), R.normal(size=(3, 3, 4, 3)), iv, jv, mv])
     f = theano.function([W, i], W[:, i], mode=backend_mode("numba"))
     assert f.fn.kernels
     with pytest.raises(IndexError):

@@ -5,10 +5,11 @@ ArgSortOp, PermuteAlongAxis (the gradient of sort), RepeatOp and RepeatGrad, Rol
 OneHot, Bartlett, BinCount, SearchsortedOp (without sorter; NaN sorts last, as
 in NumPy).
 
-Integer arrays may also follow whole leading axes (x[:, i], W[:, :, i, j]): the
-indexed axes are moved to the front (a transposed view) and the result's block
-moved back. Other patterns (masks, integer arrays after an integer or a partial
-slice, arrays that are not consecutive, several arrays of more than 1 dim) raise
+Integer arrays may index any axes among whole ones (x[:, i], W[:, :, i, j],
+x[i, :, j]): the indexed axes are moved to the front (a transposed view), and the
+result's block of indexed dims goes where NumPy puts it (after the leading whole
+axes when the arrays are consecutive, else first). Other patterns (masks, arrays
+with integers or partial slices, several arrays of more than 1 dim) raise
 Unsupported: those nodes run their NumPy implementation.
 ArgSortOp sorts stably (mergesort) whatever the kind asked for: a valid order
 for every kind, and NumPy's for ties on small arrays.
@@ -30,31 +31,28 @@ _FULL = ("slice", None, None, None)
 
 
 def _array_run(node, n_before):
-    """(s, p): s whole leading axes, then p integer arrays on the next p axes, the
-    other axes whole (x[i], x[i, j], x[:, i], x[:, :, i, j] with 1-d i, j);
-    Unsupported otherwise."""
+    """(axes, back): the axes indexed by integer arrays, every other axis whole
+    (x[i], x[i, j], x[:, i], x[i, :, j] with 1-d i, j), and where the result's block
+    of indexed dims goes: after the leading whole axes when the arrays are
+    consecutive (as NumPy does), else first (back = 0). Unsupported otherwise."""
     idx_list = node.op.idx_list
-    s = 0
-    while s < len(idx_list) and idx_list[s] == _FULL:
-        s += 1
-    p = 0
-    while s + p < len(idx_list) and idx_list[s + p] == "a":
-        p += 1
-    if p == 0 or any(q != _FULL for q in idx_list[s + p:]):
+    axes = [d for d, q in enumerate(idx_list) if q == "a"]
+    if not axes or any(q not in ("a", _FULL) for q in idx_list):
         raise Unsupported(f"advanced index pattern {idx_list}")
-    ivs = node.inputs[n_before:n_before + p]
+    ivs = node.inputs[n_before:n_before + len(axes)]
     if any(v.type.dtype == "bool" for v in ivs):
         raise Unsupported("boolean mask index")
-    if p > 1 and any(v.type.ndim != 1 for v in ivs):
+    if len(axes) > 1 and any(v.type.ndim != 1 for v in ivs):
         raise Unsupported("several index arrays of more than 1 dim")
-    return s, p
+    consecutive = axes == list(range(axes[0], axes[0] + len(axes)))
+    return axes, axes[0] if consecutive else 0
 
 
-def _front(ctx, x, nd, s, p):
-    """x with the p indexed axes (after s whole ones) moved to the front (a view)."""
-    if s == 0:
+def _front(ctx, x, nd, axes):
+    """x with the indexed axes moved to the front, in order (a view)."""
+    perm = axes + [d for d in range(nd) if d not in axes]
+    if perm == list(range(nd)):
         return x
-    perm = [*range(s, s + p), *range(s), *range(s + p, nd)]
     t = ctx.tmp("t")
     ctx.line(f"{t} = np.transpose({x}, ({', '.join(map(str, perm))},))")
     return t
@@ -107,10 +105,11 @@ def _shapes(x, xnd, p, ix, ind, n, block):
 
 @register(AdvancedSubtensor)
 def _adv_subtensor(ctx, node, ins, outs):
-    s, p = _array_run(node, 1)
+    axes, s = _array_run(node, 1)
+    p = len(axes)
     xv = node.inputs[0]
     xnd = xv.type.ndim
-    x, ixs = _front(ctx, ins[0], xnd, s, p), ins[1:1 + p]
+    x, ixs = _front(ctx, ins[0], xnd, axes), ins[1:1 + p]
     dt = np_dtype(xv.type.dtype)
     flats, n, block = _flat_indices(ctx, x, ixs)
     ind = node.inputs[1].type.ndim
@@ -129,14 +128,15 @@ def _adv_subtensor(ctx, node, ins, outs):
 
 @register(AdvancedIncSubtensor, outer=True)
 def _adv_inc_subtensor(ctx, node, ins, outs):
-    s, p = _array_run(node, 2)
+    axes, s = _array_run(node, 2)
+    p = len(axes)
     y, ixs = ins[1], ins[2:2 + p]
     xv, yv = node.inputs[:2]
     xnd, ynd = xv.type.ndim, yv.type.ndim
     dt = np_dtype(xv.type.dtype)
     o, i = outs[0], ctx.tmp("i")
     ctx.line(f"{o} = {ins[0]}.copy()")
-    x = _front(ctx, o, xnd, s, p)  # a view: writes reach o
+    x = _front(ctx, o, xnd, axes)  # a view: writes reach o
     flats, n, block = _flat_indices(ctx, x, ixs)
     ind = node.inputs[2].type.ndim
     view, rshape = _shapes(x, xnd, p, ixs[0], ind, n, block)
