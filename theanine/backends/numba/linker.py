@@ -155,9 +155,10 @@ class NodeKernel:
             d = cell[0]
             if d is None:
                 return slow(args)
-            for k in c_pos:  # a C-contiguous parameter: copy a view first, since a
-                if not args[k].flags.c_contiguous:  # failed dispatch costs ~100 us
-                    args = _normalize(args, lay)
+            for k in c_pos:  # a C-contiguous parameter: copy a view (or convert a
+                flags = getattr(args[k], "flags", None)  # Python number) first, since
+                if flags is None or not flags.c_contiguous:  # a failed dispatch costs
+                    args = _normalize(args, lay)  # ~100 us
                     break
             try:
                 return d(*args)

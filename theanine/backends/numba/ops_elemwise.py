@@ -237,6 +237,7 @@ def _register_composite():
         emit_loop(ctx, node.inputs, ins, node.outputs[0], outs[0], body)
 
     from theanine.rewrites.blas import Gemm
+    from theanine.rewrites.utils import is_value
 
     @register(Gemm)
     def _gemm(ctx, node, ins, outs):
@@ -259,15 +260,10 @@ def _register_composite():
             ctx.line(f"{r}[:] = {z}")
             ctx.line(f"gemm_into({a}, {x}, {y}, {b}, {r})")
             return
-        if not _is_one(node.inputs[1]):
+        if not is_value(node.inputs[1], 1):
             ctx.line(f"{r} *= {a}")
-        ctx.line(f"{r} += {z}" if _is_one(node.inputs[4]) else f"{r} += {b} * {z}")
+        ctx.line(f"{r} += {z}" if is_value(node.inputs[4], 1) else f"{r} += {b} * {z}")
 
-
-def _is_one(v):
-    from theanine.graph.basic import Constant
-
-    return isinstance(v, Constant) and v.data.shape == () and v.data == 1
 
 
 _register_composite()
