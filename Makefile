@@ -17,7 +17,7 @@ help:
 	@echo "make demo-digits  train an MLP on scikit-learn's digits, print its test accuracy"
 	@echo "make test   run the test suite"
 	@echo "make lint   ruff check"
-	@echo "make bench  every benchmark (call overhead, scan, rewrites, conv/pool, jacobians): Markdown tables"
+	@echo "make bench  every benchmark (call overhead, scan, rewrites, conv/pool, jacobians, random loops): Markdown tables"
 	@echo "make clean  remove .venv and caches"
 
 $(PY):
@@ -51,6 +51,7 @@ bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/conv_pool.py
 	$(PY) benchmarks/conv_numba.py
 	$(PY) benchmarks/jacobian_bench.py
+	$(PY) benchmarks/random_scan.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info

@@ -107,7 +107,7 @@ def test_background_compile_swaps_in(tmp_path, monkeypatch):
     store.forget_loaded()
 
 
-# Built-in ops whose values are not tensors: a random generator state (RandomOp
+# Built-in ops whose values are not tensors: a NumPy generator (RandomStreams' RandomOp
 # draws with NumPy's Generator/RandomState objects, which compiled code can neither
 # copy nor, for RandomState, receive) and the Python list of per-step generator
 # states a gradient of a random loop reads (ListStepInputs). They run in the

@@ -83,6 +83,7 @@ def _load_all():
         ops_more,
         ops_nnet,
         ops_pool,
+        ops_random,
         ops_scan,
         ops_shape,
         ops_tensor,
