@@ -265,6 +265,9 @@ def test_typed_constructors(prefix, kind):
     assert (a.name, b.name) == ("a", "b") and a.type == v.type
     three = getattr(T, prefix + ("matrices" if kind == "matrix" else kind + "s"))(3)
     assert len(three) == 3 and all(t.type == v.type for t in three)
+    typ = getattr(T, prefix + kind)  # a TensorType, as in Theano
+    assert isinstance(typ, T.TensorType) and v.type == typ
+    assert typ.dtype == PREFIX[prefix] and typ.broadcastable == KINDS[kind]
 
 
 def test_untyped_constructors_use_floatx():

@@ -112,11 +112,10 @@ _KINDS = {"scalar": (), "vector": (False,), "matrix": (False, False), "row": (Tr
           "col": (False, True), "tensor3": (False,) * 3, "tensor4": (False,) * 4,
           "tensor5": (False,) * 5, "tensor6": (False,) * 6, "tensor7": (False,) * 7}
 
-typed_constructors = {}
-for _p, _dt in _PREFIX.items():
-    for _k, _pat in _KINDS.items():
-        typed_constructors[_p + _k] = _maker(_pat, _dt)
-        typed_constructors[_p + _k].__name__ = _p + _k
+# As in Theano, T.dmatrix, T.ivector, ... are TensorType instances (calling one
+# makes a variable: T.dmatrix("x")); T.matrix, T.vector, ... are functions (floatX).
+typed_constructors = {_p + _k: TensorType(_dt, _pat)
+                      for _p, _dt in _PREFIX.items() for _k, _pat in _KINDS.items()}
 
 
 def _plural(maker):
