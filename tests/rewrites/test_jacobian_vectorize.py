@@ -184,3 +184,13 @@ def test_every_backend(rng, linker):
     assert scans(f) == []
     for g, w in zip(f(*vals), loop(*vals)):
         np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-13)
+
+
+def test_jacobian_of_an_empty_vector_batched_and_as_a_loop():
+    # zero rows: the loop's output shape comes from shape inference (a probe step
+    # would index the empty vector)
+    x = T.dvector("x")
+    J = jacobian(T.tanh(x) * 2, x)
+    for mode in (None, LOOP, theano.Mode(linker="py", excluding=["scan_hoist_sequences"])):
+        out = theano.function([x], J, mode=mode)(np.zeros(0))
+        assert out.shape == (0, 0) and out.dtype == np.float64

@@ -309,9 +309,26 @@ def _empty_outputs(op, fn, seqs, carries, consts, tensor_c):
     try:
         with np.errstate(all="ignore"):
             res = fn(*probe, *carries, *consts)
-    except Exception as e:  # noqa: BLE001 - re-raised with the reason
-        raise ValueError(f"{op}: n_steps is 0 and the shapes of the per-step outputs could "
-                         f"not be determined by a probe step ({e})") from e
-    ys = [np.empty((0,) + np.shape(y), dtype=y.dtype)
-          for y in res[op.n_carries:op.n_carries + op.n_ys]]
+        shapes = [np.shape(y) for y in res[op.n_carries:op.n_carries + op.n_ys]]
+    except Exception as e:  # noqa: BLE001 - the probe read a value it cannot have
+        try:
+            shapes = _inferred_row_shapes(op, probe, carries, consts)
+        except Exception:  # noqa: BLE001 - re-raised with the probe's reason
+            raise ValueError(f"{op}: n_steps is 0 and the shapes of the per-step outputs "
+                             f"could not be determined by a probe step ({e})") from e
+    ys = [np.empty((0,) + tuple(int(d) for d in shp), dtype=y.type.dtype)
+          for shp, y in zip(shapes, op.y_outputs)]
     return traces, ys
+
+
+def _inferred_row_shapes(op, probe, carries, consts):
+    """The per-step outputs' shapes from the body's shape inference (no value is
+    read: a jacobian row's index into an empty vector has the vector's shape)."""
+    if getattr(op, "_row_shapes", None) is None:
+        from theanine.compile.function import function
+        from theanine.compile.mode import Mode
+
+        op._row_shapes = function(op.inner_inputs, [y.shape for y in op.y_outputs],
+                                  mode=Mode(linker="py"), on_unused_input="ignore")
+    with np.errstate(all="ignore"):
+        return op._row_shapes(*probe, *carries, *consts)
