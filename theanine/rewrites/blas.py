@@ -10,10 +10,9 @@ temporaries of the unfused graph; the gradient is the unfused expression's.
 
 from __future__ import annotations
 
-import numpy as np
-
 from theanine.graph.basic import Apply, Op
 from theanine.tensor.basic import as_tensor_variable
+from theanine.tensor.linalg import matrix_product
 from theanine.tensor.type import TensorType
 
 
@@ -42,7 +41,7 @@ class Gemm(Op):
             raise ValueError(f"dot: shapes {x.shape} and {y.shape} are not aligned: the last "
                              f"dimension of a ({x.shape[-1]}) must equal the first dimension "
                              f"of b ({y.shape[0]})")
-        r = np.dot(x, y)
+        r = matrix_product(x, y)
         bz = node.inputs[0].type.broadcastable
         if z.ndim != r.ndim or any(n != m and not (b and n == 1)
                                    for n, m, b in zip(z.shape, r.shape, bz)):

@@ -248,6 +248,14 @@ def _register_composite():
         zv, _, xv, yv, _ = node.inputs
         bz = zv.type.broadcastable
         direct = xv.type.ndim == yv.type.ndim == 2 and blas.available(zv.type.dtype)
+        if direct and zv.type.ndim == 2 and not any(bz):
+            # a whole z: its copy (a C-contiguous memcpy, ~4x faster than r[:] = z
+            # into a new array) receives the product
+            with ctx.block(f"if {z}.shape[0] != {x}.shape[0] or {z}.shape[1] != {y}.shape[1]:"):
+                ctx.line("raise ValueError('Gemm: dot(x, y) does not have the shape of z')")
+            ctx.line(f"{r} = {z}.copy()")
+            ctx.line(f"gemm_into({a}, {x}, {y}, {b}, {r})")
+            return
         if direct:  # NumPy's gemm adds the product into a copy of z
             ctx.line(f"{r} = np.empty(({x}.shape[0], {y}.shape[1]), {ctx.dtype(zv)})")
         else:

@@ -411,6 +411,7 @@ def _gemm_functions():
 
 _GEMM = _gemm_functions()
 _ROW, _NOTRANS, _TRANS = 101, 111, 112  # CblasRowMajor, CblasNoTrans, CblasTrans
+_ROWS = 64  # row block of a tall product
 
 
 def gemm_into(alpha, a, b, beta, c):
@@ -442,6 +443,14 @@ def _gemm_into(alpha, a, b, beta, c):
             tb, ldb, bc = _TRANS, k, np.ascontiguousarray(b.T)
         else:
             tb, ldb, bc = _NOTRANS, n, np.ascontiguousarray(b)
+        if ta == _NOTRANS and m >= 2 * _ROWS and k * n <= 8192:
+            # a tall a times a small b: 64-row blocks skip OpenBLAS's packing of a
+            # (as matrix_product in tensor/linalg.py)
+            for r in range(0, m, _ROWS):
+                rows = min(_ROWS, m - r)
+                fn(_ROW, ta, tb, rows, n, k, dt(alpha), ac[r:].ctypes, lda, bc.ctypes, ldb,
+                   dt(beta), c[r:].ctypes, n)
+            return
         fn(_ROW, ta, tb, m, n, k, dt(alpha), ac.ctypes, lda, bc.ctypes, ldb, dt(beta),
            c.ctypes, n)
 

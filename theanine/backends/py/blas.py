@@ -1,7 +1,7 @@
 """py implementation of Gemm: Gemm.compute with the node's constants read once.
 
 `a` and `b` are nearly always the constant 1 (z + dot(x, y)); then a call is one
-np.dot and one in-place add. Shape checks and errors are Gemm.compute's.
+matrix_product (np.dot) and one in-place add. Shape checks and errors are Gemm.compute's.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import numpy as np
 
 from theanine.graph.basic import Constant
 from theanine.rewrites.blas import Gemm
+from theanine.tensor.linalg import matrix_product
 
 from .linker import py_funcify
 
@@ -24,7 +25,7 @@ def _funcify_gemm(op, node):
     dtype = np.dtype(node.outputs[0].type.dtype)
     if not (_one(a) and _one(b)) or z.type.dtype != node.outputs[0].type.dtype:
         return lambda *args: op.compute(node, *args)
-    dot = np.dot
+    dot = matrix_product
 
     def gemm_plain(zv, av, xv, yv, bv):
         try:
