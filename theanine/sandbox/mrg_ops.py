@@ -113,10 +113,21 @@ def _check_counts(name, pvals, unis, n):
     return n
 
 
-class MultinomialFromUniform(Op):
-    """(pvals (rows, k), unis (rows * n,), n) -> counts (rows, k) of n draws per row."""
+class _FromUniform(Op):
+    """Uniforms to draws: no gradient (undefined for pvals and unis, n disconnected)."""
 
     __props__ = ("dtype",)
+
+    def grad(self, inputs, output_grads):
+        return [_undefined(self, 0, inputs[0]), _undefined(self, 1, inputs[1]),
+                _disconnected()]
+
+    def connection_pattern(self, node):
+        return [[True], [True], [False]]
+
+
+class MultinomialFromUniform(_FromUniform):
+    """(pvals (rows, k), unis (rows * n,), n) -> counts (rows, k) of n draws per row."""
 
     def __init__(self, dtype="int64"):
         self.dtype = canonical_dtype(dtype)
@@ -129,21 +140,12 @@ class MultinomialFromUniform(Op):
         n = _check_counts("multinomial", pvals, unis, n)
         return mrg_core.multinomial_from_uniform(pvals, unis, n, self.dtype)
 
-    def grad(self, inputs, output_grads):
-        return [_undefined(self, 0, inputs[0]), _undefined(self, 1, inputs[1]),
-                _disconnected()]
-
-    def connection_pattern(self, node):
-        return [[True], [True], [False]]
-
     def infer_shape(self, node, shapes):
         return [shapes[0]]
 
 
-class ChoiceFromUniform(Op):
+class ChoiceFromUniform(_FromUniform):
     """(pvals (rows, k), unis (rows * n,), n) -> (rows, n) distinct outcomes per row."""
-
-    __props__ = ("dtype",)
 
     def __init__(self, dtype="int64"):
         self.dtype = canonical_dtype(dtype)
@@ -161,13 +163,6 @@ class ChoiceFromUniform(Op):
             raise ValueError(f"choice: cannot draw {n} distinct outcomes from "
                              f"{pvals.shape[1]} (replace=False)")
         return mrg_core.choice_from_uniform(pvals, unis, n, self.dtype)
-
-    def grad(self, inputs, output_grads):
-        return [_undefined(self, 0, inputs[0]), _undefined(self, 1, inputs[1]),
-                _disconnected()]
-
-    def connection_pattern(self, node):
-        return [[True], [True], [False]]
 
     def infer_shape(self, node, shapes):
         from theanine.tensor.math import cast
