@@ -253,3 +253,25 @@ def test_bad_arguments():
         MRGUniform(1, "float64")(T.dmatrix(), np.array([3]))
     with pytest.raises(TypeError, match="pvals must be a float matrix"):
         MultinomialFromUniform()(T.dvector(), T.dvector(), 1)
+
+
+def test_few_streams_many_rounds_by_jump_matrices():
+    # 1 and 3 streams with many samples draw by jump matrices: the same numbers as
+    # stepping each stream (the reference recurrence) one sample at a time
+    for ns in (1, 3):
+        state = mrg_core.substreams(mrg_core.check_seed(21), ns)
+        new, u = mrg_core.uniform(state, 64 * ns * 3 + 2, "float64")
+        rows = [list(r) for r in state]
+        for i in range(len(u)):
+            rows[i % ns], z = _reference_step(rows[i % ns])
+            assert u[i] == z * 2.0 ** -31
+        np.testing.assert_array_equal(new, np.array(rows, dtype="int32"))
+
+
+def test_size_from_the_parameters_uses_theano_symbolic_stream_count():
+    s = MRG_RandomStreams(6)
+    low = T.dvector("low")
+    u = s.uniform(low=low, high=low + 1)
+    assert s.updates()[0][0].get_value().shape == (60 * 256, 6)
+    v = theano.function([low], u)(np.arange(5.0))
+    assert v.shape == (5,) and ((v >= np.arange(5)) & (v < np.arange(5) + 1)).all()

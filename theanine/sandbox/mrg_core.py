@@ -25,6 +25,8 @@ import numpy as np
 M1 = 2147483647  # 2**31 - 1
 M2 = 2147462579  # 2**31 - 21069
 MAX_STREAMS_GUESS = 60 * 256  # Theano's number of streams when the size is symbolic
+_MANY_ROUNDS = 64  # from this many rounds per stream, draw by jump matrices
+_BLOCK_ROUNDS = 4096  # rounds per block of jump-matrix draws
 
 # companion matrices: new state (x_n, x_{n-1}, x_{n-2}) = A @ (x_{n-1}, x_{n-2}, x_{n-3})
 _A1 = ((0, 2 ** 22, 2 ** 7 + 1), (1, 0, 0), (0, 1, 0))
@@ -43,6 +45,7 @@ def _power_of_two(a, e, m):
     return a
 
 
+_ONE_STEP = (_A1, _A2)
 JUMP_STREAM = (_power_of_two(_A1, 72, M1), _power_of_two(_A2, 72, M2))
 JUMP_CLASS = (_power_of_two(_A1, 134, M1), _power_of_two(_A2, 134, M2))
 
@@ -143,17 +146,42 @@ def to_uniform(z, dtype):
     raise TypeError(f"MRG uniform: dtype must be a float dtype, got {dtype!r}")
 
 
+def _after_steps(rows, r):
+    """The states of rows (k, 6) after 1, 2, ..., r steps: (r, k, 6) int32, by the
+    one-step jump matrices applied in doubling blocks (exact modular arithmetic, the
+    same numbers as stepping)."""
+    out = np.empty((r,) + rows.shape, dtype="int32")
+    out[0] = _apply(_ONE_STEP, rows)
+    done, jump = 1, _ONE_STEP  # jump = one step ** done
+    while done < r:
+        c = min(done, r - done)
+        out[done:done + c] = _apply(jump, out[:c].reshape(-1, 6)).reshape(c, *rows.shape)
+        done += c
+        jump = _compose(jump, jump)
+    return out
+
+
 def uniform(rstate, n, dtype):
     """(new state, n uniforms): sample i from stream i % n_streams. rstate is not
-    changed."""
+    changed. Few streams and many rounds go by jump matrices (O(log rounds) NumPy
+    calls), otherwise one vectorised step per round."""
     state = np.array(rstate, dtype="int32", copy=True)
     if state.ndim != 2 or state.shape[1] != 6 or state.shape[0] == 0:
         raise ValueError(f"MRG uniform: the random state must be an (n_streams, 6) int32 "
                          f"matrix with n_streams >= 1, got shape {state.shape}")
     out = np.empty(n, dtype=dtype)
     ns = state.shape[0]
+    done = 0
+    while n - done >= ns * _MANY_ROUNDS:  # whole rounds, a block at a time
+        r = min((n - done) // ns, _BLOCK_ROUNDS)
+        states = _after_steps(state, r)
+        x1, x2 = states[:, :, 0].astype("int64"), states[:, :, 3].astype("int64")
+        z = np.where(x1 <= x2, x1 - x2 + M1, x1 - x2)
+        out[done:done + r * ns] = to_uniform(z.reshape(-1), dtype)
+        state = states[-1].copy()
+        done += r * ns
     with np.errstate(over="ignore"):
-        for lo in range(0, n, ns):
+        for lo in range(done, n, ns):
             k = min(ns, n - lo)
             rows = state[:k]
             out[lo:lo + k] = to_uniform(_step(rows), dtype)

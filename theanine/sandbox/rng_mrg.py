@@ -108,18 +108,19 @@ class MRG_RandomStreams(rs.RandomStreamsBase):
         return u
 
     def _mrg_size(self, size, ndim, params, fname):
-        """(int64 size vector, its length): size, or the parameters' broadcast shape
-        when size is None or ()."""
+        """(int64 size vector, its length, what guesses the number of streams): size,
+        or the parameters' broadcast shape when size is None or () (then symbolic,
+        as for Theano: 60 * 256 streams)."""
         T = _T()
         if size is None or (isinstance(size, (tuple, list)) and len(size) == 0):
             nd = max([p.ndim for p in params], default=0)
             if nd == 0:
-                return constant(np.zeros(0, dtype="int64")), 0
+                return constant(np.zeros(0, dtype="int64")), 0, ()
             shapes = [tuple(T.shape(p)[i] for i in range(p.ndim)) for p in params]
             from theanine.tensor.dims import broadcast_shape
 
             dims = [T.cast(d, "int64") for d in broadcast_shape(*shapes)]
-            return T.stack(dims), nd
+            return T.stack(dims), nd, None
         v, length = rs.size_vector(size, fname)
         if length is None:
             if ndim is None:
@@ -131,7 +132,7 @@ class MRG_RandomStreams(rs.RandomStreamsBase):
         if isinstance(size, (tuple, list)) and any(
                 isinstance(s, (int, np.integer)) and s < 0 for s in size):
             raise ValueError(f"{fname}: size must hold non-negative lengths, got {size}")
-        return v, length
+        return v, length, size
 
     def _scaled(self, u, scale, shift, fname):
         r = u * scale + shift
@@ -150,8 +151,8 @@ class MRG_RandomStreams(rs.RandomStreamsBase):
         T = _T()
         dtype = rs._float_dtype("uniform", dtype, [low, high])
         low, high = (T.cast(as_tensor_variable(v), dtype) for v in (low, high))
-        v, nd = self._mrg_size(size, ndim, [low, high], "uniform")
-        u = self._uniform01(v, nd, dtype, nstreams, size)
+        v, nd, guess = self._mrg_size(size, ndim, [low, high], "uniform")
+        u = self._uniform01(v, nd, dtype, nstreams, guess)
         return self._scaled(u, high - low, low, "uniform")
 
     def binomial(self, size=(), n=1, p=0.5, ndim=None, dtype="int64", nstreams=None,
@@ -163,8 +164,8 @@ class MRG_RandomStreams(rs.RandomStreamsBase):
             return super().binomial(size, n, p, ndim=ndim, dtype=dtype)
         T = _T()
         p = as_tensor_variable(p)
-        v, nd = self._mrg_size(size, ndim, [p], "binomial")
-        u = self._uniform01(v, nd, rs._float_dtype("binomial", None, []), nstreams, size)
+        v, nd, guess = self._mrg_size(size, ndim, [p], "binomial")
+        u = self._uniform01(v, nd, rs._float_dtype("binomial", None, []), nstreams, guess)
         out = T.cast(T.lt(u, p), dtype)
         if out.broadcastable != u.broadcastable:
             raise ValueError(f"binomial: p ({p.type}) has more or longer dims than the "
@@ -182,7 +183,7 @@ class MRG_RandomStreams(rs.RandomStreamsBase):
         T = _T()
         dtype = rs._float_dtype("normal", dtype, [avg, std])
         avg, std = (T.cast(as_tensor_variable(v), dtype) for v in (avg, std))
-        v, nd = self._mrg_size(size, ndim, [avg, std], "normal")
+        v, nd, _ = self._mrg_size(size, ndim, [avg, std], "normal")
         z = box_muller(self, v, nd, dtype, nstreams, truncate)
         return self._scaled(z, std, avg, "normal")
 
