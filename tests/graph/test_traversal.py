@@ -145,6 +145,20 @@ def test_multi_output_nodes_are_sorted_once():
     assert sum(1 for n in nodes if len(n.outputs) == 2) == 1
 
 
+def test_clone_replace_one_output_of_a_multi_output_node():
+    # replacing one output keeps that replacement even though the node itself is
+    # shared (its inputs are unchanged) or rebuilt (one input replaced too)
+    x, y = T.dmatrix("x"), T.dmatrix("y")
+    mx, am = Split()(x)
+    out = [mx * 2.0, am + 1.0]
+    new = T.dmatrix("new")
+    a, b = clone_replace(out, {mx: new})
+    assert mx not in ancestors([a]) and new in ancestors([a])
+    assert am in ancestors([b])  # the other output still comes from the node
+    a2, b2 = clone_replace(out, {mx: new, x: y})
+    assert new in ancestors([a2]) and x not in ancestors([b2]) and y in ancestors([b2])
+
+
 def test_deep_chain_traversals_do_not_recurse():
     x = T.dvector("x")
     y = x

@@ -63,3 +63,37 @@ def test_gradient_uses_the_same_draws_as_the_forward_pass():
     eps = 1e-6
     num = (fr(xv, 0.7 + eps) - fr(xv, 0.7 - eps)) / (2 * eps)
     np.testing.assert_allclose(g, num, rtol=1e-6)
+
+
+def test_gradient_reads_generator_draws_from_the_forward_loop():
+    # the reverse loop gets each step's sample from the one forward loop (no second
+    # forward loop, no list of generator copies): it holds tensors only
+    from theanine.scan.grad import ListStepInputs
+    from theanine.scan.op import Scan
+    from theanine.tensor.random import RandomOp
+
+    srng = RandomStreams(seed=9)
+    w = T.dscalar("w")
+    x = T.dmatrix("x")
+
+    def step(e, h):
+        keep = srng.binomial(size=(3,), p=0.7, dtype="float64")
+        return T.tanh(h * w + e) * keep
+
+    r, upd = theano.scan(step, sequences=x, outputs_info=T.zeros((3,)))
+    f = theano.function([x, w], [r, T.grad(T.sum(r ** 2), w)], updates=upd)
+    nodes = f.maker.fgraph.toposort()
+    scans = [n for n in nodes if isinstance(n.op, Scan)]
+    assert len(scans) == 2 and not any(isinstance(n.op, ListStepInputs) for n in nodes)
+    rev = next(n.op for n in scans if (n.op.name or "").startswith("grad_of"))
+    inner = [v for v in theano.graph.traversal.ancestors(rev.inner_outputs) if v.owner]
+    assert not any(isinstance(v.owner.op, RandomOp) for v in inner)
+    xv = np.random.default_rng(0).normal(size=(7, 3))
+    srng.seed(9)
+    rv, g = f(xv, 0.4)
+    srng.seed(9)
+    fr = theano.function([x, w], T.sum(r ** 2), no_default_updates=True)
+    eps = 1e-6
+    num = (fr(xv, 0.4 + eps) - fr(xv, 0.4 - eps)) / (2 * eps)
+    np.testing.assert_allclose(g, num, rtol=1e-6)
+    np.testing.assert_allclose(fr(xv, 0.4), np.sum(rv ** 2))  # the same draws

@@ -154,10 +154,12 @@ def clone_with_memo(outputs, memo, share_inputs=True):
         new_inputs = [memo.get(id(i), i) for i in node.inputs]
         if share_inputs and all(a is b for a, b in zip(new_inputs, node.inputs)):
             for o in node.outputs:
-                memo[id(o)] = o
+                memo.setdefault(id(o), o)  # an output replaced by the caller stays so
             continue
         new_node = node.clone_with_new_inputs(new_inputs, strict=False)
         for o, no in zip(node.outputs, new_node.outputs):
+            if id(o) in memo:  # replaced by the caller
+                continue
             if no.name is None:
                 no.name = o.name
             if no.type != o.type and getattr(no.type, "is_super", None) \

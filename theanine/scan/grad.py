@@ -45,6 +45,15 @@ class ListStepInputs(Op):
         return [disconnected_type(), disconnected_type()]
 
 
+def _generator_draws(outputs):
+    """The samples of NumPy-generator draws (RandomOp) that `outputs` depend on."""
+    from theanine.tensor.random import RandomOp
+
+    return [v for v in ancestors(outputs)
+            if v.owner is not None and isinstance(v.owner.op, RandomOp)
+            and v is v.owner.outputs[1]]
+
+
 def _float(v):
     return is_tensor(v) and v.type.dtype.startswith(("float", "complex"))
 
@@ -101,15 +110,6 @@ def scan_grad(op, inputs, outputs, output_grads):
         if last is not None and not op.has_until:
             g_trace[k] = None
             g_final[k] = last if g_final[k] is None else g_final[k] + last
-    whole = all(op.traced) and not any(op.keep)  # every step's row of every trace
-    fwd = outputs if whole else op.with_traced((True,) * C).make_node(*inputs).outputs
-    traces = fwd[:C]
-    y_traces = fwd[2 * C:]
-    tensor_tr = [tr for tr, c in zip(traces, inits) if is_tensor(c)] + list(y_traces)
-    n_run = tensor_tr[0].shape[0] if tensor_tr else n_steps
-    trunc = op.truncate_gradient
-    n_grad = n_run if trunc < 0 else T.minimum(trunc, n_run)
-
     diff_c = [k for k in range(C) if _float(inits[k])]
     diff_s = [k for k in range(S) if _float(seqs[k])]
     diff_k = [k for k in range(K) if _float(consts[k])]
@@ -152,13 +152,34 @@ def scan_grad(op, inputs, outputs, output_grads):
     if stored or stored_y:
         gs = clone_replace(gs, {fwd_outs[k]: v for k, v in stored.items()}
                            | {fwd_outs[C + j]: v for j, v in stored_y.items()})
+    # NumPy generators' draws are read from the forward loop rather than redrawn from
+    # stored generator copies: the reverse loop then holds tensors only (it compiles)
+    drawn = _generator_draws(gs)
+    drawn_in = {v: v.type() for v in drawn}
+    if drawn:
+        gs = clone_replace(gs, drawn_in)
+    whole = all(op.traced) and not any(op.keep) and not drawn  # every row of every trace
+    if whole:
+        fwd = outputs
+    else:
+        fwd = Scan(new_in, fwd_outs[:C + Y] + drawn + fwd_outs[C + Y:], S, C, (True,) * C,
+                   op.has_until, op.name, op.truncate_gradient, op.profile,
+                   op.mode).make_node(*inputs).outputs
+    traces = fwd[:C]
+    y_traces = fwd[2 * C:2 * C + Y]
+    drawn_traces = fwd[2 * C + Y:]
+    tensor_tr = [tr for tr, c in zip(traces, inits) if is_tensor(c)] + list(y_traces)
+    n_run = tensor_tr[0].shape[0] if tensor_tr else n_steps
+    trunc = op.truncate_gradient
+    n_grad = n_run if trunc < 0 else T.minimum(trunc, n_run)
+
     g_c_new = gs[:len(diff_c)]
     g_x = gs[len(diff_c):len(diff_c) + len(diff_s)]
     g_k = gs[len(diff_c) + len(diff_s):]
 
     # the reverse Scan, in core form
     inner_seqs = (list(x_in) + list(c_in) + list(gtr_in.values()) + list(gy_in.values())
-                  + list(stored.values()) + list(stored_y.values()))
+                  + list(stored.values()) + list(stored_y.values()) + list(drawn_in.values()))
     inner_carries = [a_in[k] for k in diff_c] + [acc_in[k] for k in diff_k]
     inner_outs = list(g_c_new) + [acc_in[k] + g for k, g in zip(diff_k, g_k)] + list(g_x)
     rop = Scan(inner_seqs + inner_carries + list(k_in), inner_outs, len(inner_seqs),
@@ -178,6 +199,7 @@ def scan_grad(op, inputs, outputs, output_grads):
     outer_seqs += [rev(g_trace[k]) for k in gtr_in]
     outer_seqs += [rev(g_ys[j]) for j in gy_in]
     outer_seqs += [rev(traces[k]) for k in stored] + [rev(y_traces[j]) for j in stored_y]
+    outer_seqs += [rev(tr) for tr in drawn_traces]
     outer_inits = [g_final[k] if g_final[k] is not None else T.zeros_like(inits[k])
                    for k in diff_c]
     outer_inits += [T.zeros_like(consts[k]) for k in diff_k]
