@@ -2,6 +2,7 @@
 reproducible for a seed, and gradients that reuse the forward pass's draws."""
 
 import numpy as np
+import pytest
 
 import theanine as theano
 import theanine.tensor as T
@@ -97,3 +98,51 @@ def test_gradient_reads_generator_draws_from_the_forward_loop():
     num = (fr(xv, 0.4 + eps) - fr(xv, 0.4 - eps)) / (2 * eps)
     np.testing.assert_allclose(g, num, rtol=1e-6)
     np.testing.assert_allclose(fr(xv, 0.4), np.sum(rv ** 2))  # the same draws
+
+
+def _two_draw_walk(seed, n=6):
+    srng = RandomStreams(seed=seed)
+
+    def step(h):  # two draws chained on one generator each step
+        return h + srng.uniform(size=(2,)) * srng.normal(size=(2,))
+
+    return theano.scan(step, outputs_info=T.zeros((2,)), n_steps=n)
+
+
+def test_generator_carry_advanced_in_place_gives_the_same_numbers():
+    from theanine.scan.op import Scan
+    from theanine.tensor.random import RandomOp
+
+    r, upd = _two_draw_walk(4)
+    f = theano.function([], r, updates=upd)
+    scan = next(n.op for n in f.maker.fgraph.toposort() if isinstance(n.op, Scan))
+    draws = [v.owner.op for v in theano.graph.traversal.ancestors(scan.inner_outputs)
+             if v.owner is not None and isinstance(v.owner.op, RandomOp)]
+    assert draws and all(op.inplace for op in draws)
+    r2, upd2 = _two_draw_walk(4)
+    pure = theano.function([], r2, updates=upd2,
+                           mode=theano.Mode(excluding=["scan_random_inplace"]))
+    for _ in range(3):  # the same numbers, call after call (the streams advance alike)
+        np.testing.assert_array_equal(f(), pure())
+
+
+def test_in_place_draws_leave_the_shared_generator_alone_without_updates_or_on_error():
+    r, upd = _two_draw_walk(8)
+    (rng, _), = [(k, v) for k, v in upd.items()][:1]
+    before = rng.get_value().get_state(legacy=False)["state"]["key"].copy()
+    f = theano.function([], r, no_default_updates=True)
+    a, b = f(), f()
+    np.testing.assert_array_equal(a, b)
+    assert np.array_equal(rng.get_value().get_state(legacy=False)["state"]["key"], before)
+    srng = RandomStreams(seed=8)
+    v, idx = T.dvector("v"), T.lvector("idx")
+    s, upd = theano.scan(lambda i, h: h + v[i] * srng.uniform(size=(2,)), sequences=idx,
+                         outputs_info=T.zeros((2,)))
+    g = theano.function([v, idx], s, updates=upd)
+    gen = list(upd)[0]
+    key = gen.get_value().get_state(legacy=False)["state"]["key"].copy()
+    with pytest.raises(IndexError):
+        g(np.ones(3), np.array([0, 1, 7]))  # the third step fails, after two draws
+    assert np.array_equal(gen.get_value().get_state(legacy=False)["state"]["key"], key)
+    assert g(np.ones(3), np.array([0, 1, 2])).shape == (3, 2)
+    assert not np.array_equal(gen.get_value().get_state(legacy=False)["state"]["key"], key)

@@ -231,6 +231,11 @@ def run_scan(op, fn, node, n, outer):
             raise ValueError(f"{op}: sequence {k} has {len(s)} rows, fewer than the "
                              f"{n} steps asked for (n_steps)")
     tensor_c = [is_tensor(v) for v in op.carry_inputs]
+    if not all(tensor_c) and _draws_in_place(op):  # the body advances its generators
+        from theanine.tensor.random import copy_generator, unwrap_generator
+
+        carries = [c if t else copy_generator(unwrap_generator(c))
+                   for c, t in zip(carries, tensor_c)]
     traces = [None] * C
     ys = None
     steps = 0
@@ -280,6 +285,16 @@ def run_scan(op, fn, node, n, outer):
     out.extend(carries)
     out.extend(_in_order(y, steps) for y in ys)
     return tuple(out)
+
+
+def _draws_in_place(op):
+    """Whether the body has in-place random draws (scan_random_inplace)."""
+    if getattr(op, "_in_place", None) is None:
+        from theanine.tensor.random import RandomOp
+
+        op._in_place = any(isinstance(n.op, RandomOp) and n.op.inplace
+                           for n in toposort(op.inner_outputs, stop_at=op.inner_inputs))
+    return op._in_place
 
 
 def _in_order(buf, steps):

@@ -6,8 +6,11 @@ A draw is ``RandomOp(dist, ndim, dtype)(rng, size, *params) -> (new_rng, sample)
 Invariants:
 - A generator value is a ``numpy.random.RandomState`` or ``numpy.random.Generator``.
   RandomOp is pure: it never advances its input generator; it draws from a copy
-  and returns that copy as ``new_rng``. A stream advances only because its shared
-  RNG variable has ``default_update = new_rng`` (or an explicit update).
+  and returns that copy as ``new_rng`` (a RandomState copy costs ~200 us). Only
+  ``inplace=True`` draws advance their input: the rewrite scan_random_inplace uses
+  them for a loop's generator carry, which the loop copies once at its start. A
+  stream advances only because its shared RNG variable has ``default_update =
+  new_rng`` (or an explicit update).
 - ``size`` is an int64 vector of length <= ndim, padded on the left with -1; an
   entry -1 takes the length of the parameters' broadcast shape at that dim
   (Theano's convention). With ``size=()`` the sample has the parameters' shape.
@@ -310,13 +313,15 @@ class RandomOp(Op):
     ndim: the sample's batch ndim (the sample has ndim + the dist's core ndim dims).
     """
 
-    __props__ = ("dist", "ndim", "dtype")
+    __props__ = ("dist", "ndim", "dtype", "inplace")
+    inplace = False  # (pickles made before the flag existed)
 
-    def __init__(self, dist, ndim, dtype):
+    def __init__(self, dist, ndim, dtype, inplace=False):
         if dist not in DISTRIBUTIONS:
             raise ValueError(f"RandomOp: dist must be one of {sorted(DISTRIBUTIONS)}, "
                              f"got {dist!r}")
         self.dist, self.ndim, self.dtype = dist, int(ndim), canonical_dtype(dtype)
+        self.inplace = bool(inplace)
 
     def make_node(self, rng, size, *params):
         spec = DISTRIBUTIONS[self.dist]
@@ -349,7 +354,9 @@ class RandomOp(Op):
 
     def compute(self, node, rng, size, *params):
         spec = DISTRIBUTIONS[self.dist]
-        rng = copy_generator(unwrap_generator(rng))
+        rng = unwrap_generator(rng)
+        if not self.inplace:
+            rng = copy_generator(rng)
         params = [np.asarray(p) for p in params]
         batch = [p.shape[:p.ndim - c] for p, c in zip(params, spec.cores) if c is not None]
         shape = batch_shape(self.dist, tuple(int(s) for s in size), self.ndim, batch)
