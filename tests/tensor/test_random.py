@@ -444,3 +444,21 @@ def test_draws_inside_scan_differ_per_step_and_per_call():
     assert not np.allclose(a, b)
     s.seed(0)
     np.testing.assert_array_equal(f(), a)
+
+
+@pytest.mark.parametrize("dist, params", [
+    ("uniform", (2.0, 5.0)), ("normal", (1.0, 2.0)), ("binomial", (3, 0.4)),
+    ("poisson", (4.0,)), ("random_integers", (-2, 3))])
+def test_scalar_parameters_draw_the_numbers_of_broadcast_ones(dist, params):
+    # scalar parameters go to NumPy unbroadcast (faster): the numbers are those of
+    # parameters broadcast to the sample's shape
+    r = theano.shared(np.random.RandomState(11))
+    _, out = getattr(raw, dist)(r, (4, 5), *params)
+    got = theano.function([], out)()
+    ref = np.random.RandomState(11)
+    full = [np.broadcast_to(np.asarray(p), (4, 5)) for p in params]
+    if dist == "random_integers":
+        want = ref.randint(full[0], full[1] + 1, size=(4, 5))
+    else:
+        want = getattr(ref, dist)(*full, (4, 5))
+    np.testing.assert_array_equal(got, want.astype(got.dtype))

