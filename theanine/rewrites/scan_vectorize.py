@@ -18,6 +18,7 @@ from .scan import (
     scan_inline_constants,
     scan_remove_unused,
 )
+from .scan_random import scan_hoist_draws
 from .vectorize_rules import batched
 
 
@@ -323,6 +324,7 @@ def scan_merge_siblings(graph, node):
 scan_loops = RuleSet(
     "scan",
     [scan_merge_traced, scan_merge_siblings, scan_remove_unused, scan_inline_constants,
-     scan_last_state, scan_hoist_invariant, scan_hoist_sequences, scan_output_is_sequence,
+     scan_last_state, scan_hoist_invariant, scan_hoist_draws, scan_hoist_sequences,
+     scan_output_is_sequence,
      scan_sum_accumulation],
     doc="loops that do only the work they must (theanine/rewrites/scan.py)")
