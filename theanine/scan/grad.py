@@ -9,7 +9,10 @@ Reverse loop, for t = T-1 down to T-n (n = T, or truncate_gradient if smaller):
                       acc' = acc + g_consts_t
 
 The carries entering each step are [init, trace[0], ..., trace[T-2]], read from
-a forward Scan that keeps every trace (the same node when it already does).
+a forward Scan that keeps every trace (the same node when it already does). Samples
+of NumPy generators the reverse body needs are per-step outputs of that forward Scan
+(read as sequences), not redrawn from the generators' states; the rewrites merge it
+with the user's loop.
 Gradients of the sequences are zero for steps the reverse loop does not reach.
 """
 

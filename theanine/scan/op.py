@@ -132,12 +132,6 @@ class Scan(Op):
                 raise ValueError(f"Scan: keep[{k}] = {m} for an output with no tensor trace")
         return keep
 
-    def with_traced(self, traced):
-        """The same loop storing the whole traces of the carries flagged in `traced`."""
-        return Scan(self.inner_inputs, self.inner_outputs, self.n_seqs, self.n_carries,
-                    traced, self.has_until, self.name, self.truncate_gradient,
-                    self.profile, self.mode)
-
     # -- graph ---------------------------------------------------------------------
     def make_node(self, n_steps, *outer):
         from theanine.tensor.basic import as_tensor_variable
