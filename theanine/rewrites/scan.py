@@ -70,6 +70,14 @@ class ScanParts:
         outs = [c["out"] for c in self.carries] + [y["inner"] for y in self.ys]
         return outs + ([self.cond] if self.cond is not None else [])
 
+    def inner_clients(self):
+        """{id(inner variable): [(node, input position), ...]} over the body."""
+        clients = {}
+        for n in toposort(self.inner_outputs()):
+            for pos, v in enumerate(n.inputs):
+                clients.setdefault(id(v), []).append((n, pos))
+        return clients
+
     def substitute(self, mapping):
         """Replace inner variables in every inner output (mapping: inner -> inner)."""
         outs = clone_replace(self.inner_outputs(), mapping, strict=True)

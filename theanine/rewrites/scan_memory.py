@@ -24,7 +24,6 @@ This step runs after the other scan rules, which see only whole traces.
 from __future__ import annotations
 
 from theanine.graph.rewrite import RuleSet, rule
-from theanine.graph.traversal import toposort
 from theanine.scan.op import Scan
 from theanine.scan.utils import is_tensor
 from theanine.tensor.elemwise import DimShuffle
@@ -134,10 +133,7 @@ def _draw_chain(clients, carry):
 def scan_random_inplace(graph, node):
     """A loop's generator carry that keeps no trace is advanced by in-place draws."""
     parts = ScanParts(node)
-    clients = {}
-    for n in toposort(parts.inner_outputs()):
-        for pos, v in enumerate(n.inputs):
-            clients.setdefault(id(v), []).append((n, pos))
+    clients = parts.inner_clients()
     mapping = {}
     for c in parts.carries:
         if c["traced"] or is_tensor(c["inner"]):

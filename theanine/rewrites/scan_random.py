@@ -19,22 +19,14 @@ import numpy as np
 
 from theanine.graph.basic import Constant
 from theanine.graph.rewrite import rule
-from theanine.graph.traversal import toposort
 from theanine.scan.op import Scan
 from theanine.scan.utils import is_tensor
 from theanine.tensor.random import RandomOp
+from theanine.tensor.shape import static_length
 
 from .scan import ScanParts
 
 SEQUENTIAL = {"uniform", "normal", "binomial", "poisson", "random_integers"}
-
-
-def _clients(parts):
-    clients = {}
-    for n in toposort(parts.inner_outputs()):
-        for pos, v in enumerate(n.inputs):
-            clients.setdefault(id(v), []).append((n, pos))
-    return clients
 
 
 def _hoistable_draw(parts, clients, carry):
@@ -51,8 +43,6 @@ def _hoistable_draw(parts, clients, carry):
     consts = {id(i) for _, i in parts.consts}
     if not all(isinstance(v, Constant) or id(v) in consts for v in draw.inputs[1:]):
         return None
-    from theanine.tensor.shape import static_length
-
     if static_length(draw.inputs[1]) is None:
         return None
     return draw
@@ -66,7 +56,7 @@ def scan_hoist_draws(graph, node):
     if node.op.has_until:
         return None
     parts = ScanParts(node)
-    clients = _clients(parts)
+    clients = parts.inner_clients()
     outer_of = {id(i): o for o, i in parts.consts}
     for carry in parts.carries:
         draw = _hoistable_draw(parts, clients, carry)
@@ -74,8 +64,6 @@ def scan_hoist_draws(graph, node):
             continue
         op = draw.op
         size, params = draw.inputs[1], draw.inputs[2:]
-        from theanine.tensor.shape import static_length
-
         pad = op.ndim - static_length(size)
         size_all = T.concatenate([T.stack([parts.n_steps]),
                                   T.constant(np.full(pad, -1, dtype="int64")),

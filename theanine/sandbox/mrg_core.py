@@ -65,17 +65,23 @@ def _compose(a, b):
     return tuple(_matmul_mod(p, q, m) for p, q, m in zip(a, b, (M1, M2)))
 
 
+def _powers(first, jump, count):
+    """(count, *first.shape) int32: first (states in rows of 6), then each block
+    `jump` applied once more than the one before, filled in doubling blocks."""
+    out = np.empty((count,) + first.shape, dtype="int32")
+    out[0] = first
+    done = 1  # `jump` is the one-block jump ** done
+    while done < count:
+        c = min(done, count - done)
+        out[done:done + c] = _apply(jump, out[:c].reshape(-1, 6)).reshape(c, *first.shape)
+        done += c
+        jump = _compose(jump, jump)
+    return out
+
+
 def substreams(rstate, n_streams):
     """(n_streams, 6) int32: rstate, then each row 2**72 steps after the one before."""
-    rows = np.empty((n_streams, 6), dtype="int32")
-    rows[0] = rstate
-    done, jump = 1, JUMP_STREAM  # jump = JUMP_STREAM ** done
-    while done < n_streams:
-        k = min(done, n_streams - done)
-        rows[done:done + k] = _apply(jump, rows[:k])
-        done += k
-        jump = _compose(jump, jump)
-    return rows
+    return _powers(np.asarray(rstate, dtype="int32"), JUMP_STREAM, n_streams)
 
 
 def next_class_state(rstate):
@@ -148,17 +154,8 @@ def to_uniform(z, dtype):
 
 def _after_steps(rows, r):
     """The states of rows (k, 6) after 1, 2, ..., r steps: (r, k, 6) int32, by the
-    one-step jump matrices applied in doubling blocks (exact modular arithmetic, the
-    same numbers as stepping)."""
-    out = np.empty((r,) + rows.shape, dtype="int32")
-    out[0] = _apply(_ONE_STEP, rows)
-    done, jump = 1, _ONE_STEP  # jump = one step ** done
-    while done < r:
-        c = min(done, r - done)
-        out[done:done + c] = _apply(jump, out[:c].reshape(-1, 6)).reshape(c, *rows.shape)
-        done += c
-        jump = _compose(jump, jump)
-    return out
+    one-step jump matrices (exact modular arithmetic, the same numbers as stepping)."""
+    return _powers(_apply(_ONE_STEP, rows), _ONE_STEP, r)
 
 
 def uniform(rstate, n, dtype):

@@ -40,6 +40,4 @@ def box_muller(streams, size, ndim, dtype, nstreams, truncate):
     else:
         parts = [z0, z1]
     z = T.concatenate(parts)[:n_odd]
-    out = T.reshape(z, size, ndim=ndim)
-    out.rstate, out.update = u.rstate, u.update
-    return out
+    return streams._tag(T.reshape(z, size, ndim=ndim), u)

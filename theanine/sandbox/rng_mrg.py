@@ -140,9 +140,7 @@ class MRG_RandomStreams(rs.RandomStreamsBase):
             raise ValueError(f"{fname}: the parameters ({scale.type}, {shift.type}) have "
                              f"more or longer dims than the sample of size {u.type}; give a "
                              "size that covers them")
-        r.rstate = r.rng = u.rstate
-        r.update = u.update
-        return r
+        return self._tag(r, u)
 
     # -- distributions --------------------------------------------------------------
     def uniform(self, size=(), low=0.0, high=1.0, ndim=None, dtype=None, nstreams=None):
@@ -170,9 +168,7 @@ class MRG_RandomStreams(rs.RandomStreamsBase):
         if out.broadcastable != u.broadcastable:
             raise ValueError(f"binomial: p ({p.type}) has more or longer dims than the "
                              f"sample of size {u.type}; give a size that covers it")
-        out.rstate = out.rng = u.rstate
-        out.update = u.update
-        return out
+        return self._tag(out, u)
 
     def normal(self, size=(), avg=0.0, std=1.0, ndim=None, dtype=None, nstreams=None,
                truncate=False):
@@ -241,9 +237,11 @@ class MRG_RandomStreams(rs.RandomStreamsBase):
                                nstreams, None)
 
     @staticmethod
-    def _tag(out, unis):
-        out.rstate = out.rng = unis.rstate
-        out.update = unis.update
+    def _tag(out, u):
+        """out, carrying the state and update of the draw `u` it comes from (Theano's
+        sample.rstate and sample.update)."""
+        out.rstate = out.rng = u.rstate
+        out.update = u.update
         return out
 
     def permutation(self, size=(), n=1, ndim=None, dtype="int64", nstreams=None):
