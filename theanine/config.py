@@ -68,6 +68,10 @@ _FLAGS = {
     "deterministic": ("default", _choice("default", "more"), "accepted for Theano compatibility"),
     "nocleanup": (False, _bool, "accepted for Theano compatibility"),
     "scan.allow_gc": (False, _bool, "accepted for Theano compatibility"),
+    "scan.parallel_linear": (True, _bool,
+                             "loop carries updated as A*h + B (cumsum, cumprod, running "
+                             "max/min, dot(h, M) + B) run as parallel prefix scans "
+                             "(docs/parallel_scan.md)"),
     "traceback.limit": (8, int, "accepted for Theano compatibility"),
     "blas.ldflags": ("", _str, "accepted for Theano compatibility"),
     "dnn.enabled": ("auto", _str, "accepted for Theano compatibility"),

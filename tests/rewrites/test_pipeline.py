@@ -100,7 +100,8 @@ def _ops(f):
 def test_pipelines_are_plain_lists():
     assert [s.name for s in FAST_COMPILE] == ["merge", "dead_code", "constant_folding"]
     assert [s.name for s in FAST_RUN] == ["merge", "dead_code", "constant_folding",
-                                          "simplify", "scan", "scan_memory", "stabilize",
+                                          "simplify", "scan", "scan_linear", "scan_memory",
+                                          "stabilize",
                                           "specialize", "fusion"]
     assert [s.name for s in FAST_RUN[3].items] == ["canonicalize", "shape"]
     names = all_names()

@@ -1,0 +1,113 @@
+"""scan_linear rules, each alone, before-graph -> expected-graph (values unchanged):
+scan_parallel_linear, linear_recurrence_final_only, and the step as a whole."""
+
+import numpy as np
+
+import theanine as theano
+import theanine.tensor as T
+from tests.rewrites.helpers import check_rewrite, check_unchanged
+from theanine.rewrites.scan_linear import (
+    affine_form,
+    linear_recurrence_final_only,
+    scan_linear,
+    scan_parallel_linear,
+)
+from theanine.rewrites.scan_vectorize import CheckSteps
+from theanine.scan.op import Scan
+from theanine.tensor.recurrence import LinearRecurrence
+
+
+def ema(fn=lambda a, h: 0.5 * h + a, x=None, h0=None):
+    x = T.dvector("x") if x is None else x
+    h0 = T.dscalar("h0") if h0 is None else h0
+    h, _ = theano.scan(fn, sequences=x, outputs_info=h0)
+    return x, h0, h
+
+
+def test_rule_alone_makes_a_map_of_the_operands_and_a_recurrence():
+    x, h0, h = ema()
+    scan = h.owner
+    n, seq = scan.inputs[0], scan.inputs[1]
+    slice_in = scan.op.seq_inputs[0]
+    operands = Scan([slice_in], [slice_in], 1, 0, (), False, "scan_fn_operands")
+    b = operands.make_node(n, seq).outputs[0]
+    a = T.shape_padleft(scan.op.carry_outputs[0].owner.inputs[0].owner.inputs[0])
+    expected = LinearRecurrence("affine")(n, h0, a, b)[0]
+    check_rewrite(scan_parallel_linear, h, expected, [x, h0],
+                  values=[np.linspace(-1, 1, 9), np.float64(0.3)])
+
+
+def test_the_step_leaves_no_loop():
+    x, h0, h = ema()
+    scan = h.owner
+    n, seq = scan.inputs[0], scan.inputs[1]
+    a = T.shape_padleft(scan.op.carry_outputs[0].owner.inputs[0].owner.inputs[0])
+    b = CheckSteps()(seq, n)[:n]
+    expected = LinearRecurrence("affine")(n, h0, a, b)[0]
+    check_rewrite(scan_linear, h, expected, [x, h0],
+                  values=[np.linspace(-1, 1, 9), np.float64(0.3)])
+
+
+def test_final_state_only():
+    x, h0, h = ema()
+    n = x.shape[0]
+    tr, fin = LinearRecurrence("add")(n, h0, x)
+    expected = LinearRecurrence("add", store=False)(n, h0, x)
+    check_rewrite(linear_recurrence_final_only, fin * 2, expected * 2, [x, h0],
+                  values=[np.linspace(-1, 1, 9), np.float64(0.3)])
+    check_unchanged(linear_recurrence_final_only, [tr, fin], [x, h0])
+
+
+def test_reduce_keeps_no_trace():
+    x, h0 = T.dvector("x"), T.dscalar("h0")
+    last, _ = theano.reduce(lambda a, h: 0.5 * h + a, sequences=x, outputs_info=h0)
+    scan = last.owner
+    n, seq = scan.inputs[0], scan.inputs[1]
+    a = T.shape_padleft(scan.op.carry_outputs[0].owner.inputs[0].owner.inputs[0])
+    expected = LinearRecurrence("affine", store=False)(n, h0, a, CheckSteps()(seq, n)[:n])
+    check_rewrite(scan_linear, last, expected, [x, h0],
+                  values=[np.linspace(-1, 1, 9), np.float64(0.3)])
+
+
+def test_unchanged_when_off_or_not_linear():
+    x, h0, h = ema()
+    with theano.config.change_flags({"scan.parallel_linear": False}):
+        check_unchanged(scan_parallel_linear, h, [x, h0])
+    for fn in (lambda a, h: T.tanh(h) + a, lambda a, h: h * h + a,
+               lambda a, h: T.maximum(h * 2, a)):
+        x, h0, h = ema(fn)
+        check_unchanged(scan_parallel_linear, h, [x, h0])
+
+
+def _form(fn, state=None, **kw):
+    """affine_form of the update of a one-carry loop over a vector sequence."""
+    x = T.dmatrix("x")
+    h0 = T.dvector("h0") if state is None else state
+    h, _ = theano.scan(fn, sequences=x, outputs_info=h0, **kw)
+    op = h.owner.op
+    stop = op.inner_inputs
+    tainted = {id(v) for v in op.carry_inputs}
+    return affine_form(op.carry_outputs[0], op.carry_inputs[0], stop, tainted)
+
+
+def test_detected_forms():
+    assert _form(lambda a, h: h + a)[0] == "add"
+    assert _form(lambda a, h: h * a)[0] == "mul"
+    assert _form(lambda a, h: a * h + a * 2)[0] == "affine"
+    assert _form(lambda a, h: (h - a) / 3 - h)[0] == "affine"
+    assert _form(lambda a, h: T.switch(a > 0, h * 2 + a, a))[0] == "affine"
+    assert _form(lambda a, h: T.maximum(h, a))[:3:2] == ("max", "carry")
+    assert _form(lambda a, h: T.minimum(a, h))[:3:2] == ("min", "input")
+    m = T.dmatrix("m")
+    assert _form(lambda a, h, m: T.dot(h, m) + a, non_sequences=m)[0] == "matrix"
+    assert _form(lambda a, h, m: T.dot(m, h + a), non_sequences=m)[0] == "matrix"
+
+
+def test_forms_that_are_not_detected():
+    assert _form(lambda a, h: h) is None                     # nothing to do
+    assert _form(lambda a, h: T.tanh(h) + a) is None
+    assert _form(lambda a, h: h * h) is None
+    assert _form(lambda a, h: T.maximum(h + 1, a)) is None   # max of a shifted state
+    assert _form(lambda a, h: T.switch(h > 0, h, a)) is None  # the condition reads h
+    assert _form(lambda a, h: T.cast(h, "float32") * a) is None
+    assert _form(lambda a, h: (h.sum() + a)) is None         # broadcasts a reduction
