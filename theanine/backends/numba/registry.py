@@ -84,6 +84,7 @@ def _load_all():
         ops_nnet,
         ops_pool,
         ops_random,
+        ops_recurrence,
         ops_scan,
         ops_shape,
         ops_tensor,
