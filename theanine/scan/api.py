@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from theanine.config import memory_size
 from theanine.graph.basic import Constant, Variable
 from theanine.graph.traversal import ancestors, clone_replace, toposort
 
@@ -30,8 +31,12 @@ def _T():
 
 def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None,
          truncate_gradient=-1, go_backwards=False, mode=None, name=None, profile=False,
-         allow_gc=None, strict=False, return_list=False, _finals=False):
+         allow_gc=None, strict=False, return_list=False, memory_budget=None, _finals=False):
     """Loop `fn` over `sequences` (Theano 1.0 semantics). Returns (outputs, updates).
+
+    `memory_budget` (bytes, or a string such as '256MB'; default: the config flag
+    scan_memory_budget) bounds what the gradient keeps of the loop's states: above
+    it, the gradient stores checkpoints and recomputes segments (checkpointed_grad.py).
 
     `_finals` (internal, for reduce/foldl/foldr): return the final state of each
     recurrent output instead of its trace (the initial state when no step runs)."""
@@ -42,6 +47,11 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
                 for k, v in enumerate(_wrap_list(non_sequences))]
     if not isinstance(truncate_gradient, (int, np.integer)):
         raise TypeError(f"scan: truncate_gradient must be an int, got {truncate_gradient!r}")
+    if memory_budget is not None:
+        try:
+            memory_budget = memory_size(memory_budget)
+        except ValueError as e:
+            raise ValueError(f"scan: memory_budget: {e}") from None
 
     # -- sequences ----------------------------------------------------------------
     seq_specs = []  # (outer variable, taps)
@@ -217,7 +227,7 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     inner_outs = outs_all
     op = Scan(seq_and_carry_in + consts_inner, inner_outs, len(seq_args), n_c, traced,
               cond is not None, name, truncate_gradient,
-              profile=_profile(profile, name), mode=mode)
+              profile=_profile(profile, name), mode=mode, memory_budget=memory_budget)
     node = op.make_node(steps, *core_seqs, *inits, *consts_outer)
     n_tr = sum(traced)
     traces = node.outputs[:n_tr]
