@@ -204,3 +204,16 @@ def test_segments_stay_within_the_states_given():
                 assert k + s <= cv + 1
             else:  # two levels: k checkpoints, then sqrt of each segment below
                 assert k <= np.ceil(nv ** (1 / 3)) and s <= np.ceil(nv / k)
+
+
+def test_a_budgeted_loop_keeps_its_per_step_work_in_the_loop():
+    """x_t . W for all steps at once would be a T-row array: not with a budget."""
+    from theanine.graph.rewrite import rewrite_outputs
+    from theanine.rewrites.scan_vectorize import scan_hoist_sequences
+
+    X, h0, W = T.dmatrix("X"), T.dvector("h0"), T.dmatrix("W")
+    for budget, hoisted in ((None, True), ("1MB", False)):
+        h, _ = theano.scan(lambda x, h, W: T.tanh(T.dot(x, W) + h), sequences=X,
+                           outputs_info=h0, non_sequences=W, memory_budget=budget)
+        new = rewrite_outputs(h, scan_hoist_sequences, inputs=[X, h0, W])
+        assert (new.owner.op.key != h.owner.op.key) == hoisted

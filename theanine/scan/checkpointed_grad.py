@@ -124,11 +124,13 @@ def _steps_run(op, inputs, outputs):
 
 def _segment(op, seqs, start, length, inits, consts):
     """A Scan of op's body (without `until`) over `length` steps from `start`, keeping
-    every trace; returns (its node, the sequence slices it reads)."""
+    every trace; returns (its node, the sequence slices it reads). Its own budget is
+    0 (the rewrites may batch its per-step work: a segment is short); the levels below
+    are set by _SEGMENTS."""
     body = op.carry_outputs + op.y_outputs
     seg = Scan(op.inner_inputs, body, op.n_seqs, op.n_carries, (True,) * op.n_carries, False,
                f"{op.name or 'scan_fn'}_segment", profile=op.profile, mode=op.mode,
-               memory_budget=op.memory_budget)
+               memory_budget=0)
     slices = [s[start:start + length] for s in seqs]
     return seg.make_node(length, *slices, *inits, *consts), slices
 
