@@ -114,7 +114,7 @@ def test_background_compile_swaps_in(tmp_path, monkeypatch):
 # Python glue by design; a Scan carrying a generator runs its NumPy loop. Any other
 # built-in op without a numba implementation fails
 # test_every_builtin_op_has_a_numba_implementation.
-PYTHON_GLUE = {"RandomOp", "ListStepInputs"}
+PYTHON_GLUE = {"RandomOp", "ListStepInputs", "ListCheckpoints"}  # lists of generators
 
 
 def _all_op_classes():
