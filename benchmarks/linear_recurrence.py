@@ -13,8 +13,9 @@ Cases (targets from issue 15: theanine <= 0.5x the hand-written sequential loop)
 3. a wide one (T = 1000, 4096 lanes, float32), where the lanes already run in parallel:
    what the rewrite costs or saves there
 
-Systems run side by side in one process, interleaved, median of the rounds after
-warm-up; BLAS, numba and XLA on one thread; theanine's kernels compiled before timing.
+Systems run side by side in one process, interleaved, median (and fastest) of the
+rounds after warm-up; BLAS, numba and XLA on one thread; theanine's kernels compiled
+before timing; the load average is printed (the machine is shared).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def cpu_name():
 
 
 def interleaved(systems, rounds, warmup=2):
+    """{name: (median, min) seconds} of callables, run round-robin."""
     for fn in systems.values():
         for _ in range(warmup):
             fn()
@@ -70,7 +72,7 @@ def interleaved(systems, rounds, warmup=2):
             t = time.perf_counter()
             fn()
             times[k].append(time.perf_counter() - t)
-    return {k: float(np.median(v)) for k, v in times.items()}
+    return {k: (float(np.median(v)), float(np.min(v))) for k, v in times.items()}
 
 
 def table(title, header, rows):
@@ -97,9 +99,11 @@ def check(results, reference, rtol):
 
 
 def report(title, unit, scale, t, base):
-    names = list(t)
-    rows = [[k, f"{t[k] * scale:.3f}", f"{t[k] / t[base]:.2f}x"] for k in names]
-    table(title, ["system", unit, f"vs {base}"], rows)
+    """Median (and, as a check on a shared machine, fastest) time of each system."""
+    rows = [[k, f"{med * scale:.3f}", f"{med / t[base][0]:.2f}x", f"{low * scale:.3f}",
+             f"{low / t[base][1]:.2f}x"] for k, (med, low) in t.items()]
+    table(title, ["system", f"median {unit}", f"vs {base}", f"fastest {unit}",
+                  f"vs {base}"], rows)
 
 
 # -- 1. scalar recurrence ---------------------------------------------------------------
@@ -290,7 +294,8 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--cases", default="1,2,3")
     args = ap.parse_args()
-    rounds = 5 if args.quick else 15
+    rounds = 5 if args.quick else 21
+    print(f"load average before: {os.getloadavg()[0]:.1f}")
     print(f"CPU: {cpu_name()} ({os.cpu_count()} cores visible), one thread; numba "
           f"{numba.__version__}, NumPy {np.__version__}"
           + (f", JAX {jax.__version__}" if jax is not None else ""))
