@@ -1,5 +1,6 @@
 """Looking at graphs: debugprint (text tree), pp (infix formula), pydotprint
-(Graphviz picture) and the Print op (prints a value at run time).
+(Graphviz picture); the Print op (prints a value at run time) lives in
+theanine/tensor/python_ops.py and is re-exported here.
 
 Invariants:
 - Every walk here is iterative (explicit stacks or a toposort), so graphs of
@@ -22,6 +23,7 @@ import numpy as np
 
 from theanine.graph.basic import Apply, Constant, Op, Variable
 from theanine.graph.traversal import toposort
+from theanine.tensor.python_ops import Print, _print_fn  # noqa: F401 - Theano's theano.printing.Print
 
 __all__ = ["debugprint", "dprint", "pp", "pprint", "PPrinter", "pydotprint", "Print",
            "char_from_number"]
@@ -401,56 +403,3 @@ def graph_to_dot(fct, compact=True, with_ids=False, high_contrast=True, max_labe
             var_box(v)
     lines.append("}")
     return "\n".join(lines) + "\n"
-
-
-# -- Print ------------------------------------------------------------------------
-def _print_fn(op, value):
-    for attr in op.attrs:
-        got = getattr(value, attr)
-        print(op.message, attr, "=", got() if callable(got) else got)
-
-
-class Print(Op):
-    """Identity that prints its input when the function runs (Theano's Print).
-
-    ``x = Print("x is")(x)`` prints ``x is __str__ = [...]`` at each call;
-    attrs names attributes to print instead (e.g. ('shape', 'sum')), global_fn
-    replaces printing with any callable(op, value). Its gradient is the
-    identity's, so printing does not change derivatives.
-    """
-
-    __props__ = ("message", "attrs", "global_fn")
-    view_map = {0: [0]}
-
-    def __init__(self, message="", attrs=("__str__",), global_fn=_print_fn):
-        if isinstance(attrs, str):
-            raise TypeError(f"Print: attrs must be a tuple of attribute names, got the "
-                            f"string {attrs!r}; write attrs=({attrs!r},)")
-        self.message = message
-        self.attrs = tuple(attrs)
-        self.global_fn = global_fn
-
-    def make_node(self, x):
-        from theanine.tensor.basic import as_tensor_variable
-
-        x = as_tensor_variable(x) if not isinstance(x, Variable) else x
-        return Apply(self, [x], [x.type()])
-
-    def compute(self, node, x):
-        self.global_fn(self, x)
-        return x
-
-    def grad(self, inputs, output_grads):
-        return list(output_grads)
-
-    def R_op(self, inputs, eval_points):
-        return list(eval_points)
-
-    def infer_shape(self, node, shapes):
-        return list(shapes)
-
-    def do_constant_folding(self, node):
-        return False
-
-    def __str__(self):
-        return f"Print{{{self.message}}}" if self.message else "Print"

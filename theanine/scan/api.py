@@ -164,7 +164,7 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
         traced.append(True)
 
     # -- updates: explicit, and default updates of shared variables used ---------------
-    from theanine.compile.shared import SharedVariable
+    from theanine.graph.sharedvalue import SharedVariable
 
     updates = list(fn_updates)
     roots = inner_carry_out + ys_in + [e for _, e in updates] + ([cond] if cond is not None
@@ -310,7 +310,7 @@ def _is_pair_list(v):
 
 
 def _is_shared(v):
-    from theanine.compile.shared import SharedVariable
+    from theanine.graph.sharedvalue import SharedVariable
 
     return isinstance(v, SharedVariable)
 

@@ -30,30 +30,11 @@ import time
 
 import numpy as np
 
-from theanine.graph.basic import Apply, Constant, Op
+from theanine.graph.basic import Apply, Op
+from theanine.graph.inner_graph import graph_key  # noqa: F401 - also its old import path
 from theanine.graph.traversal import toposort
 
 from .utils import ListType, is_tensor
-
-
-def graph_key(inputs, outputs):
-    """A hashable structural description of a closed graph (for op equality)."""
-    ref = {id(v): ("i", k) for k, v in enumerate(inputs)}
-    items = []
-    for k, node in enumerate(toposort(outputs, stop_at=inputs)):
-        args = []
-        for v in node.inputs:
-            if id(v) in ref:
-                args.append(ref[id(v)])
-            elif isinstance(v, Constant):
-                args.append(("c", v.signature()))
-            else:
-                raise ValueError(f"scan inner graph: {v} is not an inner input")
-        for j, o in enumerate(node.outputs):
-            ref[id(o)] = ("n", k, j)
-        items.append((node.op, tuple(args), tuple(o.type for o in node.outputs)))
-    outs = tuple(ref[id(o)] if id(o) in ref else ("c", o.signature()) for o in outputs)
-    return (tuple(v.type for v in inputs), tuple(items), outs)
 
 
 def trace_type(t):
