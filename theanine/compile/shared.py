@@ -46,7 +46,7 @@ class SharedVariable(Variable):
         super().__init__(type, owner=None, index=None, name=name)
         label = f"shared variable {name}" if name else "shared variable"
         v = _filter(type, value, strict, allow_downcast, f"value of {label}")
-        if not borrow and v is value:
+        if not borrow and _aliases(v, value):
             v = _copy(v)
         self.container = Container(type, v, name)
 
@@ -71,7 +71,7 @@ class SharedVariable(Variable):
                                 f"to it without loss), got {new_value.dtype}; cast it first, "
                                 f"e.g. numpy.asarray(value, dtype='{t.dtype}')")
         v = _filter(t, new_value, False, None, label)
-        if not borrow and v is new_value:
+        if not borrow and _aliases(v, new_value):
             v = _copy(v)
         self.container.value = v
 
@@ -96,6 +96,13 @@ def _filter(t, value, strict, allow_downcast, label):
     if isinstance(t, TensorType):
         return t.filter(value, strict=strict, allow_downcast=allow_downcast, arg=label)
     return t.filter(value, strict=strict, allow_downcast=allow_downcast)
+
+
+def _aliases(v, value):
+    """True when the filtered value `v` is `value` or a view of it (a plain-ndarray
+    view of an np.matrix): then it is copied unless borrow=True."""
+    return v is value or (isinstance(value, np.ndarray) and isinstance(v, np.ndarray)
+                          and np.may_share_memory(v, value))
 
 
 def _copy(v):
