@@ -37,6 +37,13 @@ def _str(v):
     return str(v)
 
 
+def _nonnegative(v):
+    v = float(v)
+    if not v >= 0:
+        raise ValueError(f"expected a number >= 0, got {v!r}")
+    return v
+
+
 _FLAGS = {
     # name: (default, validator, doc)
     "floatX": ("float64", _choice("float64", "float32", "float16"),
@@ -54,6 +61,9 @@ _FLAGS = {
     "optimizer": ("fast_run", _str, "accepted for Theano compatibility"),
     "exception_verbosity": ("low", _choice("low", "high"), "detail of error messages"),
     "profile": (False, _bool, "profile every compiled function"),
+    "cache_max_mb": (1000.0, _nonnegative,
+                     "size limit of the compiled-code cache in MB; the least recently used "
+                     "entries are removed beyond it (0: no limit)"),
     "warn_float64": ("ignore", _choice("ignore", "warn", "raise", "pdb"),
                      "accepted for Theano compatibility"),
     # Accepted so that Theano scripts and THEANO_FLAGS strings run unchanged;

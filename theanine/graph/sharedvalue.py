@@ -48,7 +48,7 @@ class SharedVariable(Variable):
         super().__init__(type, owner=None, index=None, name=name)
         label = f"shared variable {name}" if name else "shared variable"
         v = self._filter(value, strict, allow_downcast, f"value of {label}")
-        if not borrow and v is value:
+        if not borrow and _aliases(v, value):
             v = copy_value(v)
         self.container = Container(type, v, name)
 
@@ -67,7 +67,7 @@ class SharedVariable(Variable):
         changes); it is copied unless borrow=True."""
         label = f"{self.name or 'shared variable'}.set_value"
         v = self._filter(new_value, False, None, label)
-        if not borrow and v is new_value:
+        if not borrow and _aliases(v, new_value):
             v = copy_value(v)
         self.container.value = v
 
@@ -86,6 +86,13 @@ class SharedVariable(Variable):
     def zero(self, borrow=False):
         """Set the value to zeros of the same shape."""
         self.set_value(np.zeros_like(self.container.value), borrow=True)
+
+
+def _aliases(v, value):
+    """True when the filtered value `v` is `value` or a view of it (a plain-ndarray
+    view of an np.matrix): then it is copied unless borrow=True."""
+    return v is value or (isinstance(value, np.ndarray) and isinstance(v, np.ndarray)
+                          and np.may_share_memory(v, value))
 
 
 def copy_value(v):

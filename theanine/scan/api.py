@@ -269,7 +269,9 @@ def _as_var(v, arg):
         return v
     try:
         return _T().as_tensor_variable(v)
-    except TypeError:
+    except TypeError as e:
+        if isinstance(v, np.ma.MaskedArray):  # the reason, not only the value
+            raise TypeError(f"scan: {arg}: {e}") from None
         raise TypeError(f"scan: {arg} must be a symbolic tensor or a number/array, got "
                         f"{v!r}") from None
 
