@@ -4,7 +4,8 @@ Invariants:
 - A call either succeeds and then writes every update (shared containers and
   In defaults), or raises and leaves all of them unchanged.
 - Returned values never alias inputs, shared values, constants or each other
-  (unless Out(borrow=True)); see calling.py.
+  (unless Out(borrow=True), which still never aliases an input that was not
+  In(borrow=True)); see calling.py.
 - ``fgraph.outputs`` is outputs + shared updates + In updates, in that order;
   ``fgraph.inputs`` is the explicit inputs then the shared variables.
 """
@@ -200,13 +201,15 @@ class Function:
 
     def copy(self, share_memory=False, swap=None, delete_updates=False, name=None,
              profile=None):
-        """A copy of this function.
+        """A copy of this function (Theano's Function.copy).
 
-        share_memory: the copy reads and updates the same shared storage;
-        otherwise it gets its own copies of the current shared values.
+        As in Theano, the copy reads and updates the same shared variables as the
+        original (their storage is shared); In defaults are copied.
         swap: {shared variable: other shared variable of the same type} makes the
-        copy use the other variable's storage. delete_updates: the copy applies
-        no shared updates."""
+        copy use the other variable's storage instead. delete_updates: the copy
+        applies no shared updates. share_memory: Theano's intermediate-storage
+        sharing; generated code keeps no intermediate storage between calls, so it
+        changes nothing here."""
         swap = dict(swap or {})
         by_id = {id(s): k for k, s in enumerate(self.shared_vars)}
         conts = list(self.containers)
@@ -220,12 +223,6 @@ class Function:
                                 f"({getattr(new, 'type', type(new).__name__)}): expected a "
                                 "shared variable of the same type")
             conts[by_id[id(old)]] = new.container
-        if not share_memory:
-            from .shared import Container
-
-            swapped = {by_id[id(o)] for o in swap}
-            conts = [c if k in swapped else Container(c.type, _copy_value(c.value), c.name)
-                     for k, c in enumerate(conts)]
         fg = self.maker.fgraph
         slots = self.update_slots
         fn = self.fn
@@ -260,10 +257,6 @@ def link(fgraph, mode, profile):
     return backends.link(mode.backend, fgraph,
                          check_types=config.check_types or mode.check_types,
                          allow_gc=config.allow_gc, profile=profile)
-
-
-def _copy_value(v):
-    return v.copy() if isinstance(v, np.ndarray) else __import__("copy").deepcopy(v)
 
 
 def _unpickle_function(state, ins_spec, containers, n_out, borrows, single, output_keys,
