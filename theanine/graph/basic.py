@@ -58,7 +58,11 @@ class Variable:
         self.owner = owner
         self.index = index
         self.name = name
-        self.auto_name = f"v{next(_ids)}"
+        self.serial = next(_ids)  # creation order: see next_serial()
+
+    @property
+    def auto_name(self):
+        return f"v{self.serial}"
 
     @property
     def tag(self):
@@ -118,6 +122,13 @@ class Variable:
         from .serialize import output_of
 
         return (output_of, (self.owner, self.index))
+
+
+def next_serial():
+    """A number greater than the ``serial`` of every variable created so far, and at
+    most that of any variable created later (scan uses it to tell the variables a
+    step function closes over from those it creates)."""
+    return next(_ids)
 
 
 class Tag(dict):
