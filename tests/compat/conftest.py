@@ -5,7 +5,7 @@ implements at link time, policy 'strict', so its kernels compute the results).""
 import pytest
 
 import theanine as theano
-from tests.backends.conftest import backend  # noqa: F401 - the py/numba fixture
+from tests.backends.conftest import backend, numba_strict  # noqa: F401 - fixtures
 
 
 @pytest.fixture

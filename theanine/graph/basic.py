@@ -281,6 +281,7 @@ class Op:
         raise NotImplementedError(f"{type(self).__name__}.make_node")
 
     def __call__(self, *inputs, **kwargs):
+        check_runnable(self)
         node = self.make_node(*inputs, **kwargs)
         if self.default_output is not None:
             return node.outputs[self.default_output]
@@ -330,6 +331,16 @@ class Op:
 
 def has_compute(op):
     return type(op).compute is not Op.compute
+
+
+def check_runnable(op):
+    """Refuse an op that defines only Theano's ``c_code`` (no ``perform`` or
+    ``compute``): theanine generates no C, so it could never run."""
+    cls = type(op)
+    if (getattr(cls, "c_code", None) is not None and cls.perform is Op.perform
+            and cls.compute is Op.compute):
+        raise NotImplementedError(f"{cls.__name__} defines c_code but no perform(); "
+                                  "theanine has no C backend: write perform()")
 
 
 class PureOp(Op):

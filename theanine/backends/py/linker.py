@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 
-from theanine.graph.basic import Constant, has_compute
+from theanine.graph.basic import Constant, check_runnable, has_compute
 from theanine.graph.traversal import gc_paused
 
 
@@ -40,6 +40,7 @@ def py_funcify(op, node):
     """A pure callable computing `node`'s outputs from its input values."""
     if has_compute(op):
         return functools.partial(op.compute, node)
+    check_runnable(op)
     nout = len(node.outputs)
 
     def perform_fn(*inputs):
