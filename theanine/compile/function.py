@@ -13,6 +13,8 @@ error names the argument at fault, what was expected and what was given.
 
 from __future__ import annotations
 
+import os
+import pickle
 import warnings
 
 from theanine.config import config
@@ -31,7 +33,7 @@ class UnusedInputError(ValueError):
     """An input of function() is not used to compute any output or update."""
 
 
-__all__ = ["function", "Function", "UnusedInputError", "MissingInputError"]
+__all__ = ["function", "function_dump", "Function", "UnusedInputError", "MissingInputError"]
 
 _ON_UNUSED = ("raise", "warn", "ignore")
 
@@ -77,6 +79,28 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None,
     profile = _profile_obj(profile, name)
     return _build(ins, out_vars, borrows, single, keys, upd, giv, no_default_updates, mode,
                   name, allow_input_downcast, profile, on_unused)
+
+
+def function_dump(filename, inputs, outputs=None, mode=None, updates=None, givens=None,
+                  no_default_updates=False, accept_inplace=False, name=None,
+                  rebuild_strict=True, allow_input_downcast=None, profile=None,
+                  on_unused_input=None, extra_tag_to_remove=None):
+    """Theano's function_dump: pickle the arguments of theano.function to `filename`
+    (to reproduce a compilation elsewhere) instead of compiling:
+
+        d = pickle.load(open(filename, "rb")); f = theano.function(**d)
+
+    extra_tag_to_remove is accepted (Theano stripped those tags; theanine pickles
+    the graphs as they are)."""
+    if not isinstance(filename, (str, os.PathLike)):
+        raise TypeError(f"function_dump: filename must be a path, got {filename!r}")
+    d = dict(inputs=inputs, outputs=outputs, mode=mode, updates=updates, givens=givens,
+             no_default_updates=no_default_updates, accept_inplace=accept_inplace,
+             name=name, rebuild_strict=rebuild_strict,
+             allow_input_downcast=allow_input_downcast, profile=profile,
+             on_unused_input=on_unused_input)
+    with open(filename, "wb") as f:
+        pickle.dump(d, f, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _check_input(v, k):

@@ -31,7 +31,7 @@ import time
 import numpy as np
 
 from theanine.graph.basic import Apply, Constant, Op
-from theanine.graph.traversal import toposort
+from theanine.graph.traversal import inner_dependencies, toposort
 
 from .utils import ListType, is_tensor
 
@@ -54,21 +54,6 @@ def graph_key(inputs, outputs):
         items.append((node.op, tuple(args), tuple(o.type for o in node.outputs)))
     outs = tuple(ref[id(o)] if id(o) in ref else ("c", o.signature()) for o in outputs)
     return (tuple(v.type for v in inputs), tuple(items), outs)
-
-
-def inner_dependencies(inputs, outputs):
-    """For each output, the set of positions of the inputs it is connected to
-    (following each op's connection_pattern, as the gradient does)."""
-    pos = {id(v): {k} for k, v in enumerate(inputs)}
-    for node in toposort(outputs, stop_at=inputs):
-        cp = node.op.connection_pattern(node)
-        for j, o in enumerate(node.outputs):
-            got = set()
-            for i, v in enumerate(node.inputs):
-                if cp[i][j]:
-                    got |= pos.get(id(v), set())
-            pos[id(o)] = got
-    return [pos.get(id(o), set()) for o in outputs]
 
 
 def trace_type(t):
