@@ -9,7 +9,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 _RULE_EXAMPLE = r'''
 import doctest, pathlib, sys
 text = pathlib.Path(sys.argv[1]).read_text()
-start = text.index("### Writing a rule")
+start = text.index("## Writing a rule")
 end = text.find("\n#", start + 1)
 section = text[start:end if end > 0 else len(text)]
 assert "rewrite_outputs" in section, "the example moved: update tests/test_layers.py"

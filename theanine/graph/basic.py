@@ -61,7 +61,11 @@ class Variable:
         self.owner = owner
         self.index = index
         self.name = name
-        self.auto_name = f"v{next(_ids)}"
+        self.serial = next(_ids)  # creation order: see next_serial()
+
+    @property
+    def auto_name(self):
+        return f"v{self.serial}"
 
     @property
     def tag(self):
@@ -121,6 +125,13 @@ class Variable:
         from .serialize import output_of
 
         return (output_of, (self.owner, self.index))
+
+
+def next_serial():
+    """A number greater than the ``serial`` of every variable created so far, and at
+    most that of any variable created later (scan uses it to tell the variables a
+    step function closes over from those it creates)."""
+    return next(_ids)
 
 
 class Tag(dict):
@@ -273,6 +284,7 @@ class Op:
         raise NotImplementedError(f"{type(self).__name__}.make_node")
 
     def __call__(self, *inputs, **kwargs):
+        check_runnable(self)
         node = self.make_node(*inputs, **kwargs)
         if self.default_output is not None:
             return node.outputs[self.default_output]
@@ -320,6 +332,16 @@ class Op:
 
 def has_compute(op):
     return type(op).compute is not Op.compute
+
+
+def check_runnable(op):
+    """Refuse an op that defines only Theano's ``c_code`` (no ``perform`` or
+    ``compute``): theanine generates no C, so it could never run."""
+    cls = type(op)
+    if (getattr(cls, "c_code", None) is not None and cls.perform is Op.perform
+            and cls.compute is Op.compute):
+        raise NotImplementedError(f"{cls.__name__} defines c_code but no perform(); "
+                                  "theanine has no C backend: write perform()")
 
 
 class PureOp(Op):

@@ -7,6 +7,9 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from theanine.graph.basic import Apply, Op, Type, Variable, disconnected_type
+from theanine.graph.traversal import (  # noqa: F401 - Theano's scan_utils.clone
+    clone_with_replacements as clone,
+)
 
 
 class until:

@@ -17,7 +17,9 @@ from .shape import (Reshape, Shape, addbroadcast, broadcast_to, dimshuffle, flat
                     shape_padright, squeeze, stack, swapaxes, transpose, unbroadcast)
 from .sharedvar import TensorSharedVariable
 from .subtensor import *  # noqa: F403
-from .type import TensorType
+from .type import (TensorType, all_dtypes, complex_dtypes, continuous_dtypes,
+                   discrete_dtypes, float_dtypes, int_dtypes, integer_dtypes, uint_dtypes)
+from .checks import SpecifyShape, specify_shape
 from .variable import TensorConstant, TensorVariable
 
 globals().update(typed_constructors)
@@ -35,7 +37,7 @@ def __getattr__(name):
 
         return importlib.import_module("theanine.tensor.shared_randomstreams")
     if name in ("nnet", "nlinalg", "slinalg", "shared_randomstreams", "signal",
-                "extra_ops", "blas", "random"):
+                "extra_ops", "blas", "random", "opt"):
         import importlib
 
         return importlib.import_module(f"theanine.tensor.{name}")

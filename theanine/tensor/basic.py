@@ -121,9 +121,19 @@ typed_constructors = {_p + _k: TensorType(_dt, _pat)
 
 
 def _plural(maker):
+    """Theano's plural constructors: ``T.scalars('x', 'y')`` and ``T.scalars(['x', 'y'])``
+    give a list; one string is iterated (``T.scalars('xy')`` is [x, y]) and a string of
+    one character gives the variable itself (``T.scalars('x')`` is x); an int n gives a
+    list of n unnamed variables."""
+
     def make(*names):
-        if len(names) == 1 and isinstance(names[0], int):
+        if len(names) == 1 and isinstance(names[0], (int, np.integer)) \
+                and not isinstance(names[0], bool):
             return [maker() for _ in range(names[0])]
+        if len(names) == 1:
+            names = names[0]
+        if len(names) == 1:
+            return maker(names[0] if not isinstance(names, str) else names)
         return [maker(n) for n in names]
 
     return make

@@ -15,7 +15,7 @@ from theanine.graph.basic import Apply, Constant, Op
 from theanine.graph.rewrite import register_commutative, register_subkey
 
 from .basic import as_tensor_variable, constant
-from .type import TensorType, python_scalar_dtype
+from .type import TensorType, discrete_dtypes, python_scalar_dtype
 
 
 class ScalarOp:
@@ -123,7 +123,8 @@ class Elemwise(Op):
         from theanine.gradient import disconnected_type
 
         (gz,) = output_grads
-        if getattr(gz.type, "is_disconnected", False):
+        if getattr(gz.type, "is_disconnected", False) or outputs[0].dtype in discrete_dtypes:
+            # an integer output passes no gradient on (Theano: zero)
             return [disconnected_type() for _ in inputs]
         grads = self.scalar_op.grad(inputs, outputs[0], gz)
         res = []

@@ -321,10 +321,10 @@ class Cast(ScalarOp):
 
     def grad(self, inputs, out, gz):
         x = inputs[0]
-        if x.dtype in ("bool",) or x.dtype.startswith(("int", "uint")):
-            return [None]
         if self.dtype.startswith(("int", "uint", "bool")):
             return [None]
+        if x.dtype in ("bool",) or x.dtype.startswith(("int", "uint")):
+            return [gz]  # as Theano: an integer input gets the float gradient
         return [_T().cast(gz, x.dtype)]
 
 

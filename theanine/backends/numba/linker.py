@@ -39,6 +39,7 @@ import numpy as np
 
 from theanine.backends.py.linker import link as py_link
 from theanine.backends.py.linker import py_funcify
+from theanine.graph.utils import user_stacklevel
 
 from . import codegen, store
 from .registry import Unsupported, emitter_for, worth_compiling
@@ -89,7 +90,7 @@ def warn_object_mode(op, why):
         return
     _warned.add(cls)
     warnings.warn(f"theanine numba backend: {cls} runs in object mode (its NumPy "
-                  f"implementation, called from Python): {why}", stacklevel=4)
+                  f"implementation, called from Python): {why}", stacklevel=user_stacklevel())
 
 
 def kernel_text(node):
