@@ -9,8 +9,8 @@ of the two branches' vector-Jacobian products.
 from __future__ import annotations
 
 from theanine.graph.basic import Apply, Constant, Op, Variable
+from theanine.graph.inner_graph import graph_key
 from theanine.graph.traversal import clone_replace, graph_inputs
-from theanine.scan.op import graph_key
 
 
 class IfElse(Op):

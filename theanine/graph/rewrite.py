@@ -17,7 +17,10 @@ fixed-point driver over a mutable copy of the graph (RewriteGraph, rewrite_graph
 from __future__ import annotations
 
 import collections
+import pdb
 import warnings
+
+from theanine.config import config
 
 from .basic import Constant
 from .rewrite_graph import (  # noqa: F401  (re-exported: the engine's public names)
@@ -27,10 +30,27 @@ from .rewrite_graph import (  # noqa: F401  (re-exported: the engine's public na
     register_commutative,
 )
 from .traversal import gc_paused
+from .utils import user_stacklevel
 
 
 class RewriteWarning(UserWarning):
     """A rule failed on a node (the node is left as it was) or a step hit its cap."""
+
+
+def _rule_failed(graph, r, node, e):
+    """A rule raised `e` on `node`: per config.on_opt_error, warn and skip the rule
+    (the node stays as it was), skip it silently, raise, or open pdb then raise."""
+    how = config.on_opt_error
+    if how == "ignore":
+        return
+    if how == "warn":
+        warnings.warn(f"rewrite rule {graph.step}/{r.name} failed on {node} and was "
+                      f"skipped: {type(e).__name__}: {e}", RewriteWarning,
+                      stacklevel=user_stacklevel())
+        return
+    if how == "pdb":
+        pdb.post_mortem(e.__traceback__)
+    raise e
 
 
 class Rule:
@@ -208,9 +228,7 @@ def run_rules(graph, rules, max_rewrites=None):
                     if not pairs or not graph.replace_all(pairs, r.name):
                         continue
                 except Exception as e:  # noqa: BLE001 - a failing rule must not stop compiling
-                    warnings.warn(f"rewrite rule {graph.step}/{r.name} failed on {node} and was "
-                                  f"skipped: {type(e).__name__}: {e}", RewriteWarning,
-                                  stacklevel=2)
+                    _rule_failed(graph, r, node, e)
                     continue
                 graph.record(r.name, node, [n for _, n in pairs])
                 fired += 1

@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from theanine.config import memory_size
-from theanine.graph.basic import Constant, Variable
-from theanine.graph.traversal import ancestors, clone_replace, toposort
+from theanine.graph.basic import Constant, Variable, next_serial
+from theanine.graph.traversal import ancestors, clone_replace, clone_with_memo, toposort
 
 from .op import Scan
 from .utils import OrderedUpdates, is_tensor, until
@@ -41,6 +41,7 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     `_finals` (internal, for reduce/foldl/foldr): return the final state of each
     recurrent output instead of its trace (the initial state when no step runs)."""
     T = _T()
+    before = next_serial()  # variables older than this exist outside the loop
     seqs = _wrap_list(sequences)
     outs_info = _wrap_list(outputs_info)
     non_seqs = [_as_var(v, f"non_sequences[{k}]")
@@ -174,16 +175,17 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
         traced.append(True)
 
     # -- updates: explicit, and default updates of shared variables used ---------------
-    from theanine.compile.shared import SharedVariable
+    from theanine.graph.sharedvalue import SharedVariable
 
     updates = list(fn_updates)
     roots = inner_carry_out + ys_in + [e for _, e in updates] + ([cond] if cond is not None
                                                                  else [])
+    outside = _computed_outside(roots, before, non_seqs, [s for s, _ in updates])
     seen = {id(s) for s, _ in updates}
     todo = roots
     while todo:
         new = []
-        for v in ancestors(todo):
+        for v in ancestors(todo, stop_at=outside):
             du = getattr(v, "default_update", None)
             if isinstance(v, SharedVariable) and du is not None and id(v) not in seen:
                 seen.add(id(v))
@@ -210,7 +212,9 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     if cond is not None:
         outs_all.append(cond)
     if repl:
-        outs_all = clone_replace(outs_all, repl)
+        memo = {id(v): v for v in outside}  # values from outside are not rebuilt
+        memo.update((id(s), c) for s, c in repl.items())
+        outs_all = clone_with_memo(outs_all, memo)
     for s, _ in shared_carries:
         inits.append(s)
         traced.append(False)
@@ -257,6 +261,35 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     return (results[0] if len(results) == 1 else results), upd
 
 
+def _computed_outside(roots, before, non_seqs, updated):
+    """The computed variables that the loop reads from outside, evaluated once before
+    it (Theano): the non-sequences, and the variables that existed before scan was
+    called (the step function closes over them, e.g. a dropout mask drawn outside the
+    loop), except those depending on a shared variable that the step updates
+    explicitly (Theano recomputes those from the updated value at every step)."""
+    frontier, seen, stack = [], set(), list(roots)
+    while stack:
+        v = stack.pop()
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        if v.owner is None:
+            continue
+        if v.serial < before:
+            frontier.append(v)
+        else:
+            stack.extend(v.owner.inputs)
+    if updated and frontier:
+        stale = {id(s) for s in updated}
+        for node in toposort(frontier):
+            if any(id(i) in stale for i in node.inputs):
+                stale.update(id(o) for o in node.outputs)
+        frontier = [v for v in frontier if id(v) not in stale]
+    keep = [v for v in non_seqs if v.owner is not None]
+    ids = {id(v) for v in keep}
+    return keep + [v for v in frontier if id(v) not in ids]
+
+
 def _profile(profile, name):
     if not profile:
         return False
@@ -279,7 +312,9 @@ def _as_var(v, arg):
         return v
     try:
         return _T().as_tensor_variable(v)
-    except TypeError:
+    except TypeError as e:
+        if isinstance(v, np.ma.MaskedArray):  # the reason, not only the value
+            raise TypeError(f"scan: {arg}: {e}") from None
         raise TypeError(f"scan: {arg} must be a symbolic tensor or a number/array, got "
                         f"{v!r}") from None
 
@@ -320,7 +355,7 @@ def _is_pair_list(v):
 
 
 def _is_shared(v):
-    from theanine.compile.shared import SharedVariable
+    from theanine.graph.sharedvalue import SharedVariable
 
     return isinstance(v, SharedVariable)
 

@@ -51,6 +51,28 @@ class ListStepInputs(Op):
         return [disconnected_type(), disconnected_type()]
 
 
+class ReversedRows(Op):
+    """seq[:n][::-1] of a list-typed sequence (the per-step generators a loop reads):
+    what ``x[:n][::-1]`` is for a tensor sequence, for the reverse loop."""
+
+    __props__ = ()
+
+    def make_node(self, seq, n):
+        n = _T().as_tensor_variable(n)
+        return Apply(self, [seq, n], [seq.type()])
+
+    def compute(self, node, seq, n):
+        return list(reversed(seq[:int(n)]))
+
+    def grad(self, inputs, output_grads):
+        from theanine.gradient import disconnected_type
+
+        return [disconnected_type(), disconnected_type()]
+
+    def connection_pattern(self, node):
+        return [[False], [False]]
+
+
 def _generator_draws(outputs):
     """The samples of NumPy-generator draws (RandomOp) that `outputs` depend on."""
     from theanine.tensor.random import RandomOp
@@ -195,7 +217,7 @@ def scan_grad(op, inputs, outputs, output_grads):
                f"grad_of_{op.name or 'scan_fn'}")
 
     def rev(x):
-        return x[:n_run][::-1]
+        return x[:n_run][::-1] if is_tensor(x) else ReversedRows()(x, n_run)
 
     outer_seqs = [rev(s) for s in seqs]
     for k in range(C):

@@ -32,30 +32,11 @@ import time
 
 import numpy as np
 
-from theanine.graph.basic import Apply, Constant, Op
-from theanine.graph.traversal import toposort
+from theanine.graph.basic import Apply, Op
+from theanine.graph.inner_graph import graph_key  # noqa: F401 - also its old import path
+from theanine.graph.traversal import inner_dependencies, toposort
 
 from .utils import ListType, is_tensor
-
-
-def graph_key(inputs, outputs):
-    """A hashable structural description of a closed graph (for op equality)."""
-    ref = {id(v): ("i", k) for k, v in enumerate(inputs)}
-    items = []
-    for k, node in enumerate(toposort(outputs, stop_at=inputs)):
-        args = []
-        for v in node.inputs:
-            if id(v) in ref:
-                args.append(ref[id(v)])
-            elif isinstance(v, Constant):
-                args.append(("c", v.signature()))
-            else:
-                raise ValueError(f"scan inner graph: {v} is not an inner input")
-        for j, o in enumerate(node.outputs):
-            ref[id(o)] = ("n", k, j)
-        items.append((node.op, tuple(args), tuple(o.type for o in node.outputs)))
-    outs = tuple(ref[id(o)] if id(o) in ref else ("c", o.signature()) for o in outputs)
-    return (tuple(v.type for v in inputs), tuple(items), outs)
 
 
 def trace_type(t):
@@ -169,8 +150,39 @@ class Scan(Op):
         return Apply(self, [n_steps] + outer, outs)
 
     def connection_pattern(self, node):
-        return [[False] * len(node.outputs)] + [[True] * len(node.outputs)
-                                                for _ in node.inputs[1:]]
+        """Which outer outputs each outer input reaches, through the inner graph and
+        the carries over any number of steps (Theano's connectedness: the gradient of
+        a trace with respect to the initial state of a carry whose previous value no
+        step reads is disconnected). A final state is connected to its own initial
+        state (zero steps return it), as is a trace that stores it as row 0."""
+        cp = self.__dict__.get("_cp")
+        if cp is None:
+            cp = self._cp = self._connections()
+        return [list(row) for row in cp]
+
+    def _connections(self):
+        S, C, Y = self.n_seqs, self.n_carries, self.n_ys
+        deps = inner_dependencies(self.inner_inputs, self.inner_outputs)
+        carry_in = range(S, S + C)
+        # the carries whose new value reads carry n's entering value, per n
+        feeds = [[m for m in range(C) if (S + n) in deps[m]] for n in range(C)]
+        rows = [[False] * (sum(self.traced) + C + Y)]  # n_steps
+        for u in range(len(self.inner_inputs)):
+            infected = {m for m in range(C) if u in deps[m]}
+            stack = list(infected)
+            while stack:
+                for m in feeds[stack.pop()]:
+                    if m not in infected:
+                        infected.add(m)
+                        stack.append(m)
+            reached = {u} | {S + n for n in infected}
+            own = u - S if u in carry_in else None
+            traces = [m in infected or (own == m and self.keep[m] < 0)
+                      for m in range(C) if self.traced[m]]
+            finals = [m in infected or own == m for m in range(C)]
+            ys = [bool(reached & deps[C + j]) for j in range(Y)]
+            rows.append(traces + finals + ys)
+        return tuple(tuple(r) for r in rows)
 
     def L_op(self, inputs, outputs, output_grads):
         from .grad import scan_grad

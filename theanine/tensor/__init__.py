@@ -15,14 +15,16 @@ from .reduce import (all, any, argmax, argmin, max, max_and_argmax, mean, min, n
 from .shape import (Reshape, Shape, addbroadcast, broadcast_to, dimshuffle, flatten,
                     patternbroadcast, reshape, shape, shape_padaxis, shape_padleft,
                     shape_padright, squeeze, stack, swapaxes, transpose, unbroadcast)
+from .sharedvar import TensorSharedVariable
 from .subtensor import *  # noqa: F403
-from .type import TensorType
+from .type import (TensorType, all_dtypes, complex_dtypes, continuous_dtypes,
+                   discrete_dtypes, float_dtypes, int_dtypes, integer_dtypes, uint_dtypes)
+from .checks import SpecifyShape, specify_shape
 from .variable import TensorConstant, TensorVariable
 
 globals().update(typed_constructors)
 
 _ = tensor  # T.tensor(dtype, broadcastable)
-TensorSharedVariable = None  # set by theanine.compile.shared at import
 
 
 def __getattr__(name):
@@ -35,7 +37,7 @@ def __getattr__(name):
 
         return importlib.import_module("theanine.tensor.shared_randomstreams")
     if name in ("nnet", "nlinalg", "slinalg", "shared_randomstreams", "signal",
-                "extra_ops", "blas", "random"):
+                "extra_ops", "blas", "random", "opt"):
         import importlib
 
         return importlib.import_module(f"theanine.tensor.{name}")

@@ -7,7 +7,7 @@ import numpy as np
 from theanine.config import config
 from theanine.graph.basic import Constant, Variable
 
-from .type import TensorType, canonical_dtype, python_scalar_dtype
+from .type import TensorType, canonical_dtype, plain_ndarray, python_scalar_dtype
 from .variable import TensorConstant, TensorVariable  # noqa: F401 - re-exported
 
 
@@ -16,6 +16,8 @@ def constant(x, name=None, ndim=None, dtype=None):
     smallest int dtype that holds them (Theano's autocasting)."""
     if isinstance(x, TensorConstant):
         x = x.data
+    if type(x) is not np.ndarray and isinstance(x, np.ndarray):
+        x = plain_ndarray(x, "constant")
     if dtype is not None:
         dtype = canonical_dtype(dtype)
         arr = np.asarray(x, dtype=dtype)
@@ -119,9 +121,19 @@ typed_constructors = {_p + _k: TensorType(_dt, _pat)
 
 
 def _plural(maker):
+    """Theano's plural constructors: ``T.scalars('x', 'y')`` and ``T.scalars(['x', 'y'])``
+    give a list; one string is iterated (``T.scalars('xy')`` is [x, y]) and a string of
+    one character gives the variable itself (``T.scalars('x')`` is x); an int n gives a
+    list of n unnamed variables."""
+
     def make(*names):
-        if len(names) == 1 and isinstance(names[0], int):
+        if len(names) == 1 and isinstance(names[0], (int, np.integer)) \
+                and not isinstance(names[0], bool):
             return [maker() for _ in range(names[0])]
+        if len(names) == 1:
+            names = names[0]
+        if len(names) == 1:
+            return maker(names[0] if not isinstance(names, str) else names)
         return [maker(n) for n in names]
 
     return make

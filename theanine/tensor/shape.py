@@ -35,6 +35,7 @@ from .dims import (  # noqa: F401
     unbroadcast,
 )
 from .type import TensorType, upcast
+from .variable import static_length  # noqa: F401 - re-exported (Theano's helpers use it)
 
 
 def _disconnected():
@@ -160,17 +161,6 @@ def make_vector(*scalars, dtype=None):
     xs = [as_tensor_variable(s) for s in scalars]
     dtype = dtype or (upcast(*[s.dtype for s in xs]) if xs else "int64")
     return MakeVector(dtype)(*xs)
-
-
-def static_length(v):
-    """Length of a 1-d symbolic vector when known without running it (else None)."""
-    if isinstance(v, Constant):
-        return int(np.asarray(v.data).shape[0])
-    if v.owner is not None and hasattr(v.owner.op, "static_length"):
-        return v.owner.op.static_length(v.owner)
-    if v.broadcastable == (True,):
-        return 1
-    return None
 
 
 def get_vector_length(v):

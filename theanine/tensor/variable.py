@@ -49,7 +49,17 @@ class _TensorMethods:
         raise TypeError("a symbolic tensor has no Python len(); use x.shape[0]")
 
     def __iter__(self):
-        raise TypeError("a symbolic tensor is not iterable; index it (x[i]) or use scan")
+        """A vector of statically known length (``x.shape``, ``T.stack([a, b])``, a
+        constant) iterates over its elements, as Theano's ``get_vector_length``
+        allows: ``n, d = x.shape``. Any other tensor raises TypeError."""
+        n = _static_vector_length(self)
+        if n is None:
+            raise TypeError(f"a symbolic tensor is not iterable ({self} is a {self.type} "
+                            "whose length is not known when the graph is built); index it "
+                            "(x[i]) or use scan. Only vectors of known length iterate, "
+                            "such as x.shape or T.stack([a, b]). (Did you mean T.sum "
+                            "instead of the builtin sum?)")
+        return iter([self[i] for i in range(n)])
 
     def __bool__(self):
         raise TypeError("a symbolic tensor has no truth value; use T.switch or ifelse, "
@@ -326,3 +336,20 @@ class TensorConstant(_TensorMethods, Constant):
 
 def _rebuild_constant(type_, data, name):
     return TensorConstant(type_, data, name)
+
+
+def static_length(v):
+    """Length of a 1-d symbolic vector when known without running it (else None):
+    a constant, the output of an op with a ``static_length(node)`` method (Shape,
+    MakeVector, a constant slice of those), or a broadcastable vector."""
+    if isinstance(v, Constant):
+        return int(np.asarray(v.data).shape[0])
+    if v.owner is not None and hasattr(v.owner.op, "static_length"):
+        return v.owner.op.static_length(v.owner)
+    if v.broadcastable == (True,):
+        return 1
+    return None
+
+
+def _static_vector_length(v):
+    return static_length(v) if v.type.ndim == 1 else None

@@ -1,5 +1,6 @@
-"""numba emitters: IfElse (lazy branches), and Print and FromFunctionOp (as_op), which
-call back into Python from compiled code.
+"""numba emitters: IfElse (lazy branches), OpFromGraph (its inner graph as one
+function), and Print and FromFunctionOp (as_op), which call back into Python from
+compiled code.
 
 IfElse becomes an ``if`` over two region functions, so only the branch taken runs:
 
@@ -34,9 +35,9 @@ import functools
 
 import numpy as np
 
-from theanine.compile.ops import FromFunctionOp
+from theanine.builders import OpFromGraph
 from theanine.ifelse import IfElse
-from theanine.printing import Print
+from theanine.tensor.python_ops import FromFunctionOp, Print
 
 from .codegen import np_dtype
 from .registry import Unsupported, register
@@ -103,6 +104,16 @@ def _print(ctx, node, ins, outs):
 @register(FromFunctionOp)
 def _from_function(ctx, node, ins, outs):
     _call_python(ctx, node, ins, outs)
+
+
+@register(OpFromGraph, outer=True)
+def _op_from_graph(ctx, node, ins, outs):
+    """The inner graph as one region function, called once."""
+    fn = ctx.region(node.op.inner_inputs, node.op.inner_outputs)
+    r = ctx.tmp("r")
+    ctx.line(f"{r} = {fn}({', '.join(ins)})")
+    for k, o in enumerate(outs):
+        ctx.line(f"{o} = {r}[{k}]")
 
 
 @register(IfElse, outer=True)
