@@ -21,6 +21,7 @@ before timing; the load average is printed (the machine is shared).
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import platform
 import subprocess
@@ -61,17 +62,49 @@ def cpu_name():
     return platform.processor() or platform.machine()
 
 
+CLOCK = time.process_time  # CPU time of this process: robust to other jobs' load
+
+
+def keep_freed_memory():
+    """glibc: large arrays from the heap and freed memory kept (no trimming). Each
+    system allocates its 8 MB outputs at every call; by default glibc maps them fresh
+    or trims them when freed, and the kernel then zeroes every page again (0.5-3 ms
+    a call here, depending on which allocations happened to come before): the tables
+    would compare page faults. Every system runs under the same setting."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(libc.mallopt(m_mmap_threshold, 1 << 30)) and \
+        bool(libc.mallopt(m_trim_threshold, 1 << 31))
+
+
 def interleaved(systems, rounds, warmup=2):
-    """{name: (median, min) seconds} of callables, run round-robin."""
+    """{name: (median, min) seconds} of callables, run round-robin. JAX's systems run
+    in their own rounds, after the others: interleaved with them, XLA's allocations
+    make the heap give its memory back to the kernel, so that every other system's
+    output arrays page-fault (zeroed pages: +0.7 ms for 8 MB) and the comparison
+    against the numba loop measures the allocator more than the loops."""
+    groups = [{k: f for k, f in systems.items() if not k.startswith("JAX")},
+              {k: f for k, f in systems.items() if k.startswith("JAX")}]
+    out = {}
+    for g in groups:
+        if g:
+            out.update(_rounds(g, rounds, warmup))
+    return out
+
+
+def _rounds(systems, rounds, warmup):
     for fn in systems.values():
         for _ in range(warmup):
             fn()
     times = {k: [] for k in systems}
     for _ in range(rounds):
         for k, fn in systems.items():
-            t = time.perf_counter()
+            t = CLOCK()
             fn()
-            times[k].append(time.perf_counter() - t)
+            times[k].append(CLOCK() - t)
     return {k: (float(np.median(v)), float(np.min(v))) for k, v in times.items()}
 
 
@@ -293,9 +326,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--cases", default="1,2,3")
+    ap.add_argument("--system-malloc", action="store_true",
+                    help="leave glibc's trimming of freed memory on (page faults counted)")
     args = ap.parse_args()
     rounds = 5 if args.quick else 21
-    print(f"load average before: {os.getloadavg()[0]:.1f}")
+    kept = not args.system_malloc and keep_freed_memory()
+    print(f"load average before: {os.getloadavg()[0]:.1f}; glibc keeps freed memory: {kept}")
     print(f"CPU: {cpu_name()} ({os.cpu_count()} cores visible), one thread; numba "
           f"{numba.__version__}, NumPy {np.__version__}"
           + (f", JAX {jax.__version__}" if jax is not None else ""))

@@ -111,3 +111,32 @@ def test_forms_that_are_not_detected():
     assert _form(lambda a, h: T.switch(h > 0, h, a)) is None  # the condition reads h
     assert _form(lambda a, h: T.cast(h, "float32") * a) is None
     assert _form(lambda a, h: (h.sum() + a)) is None         # broadcasts a reduction
+
+
+def test_a_loop_over_reversed_sequences_runs_backwards():
+    """Every sequence read backwards (z[::-1], as a gradient's reverse loop reads the
+    forward traces), no other carry: the recurrence runs backwards over z itself (its
+    last n rows) and the trace is reversed after it, so no reversed view reaches it."""
+    from theanine.graph.rewrite import rewrite_outputs
+    from theanine.graph.traversal import ancestors
+    from theanine.tensor.subtensor import Subtensor
+
+    x, y, h0 = T.dvector("x"), T.dvector("y"), T.dscalar("h0")
+    h, _ = theano.scan(lambda a, b, h: 0.5 * h + a * b, sequences=[x[::-1], y[::-1]],
+                       outputs_info=h0)
+    after = rewrite_outputs(h, scan_parallel_linear, inputs=[x, y, h0])
+    lr = [v.owner for v in ancestors([after])
+          if v.owner is not None and isinstance(v.owner.op, LinearRecurrence)]
+    assert len(lr) == 1 and lr[0].op.reverse
+    data = ancestors(lr[0].inputs[2:], stop_at=[lr[0].inputs[0]])  # not the step count
+    assert not [v for v in data if v.owner is not None and isinstance(v.owner.op, Subtensor)
+                and v.owner.op.idx_list == (("slice", None, None, -1),)]
+    rng = np.random.default_rng(0)
+    for n, m in ((9, 9), (9, 12), (0, 3)):  # y longer than x: the loop runs len(x) steps
+        vals = [rng.normal(size=n), rng.normal(size=m), np.float64(0.3)]
+        want, h_ = [], 0.3
+        for a, b in zip(vals[0][::-1], vals[1][::-1]):
+            h_ = 0.5 * h_ + a * b
+            want.append(h_)
+        got = theano.function([x, y, h0], after)(*vals)
+        np.testing.assert_allclose(got, np.array(want).reshape(-1), rtol=1e-12)

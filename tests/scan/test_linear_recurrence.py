@@ -8,9 +8,14 @@ import pytest
 
 import theanine as theano
 import theanine.tensor as T
+from theanine.scan.fused_recurrence import FusedRecurrence
 from theanine.scan.op import Scan
 from theanine.tensor.recurrence import LinearRecurrence
 from theanine.tensor.shared_randomstreams import RandomStreams
+
+# the rewrite's result: a LinearRecurrence, or a FusedRecurrence when it took in the
+# elementwise work around it (fuse_recurrences)
+RECURRENCES = (LinearRecurrence, FusedRecurrence)
 
 LENGTHS = [0, 1, 7, 13, 3001]
 OFF = {"scan.parallel_linear": False}
@@ -43,9 +48,9 @@ def check(inputs, outputs, make_values, dtype, wrt=None, loops_left=0, lengths=L
         outs += theano.grad(cost, wrt)
     f_on, f_off = compile_both(inputs, outs)
     ops = ops_of(f_on)
-    assert any(isinstance(op, LinearRecurrence) for op in ops)
+    assert any(isinstance(op, RECURRENCES) for op in ops)
     assert sum(isinstance(op, Scan) for op in ops) == loops_left
-    assert not any(isinstance(op, LinearRecurrence) for op in ops_of(f_off))
+    assert not any(isinstance(op, RECURRENCES) for op in ops_of(f_off))
     for n in lengths:
         vals = make_values(n, np.random.default_rng(n))
         for a, b in zip(f_on(*vals), f_off(*vals)):
@@ -55,7 +60,7 @@ def check(inputs, outputs, make_values, dtype, wrt=None, loops_left=0, lengths=L
 
 def check_not_detected(inputs, outputs, values):
     f_on, f_off = compile_both(inputs, outputs)
-    assert not any(isinstance(op, LinearRecurrence) for op in ops_of(f_on))
+    assert not any(isinstance(op, RECURRENCES) for op in ops_of(f_on))
     assert any(isinstance(op, Scan) for op in ops_of(f_on))
     for a, b in zip(f_on(*values), f_off(*values)):
         np.testing.assert_allclose(a, b, rtol=1e-12)
@@ -222,7 +227,7 @@ def test_symbolic_n_steps_without_sequences():
     h0 = T.dvector()
     h, _ = theano.scan(lambda h: 0.5 * h + 1.0, outputs_info=h0, n_steps=n)
     f_on, f_off = compile_both([n, h0], [h, theano.grad(h.sum(), h0)])
-    assert any(isinstance(op, LinearRecurrence) for op in ops_of(f_on))
+    assert any(isinstance(op, RECURRENCES) for op in ops_of(f_on))
     for k in [0, 1, 5, 200]:
         for a, b in zip(f_on(k, np.ones(2)), f_off(k, np.ones(2))):
             np.testing.assert_allclose(a, b, rtol=1e-12)
@@ -286,7 +291,7 @@ def test_recurrence_through_a_random_draw_stays_a_loop():
     h, upd = theano.scan(lambda h: srng.normal(size=(3,), avg=h * 0.5), outputs_info=h0,
                          n_steps=6)
     f = theano.function([h0], h, updates=upd)
-    assert not any(isinstance(op, LinearRecurrence) for op in ops_of(f))
+    assert not any(isinstance(op, RECURRENCES) for op in ops_of(f))
     assert any(isinstance(op, Scan) for op in ops_of(f))
 
 
@@ -319,8 +324,8 @@ def test_the_flag_and_excluding_turn_it_off():
     h, _ = theano.scan(lambda a, h: 0.5 * h + a, sequences=x, outputs_info=h0)
     with theano.config.change_flags(OFF):
         f = theano.function([x, h0], h)
-    assert not any(isinstance(op, LinearRecurrence) for op in ops_of(f))
+    assert not any(isinstance(op, RECURRENCES) for op in ops_of(f))
     mode = theano.compile.mode.get_default_mode().excluding("scan_parallel_linear")
     f = theano.function([x, h0], h, mode=mode)
-    assert not any(isinstance(op, LinearRecurrence) for op in ops_of(f))
-    assert any(isinstance(op, LinearRecurrence) for op in ops_of(theano.function([x, h0], h)))
+    assert not any(isinstance(op, RECURRENCES) for op in ops_of(f))
+    assert any(isinstance(op, RECURRENCES) for op in ops_of(theano.function([x, h0], h)))

@@ -18,12 +18,14 @@ from .constant_folding import constant_folding
 from .fusion import fusion
 from .inline import inline
 from .merge import dead_code, merge
+from .recurrence_fusion import fuse_recurrences
 from .scan_linear import scan_linear
 from .scan_memory import scan_memory
 from .scan_vectorize import scan_loops
 from .shape import shape
 from .specialize import specialize
 from .stabilize import stabilize
+from .tidy import tidy
 
 FAST_RUN = [
     inline,             # OpFromGraph(inline=True) nodes become their inner graphs
@@ -36,10 +38,12 @@ FAST_RUN = [
     ], "canonicalize and shape, to one fixed point: each creates work for the other"),
     scan_loops,         # loops do only the work they must (rewrites/scan.py)
     scan_linear,        # linear recurrences become parallel prefix scans
+    tidy,               # no copies for set_subtensor into zeros, alloc(1) * w, x[::-1][::-1]
     scan_memory,        # loops store only the last rows that are read
     stabilize,          # log1p, expm1, softplus, log_softmax, logsumexp
     specialize,         # sum(x*y) -> dot, outer products, gemm
     fusion,             # chains of elementwise ops -> one Composite op
+    fuse_recurrences,   # linear recurrences take in their elementwise neighbours
 ]
 
 FAST_COMPILE = [inline, merge, dead_code, constant_folding]

@@ -37,7 +37,7 @@ from theanine.config import config
 from theanine.graph.rewrite import RuleSet, rule
 from theanine.graph.traversal import ancestors, clone_replace, toposort
 from theanine.scan.op import Scan
-from theanine.scan.utils import is_tensor
+from theanine.scan.utils import CheckSteps, is_tensor
 from theanine.tensor import scalar_ops as so
 from theanine.tensor.alloc import alloc
 from theanine.tensor.basic import constant
@@ -47,6 +47,7 @@ from theanine.tensor.linalg import Dot, dot
 from theanine.tensor.math import cast, switch
 from theanine.tensor.recurrence import LinearRecurrence
 from theanine.tensor.shape import patternbroadcast, shape_padleft
+from theanine.tensor.subtensor import Subtensor
 
 from .scan import ScanParts
 from .scan_vectorize import scan_loops
@@ -279,10 +280,55 @@ def _fit(x, h0, per_step_lanes=True):
     return x
 
 
+_REVERSED = (("slice", None, None, -1),)
+
+
+_WHOLE = ((("slice", 0, None, None),), (("slice", None, None, None),), ())
+
+
+def _reversed_of(v):
+    """z when v is z[::-1] (also as z[::-1][0:], how scan takes a sequence), else None."""
+    o = v.owner
+    while o is not None and isinstance(o.op, Subtensor) and o.op.idx_list in _WHOLE:
+        o = o.inputs[0].owner
+    if o is not None and isinstance(o.op, Subtensor) and o.op.idx_list == _REVERSED:
+        return o.inputs[0]
+    return None
+
+
+def _unreverse(parts, n):
+    """When every sequence is read backwards (z[::-1], as the reverse loop of a
+    gradient reads the forward traces), read the last n rows of each z in step order
+    instead and return True (the recurrence then runs backwards, and per-step outputs
+    come out in step order: no reversed view reaches the recurrence); else False."""
+    zs = [_reversed_of(o) for o, _ in parts.seqs]
+    if not zs or any(z is None for z in zs):
+        return False
+    for s, z in zip(parts.seqs, zs):
+        z = CheckSteps()(z, n)  # at least n rows, as the loop needs
+        s[0] = z[z.shape[0] - n:]
+    return True
+
+
+def _state_views(h0, trace, reverse):
+    """(the states before each step, after each step) in step order: views of the
+    trace with h0 joined (before it, or after it when the recurrence runs backwards)."""
+    if reverse:
+        return concatenate([trace, shape_padleft(h0)])[1:], trace
+    return concatenate([shape_padleft(h0), trace])[:-1], trace
+
+
+def _flip(x):
+    return x[::-1]
+
+
 def _convert(graph, parts, c, mode, operands, ties, stop, seq_ids):
     op, n = parts.op, parts.n_steps
     h, h0 = c["inner"], c["init"]
     const_outer = {i: o for o, i in parts.consts}
+    others = [d for d in parts.carries if d is not c]
+    backwards = not others and all(not y["keep"] for y in parts.ys) and \
+        _unreverse(parts, n)
     per_step = [e for e in operands if _reads(e, seq_ids, stop)]
     traces = {}
     if per_step:  # A, B, ... at every step: a map, which the scan rules vectorise
@@ -299,29 +345,33 @@ def _convert(graph, parts, c, mode, operands, ties, stop, seq_ids):
             ready.append(_fit(traces[id(e)], h0))
         else:  # loop-invariant: one value, a broadcastable step axis
             ready.append(_fit(shape_padleft(clone_replace([e], const_outer)[0]), h0))
-    parts.carries = [d for d in parts.carries if d is not c]
+    parts.carries = others
     rest = parts.inner_outputs()
     used = {id(v) for v in ancestors(rest, stop_at=stop)} if rest else set()
     uses_h, uses_out = id(h) in used, id(c["out"]) in used
     store = uses_h or uses_out or (c["trace"] is not None and graph.n_clients(c["trace"]) > 0)
-    lr = LinearRecurrence(mode, False, store, ties or "carry", op.name,
+    lr = LinearRecurrence(mode, backwards, store, ties or "carry", op.name,
                           op.profile)(n, h0, *ready)
     trace, final = lr if store else (None, lr)
     result = {c["final"]: final}
     if c["trace"] is not None and store:
-        result[c["trace"]] = trace
+        result[c["trace"]] = _flip(trace) if backwards else trace
     if not rest:
         return result
     mapping = {}
+    before, after = _state_views(h0, trace, backwards) if store else (None, None)
     if uses_h:  # the state before each step: h0, trace[0], ..., trace[n-2]
         mapping[h] = h.type()
-        parts.seqs.append([concatenate([shape_padleft(h0), trace])[:-1], mapping[h]])
+        parts.seqs.append([before, mapping[h]])
     if uses_out:
         mapping[c["out"]] = c["out"].type()
-        parts.seqs.append([trace, mapping[c["out"]]])
+        parts.seqs.append([after, mapping[c["out"]]])
     if mapping:
         parts.substitute(mapping)
-    result.update(parts.build())
+    built = parts.build()
+    if backwards:  # no carries are left: every output is per step, in step order
+        built = {old: _flip(new) for old, new in built.items()}
+    result.update(built)
     return result
 
 

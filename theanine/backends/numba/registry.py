@@ -79,6 +79,7 @@ def _load_all():
         ops_control,
         ops_conv,
         ops_elemwise,
+        ops_fused_recurrence,
         ops_linalg,
         ops_misc,
         ops_more,
