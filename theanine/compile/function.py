@@ -21,6 +21,7 @@ from theanine.config import config
 from theanine.graph.basic import Constant, Variable
 from theanine.graph.fgraph import FunctionGraph, MissingInputError
 from theanine.graph.traversal import ancestors, clone_replace
+from theanine.ifelse import lazy_ifelse
 
 from .compiled_function import Function
 from .io import In, Out
@@ -322,6 +323,9 @@ def _build(ins, out_vars, borrows, single, keys, updates, givens, no_default_upd
     from theanine.rewrites.pipeline import rewrite_fgraph
 
     fgraph = rewrite_fgraph(FunctionGraph(in_vars + shared_vars, graph_outs), mode)
+    # only the branch taken of an ifelse runs: its exclusive nodes move into it
+    fgraph = FunctionGraph(fgraph.inputs, lazy_ifelse(fgraph.inputs, fgraph.outputs),
+                           check=False)
     defaults = [_filter_default(k, i, allow_input_downcast) for k, i in enumerate(ins)]
     slot = {id(s): j for j, s in enumerate(shared_vars)}
     return Function(fgraph, ins, shared_vars, [s.container for s in shared_vars], n_out,

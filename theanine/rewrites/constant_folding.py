@@ -1,6 +1,7 @@
 """constant_folding: a node whose inputs are all constants becomes constants.
 
 The node is computed once, at compile time, with the py backend's implementation.
+An ifelse with a constant condition becomes the branch it picks (rewrites/ifelse.py).
 Not folded: ops that refuse (``op.do_constant_folding(node)`` is False: random draws,
 Print), outputs that are not tensors, computations that raise (the error is left
 for run time, where the original graph raises it), and results that would embed a
@@ -17,6 +18,8 @@ from theanine.graph.basic import Constant
 from theanine.graph.rewrite import RuleSet, rule
 from theanine.tensor.type import TensorType
 from theanine.tensor.variable import TensorConstant
+
+from .ifelse import IFELSE_RULES
 
 MAX_GROWTH_SIZE = 10_000  # folded outputs above this size must not outgrow their inputs
 
@@ -57,4 +60,5 @@ def fold(graph, node):
     return out
 
 
-constant_folding = RuleSet("constant_folding", [fold], __doc__.split("\n\n")[0])
+constant_folding = RuleSet("constant_folding", [fold, *IFELSE_RULES],
+                           __doc__.split("\n\n")[0])

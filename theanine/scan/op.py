@@ -30,30 +30,15 @@ import time
 
 import numpy as np
 
-from theanine.graph.basic import Apply, Constant, Op
-from theanine.graph.traversal import inner_dependencies, toposort
+from theanine.graph.basic import Apply, Op
+from theanine.graph.traversal import (  # noqa: F401 - graph_key: re-exported
+    graph_key,
+    inner_dependencies,
+    toposort,
+)
+from theanine.ifelse.lazy import lazy_ifelse
 
 from .utils import ListType, is_tensor
-
-
-def graph_key(inputs, outputs):
-    """A hashable structural description of a closed graph (for op equality)."""
-    ref = {id(v): ("i", k) for k, v in enumerate(inputs)}
-    items = []
-    for k, node in enumerate(toposort(outputs, stop_at=inputs)):
-        args = []
-        for v in node.inputs:
-            if id(v) in ref:
-                args.append(ref[id(v)])
-            elif isinstance(v, Constant):
-                args.append(("c", v.signature()))
-            else:
-                raise ValueError(f"scan inner graph: {v} is not an inner input")
-        for j, o in enumerate(node.outputs):
-            ref[id(o)] = ("n", k, j)
-        items.append((node.op, tuple(args), tuple(o.type for o in node.outputs)))
-    outs = tuple(ref[id(o)] if id(o) in ref else ("c", o.signature()) for o in outputs)
-    return (tuple(v.type for v in inputs), tuple(items), outs)
 
 
 def trace_type(t):
@@ -211,7 +196,8 @@ class Scan(Op):
             from theanine.config import config
             from theanine.graph.fgraph import FunctionGraph
 
-            fg = FunctionGraph(self.inner_inputs, self.inner_outputs)
+            fg = FunctionGraph(self.inner_inputs,
+                               lazy_ifelse(self.inner_inputs, self.inner_outputs))
             self._fn = link(fg, check_types=config.check_types)
         return self._fn
 
