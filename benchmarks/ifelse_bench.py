@@ -73,6 +73,7 @@ t2 = time.perf_counter()
 for a in args:
     f(*a)
 t3 = time.perf_counter()
+assert theano.__file__.startswith({checkout!r}), theano.__file__
 print(json.dumps({{"build": t1 - t0, "compile": t2 - t1, "run": t3 - t2,
                   "nodes": len(f.maker.fgraph.toposort())}}))
 """
@@ -84,10 +85,11 @@ def run_case(checkout, kind, arg, linker, timeout):
     cache = tempfile.mkdtemp(prefix="theanine-ifelse-bench-")
     env["THEANINE_CACHE_DIR"] = cache  # a cold cache: compile time as a new user sees it
     code = CASE.format(model_dir=os.path.join(ROOT, "tests", "compat"), kind=kind, arg=arg,
-                       linker=linker)
+                       linker=linker, checkout=os.path.abspath(checkout))
     try:
+        # run outside any checkout: `python -c` puts the working directory first
         r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                           text=True, timeout=timeout)
+                           text=True, timeout=timeout, cwd=cache)
     except subprocess.TimeoutExpired:
         return None
     finally:

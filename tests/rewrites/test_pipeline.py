@@ -101,8 +101,8 @@ def test_pipelines_are_plain_lists():
     assert [s.name for s in FAST_COMPILE] == ["inline", "merge", "dead_code",
                                               "constant_folding"]
     assert [s.name for s in FAST_RUN] == ["inline", "merge", "dead_code", "constant_folding",
-                                          "simplify", "scan", "scan_memory", "stabilize",
-                                          "specialize", "fusion"]
+                                          "simplify", "scan", "scan_accumulate",
+                                          "scan_memory", "stabilize", "specialize", "fusion"]
     assert [s.name for s in FAST_RUN[4].items] == ["canonicalize", "shape"]
     names = all_names()
     assert len(names) == len(set(names)) and {"gemm", "log1p", "flatten"} <= set(names)

@@ -18,6 +18,7 @@ from .constant_folding import constant_folding
 from .fusion import fusion
 from .inline import inline
 from .merge import dead_code, merge
+from .scan_accumulate import scan_accumulate
 from .scan_memory import scan_memory
 from .scan_vectorize import scan_loops
 from .shape import shape
@@ -34,6 +35,7 @@ FAST_RUN = [
         shape,          # x.shape, x.shape[i] without computing x
     ], "canonicalize and shape, to one fixed point: each creates work for the other"),
     scan_loops,         # loops do only the work they must (rewrites/scan.py)
+    scan_accumulate,    # sums of per-step products: one product after the loop
     scan_memory,        # loops store only the last rows that are read
     stabilize,          # log1p, expm1, softplus, log_softmax, logsumexp
     specialize,         # sum(x*y) -> dot, outer products, gemm
