@@ -184,3 +184,17 @@ def test_random_draw_in_a_branch_still_advances(mode):
     a, b = f(1, np.ones(3)), f(1, np.ones(3))
     assert not np.allclose(a, b) and np.all((a >= 0) & (a < 1))
     np.testing.assert_array_equal(f(0, np.ones(3)), np.ones(3))
+
+
+def test_ifelse_rules_alone():
+    from tests.rewrites.helpers import check_rewrite, check_unchanged
+    from theanine.rewrites.ifelse import ifelse_constant_condition, ifelse_same_branches
+
+    x, y, c = T.dvector("x"), T.dvector("y"), T.iscalar("c")
+    check_rewrite(ifelse_constant_condition, ifelse(T.constant(np.int32(1)), x * 2, y),
+                  x * 2, [x, y])
+    check_rewrite(ifelse_constant_condition, ifelse(T.constant(np.int8(0)), x * 2, y), y,
+                  [x, y])
+    check_unchanged(ifelse_constant_condition, ifelse(c, x * 2, y), [c, x, y])
+    check_rewrite(ifelse_same_branches, ifelse(c, [x, y], [x, y]), [x, y], [c, x, y])
+    check_unchanged(ifelse_same_branches, ifelse(c, [x, y], [y, x]), [c, x, y])
