@@ -20,15 +20,11 @@ HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 @pytest.fixture(params=["py"] + ([pytest.param("numba", marks=pytest.mark.slow)]
                                  if HAVE_NUMBA else []))
 def model_mode(request):
-    """py, and numba as users get it (kernels where compiled code wins, compiled at
-    link time): compiling every node of these models separately takes minutes."""
-    if request.param == "py":
-        yield theano.Mode(linker="py")
-        return
-    from theanine.backends.numba import linker
-
-    with linker.policy("sync"):
-        yield theano.Mode(linker="numba")
+    """py, and numba as users get it (policy 'auto': NumPy runs until a kernel is on
+    disk or proves hot). Compiling these models' gradient loops at link time takes
+    minutes on a loaded 2-core machine; tests/compat/test_ifelse.py checks compiled
+    ifelse kernels."""
+    yield theano.Mode(linker=request.param)
 
 
 def _data(seed=0, steps=5, batch=3, n_in=6):
