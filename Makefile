@@ -10,7 +10,7 @@ PIP    := PIP_DISABLE_PIP_VERSION_CHECK=1 $(PY) -m pip
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: help demo demo-digits test lint bench clean
+.PHONY: help demo demo-digits test lint bench docs clean
 
 help:
 	@echo "make demo   train a character-level LSTM on Alice in Wonderland (2-3 minutes)"
@@ -18,6 +18,7 @@ help:
 	@echo "make test   run the test suite"
 	@echo "make lint   ruff check"
 	@echo "make bench  every benchmark (call overhead, scan, rewrites, conv/pool, jacobians, random loops): Markdown tables"
+	@echo "make docs   build the manual (docs/*.md) as a website in docs/_build/html"
 	@echo "make clean  remove .venv and caches"
 
 $(PY):
@@ -30,6 +31,10 @@ $(VENV)/.installed-examples: pyproject.toml | $(PY)
 
 $(VENV)/.installed-dev: pyproject.toml | $(PY)
 	$(PIP) install -q -e ".[dev]"
+	touch $@
+
+$(VENV)/.installed-docs: pyproject.toml | $(PY)
+	$(PIP) install -q -e ".[docs]"
 	touch $@
 
 demo: $(VENV)/.installed-examples
@@ -53,5 +58,11 @@ bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/jacobian_bench.py
 	$(PY) benchmarks/random_scan.py
 
+# -W: a warning (a broken link or cross-reference, a page in no toctree) is an error,
+# as in the test suite (tests/test_docs.py).
+docs: $(VENV)/.installed-docs
+	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
+	@echo "open docs/_build/html/index.html"
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info docs/_build

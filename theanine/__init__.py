@@ -28,14 +28,10 @@ from .scan import (OrderedUpdates, foldl, foldr, map, reduce, scan,  # noqa: E40
 from .scan.jacobian import hessian, jacobian  # noqa: E402
 from . import scan_module  # noqa: E402
 
-gradient.jacobian = jacobian
-gradient.hessian = hessian
-
 __version__ = "0.1.0"
 
 change_flags = config.change_flags
 theano = _sys.modules[__name__]  # ``from theanine import theano`` gives the package
-tensor.TensorSharedVariable = compile.TensorSharedVariable
 
 
 def __getattr__(name):

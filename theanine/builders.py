@@ -28,8 +28,9 @@ from theanine.config import config
 from theanine.gradient import disconnected_type, grad
 from theanine.graph.basic import Apply, Constant, Op, Variable
 from theanine.graph.fgraph import FunctionGraph, MissingInputError
+from theanine.graph.inner_graph import graph_key
 from theanine.graph.serialize import dump_graph, load_graph
-from theanine.graph.traversal import clone_replace, graph_inputs, graph_key, inner_dependencies
+from theanine.graph.traversal import clone_replace, graph_inputs, inner_dependencies
 from theanine.ifelse.lazy import lazy_ifelse
 
 

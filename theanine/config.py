@@ -37,6 +37,13 @@ def _str(v):
     return str(v)
 
 
+def _nonnegative(v):
+    v = float(v)
+    if not v >= 0:
+        raise ValueError(f"expected a number >= 0, got {v!r}")
+    return v
+
+
 NOOP_DOC = "accepted for Theano compatibility; no effect in theanine"
 
 _FLAGS = {
@@ -59,6 +66,9 @@ _FLAGS = {
                             "accepted for Theano compatibility; errors always carry the "
                             "failing node, its inputs' shapes and types"),
     "profile": (False, _bool, "profile every compiled function"),
+    "cache_max_mb": (1000.0, _nonnegative,
+                     "size limit of the compiled-code cache in MB; the least recently used "
+                     "entries are removed beyond it (0: no limit)"),
     "warn_float64": ("ignore", _choice("ignore", "warn", "raise", "pdb"),
                      "accepted for Theano compatibility"),
     # Accepted so that Theano scripts and THEANO_FLAGS strings run unchanged;

@@ -1,7 +1,9 @@
-"""Reverse-mode differentiation over the graph: grad, Lop, Rop, verify_grad,
-and the gradient-shaping ops (disconnected_grad, zero_grad, grad_clip, grad_scale).
-jacobian and hessian live with scan (theanine/scan/jacobian.py) and are attached
-here by theanine/__init__.py.
+"""Reverse-mode differentiation over the graph: grad, Lop, Rop, verify_grad;
+re-exported here (Theano's names): the gradient-shaping ops of
+theanine/tensor/gradient_ops.py (disconnected_grad, zero_grad, grad_clip, grad_scale)
+and the gradient marker types of theanine/graph/basic.py (DisconnectedType, NullType).
+jacobian and hessian are built on scan, a layer above (theanine/scan/jacobian.py);
+``theanine.gradient.jacobian`` forwards to them (module __getattr__ below).
 
 Invariants:
 - The walk is iterative, in reverse topological order, over the "live" variables:
@@ -26,63 +28,31 @@ from __future__ import annotations
 
 import warnings
 
-from theanine.graph.basic import Apply, Op, Type, Variable
+from theanine.graph.basic import (  # noqa: F401 - re-exported: Theano's names here
+    DisconnectedType,
+    NullType,
+    Variable,
+    disconnected_type,
+    grad_not_implemented,
+    grad_undefined,
+)
 from theanine.graph.traversal import gc_paused as _gc_paused
 from theanine.graph.traversal import toposort
 from theanine.tensor.alloc import ones_like
-
-
-class DisconnectedType(Type):
-    """Type of the 'gradient' of an output that does not depend on an input."""
-
-    is_disconnected = True
-
-    def filter(self, value, strict=False, allow_downcast=None):
-        raise TypeError("a disconnected gradient has no value")
-
-    def __eq__(self, other):
-        return type(other) is DisconnectedType
-
-    def __hash__(self):
-        return hash(DisconnectedType)
-
-    def __str__(self):
-        return "DisconnectedType"
-
-
-class NullType(Type):
-    """Type of an undefined or unimplemented gradient; `why_null` says why."""
-
-    is_null = True
-
-    def __init__(self, why_null="(no explanation)"):
-        self.why_null = why_null
-
-    def filter(self, value, strict=False, allow_downcast=None):
-        raise TypeError(f"an undefined gradient has no value: {self.why_null}")
-
-    def __eq__(self, other):
-        return type(other) is NullType and other.why_null == self.why_null
-
-    def __hash__(self):
-        return hash((NullType, self.why_null))
-
-    def __str__(self):
-        return "NullType"
-
-
-def disconnected_type():
-    return DisconnectedType()()
-
-
-def grad_not_implemented(op, x_pos, x, comment=""):
-    return NullType(f"the gradient of {op} with respect to its input {x_pos} is not "
-                    f"implemented. {comment}")()
-
-
-def grad_undefined(op, x_pos, x, comment=""):
-    return NullType(f"the gradient of {op} with respect to its input {x_pos} is "
-                    f"mathematically undefined. {comment}")()
+from theanine.tensor.gradient_ops import (  # noqa: F401 - re-exported: Theano's names here
+    DisconnectedGrad,
+    GradClip,
+    GradScale,
+    UndefinedGrad,
+    ViewOp,
+    ZeroGrad,
+    consider_constant,
+    disconnected_grad,
+    grad_clip,
+    grad_scale,
+    undefined_grad,
+    zero_grad,
+)
 
 
 class DisconnectedInputError(ValueError):
@@ -376,81 +346,19 @@ def _accumulate(keys, values):
     return out
 
 
-class _IdentityGradOp(Op):
-    """Identity forward; the gradient is reshaped by `kind`."""
-
-    __props__ = ("kind", "lo", "hi")
-
-    def __init__(self, kind, lo=None, hi=None):
-        self.kind, self.lo, self.hi = kind, lo, hi
-
-    def make_node(self, x):
-        from theanine.tensor.basic import as_tensor_variable
-
-        x = as_tensor_variable(x)
-        return Apply(self, [x], [x.type()])
-
-    def compute(self, node, x):
-        return x
-
-    def grad(self, inputs, output_grads):
-        from theanine.tensor.alloc import zeros_like
-        from theanine.tensor.math import clip
-
-        (g,) = output_grads
-        if self.kind == "disconnected":
-            return [disconnected_type()]
-        if self.kind == "zero":
-            return [zeros_like(g)]
-        if self.kind == "clip":
-            return [clip(g, self.lo, self.hi)]
-        if self.kind == "scale":
-            return [g * self.lo]
-        if self.kind == "undefined":
-            return [grad_undefined(self, 0, inputs[0])]
-        return [g]
-
-    def connection_pattern(self, node):
-        return [[self.kind != "disconnected"]]
-
-    def infer_shape(self, node, shapes):
-        return shapes
-
-
-def disconnected_grad(x):
-    """x, through which no gradient flows (the cost is treated as not depending on x)."""
-    return _IdentityGradOp("disconnected")(x)
-
-
-def zero_grad(x):
-    """x, whose gradient is zero (connected, but zero)."""
-    return _IdentityGradOp("zero")(x)
-
-
-consider_constant = zero_grad  # Theano's ConsiderConstant: zero gradient, still connected
-
-
-def grad_scale(x, multiplier):
-    """x, whose gradient is multiplied by `multiplier` on the way back."""
-    return _IdentityGradOp("scale", float(multiplier))(x)
-
-
-def undefined_grad(x):
-    """x, whose gradient is undefined (asking for it raises)."""
-    return _IdentityGradOp("undefined")(x)
-
-
-def grad_clip(x, lower_bound, upper_bound):
-    """x, whose gradient is clipped to [lower_bound, upper_bound] on the way back."""
-    if lower_bound > upper_bound:
-        raise ValueError(f"grad_clip: lower_bound must be <= upper_bound, got "
-                         f"lower_bound={lower_bound}, upper_bound={upper_bound}")
-    return _IdentityGradOp("clip", float(lower_bound), float(upper_bound))(x)
-
-
 # Split out along their seams; imported last because they use grad above.
 from .gradient_check import numeric_grad, verify_grad  # noqa: E402
 from .rop import Rop  # noqa: E402
+
+
+def __getattr__(name):
+    """Theano's theano.gradient.jacobian / hessian, stated with scan (a layer above)."""
+    if name in ("jacobian", "hessian"):
+        from theanine.scan import jacobian as module  # allow-listed: scan is above gradient
+
+        return getattr(module, name)
+    raise AttributeError(f"module 'theanine.gradient' has no attribute {name!r}")
+
 
 __all__ = ["DisconnectedType", "NullType", "disconnected_type", "grad_not_implemented",
            "grad_undefined", "DisconnectedInputError", "NullTypeGradError", "GradientError",

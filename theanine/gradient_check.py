@@ -35,9 +35,9 @@ def verify_grad(fun, pt, n_tests=2, rng=None, eps=None, out_type=None, abs_tol=N
     """Check T.grad of `fun` at point `pt` (list of arrays) against central finite
     differences of a random projection of fun's output. Raises GradientError."""
     from theanine.compile.function import function
-    from theanine.compile.shared import shared
     from theanine.tensor.basic import as_tensor_variable
     from theanine.tensor.reduce import sum as tsum
+    from theanine.tensor.sharedvar import shared
     from theanine.tensor.type import TensorType
 
     if not isinstance(pt, (list, tuple)):

@@ -81,8 +81,8 @@ def test_every_theano_flag_is_known_and_settable():
 
 
 def test_every_theano_flag_is_documented_as_honoured_or_no_op():
-    honoured = _doc_rows("### Flags honoured")
-    ignored = _doc_rows("### Flags accepted with no effect")
+    honoured = _doc_rows("## Flags honoured")
+    ignored = _doc_rows("## Flags accepted with no effect")
     for name in THEANO_1_0_FLAGS:
         if name in NOOP:
             assert name in ignored, f"{name} is a no-op missing from the docs' table"

@@ -8,6 +8,9 @@ Invariants:
   and hash equal, so equal computations can be merged.
 - ``make_node`` is the single place of type inference; ``perform``/``compute``
   are pure NumPy reference implementations.
+- A gradient that is not a value has a type of its own: DisconnectedType (no
+  gradient flows) or NullType (undefined or not implemented, with the reason).
+  Every op's ``grad`` may return them, so they are graph vocabulary, stated here.
 """
 
 from __future__ import annotations
@@ -307,8 +310,6 @@ class Op:
         return tuple(c[0] for c in storage)
 
     def grad(self, inputs, output_grads):
-        from theanine.gradient import grad_not_implemented
-
         return [grad_not_implemented(self, i, x) for i, x in enumerate(inputs)]
 
     def L_op(self, inputs, outputs, output_grads):
@@ -345,3 +346,60 @@ def check_runnable(op):
 
 class PureOp(Op):
     """Alias kept for Theano code that subclasses gof.PureOp."""
+
+
+# -- gradients that are not values ------------------------------------------------------
+class DisconnectedType(Type):
+    """Type of the 'gradient' of an output that does not depend on an input."""
+
+    is_disconnected = True
+
+    def filter(self, value, strict=False, allow_downcast=None):
+        raise TypeError("a disconnected gradient has no value")
+
+    def __eq__(self, other):
+        return type(other) is DisconnectedType
+
+    def __hash__(self):
+        return hash(DisconnectedType)
+
+    def __str__(self):
+        return "DisconnectedType"
+
+
+class NullType(Type):
+    """Type of an undefined or unimplemented gradient; `why_null` says why."""
+
+    is_null = True
+
+    def __init__(self, why_null="(no explanation)"):
+        self.why_null = why_null
+
+    def filter(self, value, strict=False, allow_downcast=None):
+        raise TypeError(f"an undefined gradient has no value: {self.why_null}")
+
+    def __eq__(self, other):
+        return type(other) is NullType and other.why_null == self.why_null
+
+    def __hash__(self):
+        return hash((NullType, self.why_null))
+
+    def __str__(self):
+        return "NullType"
+
+
+def disconnected_type():
+    """A variable standing for 'no gradient flows here'."""
+    return DisconnectedType()()
+
+
+def grad_not_implemented(op, x_pos, x, comment=""):
+    """The gradient of `op` for its input `x_pos` is not implemented (asking raises)."""
+    return NullType(f"the gradient of {op} with respect to its input {x_pos} is not "
+                    f"implemented. {comment}")()
+
+
+def grad_undefined(op, x_pos, x, comment=""):
+    """The gradient of `op` for its input `x_pos` does not exist (asking raises)."""
+    return NullType(f"the gradient of {op} with respect to its input {x_pos} is "
+                    f"mathematically undefined. {comment}")()

@@ -103,26 +103,6 @@ def graph_inputs(outputs, stop_at=()):
 inputs = graph_inputs  # Theano's gof.graph.inputs(variable_list, blockers=None)
 
 
-def graph_key(inputs, outputs):
-    """A hashable structural description of a closed graph (for op equality)."""
-    ref = {id(v): ("i", k) for k, v in enumerate(inputs)}
-    items = []
-    for k, node in enumerate(toposort(outputs, stop_at=inputs)):
-        args = []
-        for v in node.inputs:
-            if id(v) in ref:
-                args.append(ref[id(v)])
-            elif isinstance(v, Constant):
-                args.append(("c", v.signature()))
-            else:
-                raise ValueError(f"inner graph: {v} is not an inner input")
-        for j, o in enumerate(node.outputs):
-            ref[id(o)] = ("n", k, j)
-        items.append((node.op, tuple(args), tuple(o.type for o in node.outputs)))
-    outs = tuple(ref[id(o)] if id(o) in ref else ("c", o.signature()) for o in outputs)
-    return (tuple(v.type for v in inputs), tuple(items), outs)
-
-
 def inner_dependencies(inputs, outputs):
     """For each of `outputs`, the set of positions in `inputs` it is connected to,
     following each op's connection_pattern as the gradient does (the connection

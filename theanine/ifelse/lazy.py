@@ -33,8 +33,9 @@ from theanine.backends.py.linker import link
 from theanine.config import config
 from theanine.graph.basic import Apply, Constant, Op
 from theanine.graph.fgraph import FunctionGraph
+from theanine.graph.inner_graph import graph_key
 from theanine.graph.serialize import dump_graph, load_graph
-from theanine.graph.traversal import graph_key, toposort
+from theanine.graph.traversal import toposort
 from theanine.tensor.basic import as_tensor_variable
 
 from .op import IfElse

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from theanine.graph.basic import Apply, Constant, Op
+from theanine.graph.basic import Constant
+from theanine.graph.inner_graph import graph_key
 from theanine.graph.rewrite import RuleSet, rule
-from theanine.scan.op import Scan, graph_key
-from theanine.scan.utils import is_tensor
+from theanine.scan.op import Scan
+from theanine.scan.utils import CheckSteps, is_tensor  # noqa: F401 - and its old path
 from theanine.tensor.dims import Rebroadcast
 from theanine.tensor.elemwise import DimShuffle, Elemwise
 from theanine.tensor.scalar_ops import Add
@@ -26,35 +27,6 @@ def _T():
     import theanine.tensor as T
 
     return T
-
-
-class CheckSteps(Op):
-    """Identity on a sequence that raises, as the loop would, when it has fewer rows
-    than the steps asked for (kept when a rewrite takes the loop away)."""
-
-    __props__ = ()
-
-    def make_node(self, seq, n_steps):
-        return Apply(self, [seq, n_steps], [seq.type()])
-
-    def compute(self, node, seq, n):
-        if n < 0:
-            raise ValueError(f"scan: n_steps must be >= 0, got {n}")
-        if len(seq) < n:
-            raise ValueError(f"scan: a sequence has {len(seq)} rows, fewer than the {n} "
-                             "steps asked for (n_steps)")
-        return seq
-
-    def grad(self, inputs, output_grads):
-        from theanine.gradient import disconnected_type
-
-        return [output_grads[0], disconnected_type()]
-
-    def connection_pattern(self, node):
-        return [[True], [False]]
-
-    def infer_shape(self, node, shapes):
-        return [shapes[0]]
 
 
 def _steps_of(seq, n):

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from theanine.compile.shared import shared
 from theanine.tensor import shared_randomstreams as rs
 from theanine.tensor.basic import as_tensor_variable, constant
+from theanine.tensor.sharedvar import shared
 
 from . import mrg_core
 from .mrg_ops import ChoiceFromUniform, MRGUniform, MultinomialFromUniform

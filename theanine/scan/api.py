@@ -165,7 +165,7 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
         traced.append(True)
 
     # -- updates: explicit, and default updates of shared variables used ---------------
-    from theanine.compile.shared import SharedVariable
+    from theanine.graph.sharedvalue import SharedVariable
 
     updates = list(fn_updates)
     roots = inner_carry_out + ys_in + [e for _, e in updates] + ([cond] if cond is not None
@@ -302,7 +302,9 @@ def _as_var(v, arg):
         return v
     try:
         return _T().as_tensor_variable(v)
-    except TypeError:
+    except TypeError as e:
+        if isinstance(v, np.ma.MaskedArray):  # the reason, not only the value
+            raise TypeError(f"scan: {arg}: {e}") from None
         raise TypeError(f"scan: {arg} must be a symbolic tensor or a number/array, got "
                         f"{v!r}") from None
 
@@ -343,7 +345,7 @@ def _is_pair_list(v):
 
 
 def _is_shared(v):
-    from theanine.compile.shared import SharedVariable
+    from theanine.graph.sharedvalue import SharedVariable
 
     return isinstance(v, SharedVariable)
 

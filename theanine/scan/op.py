@@ -31,11 +31,8 @@ import time
 import numpy as np
 
 from theanine.graph.basic import Apply, Op
-from theanine.graph.traversal import (  # noqa: F401 - graph_key: re-exported
-    graph_key,
-    inner_dependencies,
-    toposort,
-)
+from theanine.graph.inner_graph import graph_key  # noqa: F401 - also its old import path
+from theanine.graph.traversal import inner_dependencies, toposort
 from theanine.ifelse.lazy import lazy_ifelse
 
 from .utils import ListType, is_tensor

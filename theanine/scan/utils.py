@@ -1,10 +1,12 @@
-"""Scan helpers: until, OrderedUpdates, and the generic type of non-tensor carries."""
+"""Scan helpers: until, OrderedUpdates, the generic type of non-tensor carries, and
+CheckSteps (a loop's check on its sequences' lengths, kept when a rewrite takes the
+loop away)."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
 
-from theanine.graph.basic import Type, Variable
+from theanine.graph.basic import Apply, Op, Type, Variable, disconnected_type
 from theanine.graph.traversal import (  # noqa: F401 - Theano's scan_utils.clone
     clone_with_replacements as clone,
 )
@@ -30,7 +32,7 @@ class OrderedUpdates(OrderedDict):
     from scan; it may be passed to theano.function(updates=...) and mutated."""
 
     def __setitem__(self, key, value):
-        from theanine.compile.shared import SharedVariable
+        from theanine.graph.sharedvalue import SharedVariable
 
         if not isinstance(key, SharedVariable):
             raise TypeError(f"OrderedUpdates: keys must be shared variables, got {key!r}")
@@ -72,3 +74,30 @@ def is_tensor(v):
     from theanine.tensor.type import TensorType
 
     return isinstance(v, Variable) and isinstance(v.type, TensorType)
+
+
+class CheckSteps(Op):
+    """Identity on a sequence that raises, as the loop would, when it has fewer rows
+    than the steps asked for (kept when a rewrite takes the loop away)."""
+
+    __props__ = ()
+
+    def make_node(self, seq, n_steps):
+        return Apply(self, [seq, n_steps], [seq.type()])
+
+    def compute(self, node, seq, n):
+        if n < 0:
+            raise ValueError(f"scan: n_steps must be >= 0, got {n}")
+        if len(seq) < n:
+            raise ValueError(f"scan: a sequence has {len(seq)} rows, fewer than the {n} "
+                             "steps asked for (n_steps)")
+        return seq
+
+    def grad(self, inputs, output_grads):
+        return [output_grads[0], disconnected_type()]
+
+    def connection_pattern(self, node):
+        return [[True], [False]]
+
+    def infer_shape(self, node, shapes):
+        return [shapes[0]]

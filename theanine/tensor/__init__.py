@@ -15,6 +15,7 @@ from .reduce import (all, any, argmax, argmin, max, max_and_argmax, mean, min, n
 from .shape import (Reshape, Shape, addbroadcast, broadcast_to, dimshuffle, flatten,
                     patternbroadcast, reshape, shape, shape_padaxis, shape_padleft,
                     shape_padright, squeeze, stack, swapaxes, transpose, unbroadcast)
+from .sharedvar import TensorSharedVariable
 from .subtensor import *  # noqa: F403
 from .type import (TensorType, all_dtypes, complex_dtypes, continuous_dtypes,
                    discrete_dtypes, float_dtypes, int_dtypes, integer_dtypes, uint_dtypes)
@@ -24,7 +25,6 @@ from .variable import TensorConstant, TensorVariable
 globals().update(typed_constructors)
 
 _ = tensor  # T.tensor(dtype, broadcastable)
-TensorSharedVariable = None  # set by theanine.compile.shared at import
 
 
 def __getattr__(name):

@@ -7,7 +7,7 @@ import numpy as np
 from theanine.config import config
 from theanine.graph.basic import Constant, Variable
 
-from .type import TensorType, canonical_dtype, python_scalar_dtype
+from .type import TensorType, canonical_dtype, plain_ndarray, python_scalar_dtype
 from .variable import TensorConstant, TensorVariable  # noqa: F401 - re-exported
 
 
@@ -16,6 +16,8 @@ def constant(x, name=None, ndim=None, dtype=None):
     smallest int dtype that holds them (Theano's autocasting)."""
     if isinstance(x, TensorConstant):
         x = x.data
+    if type(x) is not np.ndarray and isinstance(x, np.ndarray):
+        x = plain_ndarray(x, "constant")
     if dtype is not None:
         dtype = canonical_dtype(dtype)
         arr = np.asarray(x, dtype=dtype)

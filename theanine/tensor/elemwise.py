@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from theanine.graph.basic import Apply, Constant, Op
+from theanine.graph.rewrite import register_commutative, register_subkey
 
 from .basic import as_tensor_variable, constant
 from .type import TensorType, discrete_dtypes, python_scalar_dtype
@@ -32,6 +33,9 @@ class ScalarOp:
     # Indices of the inputs whose dtypes Python-scalar inputs follow (None: all);
     # switch's condition does not decide the dtype of its branches.
     weak_from = None
+    # True (add, mul, max, min): the inputs may be given in any order, so rewrites
+    # merge two such nodes whose inputs are equal as multisets.
+    commutative = False
 
     def _props(self):
         return tuple(getattr(self, p) for p in self.__props__)
@@ -275,3 +279,24 @@ def sum_to(g, x):
     from .shape import patternbroadcast
 
     return patternbroadcast(r, x.type.broadcastable)
+
+
+# -- how the rewrite engine (graph/rewrite.py) sees Elemwise nodes ----------------------
+# Registered here, beside the op, so that they hold from the moment Elemwise exists.
+def _scalar_op_of(op):
+    """Rules registered for (Elemwise, Add) are tried only on additions."""
+    return op.scalar_op
+
+
+def _commutes(node):
+    """Additions, products, max and min merge whatever the order of their inputs; for
+    more than two inputs only when all have the output's dtype (the order then changes
+    nothing but rounding)."""
+    if not node.op.scalar_op.commutative:
+        return False
+    dtype = node.outputs[0].dtype
+    return len(node.inputs) <= 2 or all(v.dtype == dtype for v in node.inputs)
+
+
+register_subkey(Elemwise, _scalar_op_of)
+register_commutative(Elemwise, _commutes)

@@ -27,8 +27,8 @@ import copy
 
 import numpy as np
 
-from theanine.compile.shared import Container, SharedVariable
 from theanine.graph.basic import Apply, Constant, Op, Type, Variable
+from theanine.graph.sharedvalue import Container, SharedVariable
 
 from .basic import as_tensor_variable, constant
 from .type import TensorType, canonical_dtype

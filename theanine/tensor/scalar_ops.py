@@ -66,6 +66,7 @@ def _ufunc_impl(fn):
 # -- arithmetic ---------------------------------------------------------------
 class Add(ScalarOp):
     nin = -1
+    commutative = True
     impl = _ufunc_impl(lambda *a: a[0] + a[1] if len(a) == 2 else _reduce_add(a))
 
     def grad(self, inputs, out, gz):
@@ -81,6 +82,7 @@ def _reduce_add(a):
 
 class Mul(ScalarOp):
     nin = -1
+    commutative = True
 
     def impl(self, *a):
         r = a[0]
@@ -236,6 +238,7 @@ class Identity(ScalarOp):
 
 class Maximum(ScalarOp):
     nin = 2
+    commutative = True
     impl = _ufunc_impl(np.maximum)
 
     def grad(self, inputs, out, gz):
@@ -246,6 +249,7 @@ class Maximum(ScalarOp):
 
 class Minimum(ScalarOp):
     nin = 2
+    commutative = True
     impl = _ufunc_impl(np.minimum)
 
     def grad(self, inputs, out, gz):

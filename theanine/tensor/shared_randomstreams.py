@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from theanine.compile.shared import shared
 from theanine.config import config
 from theanine.graph.basic import Constant, Variable
 
 from .basic import as_tensor_variable, constant
 from .random import DISTRIBUTIONS, RandomOp
+from .sharedvar import shared
 from .type import canonical_dtype, float_dtypes, integer_dtypes, upcast
 
 __all__ = ["RandomStreams", "RandomStreamsBase", "uniform", "normal", "binomial",

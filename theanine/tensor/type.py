@@ -157,7 +157,11 @@ class TensorType(Type):
         - any other value (Python numbers, lists, NumPy scalars) is accepted
           only if converting it loses nothing (0.5 into float32 yes, 0.1 no).
         Then the number of dimensions and the broadcastable dims are checked.
-        `arg` names the value in error messages."""
+        `arg` names the value in error messages. Subclasses of ndarray become plain
+        ndarrays first (see plain_ndarray: np.matrix converts, masked arrays are
+        refused)."""
+        if type(data) is not np.ndarray and isinstance(data, np.ndarray):
+            data = plain_ndarray(data, arg)
         if isinstance(data, np.ndarray) and data.dtype == self.numpy_dtype:
             pass
         elif isinstance(data, Variable):
@@ -246,6 +250,23 @@ class TensorType(Type):
 
     def __reduce__(self):
         return (TensorType, (self.dtype, self.broadcastable))
+
+
+def plain_ndarray(data, arg="value"):
+    """`data` (an ndarray subclass) as a plain ndarray viewing the same memory.
+
+    Every value entering a graph (function arguments, shared values, In defaults,
+    givens and update values, constants) passes here when it is not an exact
+    ndarray, so that an op never sees a subclass's semantics: ``np.matrix`` (also
+    what ``scipy.sparse`` ``todense()`` returns) makes ``*`` a matrix product and
+    keeps reductions 2-d. A masked array is refused: some ops would honour its mask
+    and others not, so no single answer would be right."""
+    if isinstance(data, np.ma.MaskedArray):
+        raise TypeError(
+            f"{arg}: masked arrays (numpy.ma) are not supported: theanine computes on "
+            "plain arrays and would ignore the mask. Pass x.filled(value) to choose what "
+            "the masked entries hold, or np.asarray(x) (x.data) to ignore the mask.")
+    return np.asarray(data)
 
 
 def _convert(data, ttype, arg):

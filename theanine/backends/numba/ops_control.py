@@ -37,9 +37,8 @@ import functools
 import numpy as np
 
 from theanine.builders import OpFromGraph
-from theanine.compile.ops import FromFunctionOp
 from theanine.ifelse import IfElse, LazyIfElse
-from theanine.printing import Print
+from theanine.tensor.python_ops import FromFunctionOp, Print
 
 from .codegen import np_dtype
 from .registry import Unsupported, register
