@@ -29,7 +29,8 @@ Invariants:
   and the fix; the same under every compile policy.
 - The process table of kernels holds them weakly (and the 64 last asked for
   strongly) and their modules are not left in sys.modules: a kernel no function
-  uses any more is freed with its compiled code. After each compile the cache is kept under config.cache_max_mb.
+  uses any more is freed with its compiled code. After each compile the cache is
+  kept under config.cache_max_mb.
 """
 
 from __future__ import annotations
