@@ -125,6 +125,16 @@ def file_lock(path, timeout=300.0):
         os.close(fd)
 
 
+_ON_CLEAR = []  # callbacks of modules holding what they loaded from the cache
+
+
+def on_clear(fn):
+    """Call fn() after each clear(): a module that keeps things loaded from the cache
+    (the numba backend's kernel table) registers here when it is imported; returns fn."""
+    _ON_CLEAR.append(fn)
+    return fn
+
+
 def clear():
     """Remove everything in the cache directory; returns the number of entries removed."""
     root = cache_root()
@@ -140,12 +150,8 @@ def clear():
             with contextlib.suppress(OSError):
                 os.unlink(p)
         n += 1
-    try:
-        from theanine.backends.numba import store
-
-        store.forget_loaded()
-    except ImportError:
-        pass
+    for fn in _ON_CLEAR:
+        fn()
     return n
 
 

@@ -8,9 +8,16 @@ of the two branches' vector-Jacobian products.
 
 from __future__ import annotations
 
-from theanine.graph.basic import Apply, Constant, Op, Variable
+from theanine.backends.py.linker import link
+from theanine.config import config
+from theanine.gradient import grad
+from theanine.graph.basic import Apply, Constant, Op, Variable, disconnected_type
+from theanine.graph.fgraph import FunctionGraph
 from theanine.graph.inner_graph import graph_key
+from theanine.graph.serialize import dump_graph, load_graph
 from theanine.graph.traversal import clone_replace, graph_inputs
+from theanine.tensor.basic import as_tensor_variable
+from theanine.tensor.shape import patternbroadcast
 
 
 class IfElse(Op):
@@ -31,8 +38,6 @@ class IfElse(Op):
         return f"IfElse{{{self.name}}}" if self.name else "IfElse"
 
     def make_node(self, cond, *free):
-        from theanine.tensor.basic import as_tensor_variable
-
         cond = as_tensor_variable(cond)
         if cond.ndim != 0:
             raise TypeError(f"ifelse: condition must be a scalar (0-d), got {cond.type}")
@@ -40,10 +45,6 @@ class IfElse(Op):
 
     def branch_functions(self):
         if self._fns is None:
-            from theanine.backends.py.linker import link
-            from theanine.config import config
-            from theanine.graph.fgraph import FunctionGraph
-
             self._fns = tuple(link(FunctionGraph(self.inner_inputs, outs),
                                    check_types=config.check_types)
                               for outs in (self.then_outs, self.else_outs))
@@ -58,8 +59,6 @@ class IfElse(Op):
         return [[False] * self.n_outs] + [[True] * self.n_outs for _ in node.inputs[1:]]
 
     def grad(self, inputs, output_grads):
-        from theanine.gradient import disconnected_type, grad
-
         cond, free = inputs[0], list(inputs[1:])
         keep = [(o, g) for o, g in zip(range(self.n_outs), output_grads)
                 if not getattr(g.type, "is_disconnected", False)]
@@ -82,8 +81,6 @@ class IfElse(Op):
         return out
 
     def __getstate__(self):
-        from theanine.graph.serialize import dump_graph
-
         d = self.__dict__.copy()
         d["_fns"] = None
         d["graph"] = dump_graph(self.inner_inputs, self.then_outs + self.else_outs)
@@ -92,8 +89,6 @@ class IfElse(Op):
         return d
 
     def __setstate__(self, d):
-        from theanine.graph.serialize import load_graph
-
         state = d.pop("graph")
         self.__dict__.update(d)
         self.inner_inputs, outs = load_graph(state)
@@ -111,8 +106,6 @@ def ifelse(condition, then_branch, else_branch, name=None):
     """`then_branch` if the scalar `condition` is true, else `else_branch`; only the
     branch taken is computed. Branches are variables or lists of equal length
     with matching types."""
-    from theanine.tensor.basic import as_tensor_variable
-
     single = not isinstance(then_branch, (list, tuple))
     thens = [then_branch] if single else list(then_branch)
     elses = [else_branch] if not isinstance(else_branch, (list, tuple)) else list(else_branch)
@@ -125,8 +118,6 @@ def ifelse(condition, then_branch, else_branch, name=None):
         if t.type != e.type:
             if getattr(t.type, "dtype", None) == getattr(e.type, "dtype", None) and \
                     getattr(t.type, "ndim", None) == getattr(e.type, "ndim", None):
-                from theanine.tensor.shape import patternbroadcast
-
                 bc = tuple(a and b for a, b in zip(t.broadcastable, e.broadcastable))
                 thens[k], elses[k] = patternbroadcast(t, bc), patternbroadcast(e, bc)
                 continue

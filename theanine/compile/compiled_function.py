@@ -14,9 +14,12 @@ from __future__ import annotations
 import numpy as np
 
 from theanine import backends
+from theanine.backends.py.linker import run_nodes
 from theanine.config import config
 from theanine.graph.basic import Constant
 from theanine.graph.fgraph import FunctionGraph
+from theanine.graph.serialize import dump_graph, load_graph
+from theanine.graph.sharedvalue import Container
 from theanine.tensor.type import TensorType
 
 from . import calling
@@ -221,8 +224,6 @@ class Function:
                                 "shared variable of the same type")
             conts[by_id[id(old)]] = new.container
         if not share_memory:
-            from .shared import Container
-
             swapped = {by_id[id(o)] for o in swap}
             conts = [c if k in swapped else Container(c.type, _copy_value(c.value), c.name)
                      for k, c in enumerate(conts)]
@@ -243,8 +244,6 @@ class Function:
                         list(self.defaults), fn=fn, trust_input=self.trust_input)
 
     def __reduce__(self):
-        from theanine.graph.serialize import dump_graph
-
         fg = self.maker.fgraph
         ins = [(i.name, i.strict, i.allow_downcast, i.borrow, i.mutable, i.update is not None)
                for i in self.ins]
@@ -269,8 +268,6 @@ def _copy_value(v):
 def _unpickle_function(state, ins_spec, containers, n_out, borrows, single, output_keys,
                        update_slots, mode, name, allow_input_downcast, profile_name,
                        defaults, trust_input):
-    from theanine.graph.serialize import load_graph
-
     roots, outs = load_graph(state)
     n_in = len(ins_spec)
     in_vars, shared_vars = roots[:n_in], roots[n_in:]
@@ -290,8 +287,6 @@ def _unpickle_function(state, ins_spec, containers, n_out, borrows, single, outp
 def explain(e, fgraph, values, label):
     """Re-run the graph node by node to name the failing op, its inputs' shapes and
     types; returns a new exception of the same class (or `e` if no node fails)."""
-    from theanine.backends.py.linker import run_nodes
-
     try:
         found = run_nodes(fgraph, values)
     except Exception:  # noqa: BLE001 - diagnosis must never hide the original error

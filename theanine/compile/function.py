@@ -19,11 +19,13 @@ from theanine.config import config
 from theanine.graph.basic import Constant, Variable
 from theanine.graph.fgraph import FunctionGraph, MissingInputError
 from theanine.graph.traversal import ancestors, clone_replace
+from theanine.rewrites.pipeline import rewrite_fgraph
+from theanine.tensor.basic import as_tensor_variable
 
 from .compiled_function import Function
 from .io import In, Out
 from .mode import get_mode
-from .profiling import ProfileStats
+from .profiling import ProfileStats, register_atexit
 from .shared import SharedVariable
 
 
@@ -111,8 +113,6 @@ def _normalize_outputs(outputs):
         borrows.append(isinstance(o, Out) and bool(o.borrow))
         o = o.variable if isinstance(o, Out) else o
         if not isinstance(o, Variable):
-            from theanine.tensor.basic import as_tensor_variable
-
             try:
                 o = as_tensor_variable(o)
             except (TypeError, ValueError):
@@ -193,8 +193,6 @@ def _normalize_givens(givens):
 def _constant_of(t, value, target):
     """A Python or NumPy value used as an update or givens value: a constant of the
     target's type (as Theano), if it converts without loss."""
-    from theanine.tensor.basic import as_tensor_variable
-
     if not hasattr(t, "ndim"):
         return as_tensor_variable(value)
     try:
@@ -207,8 +205,6 @@ def _constant_of(t, value, target):
 def _profile_obj(profile, name):
     if profile is None:
         if config.profile:
-            from .profiling import register_atexit
-
             return register_atexit(ProfileStats(name or "function"))
         return None
     if profile is True:
@@ -285,7 +281,6 @@ def _build(ins, out_vars, borrows, single, keys, updates, givens, no_default_upd
                 raise UnusedInputError(msg)
             if on_unused_input == "warn":
                 warnings.warn(msg, stacklevel=3)
-    from theanine.rewrites.pipeline import rewrite_fgraph
 
     fgraph = rewrite_fgraph(FunctionGraph(in_vars + shared_vars, graph_outs), mode)
     defaults = [_filter_default(k, i, allow_input_downcast) for k, i in enumerate(ins)]

@@ -26,7 +26,7 @@ from .rewrite_graph import (  # noqa: F401  (re-exported: the engine's public na
     RewriteGraph,
     register_commutative,
 )
-from .traversal import gc_paused
+from .traversal import gc_paused, graph_inputs
 
 
 class RewriteWarning(UserWarning):
@@ -248,8 +248,6 @@ def rewrite_outputs(outputs, steps, inputs=None, excluding=(), trace=False):
     """Rewritten copies of `outputs` (a variable or a list) after `steps` (a rule, rule
     set or pass, or a list of them); `inputs` default to the graph's non-constant
     roots. For tests and tools: the original graph is untouched."""
-    from .traversal import graph_inputs
-
     single = not isinstance(outputs, (list, tuple))
     outs = [outputs] if single else list(outputs)
     if inputs is None:

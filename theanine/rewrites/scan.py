@@ -35,12 +35,6 @@ from theanine.scan.op import Scan
 from theanine.scan.utils import is_tensor
 
 
-def _T():
-    import theanine.tensor as T
-
-    return T
-
-
 class ScanParts:
     """The pieces of one Scan node, editable, and rebuilt into a new node."""
 

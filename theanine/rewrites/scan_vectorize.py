@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import theanine.tensor as T
 from theanine.graph.basic import Constant
 from theanine.graph.inner_graph import graph_key
 from theanine.graph.rewrite import RuleSet, rule
+from theanine.graph.traversal import ancestors
 from theanine.scan.op import Scan
 from theanine.scan.utils import CheckSteps, is_tensor  # noqa: F401 - and its old path
 from theanine.tensor.dims import Rebroadcast
@@ -15,18 +17,14 @@ from theanine.tensor.subtensor import Subtensor
 from .scan import (
     ScanParts,
     _body_nodes,
+    _dedupe,
+    _frontier,
     scan_hoist_invariant,
     scan_inline_constants,
     scan_remove_unused,
 )
 from .scan_random import scan_hoist_draws
 from .vectorize_rules import batched
-
-
-def _T():
-    import theanine.tensor as T
-
-    return T
 
 
 def _steps_of(seq, n):
@@ -97,7 +95,6 @@ def scan_hoist_sequences(graph, node):
         hoisted = _worth_hoisting(hoisted, _accumulated(parts))
     if not hoisted:
         return None
-    from .scan import _frontier
 
     mapping = {}
     for v in _frontier(parts, hoisted):
@@ -114,7 +111,6 @@ def scan_hoist_sequences(graph, node):
 @rule(Scan)
 def scan_output_is_sequence(graph, node):
     """Per-step outputs that are a sequence slice or loop-invariant need no loop."""
-    T = _T()
     parts = ScanParts(node)
     if parts.cond is not None:
         return None
@@ -165,7 +161,6 @@ def scan_last_state(graph, node):
 @rule(Scan)
 def scan_sum_accumulation(graph, node):
     """acc_t = acc_{t-1} + s_t (+ ...), only the final read: init + sum(s) instead."""
-    T = _T()
     parts = ScanParts(node)
     if parts.cond is not None or parts.op.truncate_gradient >= 0:
         return None
@@ -257,8 +252,6 @@ def _merge_traced(big, small):
 
 def _independent(a, b):
     """Neither node's outputs feed the other's inputs."""
-    from theanine.graph.traversal import ancestors
-
     for x, y in ((a, b), (b, a)):
         outs = {id(o) for o in x.outputs}
         if any(id(v) in outs for v in ancestors(y.inputs)):
@@ -286,8 +279,6 @@ def scan_merge_siblings(graph, node):
         a.carries += b.carries
         a.consts += b.consts
         a.ys += b.ys
-        from .scan import _dedupe
-
         _dedupe(a)
         return a.build()
     return None

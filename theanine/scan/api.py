@@ -15,17 +15,14 @@ from __future__ import annotations
 
 import numpy as np
 
+import theanine.tensor as T
 from theanine.graph.basic import Constant, Variable
+from theanine.graph.profiling import ProfileStats
+from theanine.graph.sharedvalue import SharedVariable
 from theanine.graph.traversal import ancestors, clone_replace, toposort
 
 from .op import Scan
 from .utils import OrderedUpdates, is_tensor, until
-
-
-def _T():
-    import theanine.tensor as T
-
-    return T
 
 
 def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None,
@@ -35,7 +32,6 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
 
     `_finals` (internal, for reduce/foldl/foldr): return the final state of each
     recurrent output instead of its trace (the initial state when no step runs)."""
-    T = _T()
     seqs = _wrap_list(sequences)
     outs_info = _wrap_list(outputs_info)
     non_seqs = [_as_var(v, f"non_sequences[{k}]")
@@ -164,8 +160,6 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
         traced.append(True)
 
     # -- updates: explicit, and default updates of shared variables used ---------------
-    from theanine.graph.sharedvalue import SharedVariable
-
     updates = list(fn_updates)
     roots = inner_carry_out + ys_in + [e for _, e in updates] + ([cond] if cond is not None
                                                                  else [])
@@ -185,7 +179,7 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
         if not isinstance(s, SharedVariable):
             raise TypeError(f"scan: fn returned an update for {s!r}, which is not a shared "
                             "variable")
-        e = e if isinstance(e, Variable) else _T().as_tensor_variable(e)
+        e = e if isinstance(e, Variable) else T.as_tensor_variable(e)
         e = s.type.filter_variable(e) if is_tensor(s) else e
         shared_carries.append((s, e))
     n_user_carries = len(inner_carry_in)
@@ -250,7 +244,6 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
 def _profile(profile, name):
     if not profile:
         return False
-    from theanine.compile.profiling import ProfileStats
 
     return profile if isinstance(profile, ProfileStats) else ProfileStats(name or "scan_fn")
 
@@ -268,7 +261,7 @@ def _as_var(v, arg):
     if isinstance(v, Variable):
         return v
     try:
-        return _T().as_tensor_variable(v)
+        return T.as_tensor_variable(v)
     except TypeError:
         raise TypeError(f"scan: {arg} must be a symbolic tensor or a number/array, got "
                         f"{v!r}") from None
@@ -310,8 +303,6 @@ def _is_pair_list(v):
 
 
 def _is_shared(v):
-    from theanine.graph.sharedvalue import SharedVariable
-
     return isinstance(v, SharedVariable)
 
 
@@ -327,7 +318,6 @@ def _as_output(o, k):
 
 def _match_type(out, typ, k, init):
     """Check fn's output k against its state's type; fix only the safe direction."""
-    T = _T()
     if out.type == typ:
         return out
     if getattr(out, "dtype", None) != typ.dtype:

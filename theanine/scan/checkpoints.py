@@ -8,14 +8,14 @@ are padded to a whole number of chunks; padded steps leave the state unchanged.
 
 from __future__ import annotations
 
+import theanine.tensor as T
+
 from .api import _wrap_list, scan
 
 
 def scan_checkpoints(fn, sequences=None, outputs_info=None, non_sequences=None,
                      name="checkpointscan_fn", n_steps=None, save_every_N=10, padding=True):
     """Like scan (outputs with taps [-1] only, no until), saving memory in the gradient."""
-    import theanine.tensor as T
-
     seqs, infos = _wrap_list(sequences), _wrap_list(outputs_info)
     consts = _wrap_list(non_sequences)
     if not infos or any(i is None or isinstance(i, dict) for i in infos):

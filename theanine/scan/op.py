@@ -30,16 +30,25 @@ import time
 
 import numpy as np
 
+from theanine.backends.py.linker import link
+from theanine.config import config
 from theanine.graph.basic import Apply, Op
+from theanine.graph.fgraph import FunctionGraph
 from theanine.graph.inner_graph import graph_key  # noqa: F401 - also its old import path
+from theanine.graph.profiling import ProfileStats
+from theanine.graph.serialize import dump_graph, load_graph
 from theanine.graph.traversal import toposort
+from theanine.tensor.basic import as_tensor_variable, constant
+from theanine.tensor.math import cast
+from theanine.tensor.random import RandomOp, copy_generator, unwrap_generator
+from theanine.tensor.shape import infer_shapes, make_vector
+from theanine.tensor.type import TensorType
 
+from .grad import scan_grad
 from .utils import ListType, is_tensor
 
 
 def trace_type(t):
-    from theanine.tensor.type import TensorType
-
     if isinstance(t, TensorType):
         return TensorType(t.dtype, (False,) + t.broadcastable)
     return ListType(t)
@@ -115,9 +124,6 @@ class Scan(Op):
 
     # -- graph ---------------------------------------------------------------------
     def make_node(self, n_steps, *outer):
-        from theanine.tensor.basic import as_tensor_variable
-        from theanine.tensor.math import cast
-
         n_steps = as_tensor_variable(n_steps)
         if n_steps.ndim != 0 or not n_steps.dtype.startswith(("int", "uint")):
             raise TypeError(f"scan: n_steps must be an integer scalar, got {n_steps.type}")
@@ -149,18 +155,12 @@ class Scan(Op):
                                                 for _ in node.inputs[1:]]
 
     def L_op(self, inputs, outputs, output_grads):
-        from .grad import scan_grad
-
         return scan_grad(self, inputs, outputs, output_grads)
 
     # -- running -------------------------------------------------------------------
     def inner_function(self):
         """The inner graph compiled by the py linker (cached)."""
         if self._fn is None:
-            from theanine.backends.py.linker import link
-            from theanine.config import config
-            from theanine.graph.fgraph import FunctionGraph
-
             fg = FunctionGraph(self.inner_inputs, self.inner_outputs)
             self._fn = link(fg, check_types=config.check_types)
         return self._fn
@@ -173,8 +173,6 @@ class Scan(Op):
         return res if len(node.outputs) != 1 else res[0]
 
     def __getstate__(self):
-        from theanine.graph.serialize import dump_graph
-
         d = self.__dict__.copy()
         d["_fn"] = None
         d["profile"] = bool(self.profile)  # statistics stay with this process
@@ -183,15 +181,11 @@ class Scan(Op):
         return d
 
     def __setstate__(self, d):
-        from theanine.graph.serialize import load_graph
-
         state = d.pop("inner_state")
         self.__dict__.update(d)
         self.inner_inputs, self.inner_outputs = load_graph(state)
         self.key = graph_key(self.inner_inputs, self.inner_outputs)
         if self.profile is True:
-            from theanine.compile.profiling import ProfileStats
-
             self.profile = ProfileStats(self.name or "scan_fn")
 
 
@@ -207,8 +201,6 @@ def run_scan(op, fn, node, n, outer):
                              f"{n} steps asked for (n_steps)")
     tensor_c = [is_tensor(v) for v in op.carry_inputs]
     if not all(tensor_c) and _draws_in_place(op):  # the body advances its generators
-        from theanine.tensor.random import copy_generator, unwrap_generator
-
         carries = [c if t else copy_generator(unwrap_generator(c))
                    for c, t in zip(carries, tensor_c)]
     traces = [None] * C
@@ -265,8 +257,6 @@ def run_scan(op, fn, node, n, outer):
 def _draws_in_place(op):
     """Whether the body has in-place random draws (scan_random_inplace)."""
     if getattr(op, "_in_place", None) is None:
-        from theanine.tensor.random import RandomOp
-
         op._in_place = any(isinstance(n.op, RandomOp) and n.op.inplace
                            for n in toposort(op.inner_outputs, stop_at=op.inner_inputs))
     return op._in_place
@@ -315,10 +305,9 @@ def _inferred_row_shapes(op, probe, carries, consts):
     """The per-step outputs' shapes from the body's shape inference (no value is
     read: a jacobian row's index into an empty vector has the vector's shape)."""
     if getattr(op, "_row_shapes", None) is None:
-        from theanine.compile.function import function
-        from theanine.compile.mode import Mode
-
-        op._row_shapes = function(op.inner_inputs, [y.shape for y in op.y_outputs],
-                                  mode=Mode(linker="py"), on_unused_input="ignore")
+        shapes = infer_shapes(op.y_outputs, op.inner_inputs)
+        fg = FunctionGraph(op.inner_inputs, [make_vector(*s, dtype="int64") if s else
+                                             constant(np.zeros(0, "int64")) for s in shapes])
+        op._row_shapes = link(fg)
     with np.errstate(all="ignore"):
         return op._row_shapes(*probe, *carries, *consts)

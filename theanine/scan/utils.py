@@ -7,6 +7,9 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from theanine.graph.basic import Apply, Op, Type, Variable, disconnected_type
+from theanine.graph.sharedvalue import SharedVariable
+from theanine.tensor.basic import as_tensor_variable
+from theanine.tensor.type import TensorType
 
 
 class until:
@@ -15,8 +18,6 @@ class until:
     The step where the condition becomes true is included in the outputs."""
 
     def __init__(self, condition):
-        from theanine.tensor.basic import as_tensor_variable
-
         cond = as_tensor_variable(condition)
         if cond.ndim != 0:
             raise TypeError(f"until: the condition must be a 0-d (scalar) tensor, got a "
@@ -29,8 +30,6 @@ class OrderedUpdates(OrderedDict):
     from scan; it may be passed to theano.function(updates=...) and mutated."""
 
     def __setitem__(self, key, value):
-        from theanine.graph.sharedvalue import SharedVariable
-
         if not isinstance(key, SharedVariable):
             raise TypeError(f"OrderedUpdates: keys must be shared variables, got {key!r}")
         super().__setitem__(key, value)
@@ -68,8 +67,6 @@ class ListType(Type):
 
 
 def is_tensor(v):
-    from theanine.tensor.type import TensorType
-
     return isinstance(v, Variable) and isinstance(v.type, TensorType)
 
 

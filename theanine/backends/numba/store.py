@@ -62,6 +62,7 @@ def key_of(text):
     return hashlib.sha256((version_tag() + "\n" + text).encode()).hexdigest()[:32]
 
 
+@cache.on_clear
 def forget_loaded():
     """Drop this process's table of loaded kernels (after cache.clear())."""
     with _LOCK:
