@@ -77,8 +77,6 @@ DEFERRED = {
     ("theanine.__main__", "TheanoAliasFinder.find_spec"):
         "the `python -m theanine` shim imports theanine.* when a script imports theano.*",
     ("theanine.__main__", "install_theano_alias"): "as TheanoAliasFinder.find_spec",
-    # -- to go: issue 11 item 2 moves the rewriting of loop bodies into the pipeline
-    ("theanine.backends.numba.ops_scan", "rewritten_body"): "removed with item 2",
 }
 
 # Folders whose function-level imports are not checked yet (their restructure is

@@ -230,8 +230,11 @@ def run_rules(graph, rules, max_rewrites=None):
 
 @gc_paused()
 def run_pipeline(graph, steps, excluding=frozenset()):
-    """Run each step (RuleSet or GraphPass) in order, skipping excluded names."""
+    """Run each step (RuleSet or GraphPass) in order, skipping excluded names.
+    ``graph.pipeline`` holds (steps, excluding) meanwhile, for a pass that runs the
+    same pipeline on inner graphs (rewrites/inner_graphs.py)."""
     excluding = frozenset(excluding)
+    graph.pipeline = (list(steps), excluding)
     for step in steps:
         if step.name in excluding:
             continue

@@ -16,6 +16,7 @@ from theanine.graph.rewrite import RewriteGraph, RuleSet, run_pipeline
 from .canonicalize import canonicalize
 from .constant_folding import constant_folding
 from .fusion import fusion
+from .inner_graphs import inner_graphs
 from .merge import dead_code, merge
 from .scan_memory import scan_memory
 from .scan_vectorize import scan_loops
@@ -36,14 +37,15 @@ FAST_RUN = [
     stabilize,          # log1p, expm1, softplus, log_softmax, logsumexp
     specialize,         # sum(x*y) -> dot, outer products, gemm
     fusion,             # chains of elementwise ops -> one Composite op
+    inner_graphs,       # loop bodies through this same pipeline (every backend runs them)
 ]
 
-FAST_COMPILE = [merge, dead_code, constant_folding]
+FAST_COMPILE = [merge, dead_code, constant_folding, inner_graphs]
 
 PIPELINES = {
     "fast_run": FAST_RUN,
     "fast_compile": FAST_COMPILE,
-    "merge": [merge, dead_code],
+    "merge": [merge, dead_code, inner_graphs],
     "none": [],
     "None": [],
     None: [],

@@ -22,6 +22,9 @@ Reference semantics (the py implementation below):
 A trace of a tensor carry is an array with one row per step run; a trace of a
 non-tensor carry (a random generator) is a list. Sequences must have at least
 n_steps rows; n_steps < 0 is an error; n_steps == 0 gives empty traces.
+
+Scan is an InnerGraphOp (graph/inner_graph.py), which owns the structural key of
+the body, the body compiled for ``perform`` and pickling.
 """
 
 from __future__ import annotations
@@ -32,11 +35,10 @@ import numpy as np
 
 from theanine.backends.py.linker import link
 from theanine.config import config
-from theanine.graph.basic import Apply, Op
+from theanine.graph.basic import Apply
 from theanine.graph.fgraph import FunctionGraph
-from theanine.graph.inner_graph import graph_key  # noqa: F401 - also its old import path
+from theanine.graph.inner_graph import InnerGraphOp, graph_key  # noqa: F401 - old path
 from theanine.graph.profiling import ProfileStats
-from theanine.graph.serialize import dump_graph, load_graph
 from theanine.graph.traversal import toposort
 from theanine.tensor.basic import as_tensor_variable, constant
 from theanine.tensor.math import cast
@@ -54,7 +56,7 @@ def trace_type(t):
     return ListType(t)
 
 
-class Scan(Op):
+class Scan(InnerGraphOp):
     """A loop over a closed inner graph (see the module docstring)."""
 
     __props__ = ("key", "n_seqs", "n_carries", "traced", "has_until", "name",
@@ -62,8 +64,7 @@ class Scan(Op):
 
     def __init__(self, inner_inputs, inner_outputs, n_seqs, n_carries, traced, has_until,
                  name=None, truncate_gradient=-1, profile=False, mode=None, keep=None):
-        self.inner_inputs = list(inner_inputs)
-        self.inner_outputs = list(inner_outputs)
+        super().__init__(inner_inputs, inner_outputs)
         self.n_seqs, self.n_carries = n_seqs, n_carries
         self.n_consts = len(inner_inputs) - n_seqs - n_carries
         self.n_ys = len(inner_outputs) - n_carries - int(has_until)
@@ -77,8 +78,6 @@ class Scan(Op):
         self.truncate_gradient = int(truncate_gradient)
         self.profile = profile
         self.mode = mode
-        self.key = graph_key(self.inner_inputs, self.inner_outputs)
-        self._fn = None
         self.keep = self._check_keep(keep)
         for k in range(n_carries):
             ci = self.inner_inputs[n_seqs + k]
@@ -157,13 +156,16 @@ class Scan(Op):
     def L_op(self, inputs, outputs, output_grads):
         return scan_grad(self, inputs, outputs, output_grads)
 
+    def with_inner_outputs(self, inner_outputs):
+        return Scan(self.inner_inputs, inner_outputs, self.n_seqs, self.n_carries,
+                    self.traced, self.has_until, self.name, self.truncate_gradient,
+                    self.profile, self.mode, self.keep)
+
     # -- running -------------------------------------------------------------------
-    def inner_function(self):
-        """The inner graph compiled by the py linker (cached)."""
-        if self._fn is None:
-            fg = FunctionGraph(self.inner_inputs, self.inner_outputs)
-            self._fn = link(fg, check_types=config.check_types)
-        return self._fn
+    def link_inner(self, fgraph):
+        """The py reference linker runs the body in ``perform`` (every backend's
+        fallback), with type checks when config.check_types is on."""
+        return link(fgraph, check_types=config.check_types)
 
     def compute(self, node, n_steps, *outer):
         t0 = time.perf_counter()
@@ -173,18 +175,12 @@ class Scan(Op):
         return res if len(node.outputs) != 1 else res[0]
 
     def __getstate__(self):
-        d = self.__dict__.copy()
-        d["_fn"] = None
+        d = super().__getstate__()
         d["profile"] = bool(self.profile)  # statistics stay with this process
-        d["inner_state"] = dump_graph(self.inner_inputs, self.inner_outputs)
-        del d["inner_inputs"], d["inner_outputs"], d["key"]
         return d
 
     def __setstate__(self, d):
-        state = d.pop("inner_state")
-        self.__dict__.update(d)
-        self.inner_inputs, self.inner_outputs = load_graph(state)
-        self.key = graph_key(self.inner_inputs, self.inner_outputs)
+        super().__setstate__(d)
         if self.profile is True:
             self.profile = ProfileStats(self.name or "scan_fn")
 
@@ -256,10 +252,9 @@ def run_scan(op, fn, node, n, outer):
 
 def _draws_in_place(op):
     """Whether the body has in-place random draws (scan_random_inplace)."""
-    if getattr(op, "_in_place", None) is None:
-        op._in_place = any(isinstance(n.op, RandomOp) and n.op.inplace
-                           for n in toposort(op.inner_outputs, stop_at=op.inner_inputs))
-    return op._in_place
+    return op.cached("draws_in_place", lambda: any(
+        isinstance(n.op, RandomOp) and n.op.inplace
+        for n in toposort(op.inner_outputs, stop_at=op.inner_inputs)))
 
 
 def _in_order(buf, steps):
@@ -304,10 +299,12 @@ def _empty_outputs(op, fn, seqs, carries, consts, tensor_c):
 def _inferred_row_shapes(op, probe, carries, consts):
     """The per-step outputs' shapes from the body's shape inference (no value is
     read: a jacobian row's index into an empty vector has the vector's shape)."""
-    if getattr(op, "_row_shapes", None) is None:
+    def compile_shapes():
         shapes = infer_shapes(op.y_outputs, op.inner_inputs)
-        fg = FunctionGraph(op.inner_inputs, [make_vector(*s, dtype="int64") if s else
-                                             constant(np.zeros(0, "int64")) for s in shapes])
-        op._row_shapes = link(fg)
+        return link(FunctionGraph(op.inner_inputs, [
+            make_vector(*s, dtype="int64") if s else constant(np.zeros(0, "int64"))
+            for s in shapes]))
+
+    row_shapes = op.cached("row_shapes", compile_shapes)
     with np.errstate(all="ignore"):
-        return op._row_shapes(*probe, *carries, *consts)
+        return row_shapes(*probe, *carries, *consts)
