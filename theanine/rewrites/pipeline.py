@@ -18,8 +18,7 @@ from .constant_folding import constant_folding
 from .fusion import fusion
 from .inner_graphs import inner_graphs
 from .merge import dead_code, merge
-from .scan_memory import scan_memory
-from .scan_vectorize import scan_loops
+from .scan import scan_loops, scan_memory
 from .shape import shape
 from .specialize import specialize
 from .stabilize import stabilize
@@ -32,7 +31,7 @@ FAST_RUN = [
         canonicalize,   # x*1, x+0, x-x, --x, flat sorted add/mul, x/c, x**k, chains
         shape,          # x.shape, x.shape[i] without computing x
     ], "canonicalize and shape, to one fixed point: each creates work for the other"),
-    scan_loops,         # loops do only the work they must (rewrites/scan.py)
+    scan_loops,         # loops do only the work they must (rewrites/scan/)
     scan_memory,        # loops store only the last rows that are read
     stabilize,          # log1p, expm1, softplus, log_softmax, logsumexp
     specialize,         # sum(x*y) -> dot, outer products, gemm

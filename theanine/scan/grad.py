@@ -23,10 +23,10 @@ from theanine.gradient import grad
 from theanine.graph.basic import Apply, Op, disconnected_type
 from theanine.graph.traversal import ancestors, clone_replace
 from theanine.tensor.elemwise import Elemwise
-from theanine.tensor.random import RandomOp
 from theanine.tensor.scalar_ops import Second
 from theanine.tensor.subtensor import IncSubtensor
 
+from .generators import draws
 from .utils import ListType, is_tensor
 
 
@@ -44,13 +44,6 @@ class ListStepInputs(Op):
 
     def grad(self, inputs, output_grads):
         return [disconnected_type(), disconnected_type()]
-
-
-def _generator_draws(outputs):
-    """The samples of NumPy-generator draws (RandomOp) that `outputs` depend on."""
-    return [v for v in ancestors(outputs)
-            if v.owner is not None and isinstance(v.owner.op, RandomOp)
-            and v is v.owner.outputs[1]]
 
 
 def _float(v):
@@ -144,7 +137,7 @@ def scan_grad(op, inputs, outputs, output_grads):
                            | {fwd_outs[C + j]: v for j, v in stored_y.items()})
     # NumPy generators' draws are read from the forward loop rather than redrawn from
     # stored generator copies: the reverse loop then holds tensors only (it compiles)
-    drawn = _generator_draws(gs)
+    drawn = draws(gs)
     drawn_in = {v: v.type() for v in drawn}
     if drawn:
         gs = clone_replace(gs, drawn_in)

@@ -1,7 +1,7 @@
 """jacobian and hessian, built on scan as in Theano: one gradient per row.
 
 The loop has no recurrence and each row's gradient is linear in its one-hot seed, so
-in FAST_RUN the scan rewrites (theanine/rewrites/scan_vectorize.py, batching rules in
+in FAST_RUN the scan rewrites (theanine/rewrites/scan/hoist.py, batching rules in
 vectorize_rules.py) compute all rows at once, as batched ops over the rows of the
 identity (what jax.jacrev does), whenever every op of the row gradient has a batching
 rule; work without one stays in the loop, which then still gives the same values."""

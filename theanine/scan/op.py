@@ -33,19 +33,18 @@ import time
 
 import numpy as np
 
-from theanine.backends.py.linker import link
+from theanine.backends.py.linker import link, run_nodes
 from theanine.config import config
 from theanine.graph.basic import Apply
 from theanine.graph.fgraph import FunctionGraph
 from theanine.graph.inner_graph import InnerGraphOp, graph_key  # noqa: F401 - old path
 from theanine.graph.profiling import ProfileStats
-from theanine.graph.traversal import toposort
 from theanine.tensor.basic import as_tensor_variable, constant
 from theanine.tensor.math import cast
-from theanine.tensor.random import RandomOp, copy_generator, unwrap_generator
 from theanine.tensor.shape import infer_shapes, make_vector
 from theanine.tensor.type import TensorType
 
+from .generators import carries_at_start
 from .grad import scan_grad
 from .utils import ListType, is_tensor
 
@@ -196,9 +195,7 @@ def run_scan(op, fn, node, n, outer):
             raise ValueError(f"{op}: sequence {k} has {len(s)} rows, fewer than the "
                              f"{n} steps asked for (n_steps)")
     tensor_c = [is_tensor(v) for v in op.carry_inputs]
-    if not all(tensor_c) and _draws_in_place(op):  # the body advances its generators
-        carries = [c if t else copy_generator(unwrap_generator(c))
-                   for c, t in zip(carries, tensor_c)]
+    carries = carries_at_start(op, carries)
     traces = [None] * C
     ys = None
     steps = 0
@@ -206,7 +203,14 @@ def run_scan(op, fn, node, n, outer):
     first = [1 if k < 0 else 0 for k in op.keep]  # row 0 holds the initial state
     inits = list(carries)
     for t in range(n):
-        res = fn(*[s[t] for s in seqs], *carries, *consts)
+        args = [*[s[t] for s in seqs], *carries, *consts]
+        try:
+            res = fn(*args)
+        except Exception as e:
+            err = step_error(op, t, args, e)
+            if err is e:
+                raise
+            raise err from e
         new = res[:C]
         if ys is None:
             traces = [_alloc_trace(new[k], first[k] + rows[k], tensor_c[k])
@@ -250,11 +254,25 @@ def run_scan(op, fn, node, n, outer):
     return tuple(out)
 
 
-def _draws_in_place(op):
-    """Whether the body has in-place random draws (scan_random_inplace)."""
-    return op.cached("draws_in_place", lambda: any(
-        isinstance(n.op, RandomOp) and n.op.inplace
-        for n in toposort(op.inner_outputs, stop_at=op.inner_inputs)))
+def step_error(op, t, values, e):
+    """Exception `e`, raised by step t of `op`'s body on the inner `values`, with the
+    step and the inner node that failed named (found by running the body node by
+    node); the same class as the node's error, or `e` itself when that cannot be."""
+    try:
+        found = run_nodes(FunctionGraph(op.inner_inputs, op.inner_outputs), values)
+    except Exception:  # noqa: BLE001 - diagnosis must never hide the original error
+        found = None
+    if found is None:
+        err, where = e, ""
+    else:
+        node, ins, err = found
+        where = (f", while computing its inner node {node.op}\n"
+                 f"  inputs: {[str(v) for v in node.inputs]}\n"
+                 f"  input shapes: {[np.shape(x) for x in ins]}")
+    try:
+        return type(err)(f"{err}\nin step {t} of {op}{where}")
+    except Exception:  # noqa: BLE001 - some exception classes take other arguments
+        return e
 
 
 def _in_order(buf, steps):

@@ -12,6 +12,15 @@ from theanine.tensor.basic import as_tensor_variable
 from theanine.tensor.type import TensorType
 
 
+def wrap_list(v):
+    """None -> [], a list or tuple -> a list, anything else -> [it]."""
+    if v is None:
+        return []
+    if isinstance(v, (list, tuple)):
+        return list(v)
+    return [v]
+
+
 class until:
     """Returned by a scan step function to stop the loop once `condition` is true.
 
@@ -72,19 +81,28 @@ def is_tensor(v):
 
 class CheckSteps(Op):
     """Identity on a sequence that raises, as the loop would, when it has fewer rows
-    than the steps asked for (kept when a rewrite takes the loop away)."""
+    than the steps asked for (kept when a rewrite takes the loop away), or than its
+    taps need. `message` says what is wrong, with {rows} for the rows found and {n}
+    for the rows needed."""
 
-    __props__ = ()
+    __props__ = ("message",)
+
+    def __init__(self, message="scan: a sequence has {rows} rows, fewer than the {n} "
+                               "steps asked for (n_steps)"):
+        self.message = message
+
+    def __str__(self):
+        return "CheckSteps"
 
     def make_node(self, seq, n_steps):
+        n_steps = as_tensor_variable(n_steps)
         return Apply(self, [seq, n_steps], [seq.type()])
 
     def compute(self, node, seq, n):
         if n < 0:
             raise ValueError(f"scan: n_steps must be >= 0, got {n}")
         if len(seq) < n:
-            raise ValueError(f"scan: a sequence has {len(seq)} rows, fewer than the {n} "
-                             "steps asked for (n_steps)")
+            raise ValueError(self.message.format(rows=len(seq), n=n))
         return seq
 
     def grad(self, inputs, output_grads):

@@ -25,7 +25,7 @@ from theanine.scan.utils import is_tensor
 from theanine.tensor.random import RandomOp
 from theanine.tensor.shape import static_length
 
-from .scan import ScanParts
+from .parts import ScanParts
 
 SEQUENTIAL = {"uniform", "normal", "binomial", "poisson", "random_integers"}
 
