@@ -1,4 +1,4 @@
-"""Weights used at every step of a loop (rewrites/scan_accumulate.py): their gradients
+"""Weights used at every step of a loop (rewrites/scan/accumulate.py): their gradients
 are one product after the loop, not an outer product per step (issue 16, item 20);
 values against NumPy on py and numba."""
 
@@ -9,12 +9,13 @@ import theanine as theano
 import theanine.tensor as T
 from tests.rewrites.helpers import check_rewrite
 from theanine.graph.traversal import toposort
-from theanine.rewrites.scan_accumulate import (
+from theanine.rewrites.scan.accumulate import (
     scan_accumulate_products,
     scan_sink_outputs,
     sum_of_batched_products,
 )
 from theanine.scan.op import Scan
+from theanine.tensor.blas import Gemm
 from theanine.tensor.linalg import BatchedDot, Dot
 from theanine.tensor.subtensor import IncSubtensor
 
@@ -92,13 +93,14 @@ def _rnn_numpy(xv, w, u, v):
 
 
 def _forward_body_dots(f):
-    """Dot nodes in the body of the loop computing tanh (the forward loop)."""
+    """Matrix products (Dot, or Gemm once the body is rewritten) in the body of the loop
+    computing tanh (the forward loop)."""
     for n in f.maker.fgraph.toposort():
         if isinstance(n.op, Scan):
             body = toposort(n.op.inner_outputs, stop_at=n.op.inner_inputs)
             if any(type(b.op).__name__ in ("Elemwise", "Composite") and "tanh" in str(b.op)
                    for b in body):
-                return [b for b in body if isinstance(b.op, Dot)]
+                return [b for b in body if isinstance(b.op, (Dot, Gemm))]
     return []
 
 

@@ -14,6 +14,7 @@ import warnings
 
 import numpy as np
 
+from theanine.backends.py.linker import py_funcify
 from theanine.graph.basic import Constant
 from theanine.graph.rewrite import RuleSet, rule
 from theanine.tensor.type import TensorType
@@ -36,7 +37,6 @@ def fold(graph, node):
         return None
     if not node.op.do_constant_folding(node):
         return None
-    from theanine.backends.py.linker import py_funcify
 
     try:
         with np.errstate(all="ignore"), warnings.catch_warnings():

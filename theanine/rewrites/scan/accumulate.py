@@ -36,7 +36,7 @@ from theanine.graph.basic import Constant
 from theanine.graph.rewrite import RuleSet, rule
 from theanine.graph.traversal import ancestors, clone_with_memo
 from theanine.scan.op import Scan
-from theanine.scan.utils import is_tensor
+from theanine.scan.utils import CheckSteps, is_tensor
 from theanine.tensor.alloc import Alloc
 from theanine.tensor.dims import Rebroadcast
 from theanine.tensor.elemwise import DimShuffle, Elemwise
@@ -48,9 +48,8 @@ from theanine.tensor.scalar_ops import Add, Second
 from theanine.tensor.shape import reshape, shape_i
 from theanine.tensor.subtensor import IncSubtensor, Subtensor, inc_subtensor
 
-from .scan import ScanParts, _body_nodes
-from .scan_vectorize import CheckSteps, _steps_of
-from .vectorize_rules import batched
+from ..vectorize_rules import batched
+from .parts import ScanParts, body_nodes, steps_of
 
 
 def _flat_steps(v, side):
@@ -114,7 +113,7 @@ def _stacked(v, parts, seq_outer, const_outer, new_ys):
     if _invariant(v, const_outer) is not None or not is_tensor(v):
         return None
     if id(v) in seq_outer:
-        return _steps_of(seq_outer[id(v)], parts.n_steps)
+        return steps_of(seq_outer[id(v)], parts.n_steps)
     o = v.owner
     if o is not None and isinstance(o.op, DimShuffle):
         base = _stacked(o.inputs[0], parts, seq_outer, const_outer, new_ys)
@@ -201,7 +200,7 @@ def scan_accumulate_products(graph, node):
         return None
     seq_outer = {id(i): o for o, i in parts.seqs}
     const_outer = {id(i): o for o, i in parts.consts}
-    body = _body_nodes(parts)
+    body = body_nodes(parts)
     for c in parts.carries:
         o = c["out"].owner
         if c["traced"] or o is None or not isinstance(o.op, Elemwise) \
@@ -271,11 +270,11 @@ def scan_sink_outputs(graph, node):
             traced[id(c["out"])] = (c, holder)
     for o, i in parts.seqs:
         if is_tensor(i):
-            outer_of[id(i)], per_step[id(i)] = _steps_of(o, n), True
+            outer_of[id(i)], per_step[id(i)] = steps_of(o, n), True
     for o, i in parts.consts:
         outer_of[id(i)], per_step[id(i)] = o, False
     sunk, from_carry = [], set(traced)  # from_carry: values computed from a carry
-    for b in _body_nodes(parts):
+    for b in body_nodes(parts):
         if any(id(o) in in_loop for o in b.outputs) or not all(is_tensor(o) for o in b.outputs):
             continue
         if not all(isinstance(v, Constant) or id(v) in outer_of for v in b.inputs):
