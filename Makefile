@@ -9,13 +9,16 @@ PIP    := PIP_DISABLE_PIP_VERSION_CHECK=1 $(PY) -m pip
 # pytest-xdist workers: `make test PYTEST_WORKERS=0` runs in one process.
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
+# make fuzz: random graphs per fuzz test (a new seed each run; the CI slice is fixed)
+FUZZ_EXAMPLES ?= 300
 
-.PHONY: help demo demo-digits test lint bench docs clean
+.PHONY: help demo demo-digits test fuzz lint bench docs clean
 
 help:
 	@echo "make demo   train a character-level LSTM on Alice in Wonderland (2-3 minutes)"
 	@echo "make demo-digits  train an MLP on scikit-learn's digits, print its test accuracy"
 	@echo "make test   run the test suite"
+	@echo "make fuzz   differential fuzzing: FUZZ_EXAMPLES random graphs per test on every backend (FUZZ_SHRINK=1 to shrink failures)"
 	@echo "make lint   ruff check"
 	@echo "make bench  every benchmark (call overhead, scan, rewrites, conv/pool, jacobians, random loops): Markdown tables"
 	@echo "make docs   build the manual (docs/*.md) as a website in docs/_build/html"
@@ -45,6 +48,10 @@ demo-digits: $(VENV)/.installed-examples
 
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest -q $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS)) $(PYTEST_ARGS)
+
+fuzz: $(VENV)/.installed-dev
+	THEANINE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(if $(FUZZ_SHRINK),THEANINE_FUZZ_SHRINK=1) \
+		$(PY) -m pytest -q $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS)) tests/fuzz $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .

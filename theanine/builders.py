@@ -28,9 +28,10 @@ from theanine.config import config
 from theanine.gradient import disconnected_type, grad
 from theanine.graph.basic import Apply, Constant, Op, Variable
 from theanine.graph.fgraph import FunctionGraph, MissingInputError
+from theanine.graph.inner_graph import graph_key
 from theanine.graph.serialize import dump_graph, load_graph
 from theanine.graph.traversal import clone_replace, graph_inputs, inner_dependencies
-from theanine.scan.op import graph_key
+from theanine.ifelse.lazy import lazy_ifelse
 
 
 def _is_shared(v):
@@ -115,7 +116,8 @@ class OpFromGraph(Op):
     def inner_function(self):
         """The inner graph compiled by the py linker (cached)."""
         if self._fn is None:
-            self._fn = link(FunctionGraph(self.inner_inputs, self.inner_outputs),
+            outs = lazy_ifelse(self.inner_inputs, self.inner_outputs)
+            self._fn = link(FunctionGraph(self.inner_inputs, outs),
                             check_types=config.check_types)
         return self._fn
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import warnings
 
+from theanine.config import config
 from theanine.graph.basic import (  # noqa: F401 - re-exported: Theano's names here
     DisconnectedType,
     NullType,
@@ -38,7 +39,8 @@ from theanine.graph.basic import (  # noqa: F401 - re-exported: Theano's names h
 )
 from theanine.graph.traversal import gc_paused as _gc_paused
 from theanine.graph.traversal import toposort
-from theanine.tensor.alloc import ones_like
+from theanine.tensor.alloc import ones_like, zeros_like
+from theanine.tensor.basic import as_tensor_variable
 from theanine.tensor.gradient_ops import (  # noqa: F401 - re-exported: Theano's names here
     DisconnectedGrad,
     GradClip,
@@ -53,6 +55,8 @@ from theanine.tensor.gradient_ops import (  # noqa: F401 - re-exported: Theano's
     undefined_grad,
     zero_grad,
 )
+from theanine.tensor.math import add, cast
+from theanine.tensor.shape import patternbroadcast
 
 
 class DisconnectedInputError(ValueError):
@@ -90,9 +94,6 @@ def _is_disconnected(g):
 def _cast_like(g, v, where="a gradient"):
     """`g` converted to the dtype and broadcast pattern of `v` (ndim must match). The
     gradient of a discrete variable stays a float (floatX if `g` is discrete)."""
-    from theanine.tensor.math import cast
-    from theanine.tensor.shape import patternbroadcast
-
     if g.type.ndim != v.type.ndim:
         raise TypeError(f"{where} for {v} has {g.type.ndim} dimensions; expected "
                         f"{v.type.ndim} (the variable's type is {v.type})")
@@ -107,8 +108,6 @@ def _cast_like(g, v, where="a gradient"):
 
 
 def _sum_terms(terms):
-    from theanine.tensor.math import add
-
     nulls = [t for t in terms if _is_null(t)]
     if nulls:
         return nulls[0]
@@ -160,8 +159,6 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
     known_grads: {variable: gradient} to start from (cost may then be None).
     return_disconnected: 'zero', 'None' or 'Disconnected' for disconnected wrt.
     null_gradients: 'raise' (NullTypeGradError) or 'return' when a gradient is undefined."""
-    from theanine.tensor.basic import as_tensor_variable
-
     if disconnected_inputs not in ("raise", "warn", "ignore"):
         raise ValueError("grad: disconnected_inputs must be 'raise', 'warn' or 'ignore', "
                          f"got {disconnected_inputs!r}")
@@ -238,8 +235,6 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
 
 def _backprop(node, cp, grads, live):
     """Add the gradient terms that `node` sends to its live inputs into `grads`."""
-    from theanine.tensor.basic import as_tensor_variable
-
     if not any(id(o) in live for o in node.outputs):
         return
     if not any(id(i) in live for i in node.inputs):
@@ -293,14 +288,10 @@ def _disconnected_result(v, how):
 
 
 def _float_zeros_like(w):
-    from theanine.tensor.alloc import zeros_like
-
     return zeros_like(w, dtype=_dtype("floatX") if _is_discrete(w) else None)
 
 
 def _dtype(d):
-    from theanine.config import config
-
     return config.floatX if d == "floatX" else d
 
 
@@ -338,8 +329,6 @@ def Lop(f, wrt, eval_points, consider_constant=None, disconnected_inputs="raise"
 
 def _accumulate(keys, values):
     """{key: value}, adding the values of a key given more than once."""
-    from theanine.tensor.basic import as_tensor_variable
-
     out = {}
     for k, v in zip(keys, values):
         out[k] = out[k] + as_tensor_variable(v) if k in out else v

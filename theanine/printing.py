@@ -30,7 +30,10 @@ import tempfile
 
 import numpy as np
 
+from theanine.compile.function import Function
+from theanine.compile.io import In, Out
 from theanine.graph.basic import Apply, Constant, Op, Variable
+from theanine.graph.fgraph import FunctionGraph
 from theanine.graph.traversal import toposort
 from theanine.tensor.python_ops import Print, _print_fn  # noqa: F401 - Theano's theano.printing.Print
 
@@ -105,10 +108,6 @@ def debugprint(obj, depth=-1, print_type=False, file=None, ids="CHAR", stop_on_n
 
 
 def _roots_of(item, out):
-    from theanine.compile.function import Function
-    from theanine.compile.io import In, Out
-    from theanine.graph.fgraph import FunctionGraph
-
     if isinstance(item, Variable):
         return [(item, None)]
     if isinstance(item, Apply):
@@ -430,9 +429,6 @@ def _quote(text, limit):
 def graph_to_dot(fct, compact=True, with_ids=False, high_contrast=True, max_label_size=70,
                  var_with_name_simple=False):
     """The Graphviz (DOT language) source of pydotprint's picture."""
-    from theanine.compile.function import Function
-    from theanine.graph.fgraph import FunctionGraph
-
     fg = fct.maker.fgraph if isinstance(fct, Function) else fct
     if isinstance(fg, FunctionGraph):
         inputs, outputs = fg.inputs, fg.outputs

@@ -301,7 +301,12 @@ def test_info_shows_size_and_limit(fresh_cache):
     del f
 
 
-def test_kernel_no_function_uses_is_freed(fresh_cache):
+def test_kernel_no_function_uses_is_freed(fresh_cache, monkeypatch):
+    import collections
+
+    from theanine.backends.numba import store
+
+    monkeypatch.setattr(store, "_RECENT", collections.deque(maxlen=1))
     f = _function(_a)
     (nk,) = f.fn.kernels
     ref = weakref.ref(nk.kernel)
@@ -309,7 +314,11 @@ def test_kernel_no_function_uses_is_freed(fresh_cache):
     assert name not in sys.modules  # the module is not kept alive by sys.modules
     del f, nk
     gc.collect()
+    assert ref() is not None  # the last kernel asked for stays a while
+    g = _function(_b)
+    gc.collect()
     assert ref() is None
+    del g
 
 
 def test_config_flag_is_validated():

@@ -125,3 +125,14 @@ def test_op_from_graph_pickles():
     f = theano.function([a], axpy(a, a), mode=theano.Mode(linker="py"))
     g = pickle.loads(pickle.dumps(f))
     assert g(2.0) == 6.0
+
+
+def test_inline_rule_alone():
+    from tests.rewrites.helpers import check_rewrite, check_unchanged
+    from theanine.rewrites.inline import inline_op_from_graph
+
+    x, a = T.dvector("x"), T.dvector("a")
+    inlined = theano.OpFromGraph([x], [T.exp(x) * 2], inline=True)
+    check_rewrite(inline_op_from_graph, inlined(a) + 1, T.exp(a) * 2 + 1, [a])
+    kept = theano.OpFromGraph([x], [T.exp(x) * 2])
+    check_unchanged(inline_op_from_graph, kept(a) + 1, [a])

@@ -99,11 +99,11 @@ def _ops(f):
 
 def test_pipelines_are_plain_lists():
     assert [s.name for s in FAST_COMPILE] == ["inline", "merge", "dead_code",
-                                              "constant_folding"]
+                                              "constant_folding", "inner_graphs"]
     assert [s.name for s in FAST_RUN] == ["inline", "merge", "dead_code", "constant_folding",
-                                          "simplify", "scan", "scan_linear", "tidy",
-                                          "scan_memory", "stabilize", "specialize", "fusion",
-                                          "fuse_recurrences"]
+                                          "simplify", "scan", "scan_accumulate", "scan_linear",
+                                          "tidy", "scan_memory", "stabilize", "specialize",
+                                          "fusion", "fuse_recurrences", "inner_graphs"]
     assert [s.name for s in FAST_RUN[4].items] == ["canonicalize", "shape"]
     names = all_names()
     assert len(names) == len(set(names)) and {"gemm", "log1p", "flatten"} <= set(names)
@@ -135,10 +135,10 @@ def test_including_adds_a_fast_run_step_to_fast_compile():
     assert _ops(f) == ["Composite"]
     steps, _ = steps_for("fast_compile", including=["fusion"])
     assert [s.name for s in steps] == ["inline", "merge", "dead_code", "constant_folding",
-                                       "fusion"]
+                                       "fusion", "inner_graphs"]
     steps, _ = steps_for("fast_compile", including=["shape"])
     assert [s.name for s in steps] == ["inline", "merge", "dead_code", "constant_folding",
-                                       "simplify"]
+                                       "simplify", "inner_graphs"]
 
 
 def test_no_rewrites():

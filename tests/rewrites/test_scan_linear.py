@@ -6,14 +6,14 @@ import numpy as np
 import theanine as theano
 import theanine.tensor as T
 from tests.rewrites.helpers import check_rewrite, check_unchanged
-from theanine.rewrites.scan_linear import (
+from theanine.rewrites.scan import scan_linear
+from theanine.rewrites.scan.linear import (
     affine_form,
     linear_recurrence_final_only,
-    scan_linear,
     scan_parallel_linear,
 )
-from theanine.rewrites.scan_vectorize import CheckSteps
 from theanine.scan.op import Scan
+from theanine.scan.utils import CheckSteps
 from theanine.tensor.recurrence import LinearRecurrence
 
 

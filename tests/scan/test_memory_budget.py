@@ -209,7 +209,7 @@ def test_segments_stay_within_the_states_given():
 def test_a_budgeted_loop_keeps_its_per_step_work_in_the_loop():
     """x_t . W for all steps at once would be a T-row array: not with a budget."""
     from theanine.graph.rewrite import rewrite_outputs
-    from theanine.rewrites.scan_vectorize import scan_hoist_sequences
+    from theanine.rewrites.scan import scan_hoist_sequences
 
     X, h0, W = T.dmatrix("X"), T.dvector("h0"), T.dmatrix("W")
     for budget, hoisted in ((None, True), ("1MB", False)):

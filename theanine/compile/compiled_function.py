@@ -15,9 +15,11 @@ from __future__ import annotations
 import numpy as np
 
 from theanine import backends
+from theanine.backends.py.linker import run_nodes
 from theanine.config import config
 from theanine.graph.basic import Constant, Variable
 from theanine.graph.fgraph import FunctionGraph
+from theanine.graph.serialize import dump_graph, load_graph
 from theanine.tensor.type import TensorType
 
 from . import calling
@@ -269,8 +271,6 @@ class Function:
                         list(self.defaults), fn=fn, trust_input=self.trust_input)
 
     def __reduce__(self):
-        from theanine.graph.serialize import dump_graph
-
         fg = self.maker.fgraph
         ins = [(i.name, i.strict, i.allow_downcast, i.borrow, i.mutable, i.update is not None)
                for i in self.ins]
@@ -380,8 +380,6 @@ def link(fgraph, mode, profile):
 def _unpickle_function(state, ins_spec, containers, n_out, borrows, single, output_keys,
                        update_slots, mode, name, allow_input_downcast, profile_name,
                        defaults, trust_input):
-    from theanine.graph.serialize import load_graph
-
     roots, outs = load_graph(state)
     n_in = len(ins_spec)
     in_vars, shared_vars = roots[:n_in], roots[n_in:]
@@ -401,8 +399,6 @@ def _unpickle_function(state, ins_spec, containers, n_out, borrows, single, outp
 def explain(e, fgraph, values, label):
     """Re-run the graph node by node to name the failing op, its inputs' shapes and
     types; returns a new exception of the same class (or `e` if no node fails)."""
-    from theanine.backends.py.linker import run_nodes
-
     try:
         found = run_nodes(fgraph, values)
     except Exception:  # noqa: BLE001 - diagnosis must never hide the original error

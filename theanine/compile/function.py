@@ -21,11 +21,14 @@ from theanine.config import config
 from theanine.graph.basic import Constant, Variable
 from theanine.graph.fgraph import FunctionGraph, MissingInputError
 from theanine.graph.traversal import ancestors, clone_replace
+from theanine.ifelse import lazy_ifelse
+from theanine.rewrites.pipeline import rewrite_fgraph
+from theanine.tensor.basic import as_tensor_variable
 
 from .compiled_function import Function
 from .io import In, Out
 from .mode import get_mode
-from .profiling import ProfileStats
+from .profiling import ProfileStats, register_atexit
 from .shared import SharedVariable
 
 
@@ -139,8 +142,6 @@ def _normalize_outputs(outputs):
             raise TypeError(f"function: output {k} ({o}) is a disconnected gradient, which "
                             "has no value; ask grad for return_disconnected='zero'")
         if not isinstance(o, Variable):
-            from theanine.tensor.basic import as_tensor_variable
-
             try:
                 o = as_tensor_variable(o)
             except (TypeError, ValueError):
@@ -225,8 +226,6 @@ def _normalize_givens(givens):
 def _constant_of(t, value, target):
     """A Python or NumPy value used as an update or givens value: a constant of the
     target's type (as Theano), if it converts without loss."""
-    from theanine.tensor.basic import as_tensor_variable
-
     if not hasattr(t, "ndim"):
         return as_tensor_variable(value)
     try:
@@ -239,8 +238,6 @@ def _constant_of(t, value, target):
 def _profile_obj(profile, name):
     if profile is None:
         if config.profile:
-            from .profiling import register_atexit
-
             return register_atexit(ProfileStats(name or "function"))
         return None
     if profile is True:
@@ -319,9 +316,11 @@ def _build(ins, out_vars, borrows, single, keys, updates, givens, no_default_upd
                 raise UnusedInputError(msg)
             if on_unused_input == "warn":
                 warnings.warn(msg, stacklevel=3)
-    from theanine.rewrites.pipeline import rewrite_fgraph
 
     fgraph = rewrite_fgraph(FunctionGraph(in_vars + shared_vars, graph_outs), mode)
+    # only the branch taken of an ifelse runs: its exclusive nodes move into it
+    fgraph = FunctionGraph(fgraph.inputs, lazy_ifelse(fgraph.inputs, fgraph.outputs),
+                           check=False)
     defaults = [_filter_default(k, i, allow_input_downcast) for k, i in enumerate(ins)]
     slot = {id(s): j for j, s in enumerate(shared_vars)}
     return Function(fgraph, ins, shared_vars, [s.container for s in shared_vars], n_out,

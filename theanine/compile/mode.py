@@ -13,7 +13,9 @@ Invariant: get_mode returns a Mode or raises naming the known modes.
 
 from __future__ import annotations
 
+from theanine import backends
 from theanine.config import config
+from theanine.rewrites.pipeline import steps_for
 
 _PY_LINKERS = (None, "py", "vm", "cvm", "c", "c|py", "py|c", "cvm_nogc", "vm_nogc",
                "c|py_nogc")
@@ -75,8 +77,6 @@ class Mode:
     def rewrite_steps(self):
         """(steps, excluded names): this mode's rewrite pipeline (theanine/rewrites),
         with `including` added and `excluding` (and the optimizer_* flags) applied."""
-        from theanine.rewrites.pipeline import steps_for
-
         return steps_for(self.optimizer, self.excluding_, self.including_)
 
     def _key(self):
@@ -138,7 +138,6 @@ class MonitorMode(Mode):
 def _backend_of(linker):
     if linker in _PY_LINKERS:
         return "py"
-    from theanine import backends
 
     if linker not in backends.BACKENDS:
         raise ValueError(f"Mode: unknown linker {linker!r}; known: "

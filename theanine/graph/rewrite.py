@@ -29,7 +29,7 @@ from .rewrite_graph import (  # noqa: F401  (re-exported: the engine's public na
     RewriteGraph,
     register_commutative,
 )
-from .traversal import gc_paused
+from .traversal import gc_paused, graph_inputs
 from .utils import user_stacklevel
 
 
@@ -248,8 +248,11 @@ def run_rules(graph, rules, max_rewrites=None):
 
 @gc_paused()
 def run_pipeline(graph, steps, excluding=frozenset()):
-    """Run each step (RuleSet or GraphPass) in order, skipping excluded names."""
+    """Run each step (RuleSet or GraphPass) in order, skipping excluded names.
+    ``graph.pipeline`` holds (steps, excluding) meanwhile, for a pass that runs the
+    same pipeline on inner graphs (rewrites/inner_graphs.py)."""
     excluding = frozenset(excluding)
+    graph.pipeline = (list(steps), excluding)
     for step in steps:
         if step.name in excluding:
             continue
@@ -266,8 +269,6 @@ def rewrite_outputs(outputs, steps, inputs=None, excluding=(), trace=False):
     """Rewritten copies of `outputs` (a variable or a list) after `steps` (a rule, rule
     set or pass, or a list of them); `inputs` default to the graph's non-constant
     roots. For tests and tools: the original graph is untouched."""
-    from .traversal import graph_inputs
-
     single = not isinstance(outputs, (list, tuple))
     outs = [outputs] if single else list(outputs)
     if inputs is None:

@@ -146,9 +146,7 @@ def clone_replace(outputs, replace=None, share_inputs=True, strict=False):
         if not isinstance(old, Variable):
             raise TypeError(f"replace key {old!r} is not a symbolic variable")
         if not isinstance(new, Variable):
-            from theanine.tensor.basic import as_tensor_variable
-
-            new = as_tensor_variable(new)
+            new = old.type.make_constant(new)
         if not strict and old.type != new.type:
             new = old.type.filter_variable(new)
         memo[id(old)] = new

@@ -17,11 +17,10 @@ from .canonicalize import canonicalize
 from .constant_folding import constant_folding
 from .fusion import fusion
 from .inline import inline
+from .inner_graphs import inner_graphs
 from .merge import dead_code, merge
 from .recurrence_fusion import fuse_recurrences
-from .scan_linear import scan_linear
-from .scan_memory import scan_memory
-from .scan_vectorize import scan_loops
+from .scan import scan_accumulate, scan_linear, scan_loops, scan_memory
 from .shape import shape
 from .specialize import specialize
 from .stabilize import stabilize
@@ -36,7 +35,8 @@ FAST_RUN = [
         canonicalize,   # x*1, x+0, x-x, --x, flat sorted add/mul, x/c, x**k, chains
         shape,          # x.shape, x.shape[i] without computing x
     ], "canonicalize and shape, to one fixed point: each creates work for the other"),
-    scan_loops,         # loops do only the work they must (rewrites/scan.py)
+    scan_loops,         # loops do only the work they must (rewrites/scan/)
+    scan_accumulate,    # sums of per-step products: one product after the loop
     scan_linear,        # linear recurrences become parallel prefix scans
     tidy,               # no copies for set_subtensor into zeros, alloc(1) * w, x[::-1][::-1]
     scan_memory,        # loops store only the last rows that are read
@@ -44,14 +44,15 @@ FAST_RUN = [
     specialize,         # sum(x*y) -> dot, outer products, gemm
     fusion,             # chains of elementwise ops -> one Composite op
     fuse_recurrences,   # linear recurrences take in their elementwise neighbours
+    inner_graphs,       # loop bodies through this same pipeline (every backend runs them)
 ]
 
-FAST_COMPILE = [inline, merge, dead_code, constant_folding]
+FAST_COMPILE = [inline, merge, dead_code, constant_folding, inner_graphs]
 
 PIPELINES = {
     "fast_run": FAST_RUN,
     "fast_compile": FAST_COMPILE,
-    "merge": [inline, merge, dead_code],
+    "merge": [inline, merge, dead_code, inner_graphs],
     "none": [],
     "None": [],
     None: [],

@@ -39,7 +39,6 @@ from theanine.config import config
 from theanine.gradient import disconnected_type, grad
 from theanine.graph.basic import Apply, Op
 
-from .op import Scan
 from .utils import ListType, is_tensor
 
 LEVELS = 2  # checkpoint levels (see the module docstring)
@@ -117,7 +116,7 @@ def _steps_run(op, inputs, outputs):
         return T.cast(tensors[0].shape[0], "int64")
     # a loop that keeps nothing: count its steps with a one-byte per-step output
     one = T.constant(np.int8(1))
-    counter = Scan(op.inner_inputs, op.carry_outputs + [one, op.inner_outputs[-1]], S, C,
+    counter = type(op)(op.inner_inputs, op.carry_outputs + [one, op.inner_outputs[-1]], S, C,
                    (False,) * C, True, f"{op.name or 'scan_fn'}_count")
     return T.cast(counter.make_node(*inputs).outputs[C].shape[0], "int64")
 
@@ -128,7 +127,7 @@ def _segment(op, seqs, start, length, inits, consts):
     0 (the rewrites may batch its per-step work: a segment is short); the levels below
     are set by _SEGMENTS."""
     body = op.carry_outputs + op.y_outputs
-    seg = Scan(op.inner_inputs, body, op.n_seqs, op.n_carries, (True,) * op.n_carries, False,
+    seg = type(op)(op.inner_inputs, body, op.n_seqs, op.n_carries, (True,) * op.n_carries, False,
                f"{op.name or 'scan_fn'}_segment", profile=op.profile, mode=op.mode,
                memory_budget=0)
     slices = [s[start:start + length] for s in seqs]
@@ -202,7 +201,7 @@ def checkpointed_grad(op, inputs, outputs, g_trace, g_final, g_ys):
     inner_carries = [a_in[k] for k in diff_c] + [acc_in[k] for k in diff_k]
     inner_consts = (full_in + const_in + list(gtr_in.values()) + list(gy_in.values())
                     + [len_in, n_in, below_in])
-    rop = Scan(inner_seqs + inner_carries + inner_consts, outs, len(inner_seqs),
+    rop = type(op)(inner_seqs + inner_carries + inner_consts, outs, len(inner_seqs),
                len(inner_carries), (False,) * len(inner_carries), False,
                f"grad_of_{op.name or 'scan_fn'}_segments")
     order = T.arange(n_seg)[::-1]
@@ -239,7 +238,7 @@ def _checkpoints(op, seqs, inits, consts, length, n_seg):
     len_in = T.lscalar("S")
     node, _ = _segment(op, full_in, k_in * len_in, len_in, c_in, const_in)
     finals = node.outputs[C:2 * C]
-    fwd = Scan([k_in] + c_in + full_in + const_in + [len_in], finals, 1, C, (True,) * C, False,
+    fwd = type(op)([k_in] + c_in + full_in + const_in + [len_in], finals, 1, C, (True,) * C, False,
                f"{op.name or 'scan_fn'}_checkpoints")
     steps = T.maximum(n_seg - 1, 0)
     traces = fwd.make_node(steps, T.arange(steps), *inits, *seqs, *consts,

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+# the package, which imports this module: used at call time
+# (as_tensor_variable stacks lists and casts with it)
+import theanine.tensor as T
 from theanine.config import config
 from theanine.graph.basic import Constant, Variable
 
@@ -41,18 +44,14 @@ def as_tensor_variable(x, name=None, ndim=None, dtype=None):
     """Return `x` as a TensorVariable: variables pass through, values become constants."""
     if isinstance(x, Variable) and isinstance(x.type, TensorType):
         if ndim is not None and x.ndim != ndim:
-            from .shape import shape_padleft
-
             extra = x.ndim - ndim
             if extra < 0:
-                return shape_padleft(x, -extra)
+                return T.shape_padleft(x, -extra)
             if all(x.broadcastable[:extra]):
                 return x.dimshuffle(list(range(extra, x.ndim)))
             raise TypeError(f"cannot make {x} (type {x.type}) have {ndim} dimensions")
         if dtype is not None and x.dtype != canonical_dtype(dtype):
-            from .math import cast
-
-            return cast(x, dtype)
+            return T.cast(x, dtype)
         return x
     if isinstance(x, Variable):
         if hasattr(x, "_as_tensor_variable"):
@@ -61,9 +60,7 @@ def as_tensor_variable(x, name=None, ndim=None, dtype=None):
     if hasattr(x, "_as_TensorVariable"):
         return x._as_TensorVariable()
     if isinstance(x, (list, tuple)) and any(isinstance(e, Variable) for e in _flat(x)):
-        from .shape import stack
-
-        return stack([as_tensor_variable(e) for e in x])
+        return T.stack([as_tensor_variable(e) for e in x])
     if isinstance(x, Constant):
         x = x.data
     try:

@@ -13,8 +13,13 @@ import warnings
 
 import numpy as np
 
+# the package, which imports this module: used at call time
+# (filter_variable converts with its functions)
+import theanine.tensor as T
 from theanine.config import config
 from theanine.graph.basic import Type, Variable
+
+from .variable import TensorConstant, TensorVariable
 
 int_dtypes = ("int8", "int16", "int32", "int64")
 uint_dtypes = ("uint8", "uint16", "uint32", "uint64")
@@ -103,6 +108,8 @@ class TensorType(Type):
 
     ``broadcastable[i]`` is True when dimension i is known to have length 1
     (and so broadcasts against any length)."""
+
+    constant_type = TensorConstant
 
     def __init__(self, dtype, broadcastable=None, shape=None, name=None):
         self.dtype = canonical_dtype(dtype)
@@ -212,17 +219,13 @@ class TensorType(Type):
     def filter_variable(self, var, allow_convert=True):
         """Convert symbolic `var` to this type: same dtype and ndim required;
         broadcastable dims may be added or dropped by patternbroadcast."""
-        from theanine.tensor.basic import as_tensor_variable
-
-        var = as_tensor_variable(var)
+        var = T.as_tensor_variable(var)
         if var.type == self:
             return var
         if var.type.dtype != self.dtype or var.type.ndim != self.ndim:
             raise TypeError(f"cannot convert {var} of type {var.type} to {self}: dtype and "
                             "number of dimensions must match (use T.cast or reshape)")
-        from theanine.tensor.shape import patternbroadcast
-
-        return patternbroadcast(var, self.broadcastable)
+        return T.patternbroadcast(var, self.broadcastable)
 
     def is_super(self, other):
         """True if every value of `other` is a value of self."""
@@ -244,8 +247,6 @@ class TensorType(Type):
         return np.zeros(shape, dtype=self.dtype)
 
     def make_variable(self, name=None):
-        from theanine.tensor.variable import TensorVariable
-
         return TensorVariable(self, name=name)
 
     def __reduce__(self):

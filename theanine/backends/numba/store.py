@@ -27,13 +27,15 @@ Invariants:
   lock that is a non-empty directory) is not used: the kernel compiles in memory
   (a module without a file), with one CacheWarning naming the path, the problem
   and the fix; the same under every compile policy.
-- The process table of kernels holds them weakly and their modules are not left
-  in sys.modules: a kernel no function uses any more is freed with its compiled
-  code. After each compile the cache is kept under config.cache_max_mb.
+- The process table of kernels holds them weakly (and the 64 last asked for
+  strongly) and their modules are not left in sys.modules: a kernel no function
+  uses any more is freed with its compiled code. After each compile the cache is
+  kept under config.cache_max_mb.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import hashlib
@@ -51,6 +53,9 @@ import weakref
 from theanine import cache
 
 _LOADED = weakref.WeakValueDictionary()  # key -> Kernel, while a function uses it
+# The kernels last asked for stay loaded a while after their functions are gone, so that
+# functions rebuilt in a loop (tests, notebooks) do not reload their kernels each time.
+_RECENT = collections.deque(maxlen=64)
 _LOCK = threading.RLock()
 _WARNED = set()
 _CACHE_ERRORS = (EOFError, ValueError, KeyError, AttributeError, ImportError, IndexError,
@@ -92,6 +97,7 @@ def forget_loaded():
             k.dispatcher = k.module = None
             k.on_disk.clear()
         _LOADED.clear()
+        _RECENT.clear()
         _WARNED.clear()
 
 
@@ -382,6 +388,7 @@ def get(text):
         k = _LOADED.get(key)
         if k is None:
             k = _LOADED[key] = Kernel(text, key)
+        _RECENT.append(k)
         return k
 
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from theanine.config import config
-from theanine.graph.rewrite import RuleSet, rule
+from theanine.graph.rewrite import rule
 from theanine.graph.traversal import ancestors, clone_replace, toposort
 from theanine.scan.op import Scan
 from theanine.scan.utils import CheckSteps, is_tensor
@@ -49,8 +49,7 @@ from theanine.tensor.recurrence import LinearRecurrence
 from theanine.tensor.shape import patternbroadcast, shape_padleft
 from theanine.tensor.subtensor import Subtensor
 
-from .scan import ScanParts
-from .scan_vectorize import scan_loops
+from .parts import ScanParts
 
 
 class _NotAffine(Exception):
@@ -385,8 +384,3 @@ def linear_recurrence_final_only(graph, node):
                            op.profile)(*node.inputs)
     return {node.outputs[1]: new}
 
-
-scan_linear = RuleSet(
-    "scan_linear", [scan_loops, scan_parallel_linear, linear_recurrence_final_only],
-    "loop carries that are linear recurrences become parallel prefix scans "
-    "(rewrites/scan_linear.py); the scan rules run again on what is left")
