@@ -298,3 +298,22 @@ def test_combine_with_jax_associative_scan():
     comp = jax.lax.associative_scan(combine("affine", jnp), tuple(jnp.asarray(v) for v in vals))
     got = np.asarray(apply_composed("affine", jnp, jnp.asarray(h0), comp))
     np.testing.assert_allclose(got, reference("affine", h0, vals, 50)[0], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("shape", [(3,), (2, 3)])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_matrix_combine_with_jax_associative_scan(shape, reverse):
+    """The batched calls of lax.associative_scan: a vector state's B is (k, d) against
+    (k, d, d) powers of M, a batch of states' is (k, b, d)."""
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
+    rng = np.random.default_rng(13)
+    n = 23
+    vals = operands("matrix", n, shape, "float32", rng)
+    h0 = rng.normal(size=shape).astype("float32")
+    elems = (jnp.broadcast_to(jnp.asarray(vals[0]), (n, 3, 3)), jnp.asarray(vals[1]))
+    comp = jax.lax.associative_scan(combine("matrix", jnp), elems, reverse=reverse)
+    got = np.asarray(apply_composed("matrix", jnp, jnp.asarray(h0), comp))
+    assert got.shape == (n,) + shape
+    np.testing.assert_allclose(got, reference("matrix", h0, vals, n, reverse)[0],
+                               rtol=1e-4, atol=1e-4)

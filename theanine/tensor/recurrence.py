@@ -12,14 +12,20 @@ For t = 0 .. n-1 (``reverse``: t = n-1 .. 0, and "previous" means t+1), with
     min       B          minimum(h_prev, B_t)
     matrix    M, B       dot(h_prev, M) + B_t        (M loop-invariant, h0 (d,) or (b, d))
 
-Outputs: ``trace`` (n rows, trace[t] = h_t; only when ``store``) and ``final`` (the
-state after the last step, ``h0`` when n == 0).
+Outputs: ``trace`` (n rows, trace[t] = h_t, indexed by step t also when ``reverse``:
+trace[n-1] is then the first state computed; only when ``store``) and ``final`` (the
+state after the last step run: h_{n-1}, or h_0 when ``reverse``; ``h0`` itself when
+n == 0). Both have h0's dtype; trace has shape (n,) + h0.shape.
 
-Operands: a per-step operand X has ndim h0.ndim + 1; its leading (time) axis has n
-rows, or is broadcastable (the same value at every step); its other dims are all
-broadcastable (one value per step for every element of the state) or broadcastable
-exactly where h0's are (one value per element). Its dtype is h0's, a float. M is a
-(d, d) matrix of h0's dtype.
+Inputs: ``n`` an int64 scalar >= 0 (a negative n raises ValueError at run time), then
+``h0`` (float, any ndim), then the operands in MODES[mode] order. A per-step operand
+X has ndim h0.ndim + 1; its leading (time) axis has exactly n rows (X_t = X[t]; extra
+rows are an error, not ignored), or is broadcastable with 1 row (X_t = X[0] at every
+step); its other dims are all broadcastable (one value per step for every element of
+the state) or broadcastable exactly where h0's are (one value per element), and then
+equal to h0's where not broadcastable. Its dtype is h0's, a float. M is a (d, d)
+matrix of h0's dtype, d = h0.shape[-1]; for h0 of shape (b, d) each row is a state
+(dot(h_prev, M) is a matrix product of (b, d) by (d, d)).
 
 ``ties`` (max/min only) says which side wins when h_prev == B_t, for the gradient:
 "carry" as in maximum(h_prev, B_t) (Theano's maximum sends the gradient to its first
@@ -35,6 +41,13 @@ associative combine of two steps' operands, written against an array namespace, 
 that ``lax.associative_scan(combine(op.mode, jnp), elems, reverse=op.reverse)`` over
 the per-step operands (broadcast to full length, with the step count as leading
 axis) gives the composed maps from the start, to which ``apply_composed`` applies h0.
+"Earlier" in ``combine`` means earlier in the order the steps run (for ``reverse``,
+the higher index), which is what ``associative_scan(..., reverse=True)`` passes first.
+For matrix, the per-step first operand is M broadcast to (n, d, d) (and B to
+(n,) + h0.shape); the lowering's trace then equals ``apply_composed`` of the scan's
+result, and ``final`` is its last step's row (the first row when ``reverse``), h0
+when n == 0. max/min ties only matter for the gradient, which is built from the
+graph (recurrence_grad.py) and needs no lowering of its own.
 """
 
 from __future__ import annotations
@@ -205,8 +218,18 @@ def combine(mode, xp):
         f = xp.maximum if mode == "max" else xp.minimum
         return lambda e, l: (f(e[0], l[0]),)
     if mode == "matrix":
-        return lambda e, l: (xp.matmul(e[0], l[0]), xp.matmul(e[1], l[0]) + l[1])
+        return lambda e, l: (xp.matmul(e[0], l[0]), _row_times(xp, e[1], l[0]) + l[1])
     raise ValueError(f"combine: unknown mode {mode!r}")
+
+
+def _row_times(xp, b, m):
+    """b @ m for states b: (d,) or (b, d) rows, with or without a leading batch axis
+    shared with m ((k, d, d) in an associative scan's batched calls). A vector state
+    has one dim fewer than m; matmul would read a batch of vectors (k, d) as one
+    matrix, so it becomes (k, 1, d) for the product."""
+    if b.ndim == m.ndim:
+        return xp.matmul(b, m)
+    return xp.matmul(b[..., None, :], m)[..., 0, :]
 
 
 def apply_composed(mode, xp, h0, composed):
