@@ -3,14 +3,20 @@ differentiate and compile in size linear in their length; only the branch taken 
 (its exclusive nodes, on py and numba); an ifelse with a constant condition (givens=
 {is_training: 1}) is folded away."""
 
+import pickle
+
 import numpy as np
 import pytest
 
 import theanine as theano
 import theanine.tensor as T
+from tests.rewrites.helpers import check_rewrite, check_unchanged
 from theanine.compile.ops import as_op
+from theanine.graph.inner_graph import InnerGraphOp
 from theanine.graph.traversal import toposort
-from theanine.ifelse import IfElse, LazyIfElse, ifelse
+from theanine.ifelse import IfElse, LazyIfElse, ifelse, lazy_ifelse
+from theanine.rewrites.ifelse import ifelse_constant_condition, ifelse_same_branches
+from theanine.tensor.shared_randomstreams import RandomStreams
 
 LEVELS = (10, 12, 14, 20)
 
@@ -175,8 +181,6 @@ def test_several_outputs_shapes_and_gradients(mode):
 
 
 def test_random_draw_in_a_branch_still_advances(mode):
-    from theanine.tensor.shared_randomstreams import RandomStreams
-
     srng = RandomStreams(3)
     c, x = T.iscalar("c"), T.dvector("x")
     out = ifelse(c, x * srng.uniform(size=(3,)), x)
@@ -187,9 +191,6 @@ def test_random_draw_in_a_branch_still_advances(mode):
 
 
 def test_ifelse_rules_alone():
-    from tests.rewrites.helpers import check_rewrite, check_unchanged
-    from theanine.rewrites.ifelse import ifelse_constant_condition, ifelse_same_branches
-
     x, y, c = T.dvector("x"), T.dvector("y"), T.iscalar("c")
     check_rewrite(ifelse_constant_condition, ifelse(T.constant(np.int32(1)), x * 2, y),
                   x * 2, [x, y])
@@ -198,3 +199,43 @@ def test_ifelse_rules_alone():
     check_unchanged(ifelse_constant_condition, ifelse(c, x * 2, y), [c, x, y])
     check_rewrite(ifelse_same_branches, ifelse(c, [x, y], [x, y]), [x, y], [c, x, y])
     check_unchanged(ifelse_same_branches, ifelse(c, [x, y], [y, x]), [c, x, y])
+
+
+def _lazy_op():
+    """The LazyIfElse op lazy_ifelse makes of ifelse(c, exp(x) * 2, x - 1)."""
+    c, x = T.iscalar("c"), T.dscalar("x")
+    (out,) = lazy_ifelse([c, x], [ifelse(c, T.exp(x) * 2, x - 1)])
+    assert isinstance(out.owner.op, LazyIfElse)
+    return out.owner.op
+
+
+def test_lazy_ifelse_is_an_inner_graph_op():
+    """One inner-graph mechanism (issue 11): the structural key, pickling and the
+    rebuild around a rewritten graph come from InnerGraphOp; each branch is linked on
+    its own, once."""
+    op = _lazy_op()
+    assert isinstance(op, InnerGraphOp)
+    assert op.inner_outputs == op.then_outs + op.else_outs and op.n_outs == 1
+    assert op == _lazy_op() and hash(op) == hash(_lazy_op())
+    again = pickle.loads(pickle.dumps(op))
+    assert again == op and again.n_outs == 1
+    c, x = T.iscalar("c"), T.dscalar("x")
+    node = again.make_node(c, x)
+    half = np.array(0.5)
+    assert again.compute(node, 1, half) == 2 * np.exp(0.5)
+    assert again.compute(node, 0, half) == -0.5
+    fns = again.branch_functions()
+    assert again.branch_functions() is fns  # linked once
+    swapped = op.with_inner_outputs(op.else_outs + op.then_outs)
+    assert swapped != op and swapped.compute(swapped.make_node(c, x), 1, half) == -0.5
+    with pytest.raises(ValueError, match="1 then-outputs but 2 else-outputs"):
+        LazyIfElse(op.inner_inputs, op.then_outs, op.else_outs * 2)
+
+
+def test_compiled_function_with_ifelse_pickles():
+    c, x = T.iscalar("c"), T.dscalar("x")
+    f = theano.function([c, x], ifelse(c, T.exp(x) * 2, x - 1), mode=theano.Mode(linker="py"))
+    assert any(isinstance(n.op, LazyIfElse) for n in f.maker.fgraph.toposort())
+    g = pickle.loads(pickle.dumps(f))
+    assert g(1, 0.5) == f(1, 0.5) == 2 * np.exp(0.5) and g(0, 0.5) == -0.5
+
