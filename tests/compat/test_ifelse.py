@@ -239,3 +239,21 @@ def test_compiled_function_with_ifelse_pickles():
     g = pickle.loads(pickle.dumps(f))
     assert g(1, 0.5) == f(1, 0.5) == 2 * np.exp(0.5) and g(0, 0.5) == -0.5
 
+
+
+def test_lazy_ifelse_branches_go_through_the_pipeline(mode):
+    """A LazyIfElse node in a graph being compiled (an InnerGraphOp, as a loop body):
+    the pipeline's inner_graphs step rewrites its branches, so log(1 + x) in the
+    then-branch becomes log1p, exact at 1e-20 where the graph as written gives 0."""
+    c, x = T.iscalar("c"), T.dvector("x")
+    (out,) = lazy_ifelse([c, x], [ifelse(c, T.log(1 + x) * 2, x - 1)])
+    op = out.owner.op
+    f = theano.function([c, x], out, mode=mode)
+    (new,) = [n.op for n in f.maker.fgraph.toposort() if isinstance(n.op, LazyIfElse)]
+    written = [str(n.op) for n in toposort(op.then_outs)]
+    rewritten = [str(n.op) for n in toposort(new.then_outs)]
+    assert "Elemwise{log}" in written and new != op
+    assert "Elemwise{log}" not in rewritten and any("log1p" in s for s in rewritten)
+    assert new.inner_inputs == op.inner_inputs and new.n_outs == op.n_outs
+    np.testing.assert_allclose(f(1, np.array([1e-20, 3e-18])), [2e-20, 6e-18], rtol=1e-12)
+    np.testing.assert_allclose(f(0, np.array([1e-20, 3.0])), [-1.0, 2.0])

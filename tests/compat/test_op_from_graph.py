@@ -177,3 +177,37 @@ def test_given_connection_pattern_is_used():
     assert op.connection_pattern(node) == [[True], [False]]
     with pytest.raises(theano.gradient.DisconnectedInputError):
         T.grad(op(a, b), b)
+
+
+def _loop_ref(xv, c):
+    h, hs = 0.0, []
+    for a in xv:
+        h = np.tanh(a * 2.0 + h)
+        hs.append(h)
+    return hs[-1] * np.log1p(xv[0]) if c else sum(hs)
+
+
+def test_inner_graph_holding_a_loop_and_an_ifelse(mode):
+    """Nested inner graphs (a Scan, an ifelse) inside the op: rewritten, run (only
+    the branch taken) and differentiated on every backend."""
+    x, c = T.dvector("x"), T.iscalar("c")
+    h, _ = theano.scan(lambda a, h: T.tanh(a * 2.0 + h), sequences=x,
+                       outputs_info=T.constant(0.0))
+    op = theano.OpFromGraph([x, c], [theano.ifelse.ifelse(c, h[-1] * T.log(1 + x[0]),
+                                                          h.sum())], name="loopy")
+    v, k = T.dvector("v"), T.iscalar("k")
+    out = op(v, k)
+    f = theano.function([v, k], [out, T.grad(out, v)], mode=mode)
+    inner = [str(n.op) for n in toposort(_compiled_op(f, "loopy").inner_outputs)]
+    assert "IfElse" in inner and any(s.startswith("Scan") for s in inner)
+    assert "Elemwise{log}" not in inner and any("log1p" in s for s in inner)
+    vals = np.array([0.1, -0.2, 0.3])
+    for cond in (1, 0):
+        val, g = f(vals, cond)
+        np.testing.assert_allclose(val, _loop_ref(vals, cond), rtol=1e-12)
+        eps, num = 1e-6, np.zeros(3)
+        for i in range(3):
+            d = np.zeros(3)
+            d[i] = eps
+            num[i] = (_loop_ref(vals + d, cond) - _loop_ref(vals - d, cond)) / (2 * eps)
+        np.testing.assert_allclose(g, num, rtol=1e-6)
