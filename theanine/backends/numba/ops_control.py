@@ -1,5 +1,6 @@
-"""numba emitters: IfElse (lazy branches), and Print and FromFunctionOp (as_op), which
-call back into Python from compiled code.
+"""numba emitters: IfElse (lazy branches); Print and FromFunctionOp (as_op), which
+call back into Python from compiled code; the identity forward of the gradient
+markers (_IdentityGradOp: consider_constant, disconnected_grad, ...).
 
 IfElse becomes an ``if`` over two region functions, so only the branch taken runs:
 
@@ -23,9 +24,10 @@ code only for that node:
         o, = run_python(3, b)                     # op number 3 of this process
 
 A function holding such a block is compiled without nogil (the block takes the
-GIL). The op is looked up by its number in this process's table at run time: a
-kernel loaded from the disk cache (compiled by another process, where number 3
-was another op with the same input and output types) calls this process's op.
+GIL). The op is looked up by its number in this process's table at run time
+(kernels/callback.py), so a kernel loaded from the disk cache (compiled by another
+process, where number 3 was another op with the same input and output types) calls
+this process's op.
 """
 
 from __future__ import annotations
@@ -35,20 +37,15 @@ import functools
 import numpy as np
 
 from theanine.compile.ops import FromFunctionOp
+from theanine.gradient import _IdentityGradOp
 from theanine.ifelse import IfElse
 from theanine.printing import Print
 
 from .codegen import np_dtype
+from .kernels import callback
 from .registry import Unsupported, register
 
-_IMPORT = "from theanine.backends.numba.ops_control import run_python  # noqa: E402\n"
 _KEYS = {}  # op -> its number; equal ops share one (ops are kept for the process's life)
-_CALLS = []  # number -> callable(*values) -> tuple of output arrays (or None)
-
-
-def run_python(key, *values):
-    """Run op number `key`'s Python code on NumPy values (called in objmode)."""
-    return _CALLS[key](*values)
 
 
 def _perform(op, *values):
@@ -63,8 +60,7 @@ def _key(op):
     if key is None:
         call = (functools.partial(op.compute, None) if isinstance(op, Print)
                 else functools.partial(_perform, op))
-        key = _KEYS[op] = len(_CALLS)
-        _CALLS.append(call)
+        key = _KEYS[op] = callback.add(call)
     return key
 
 
@@ -75,7 +71,6 @@ def _objmode_type(var):
 
 def _call_python(ctx, node, ins, outs):
     """Emit the objmode call of node's Python code; assigns `outs` (may be empty)."""
-    ctx.helper(_IMPORT)
     ctx.calls_python = True
     args = []
     for v, e in zip(node.inputs, ins):
@@ -122,3 +117,8 @@ def _ifelse(ctx, node, ins, outs):
             ctx.line(f"{r} = {fn}({args})")
             for k, o in enumerate(outs):
                 ctx.line(f"{o} = {r}[{k}]")
+
+
+@register(_IdentityGradOp)
+def _identity_grad(ctx, node, ins, outs):
+    ctx.line(f"{outs[0]} = {ins[0]}")
