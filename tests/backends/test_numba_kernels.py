@@ -333,3 +333,30 @@ def test_python_callbacks_by_number():
     assert callback.run_python(k, 1, 2) == ("done",)
     assert seen == [(1, 2)]
     assert callback.add(len) == k + 1
+
+
+def test_kernel_modules_import_nothing_from_theanine():
+    """What a kernel loaded from the disk cache imports: numba, NumPy and these modules
+    (kernels/__init__); runtime.py gathers them and nothing else."""
+    import ast
+    import os
+
+    from theanine.backends.numba import runtime
+
+    folder = os.path.dirname(runtime.KERNEL_MODULES[0].__file__)
+    files = [os.path.join(folder, f) for f in os.listdir(folder) if f.endswith(".py")]
+    for path in files + [runtime.__file__]:
+        with open(path) as f:
+            tree = ast.parse(f.read())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                inside = node.level == 1 and (path != runtime.__file__
+                                              or (node.module or "").startswith("kernels"))
+                names = [] if inside else [("." * node.level) + (node.module or "")]
+            else:
+                continue
+            assert not any(n.startswith(("theanine", ".")) for n in names), (path, names)
+    assert {m.__name__.rsplit(".", 1)[1] for m in runtime.KERNEL_MODULES} == {
+        os.path.basename(p)[:-3] for p in files} - {"__init__", "blas"}
