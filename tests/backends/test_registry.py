@@ -198,8 +198,9 @@ EXCEPTIONS = {
         # Python glue by design, and a Scan carrying a generator runs its NumPy loop.
         "RandomOp": "NumPy generator objects are not numba values",
         # the Python list of per-step generator states that the gradient of a random
-        # loop reads
+        # loop reads, and that list reversed (a gradient of that gradient)
         "ListStepInputs": "a Python list of generators",
+        "ReversedRows": "a Python list of per-step generators, reversed",
     },
 }
 

@@ -15,6 +15,7 @@ compilation in another process, ``debug.py`` DebugMode.
 # The modules holding the emitter registrations, imported by the registry at its
 # first lookup (so no lookup depends on what was imported before it).
 EMITTER_MODULES = [
+    "theanine.backends.numba.ops_checks",  # tensor.checks (SpecifyShape, Assert)
     "theanine.backends.numba.ops_control",  # IfElse, Print, as_op, gradient markers
     "theanine.backends.numba.ops_conv",  # tensor.nnet.conv
     "theanine.backends.numba.ops_elemwise",  # tensor.elemwise (Elemwise, DimShuffle), Composite

@@ -1,8 +1,10 @@
-"""numba emitters: IfElse (lazy branches); Print and FromFunctionOp (as_op), which
-call back into Python from compiled code; the identity forward of the gradient
-markers (_IdentityGradOp: consider_constant, disconnected_grad, ...).
+"""numba emitters: LazyIfElse (lazy branches) and IfElse, OpFromGraph (its inner graph
+as one function); Print and FromFunctionOp (as_op), which call back into Python from
+compiled code; the identity forward of the gradient markers (ViewOp and its
+subclasses: consider_constant, disconnected_grad, zero_grad, grad_clip, ...).
 
-IfElse becomes an ``if`` over two region functions, so only the branch taken runs:
+LazyIfElse (what lazy_ifelse makes of an IfElse in every compiled region) becomes an
+``if`` over two region functions, so only the branch taken runs:
 
     if cond:
         r = then_4(a, b)
@@ -36,10 +38,10 @@ import functools
 
 import numpy as np
 
-from theanine.compile.ops import FromFunctionOp
-from theanine.gradient import _IdentityGradOp
-from theanine.ifelse import IfElse
-from theanine.printing import Print
+from theanine.builders import OpFromGraph
+from theanine.ifelse import IfElse, LazyIfElse
+from theanine.tensor.gradient_ops import ViewOp
+from theanine.tensor.python_ops import FromFunctionOp, Print
 
 from .codegen import np_dtype
 from .kernels import callback
@@ -100,8 +102,18 @@ def _from_function(ctx, node, ins, outs):
     _call_python(ctx, node, ins, outs)
 
 
-@register(IfElse, outer=True)
-def _ifelse(ctx, node, ins, outs):
+@register(OpFromGraph, outer=True)
+def _op_from_graph(ctx, node, ins, outs):
+    """The inner graph as one region function, called once."""
+    fn = ctx.region(node.op.inner_inputs, node.op.inner_outputs)
+    r = ctx.tmp("r")
+    ctx.line(f"{r} = {fn}({', '.join(ins)})")
+    for k, o in enumerate(outs):
+        ctx.line(f"{o} = {r}[{k}]")
+
+
+@register(LazyIfElse, outer=True)
+def _lazy_ifelse(ctx, node, ins, outs):
     op = node.op
     for k, o in enumerate(node.outputs):
         for b in (op.then_outs[k], op.else_outs[k]):
@@ -119,6 +131,17 @@ def _ifelse(ctx, node, ins, outs):
                 ctx.line(f"{o} = {r}[{k}]")
 
 
-@register(_IdentityGradOp)
+@register(IfElse)
+def _ifelse(ctx, node, ins, outs):
+    """An IfElse that reached a backend without lazy_ifelse: choose among values
+    already computed."""
+    n = node.op.n_outs
+    for header, vals in ((f"if {ins[0]}:", ins[1:1 + n]), ("else:", ins[1 + n:])):
+        with ctx.block(header):
+            for o, v in zip(outs, vals):
+                ctx.line(f"{o} = {v}")
+
+
+@register(ViewOp)
 def _identity_grad(ctx, node, ins, outs):
     ctx.line(f"{outs[0]} = {ins[0]}")

@@ -22,7 +22,7 @@ the permuted strides and zero strides for new broadcastable dims.
 
 from __future__ import annotations
 
-from theanine.rewrites.composite import Composite
+from theanine.tensor.composite import Composite
 from theanine.tensor.elemwise import DimShuffle, Elemwise
 
 from .codegen import np_dtype

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from theanine.rewrites.blas import Gemm
 from theanine.rewrites.utils import is_value
+from theanine.tensor.blas import Gemm
 from theanine.tensor.linalg import BatchedDot, Dot
 from theanine.tensor.nlinalg import SVD, Det, Eig, Eigh, Lstsq, MatrixInverse, MatrixPinv, QRFull
 from theanine.tensor.slinalg import Cholesky, Eigvalsh, Expm, Solve
