@@ -32,13 +32,29 @@ SCRIPT = textwrap.dedent("""
                       "misses": sum(v for k in ks
                                     for v in k.kernel.dispatcher.stats.cache_misses.values())}))
 """)
+# a kernel calling Python (an as_op node in compiled code)
+PYTHON_OP_SCRIPT = textwrap.dedent("""
+    import numpy as np
+    import theanine as theano, theanine.tensor as T
+    from theanine.backends.numba import linker
+    from theanine.compile.ops import as_op
+
+    @as_op(itypes=[T.dvector], otypes=[T.dvector])
+    def twice(v):
+        return v * 2
+
+    x = T.dvector("x")
+    with linker.policy("strict", "all"):
+        f = theano.function([x], twice(T.exp(x)) + 1.0, mode="NUMBA")
+    print(float(f(np.zeros(3)).sum()))
+""")
 EXPECTED = 0.5 ** 3 * 1 + 0.5 ** 2 * 2 + 0.5 * 3 + 4
 
 
-def _run(tmp, wait=True):
+def _run(tmp, wait=True, script=SCRIPT):
     env = dict(os.environ, THEANINE_CACHE_DIR=str(tmp), THEANINE_NUMBA_COMPILE="sync",
                PYTHONPATH=ROOT)
-    p = subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE,
+    p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, env=env, cwd=ROOT)
     if not wait:
         return p
@@ -108,6 +124,13 @@ def test_second_process_loads_instead_of_compiling(tmp_path):
 
 @needs_numba
 @pytest.mark.slow
+def test_second_process_runs_a_loaded_kernel_that_calls_python(tmp_path):
+    for _ in range(2):  # compiled, then loaded from disk
+        assert _run(tmp_path, script=PYTHON_OP_SCRIPT) == 9.0
+
+
+@needs_numba
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "delete_manifest"])
 def test_corrupted_entry_is_recompiled(tmp_path, damage):
     _run(tmp_path)
@@ -137,3 +160,35 @@ def test_concurrent_compiles_both_succeed(tmp_path):
         r = _result(p)
         assert r["out"] == pytest.approx(EXPECTED) and r["ready"]
     assert _run(tmp_path)["misses"] == 0
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="numba is not installed")
+def test_the_key_changes_with_every_kernel_module(tmp_path, monkeypatch):
+    """numba's cache of a kernel does not notice a changed callee: the key hashes the
+    emitters and every kernel module (kernels/) that compiled kernels call."""
+    import shutil
+
+    from theanine.backends.numba import runtime, store
+
+    hashed = {os.path.join(store.BACKEND_DIR, f) for f in store.source_files()}
+    called = [os.path.abspath(m.__file__) for m in runtime.KERNEL_MODULES]
+    called += [os.path.abspath(runtime.__file__), os.path.abspath(store.__file__)]
+    assert set(called) <= hashed, set(called) - hashed
+    copy = tmp_path / "numba"
+    shutil.copytree(store.BACKEND_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    before = store.source_digest(str(copy))
+    assert before == store.source_digest()
+    for rel in ("kernels/linalg.py", "kernels/special.py", "ops_scan.py"):
+        path = copy / rel
+        text = path.read_text()
+        path.write_text(text + "\n# changed\n")
+        assert store.source_digest(str(copy)) != before, rel
+        path.write_text(text)
+    assert store.source_digest(str(copy)) == before
+    keys = []
+    for digest in ("0" * 64, "1" * 64):
+        monkeypatch.setattr(store, "source_digest", lambda root=None, d=digest: d)
+        store.version_tag.cache_clear()
+        keys.append(store.key_of("the same module text"))
+    store.version_tag.cache_clear()
+    assert keys[0] != keys[1]

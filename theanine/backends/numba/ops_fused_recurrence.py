@@ -16,7 +16,7 @@ Two shapes of loop (the choice is made at run time, as LinearRecurrence's kernel
 - narrow and long (W <= PAR_LANES lanes, n >= CHUNK_MIN): lane by lane, in blocks of
   K*L steps (in step order; backwards when reverse): the block's operands into small
   buffers (one loop the compiler vectorises, transcendental functions included, with
-  runtime.py's kernels), the block's recurrence by the chunked kernels of
+  kernels/vecmath.py), the block's recurrence by the chunked kernels of
   recurrence_kernels.py (``window`` for a constant A: D chains D steps apart;
   ``scalar_<mode>``: K chains of L steps, two passes), then the block's outputs from
   the states before and after each step (another vectorised loop). The buffers stay
@@ -29,9 +29,10 @@ from theanine.scan.fused_recurrence import FusedRecurrence, depends_on_state
 from theanine.tensor import scalar_ops as so
 
 from .codegen import np_dtype
-from .ops_elemwise import cast_expr, scalar_expr
+from .ops_elemwise import cast_expr
 from .recurrence_kernels import CHUNK_MIN, PAR_LANES, K, L
 from .registry import Unsupported, register
+from .scalar_table import scalar_expr
 
 _IMPORT = ("from theanine.backends.numba.recurrence_kernels import (  # noqa: F401\n"
            "    scalar_add, scalar_affine, scalar_mul, window)\n")
@@ -125,7 +126,7 @@ class _Program:
 def _sigmoid_pairs(op, dtypes):
     """{step: (partner step, value x)} for steps sigmoid(x) and sigmoid(-x) of one
     program (a gate z and 1 - z, which stabilize writes as sigmoid(-x)): the loop
-    computes both from one exp (runtime.sigmoid_pair_*)."""
+    computes both from one exp (kernels/vecmath.py sigmoid_pair_*)."""
     base = op.nin + 2
     neg_of = {base + k: args[0] for k, (sop, args, _) in enumerate(op.program)
               if isinstance(sop, so.Neg)}

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .runtime import nan_max, nan_min
+from .kernels.basic import nan_max, nan_min
 
 K = 8           # chunks side by side (independent chains)
 L = 512         # steps per chunk: a block of K*L steps stays in L2

@@ -2,7 +2,8 @@
 
 A kernel is the text of a module (codegen) whose ``kernel`` function numba
 compiles with ``cache=True``. Its key hashes that text with the versions of
-Python, NumPy, numba and of this backend's own source files, so a changed
+Python, NumPy, numba and of this backend's own source files (the emitters and
+the kernel modules in kernels/, which compiled kernels call), so a changed
 library never loads stale code. Layout under the cache directory (see
 theanine.cache, which makes it 0700 and refuses unsafe directories):
 
@@ -29,7 +30,11 @@ Invariants:
   and the fix; the same under every compile policy.
 - The process table of kernels holds them weakly (and the 64 last asked for
   strongly) and their modules are not left in sys.modules: a kernel no function
-  uses any more is freed with its compiled code. After each compile the cache is
+  uses any more is freed with its compiled code. Except a kernel that calls
+  Python (a ``numba.objmode`` block: Print, as_op): numba compiles that block at
+  its first call when the kernel was loaded from disk, and looks the module's
+  globals up by name then, so its module stays in sys.modules while the Kernel
+  lives (removed when it is freed). After each compile the cache is
   kept under config.cache_max_mb.
 """
 
@@ -63,6 +68,30 @@ _CACHE_ERRORS = (EOFError, ValueError, KeyError, AttributeError, ImportError, In
 _SIZE = {"added": 0}  # bytes written since the last eviction check (this process)
 
 
+BACKEND_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def source_files(root=BACKEND_DIR):
+    """The .py files of this backend, kernels/ included, relative to `root`, sorted."""
+    out = []
+    for d, dirs, files in os.walk(root):
+        dirs[:] = sorted(x for x in dirs if x != "__pycache__")
+        out.extend(os.path.relpath(os.path.join(d, f), root) for f in files
+                   if f.endswith(".py"))
+    return sorted(out)
+
+
+def source_digest(root=BACKEND_DIR):
+    """sha256 over the names and contents of source_files(root): a kernel's compiled
+    code depends on the emitters that wrote it and on the kernel modules it calls
+    (numba's own cache does not notice a changed callee)."""
+    h = hashlib.sha256()
+    for rel in source_files(root):
+        with open(os.path.join(root, rel), "rb") as f:
+            h.update(rel.replace(os.sep, "/").encode() + b"\0" + f.read())
+    return h.hexdigest()
+
+
 @functools.lru_cache(maxsize=1)
 def version_tag():
     import numpy
@@ -75,14 +104,8 @@ def version_tag():
         import numba
 
         nb_version = numba.__version__
-    h = hashlib.sha256()
-    here = os.path.dirname(os.path.abspath(__file__))
-    for name in sorted(os.listdir(here)):
-        if name.endswith(".py"):
-            with open(os.path.join(here, name), "rb") as f:
-                h.update(name.encode() + f.read())
     return (f"py{sys.version_info[0]}.{sys.version_info[1]}-np{numpy.__version__}-"
-            f"nb{nb_version}-{h.hexdigest()[:16]}")
+            f"nb{nb_version}-{source_digest()[:16]}")
 
 
 def key_of(text):
@@ -251,7 +274,15 @@ class Kernel:
                 with self._registered(mod):
                     spec.loader.exec_module(mod)
             self.module, self.dispatcher = mod, mod.kernel
+            if self.calls_python:
+                sys.modules[self.module_name] = mod
+                weakref.finalize(self, _unregister, self.module_name, mod)
         return self.dispatcher
+
+    @property
+    def calls_python(self):
+        """True when the kernel has an objmode block (module doc: kept registered)."""
+        return "numba.objmode(" in self.text
 
     @contextlib.contextmanager
     def _registered(self, mod):
@@ -262,8 +293,8 @@ class Kernel:
         try:
             yield
         finally:
-            if sys.modules.get(self.module_name) is mod:
-                del sys.modules[self.module_name]
+            if not self.calls_python:
+                _unregister(self.module_name, mod)
 
     def _numba_compile(self, sig):
         d = self.dispatcher
@@ -358,6 +389,11 @@ class Kernel:
             self.module = self.dispatcher = None  # a file-backed module: not reused
         self.import_module(self.text.replace("cache=True", "cache=False"))
         return self._numba_compile(sig)
+
+
+def _unregister(name, mod):
+    if sys.modules.get(name) is mod:
+        del sys.modules[name]
 
 
 def _looks_like_cache_error(e):
