@@ -17,7 +17,8 @@ import pytest
 import theanine as theano
 
 HAVE_NUMBA = importlib.util.find_spec("numba") is not None
-BACKENDS = ["py"] + (["numba"] if HAVE_NUMBA else [])
+HAVE_JAX = importlib.util.find_spec("jax") is not None
+BACKENDS = ["py"] + (["numba"] if HAVE_NUMBA else []) + (["jax"] if HAVE_JAX else [])
 
 
 def backend_mode(name):

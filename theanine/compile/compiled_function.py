@@ -49,7 +49,8 @@ class Function:
                  output_keys, update_slots, mode, name, allow_input_downcast, profile,
                  defaults, fn=None, trust_input=False):
         n_upd = len(update_slots)
-        self.fn = fn if fn is not None else link(fgraph, mode, profile)
+        pairs = [(len(ins) + s, n_out + j) for j, s in enumerate(update_slots)]
+        self.fn = fn if fn is not None else link(fgraph, mode, profile, pairs)
         self.ins, self.shared_vars, self.containers = ins, shared_vars, containers
         self.n_out, self.borrows, self.single = n_out, borrows, single
         self.output_keys = output_keys
@@ -256,10 +257,12 @@ class Function:
                  self.defaults, self.trust_input))
 
 
-def link(fgraph, mode, profile):
+def link(fgraph, mode, profile, updates=()):
+    """The backend's callable; `updates` pairs (input position, output position) of the
+    shared variables the function updates (a device backend may reuse their memory)."""
     return backends.link(mode.backend, fgraph,
                          check_types=config.check_types or mode.check_types,
-                         allow_gc=config.allow_gc, profile=profile)
+                         allow_gc=config.allow_gc, profile=profile, updates=updates)
 
 
 def _copy_value(v):

@@ -55,7 +55,7 @@ CHUNK_SIZE = 2000  # nodes per generated function
 
 @gc_paused()
 def link(fgraph, check_types=False, allow_gc=True, profile=None, funcify=py_funcify,
-         chunk_size=None):
+         chunk_size=None, **_):
     """Compile `fgraph` into fn(*inputs) -> tuple(outputs); ``fn.source`` is the code."""
     chunk = chunk_size or CHUNK_SIZE
     nodes = fgraph.toposort()

@@ -1,0 +1,117 @@
+"""Values on the device: shared variables between calls, 64-bit types, the GPU.
+
+Shared variables live on the device. ``DeviceIO`` is how a compiled Function
+moves them (see compile/calling.py): ``read`` puts a container's host value on
+the device once and keeps it there (the container then holds the device array,
+with a way back to NumPy for ``get_value``); ``write`` stores an update's device
+array; ``to_host`` converts an output to NumPy. A random generator's state
+(numpy RandomState or Generator) becomes a JAX key on the device, derived from
+the generator deterministically, and comes back as a RandomState seeded from
+the key.
+
+float64: theanine's dtypes are the graph's, and JAX computes in 32 bits unless
+x64 is enabled. Every trace, device transfer and call of this backend runs inside
+``jax.enable_x64(True)`` (a thread-local context, ~0.5 us per call), so the user's
+JAX configuration outside theanine is not changed.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import jax
+import numpy as np
+
+from theanine.config import config
+from theanine.tensor.random import RandomStateType, copy_generator, unwrap_generator
+
+x64 = jax.enable_x64
+
+_warned = []
+
+
+def key_from_generator(rng):
+    """A JAX key (uint32[2], threefry) determined by a NumPy generator's state; the
+    generator is not advanced."""
+    g = copy_generator(unwrap_generator(rng))
+    if isinstance(g, np.random.Generator):
+        words = g.integers(0, 2**32, size=2, dtype=np.uint32)
+    else:
+        words = g.randint(0, 2**32, size=2, dtype=np.uint32)
+    return np.asarray(words, dtype=np.uint32)
+
+
+def generator_from_key(key):
+    """A numpy RandomState seeded from a JAX key's words (for get_value)."""
+    return np.random.RandomState(np.asarray(key, dtype=np.uint32))
+
+
+def _array_to_host(v):
+    return np.asarray(v)
+
+
+class DeviceIO:
+    """The protocol between a compiled Function's containers and this backend."""
+
+    def __init__(self, device=None):
+        self.device = device
+
+    def put(self, value):
+        with x64(True):
+            return jax.device_put(value, self.device)
+
+    def read(self, container):
+        """The container's value on the device (moved there on first use)."""
+        if container.on_device:
+            return container.raw
+        value = container.raw
+        if isinstance(container.type, RandomStateType):
+            dev = self.put(key_from_generator(value))
+            container.store_device(dev, generator_from_key)
+        else:
+            dev = self.put(value)
+            container.store_device(dev, _array_to_host)
+        return dev
+
+    def write(self, container, value):
+        if isinstance(value, np.ndarray | np.generic):
+            value = self.put(value)
+        if isinstance(container.type, RandomStateType):
+            container.store_device(value, generator_from_key)
+        else:
+            container.store_device(value, _array_to_host)
+
+    def restore(self, exc, containers, n_inputs):
+        """After a failed call: write back the shared values whose memory the call
+        consumed (``exc.restored``: {input position: the unchanged value})."""
+        for pos, value in getattr(exc, "restored", {}).items():
+            self.write(containers[pos - n_inputs], value)
+
+    @staticmethod
+    def to_host(value):
+        return value if isinstance(value, np.ndarray) else np.asarray(value)
+
+
+def default_device():
+    """The device config.device names: 'cuda', 'gpu', 'cudaN', 'gpuN' select a GPU
+    (the first, or number N); anything else JAX's default. Without a GPU, one warning
+    says so and JAX's default (the CPU) is used."""
+    m = re.fullmatch(r"(cuda|gpu)(\d*)", str(config.device).strip().lower())
+    if m is None:
+        return None
+    index = int(m.group(2) or 0)
+    try:
+        gpus = jax.devices("gpu")
+    except RuntimeError:
+        gpus = []
+    if index < len(gpus):
+        return gpus[index]
+    if not _warned:
+        _warned.append(True)
+        seen = ", ".join(sorted({d.platform for d in jax.devices()}))
+        warnings.warn(f"theanine: device={config.device} asks for a GPU, but JAX sees none "
+                      f"(JAX platforms: {seen}); the jax backend runs on the CPU. Install "
+                      "JAX with GPU support (pip install 'jax[cuda12]') to use the GPU.",
+                      stacklevel=3)
+    return None

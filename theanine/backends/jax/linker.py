@@ -1,0 +1,259 @@
+"""The jax linker: a function graph becomes jitted JAX functions.
+
+The whole graph is one Python function of jax.numpy / jax.lax calls (evaluate.py
+walks the nodes, each op's lowering emits its calls) under one ``jax.jit``; a
+function whose shapes depend on values is split into a few jitted segments with
+host steps between them (plan.py). Tracing and compiling happen at the first call
+(and at the first call with new input shapes, or new values of the inputs a
+segment is specialised on: one compiled variant each, at most MAX_VARIANTS per
+segment, the oldest dropped with a warning beyond that).
+
+The callable takes the explicit inputs then the shared values, and returns the
+outputs then the shared updates (compile/compiled_function.py), as device arrays;
+``device_io`` (device.py) tells Function how to keep shared values on the device
+and convert outputs to NumPy. Updated shared values are donated (their memory is
+reused for the new values) when the function is one segment.
+
+Run-time checks (checks.py) come back as one error code; on an error nothing is
+written, and donated shared values are handed back unchanged (``restored``).
+
+A node that cannot be traced after all (``NeedsHost``/``NotStatic`` raised while
+tracing, e.g. a loop body reading a value only known at run time) is moved to the
+host steps and the function is planned again, with a one-time warning.
+"""
+
+from __future__ import annotations
+
+import collections
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from theanine.backends.py.linker import py_funcify
+
+from . import (  # noqa: F401  (each family module registers its lowerings)
+    checks,
+    control,
+    conv,
+    cumulative,
+    elemwise,
+    evaluate,
+    linalg,
+    nnet,
+    pool,
+    random,
+    reduce,
+    scan,
+    shape,
+    sorting,
+    subtensor,
+)
+from .callback import NeedsHost
+from .device import DeviceIO, default_device, x64
+from .plan import Plan, Segment
+
+MAX_VARIANTS = 32
+
+
+def check_available():
+    return True
+
+
+class Replan(Exception):
+    """`node` turned out not to be traceable; it runs on the host instead."""
+
+    def __init__(self, node, why):
+        super().__init__(f"{node.op}: {why}")
+        self.node, self.why = node, why
+
+
+def link(fgraph, check_types=False, allow_gc=True, profile=None, updates=(), **_):
+    """fn(*inputs, *shared values) -> outputs + updates (device arrays); see module doc."""
+    return JaxFunction(fgraph, updates)
+
+
+class JaxFunction:
+    def __init__(self, fgraph, updates=()):
+        self.fgraph = fgraph
+        self.updates = [(i, o) for i, o in updates
+                        if fgraph.outputs[o] is not fgraph.inputs[i]]
+        self.table = checks.MessageTable()
+        self.device_io = DeviceIO(default_device())
+        self._host = set()
+        self._plan()
+
+    def _plan(self):
+        self.plan = Plan(self.fgraph, host=self._host)
+        donate = self.updates if self.plan.single() else []
+        self.runners = {id(s): SegmentRunner(self, s, donate)
+                        for s in self.plan.steps if isinstance(s, Segment)}
+        self.single = self.runners[id(self.plan.steps[0])] if self.plan.single() else None
+
+    def __call__(self, *args):
+        with x64(True):
+            while True:
+                try:
+                    if self.single is not None:
+                        return self.single.call_whole(args)
+                    return self._run(args)
+                except Replan as r:
+                    warnings.warn(f"theanine jax backend: {r.node.op} runs on the host, "
+                                  f"between jitted segments: {r.why}", stacklevel=2)
+                    self._host.add(r.node)
+                    self._plan()
+
+    def _run(self, args):
+        fg = self.fgraph
+        env = {id(v): a for v, a in zip(fg.inputs, args)}
+        for step in self.plan.steps:
+            if isinstance(step, Segment):
+                self.runners[id(step)].call(env)
+            elif step[0] == "host":
+                _run_host(step[1], env)
+            else:
+                _finish(step[1], env)
+        return tuple(evaluate.value_of(env, v) for v in fg.outputs)
+
+
+class SegmentRunner:
+    """One segment's compiled variants (keyed by its concrete values)."""
+
+    def __init__(self, owner, seg, donate):
+        self.owner, self.seg = owner, seg
+        self.variants = collections.OrderedDict()
+        self.warned = False
+        fg = owner.fgraph
+        pos = {id(v): k for k, v in enumerate(seg.dynamic)}
+        out = {id(v): k for k, v in enumerate(seg.outputs)}
+        # donated updates: (argument index, graph input position, segment output index)
+        self.donate = [(pos[id(fg.inputs[i])], i, out[id(fg.outputs[o])])
+                       for i, o in donate if id(fg.inputs[i]) in pos
+                       and id(fg.outputs[o]) in out]
+        self.out_index = [out.get(id(v)) for v in fg.outputs]
+        inputs = {id(v): k for k, v in enumerate(fg.inputs)}
+        self.arg_index = [inputs.get(id(v)) for v in seg.dynamic]
+
+    def compiled(self, concrete):
+        key = tuple(_key(c) for c in concrete)
+        fn = self.variants.get(key)
+        if fn is not None:
+            self.variants.move_to_end(key)
+            return fn
+        if len(self.variants) >= MAX_VARIANTS:
+            if not self.warned:
+                self.warned = True
+                names = [str(v) for v in self.seg.concrete]
+                warnings.warn(f"theanine jax backend: more than {MAX_VARIANTS} compiled "
+                              f"variants for the values of {names} (each distinct value "
+                              "decides a shape and costs a compilation); the oldest are "
+                              "dropped", stacklevel=4)
+            self.variants.popitem(last=False)
+        fn = self.variants[key] = self._compile(concrete)
+        return fn
+
+    def _compile(self, concrete):
+        seg, table, donate = self.seg, self.owner.table, self.donate
+
+        def traced(*dyn):
+            env = {id(v): x for v, x in zip(seg.dynamic, dyn)}
+            env.update((id(v), c) for v, c in zip(seg.concrete, concrete))
+            with checks.collecting(table) as col:
+                _run_top(seg.nodes, env, seg.fold, seg.deferred)
+                outs = [evaluate.value_of(env, v) for v in seg.outputs]
+                raws = [env[("raw", id(n))] for n in seg.deferred]
+                code = col.code() if col.codes else None
+            if code is not None:
+                for d, _, o in donate:
+                    outs[o] = jnp.where(code == 0, outs[o], dyn[d])
+            return outs, raws, code
+
+        return jax.jit(traced, donate_argnums=tuple(d for d, _, _ in donate))
+
+    def _call(self, dyn, concrete):
+        fn = self.compiled(concrete)
+        if self.donate:
+            dyn = _unshared(dyn, self.donate)
+        outs, raws, code = fn(*dyn)
+        if code is not None:
+            err = self.owner.table.error(code)
+            if err is not None:
+                err.restored = {i: outs[o] for _, i, o in self.donate}
+                raise err
+        return outs, raws
+
+    def call(self, env):
+        seg = self.seg
+        dyn = [env[id(v)] for v in seg.dynamic]
+        concrete = [_host_value(env[id(v)]) for v in seg.concrete]
+        outs, raws = self._call(dyn, concrete)
+        for v, x in zip(seg.outputs, outs):
+            env[id(v)] = x
+        for n, r in zip(seg.deferred, raws):
+            env[("raw", id(n))] = r
+        fetched = self.owner.plan.fetched
+        for v in seg.outputs:
+            if id(v) in fetched:
+                env[id(v)] = _host_value(env[id(v)])
+
+    def call_whole(self, args):
+        """The one-segment fast path: args in graph input order, outputs in graph
+        output order."""
+        outs, _ = self._call([args[k] for k in self.arg_index], ())
+        fg = self.owner.fgraph
+        return tuple(outs[k] if k is not None else evaluate.value_of(
+            {id(v): a for v, a in zip(fg.inputs, args)}, v)
+            for k, v in zip(self.out_index, fg.outputs))
+
+
+def _run_top(nodes, env, fold, deferred):
+    """evaluate.run for a segment's nodes; a node that cannot be traced raises
+    Replan naming it."""
+    for node in nodes:
+        ins = [evaluate.value_of(env, v) for v in node.inputs]
+        try:
+            if node in deferred:
+                env[("raw", id(node))] = evaluate.deferred_raw(node, ins)
+                continue
+            outs = evaluate.eval_node(node, ins, node in fold)
+        except (NeedsHost, evaluate.NotStatic) as e:
+            raise Replan(node, str(e)) from e
+        for var, val in zip(node.outputs, outs):
+            env[id(var)] = val
+
+
+def _run_host(node, env):
+    ins = [_host_value(evaluate.value_of(env, v)) for v in node.inputs]
+    res = py_funcify(node.op, node)(*ins)
+    res = [res] if len(node.outputs) == 1 else list(res)
+    for var, val in zip(node.outputs, res):
+        env[id(var)] = val
+
+
+def _finish(node, env):
+    outs = evaluate.deferred_finish(node, env.pop(("raw", id(node))))
+    for var, val in zip(node.outputs, outs):
+        env[id(var)] = val
+
+
+def _host_value(x):
+    return x if isinstance(x, np.ndarray | np.generic) else np.asarray(x)
+
+
+def _key(v):
+    v = np.asarray(v)
+    return (v.dtype.str, v.shape, v.tobytes())
+
+
+def _unshared(dyn, donate):
+    """Arguments with each donated one copied when the same array is also another
+    argument (two shared variables holding one array): XLA cannot donate it then."""
+    ids = collections.Counter(id(x) for x in dyn)
+    if all(ids[id(dyn[d])] == 1 for d, _, _ in donate):
+        return dyn
+    dyn = list(dyn)
+    for d, _, _ in donate:
+        if ids[id(dyn[d])] > 1:
+            dyn[d] = jnp.copy(dyn[d])
+    return dyn
