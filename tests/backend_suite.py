@@ -19,6 +19,7 @@ reason, and expected to fail there.
 import pytest
 
 from tests.backends.conftest import HAVE_JAX, HAVE_NUMBA
+from tests.backends.jax import known_failures
 from theanine import config
 
 PARAMS = (["py"] + ([pytest.param("numba", marks=pytest.mark.slow)] if HAVE_NUMBA else [])
@@ -32,6 +33,9 @@ def suite_backend(request):
             yield "py"
         return
     if request.param == "jax":
+        why = known_failures.reason_for(request.node)
+        if why:
+            request.applymarker(pytest.mark.xfail(reason=why, strict=True))
         with config.change_flags(mode="JAX"):
             yield "jax"
         return

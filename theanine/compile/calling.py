@@ -77,9 +77,10 @@ def make_caller(f):
         olds.append(f"s{j}")
     everything = _tuple(args + olds)
     lines += ["    try:", f"        _r = _fn{everything}", "    except Exception as _e:"]
-    if dev is not None:
+    if dev is not None:  # restore what the call consumed; explain with host values
         conts = _tuple([f"_c{j}" for j in range(len(f.containers))])
         lines.append(f"        _restore(_e, {conts}, {n_in})")
+        everything = _tuple(args + [f"_c{j}.value" for j in range(len(f.containers))])
     lines.append(f"        raise _explain(_e, {everything})")
     pool = args + olds
     use_set = len(pool) + len(f.results) > _INLINE_LIMIT

@@ -77,6 +77,17 @@ def run(node, ins):
     return res[0] if single else tuple(res)
 
 
+def traceable(node):
+    """Whether a node without a lowering can run as a callback inside a trace: tensors
+    only, and output shapes known from the input shapes alone."""
+    if any(not isinstance(v.type, TensorType) for v in node.inputs + node.outputs):
+        return False
+    if all(all(o.type.broadcastable) for o in node.outputs):
+        return True
+    fn = _shape_function(node)
+    return fn is not None and not fn[1]
+
+
 def output_shapes(node, ins):
     """The output shapes of `node` for inputs `ins` (static shapes), or NeedsHost."""
     outs = node.outputs

@@ -22,7 +22,7 @@ from theanine.scan.grad import ListStepInputs
 
 from . import callback, checks, evaluate
 from .checks import require
-from .registry import lowerings
+from .registry import lowering_for, lowerings
 
 
 def run_inner(inputs, outputs, values):
@@ -30,6 +30,23 @@ def run_inner(inputs, outputs, values):
     env = {id(v): x for v, x in zip(inputs, values)}
     evaluate.run(toposort(outputs, stop_at=inputs), env)
     return [evaluate.value_of(env, o) for o in outputs]
+
+
+def body_traceable(inputs, outputs):
+    """Whether a closed inner graph can be traced as a loop body or a branch: no node
+    that must run on the host (a Python op with unknown output shapes, an op whose
+    output shapes depend on values, an until loop)."""
+    for node in toposort(outputs, stop_at=inputs):
+        fn = lowering_for(node.op)
+        if fn is None:
+            if not callback.traceable(node):
+                return False
+        elif (getattr(fn, "host", False) or getattr(node.op, "has_until", False)
+              or (hasattr(fn, "deferred") and not hasattr(fn, "traceable"))):
+            return False
+        elif getattr(fn, "traceable", None) is not None and not fn.traceable(node):
+            return False
+    return True
 
 
 def _branch(op, outs):
@@ -55,6 +72,10 @@ def _ifelse(node, cond, *free):
         raise callback.NeedsHost(f"{op}: its branches' outputs differ in shape ({e})") from e
     checks.add_code(code)
     return res[0] if op.n_outs == 1 else tuple(res)
+
+
+_ifelse.traceable = lambda node: body_traceable(
+    node.op.inner_inputs, node.op.then_outs + node.op.else_outs)
 
 
 def _print(node, x):

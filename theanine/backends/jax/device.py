@@ -33,8 +33,13 @@ _warned = []
 
 def key_from_generator(rng):
     """A JAX key (uint32[2], threefry) determined by a NumPy generator's state; the
-    generator is not advanced."""
-    g = copy_generator(unwrap_generator(rng))
+    generator is not advanced. The inverse of ``generator_from_key`` on its results, so
+    a key that went to the host (get_value, pickling) comes back unchanged."""
+    g = unwrap_generator(rng)
+    words = _words_of(g)
+    if words is not None:
+        return words
+    g = copy_generator(g)
     if isinstance(g, np.random.Generator):
         words = g.integers(0, 2**32, size=2, dtype=np.uint32)
     else:
@@ -43,8 +48,30 @@ def key_from_generator(rng):
 
 
 def generator_from_key(key):
-    """A numpy RandomState seeded from a JAX key's words (for get_value)."""
-    return np.random.RandomState(np.asarray(key, dtype=np.uint32))
+    """A numpy RandomState standing for a JAX key: the MT19937 state of
+    RandomState(key's words) with its first two words replaced by them (a valid state;
+    drawing from it on another backend gives numbers determined by the key)."""
+    words = np.asarray(key, dtype=np.uint32).reshape(2)
+    state = _seeded_state(words)
+    state[:2] = words
+    rs = np.random.RandomState()
+    rs.set_state(("MT19937", state, 624, 0, 0.0))
+    return rs
+
+
+def _seeded_state(words):
+    return np.random.RandomState(words).get_state()[1].copy()
+
+
+def _words_of(g):
+    """The key words of a generator made by generator_from_key and not drawn from since."""
+    if type(g) is not np.random.RandomState:
+        return None
+    name, state, pos = g.get_state()[:3]
+    if name != "MT19937" or pos != 624:
+        return None
+    words = np.asarray(state[:2], dtype=np.uint32)
+    return words if np.array_equal(state[2:], _seeded_state(words)[2:]) else None
 
 
 def _array_to_host(v):

@@ -94,14 +94,36 @@ def scalar_fn(sop):
 
 
 def apply_scalar(sop, dtype, xs):
-    """`sop` applied elementwise to xs, as Elemwise.compute does, with result `dtype`."""
+    """`sop` applied elementwise to xs, as Elemwise.compute does, with result `dtype`.
+
+    Inputs are first cast to NumPy's result type of their dtypes, the dtype NumPy
+    computes in (JAX would compute float32 + int32 in float32, NumPy in float64)."""
     xs = [jnp.asarray(x) for x in xs]
     if sop.cast_inputs:
         xs = [x.astype(dtype) if x.dtype.kind in "biu" else x for x in xs]
     if isinstance(sop, so.Cast):
-        return xs[0].astype(dtype)
+        return cast(xs[0], dtype)
+    if isinstance(sop, so.Switch):
+        xs[1:] = _common(xs[1:])
+    elif len(xs) > 1 and not isinstance(sop, so.Second):
+        xs = _common(xs)
     r = scalar_fn(sop)(*xs)
     return r if r.dtype == np.dtype(dtype) else r.astype(dtype)
+
+
+def cast(x, dtype):
+    """x.astype(dtype) with NumPy's result where XLA's differs: a float out of a narrow
+    integer type's range wraps around (x86 NumPy) where XLA would saturate."""
+    d = np.dtype(dtype)
+    if x.dtype.kind in "fc" and d.kind in "iu" and d.itemsize < 8:
+        x = jnp.real(x) if x.dtype.kind == "c" else x
+        return x.astype("int64").astype(d)
+    return x.astype(d)
+
+
+def _common(xs):
+    ct = np.result_type(*[x.dtype for x in xs])
+    return [x if x.dtype == ct else x.astype(ct) for x in xs]
 
 
 def _check_shapes(node, ins):

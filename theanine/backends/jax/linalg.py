@@ -166,10 +166,29 @@ def _svd(node, x):
 @lowerings.register(Lstsq)
 @static_inputs(2)
 def _lstsq(node, a, b, rcond):
+    raise callback.NeedsHost("lstsq inside a loop body: its residuals' length depends on "
+                             "the rank")
+
+
+def _lstsq_raw(node, a, b, rcond):
+    """In the segment: x, the residuals of every column, rank, s, and a's row count;
+    ``_lstsq_finish`` empties the residuals where NumPy does (rank < n or m <= n)."""
     dt = node.outputs[0].type.dtype
     a, b = _lapack(jnp.asarray(a).astype(dt)), _lapack(jnp.asarray(b).astype(dt))
-    x, resid, rank, s = jnp.linalg.lstsq(a, b, rcond=float(rcond), numpy_resid=True)
-    return x, resid, rank, s
+    x, resid, rank, s = jnp.linalg.lstsq(a, b, rcond=float(rcond))
+    return x, resid, rank, s, jnp.int64(a.shape[0])
+
+
+def _lstsq_finish(node, raw):
+    x, resid, rank, s, m = raw
+    n = x.shape[0]
+    if int(rank) < n or int(m) <= n:
+        resid = jnp.zeros((0,), resid.dtype)
+    return [x, resid, rank, s]
+
+
+_lstsq.deferred = _lstsq_raw
+_lstsq.finish = _lstsq_finish
 
 
 def _triangle(x, lower):

@@ -32,8 +32,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from theanine.backends.py.linker import py_funcify
+from theanine.scan.op import graph_key
 
 from . import (  # noqa: F401  (each family module registers its lowerings)
+    callback,
     checks,
     control,
     conv,
@@ -55,6 +57,8 @@ from .device import DeviceIO, default_device, x64
 from .plan import Plan, Segment
 
 MAX_VARIANTS = 32
+SHARED_CACHE = 256  # jitted one-segment functions kept for structurally equal graphs
+_shared = collections.OrderedDict()  # structural key -> (jitted function, message table)
 
 
 def check_available():
@@ -122,6 +126,7 @@ class SegmentRunner:
 
     def __init__(self, owner, seg, donate):
         self.owner, self.seg = owner, seg
+        self.table = owner.table
         self.variants = collections.OrderedDict()
         self.warned = False
         fg = owner.fgraph
@@ -141,6 +146,9 @@ class SegmentRunner:
         if fn is not None:
             self.variants.move_to_end(key)
             return fn
+        if self.owner.plan.single():
+            fn = self.variants[key] = self._shared()
+            return fn
         if len(self.variants) >= MAX_VARIANTS:
             if not self.warned:
                 self.warned = True
@@ -153,8 +161,28 @@ class SegmentRunner:
         fn = self.variants[key] = self._compile(concrete)
         return fn
 
+    def _shared(self):
+        """The jitted function of a structurally equal one-segment graph compiled before
+        (same ops, constants, input types and donations), else a new one: recompiling a
+        function, or a graph rebuilt identically, costs no new trace or XLA compile."""
+        seg = self.seg
+        try:
+            key = (graph_key(seg.dynamic, seg.outputs), tuple(d for d, _, _ in self.donate))
+        except ValueError:  # a value the key cannot describe: compile for this graph only
+            return self._compile(())
+        hit = _shared.get(key)
+        if hit is not None:
+            _shared.move_to_end(key)
+            self.table = hit[1]
+            return hit[0]
+        fn = self._compile(())
+        _shared[key] = (fn, self.table)
+        if len(_shared) > SHARED_CACHE:
+            _shared.popitem(last=False)
+        return fn
+
     def _compile(self, concrete):
-        seg, table, donate = self.seg, self.owner.table, self.donate
+        seg, table, donate = self.seg, self.table, self.donate
 
         def traced(*dyn):
             env = {id(v): x for v, x in zip(seg.dynamic, dyn)}
@@ -177,7 +205,7 @@ class SegmentRunner:
             dyn = _unshared(dyn, self.donate)
         outs, raws, code = fn(*dyn)
         if code is not None:
-            err = self.owner.table.error(code)
+            err = self.table.error(code)
             if err is not None:
                 err.restored = {i: outs[o] for _, i, o in self.donate}
                 raise err
@@ -224,6 +252,13 @@ def _run_top(nodes, env, fold, deferred):
 
 
 def _run_host(node, env):
+    fn = evaluate.lowering_for(node.op)
+    if fn is None:
+        callback.warn_once(node.op, "has no JAX implementation and no infer_shape: it runs "
+                           "from Python between jitted segments (a round trip to the host)")
+    elif getattr(fn, "traceable", None) is not None:
+        callback.warn_once(node.op, "has a body that XLA cannot compile (see docs/jax.md): "
+                           "it runs on the py backend between jitted segments")
     ins = [_host_value(evaluate.value_of(env, v)) for v in node.inputs]
     res = py_funcify(node.op, node)(*ins)
     res = [res] if len(node.outputs) == 1 else list(res)

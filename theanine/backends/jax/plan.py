@@ -32,6 +32,7 @@ from theanine.scan.op import Scan
 from theanine.tensor.shape import Shape, Shape_i
 from theanine.tensor.type import TensorType
 
+from . import callback
 from .evaluate import foldable, needed_static
 from .registry import lowering_for
 
@@ -200,8 +201,15 @@ def _small_fold(node):
 
 
 def _host_op(node):
-    return getattr(lowering_for(node.op), "host", False)
+    fn = lowering_for(node.op)
+    if fn is None:
+        return not callback.traceable(node)
+    inner = getattr(fn, "traceable", None)  # loops and branches: is their body traceable?
+    return getattr(fn, "host", False) or (inner is not None and not inner(node))
 
 
 def _deferred(node):
-    return isinstance(node.op, Scan) and node.op.has_until
+    """Nodes whose output shapes are known only after they run: until loops, lstsq."""
+    if isinstance(node.op, Scan):
+        return node.op.has_until
+    return hasattr(lowering_for(node.op), "deferred")

@@ -33,7 +33,7 @@ from theanine.scan.op import Scan
 from theanine.tensor.type import TensorType
 
 from . import callback, checks
-from .control import run_inner
+from .control import body_traceable, run_inner
 from .evaluate import static_inputs
 from .registry import lowerings
 
@@ -238,5 +238,6 @@ def _finish(node, raw):
     return out
 
 
+_scan.traceable = lambda node: body_traceable(node.op.inner_inputs, node.op.inner_outputs)
 _scan.deferred = _deferred
 _scan.finish = _finish
