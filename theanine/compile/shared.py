@@ -51,9 +51,15 @@ class Container:
     def on_device(self):
         return self._to_host is not None
 
-    def store_device(self, v, to_host):
-        """Store a device value; `to_host(v)` gives its host value when one is read."""
-        self._raw, self._to_host, self._host = v, to_host, None
+    def store_device(self, v, to_host, host=None):
+        """Store a device value; `to_host(v)` gives its host value when one is read
+        (`host`: the host value it was made from, returned until the value changes)."""
+        self._raw, self._to_host, self._host = v, to_host, host
+
+    def rebuffer(self, v):
+        """Store `v`, a device value equal to the current one in new memory (after a
+        failed call that consumed the old memory): the host copy stays valid."""
+        self._raw = v
 
     def __getstate__(self):
         return (self.type, self.value, self.name)

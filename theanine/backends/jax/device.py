@@ -32,9 +32,10 @@ _warned = []
 
 
 def key_from_generator(rng):
-    """A JAX key (uint32[2], threefry) determined by a NumPy generator's state; the
-    generator is not advanced. The inverse of ``generator_from_key`` on its results, so
-    a key that went to the host (get_value, pickling) comes back unchanged."""
+    """The jax backend's generator state (uint32[4]: a threefry key and a 64-bit counter,
+    random.py) determined by a NumPy generator's state; the generator is not advanced.
+    The inverse of ``generator_from_key`` on its results, so a state that went to the
+    host (get_value, pickling) comes back unchanged."""
     g = unwrap_generator(rng)
     words = _words_of(g)
     if words is not None:
@@ -44,16 +45,17 @@ def key_from_generator(rng):
         words = g.integers(0, 2**32, size=2, dtype=np.uint32)
     else:
         words = g.randint(0, 2**32, size=2, dtype=np.uint32)
-    return np.asarray(words, dtype=np.uint32)
+    return np.concatenate([np.asarray(words, dtype=np.uint32), np.zeros(2, np.uint32)])
 
 
 def generator_from_key(key):
-    """A numpy RandomState standing for a JAX key: the MT19937 state of
-    RandomState(key's words) with its first two words replaced by them (a valid state;
-    drawing from it on another backend gives numbers determined by the key)."""
-    words = np.asarray(key, dtype=np.uint32).reshape(2)
-    state = _seeded_state(words)
-    state[:2] = words
+    """A numpy RandomState standing for a jax generator state (4 words): the MT19937
+    state of RandomState(the key's 2 words) with its first 4 words replaced by the
+    state's (a valid state; drawing from it on another backend gives numbers determined
+    by the jax state)."""
+    words = np.asarray(key, dtype=np.uint32).reshape(4)
+    state = _seeded_state(words[:2])
+    state[:4] = words
     rs = np.random.RandomState()
     rs.set_state(("MT19937", state, 624, 0, 0.0))
     return rs
@@ -64,14 +66,15 @@ def _seeded_state(words):
 
 
 def _words_of(g):
-    """The key words of a generator made by generator_from_key and not drawn from since."""
+    """The jax state words of a generator made by generator_from_key and not drawn from
+    since."""
     if type(g) is not np.random.RandomState:
         return None
     name, state, pos = g.get_state()[:3]
     if name != "MT19937" or pos != 624:
         return None
-    words = np.asarray(state[:2], dtype=np.uint32)
-    return words if np.array_equal(state[2:], _seeded_state(words)[2:]) else None
+    words = np.asarray(state[:4], dtype=np.uint32)
+    return words if np.array_equal(state[4:], _seeded_state(words[:2])[4:]) else None
 
 
 def _array_to_host(v):
@@ -95,10 +98,10 @@ class DeviceIO:
         value = container.raw
         if isinstance(container.type, RandomStateType):
             dev = self.put(key_from_generator(value))
-            container.store_device(dev, generator_from_key)
+            container.store_device(dev, generator_from_key, host=value)
         else:
             dev = self.put(value)
-            container.store_device(dev, _array_to_host)
+            container.store_device(dev, _array_to_host, host=value)
         return dev
 
     def write(self, container, value):
@@ -113,7 +116,7 @@ class DeviceIO:
         """After a failed call: write back the shared values whose memory the call
         consumed (``exc.restored``: {input position: the unchanged value})."""
         for pos, value in getattr(exc, "restored", {}).items():
-            self.write(containers[pos - n_inputs], value)
+            containers[pos - n_inputs].rebuffer(value)
 
     @staticmethod
     def to_host(value):

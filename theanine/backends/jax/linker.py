@@ -25,6 +25,7 @@ host steps and the function is planned again, with a one-time warning.
 from __future__ import annotations
 
 import collections
+import time
 import warnings
 
 import jax
@@ -43,6 +44,7 @@ from . import (  # noqa: F401  (each family module registers its lowerings)
     elemwise,
     evaluate,
     linalg,
+    mrg,
     nnet,
     pool,
     random,
@@ -74,13 +76,16 @@ class Replan(Exception):
 
 
 def link(fgraph, check_types=False, allow_gc=True, profile=None, updates=(), **_):
-    """fn(*inputs, *shared values) -> outputs + updates (device arrays); see module doc."""
-    return JaxFunction(fgraph, updates)
+    """fn(*inputs, *shared values) -> outputs + updates (device arrays); see module doc.
+    With `profile` (a ProfileStats), each jitted segment's calls are timed (waiting for
+    the device) and recorded as a labelled part naming its ops; XLA runs the ops
+    fused, so there is no time per node."""
+    return JaxFunction(fgraph, updates, profile)
 
 
 class JaxFunction:
-    def __init__(self, fgraph, updates=()):
-        self.fgraph = fgraph
+    def __init__(self, fgraph, updates=(), profile=None):
+        self.fgraph, self.profile = fgraph, profile
         self.updates = [(i, o) for i, o in updates
                         if fgraph.outputs[o] is not fgraph.inputs[i]]
         self.table = checks.MessageTable()
@@ -139,6 +144,11 @@ class SegmentRunner:
         self.out_index = [out.get(id(v)) for v in fg.outputs]
         inputs = {id(v): k for k, v in enumerate(fg.inputs)}
         self.arg_index = [inputs.get(id(v)) for v in seg.dynamic]
+
+    def label(self):
+        names = list(dict.fromkeys(str(n.op) for n in self.seg.nodes))
+        more = f", ... ({len(names) - 8} more)" if len(names) > 8 else ""
+        return f"jax segment {self.seg.index} ({', '.join(names[:8])}{more})"
 
     def compiled(self, concrete):
         key = tuple(_key(c) for c in concrete)
@@ -203,7 +213,13 @@ class SegmentRunner:
         fn = self.compiled(concrete)
         if self.donate:
             dyn = _unshared(dyn, self.donate)
-        outs, raws, code = fn(*dyn)
+        profile = self.owner.profile
+        if profile is not None:
+            t0 = time.perf_counter()
+            outs, raws, code = jax.block_until_ready(fn(*dyn))
+            profile.record_extra(self.label(), time.perf_counter() - t0)
+        else:
+            outs, raws, code = fn(*dyn)
         if code is not None:
             err = self.table.error(code)
             if err is not None:
