@@ -43,3 +43,20 @@ def suite_backend(request):
 
     with config.change_flags(mode="NUMBA"), linker.policy("checked", "all"):
         yield "numba"
+
+
+JAX_TOO = ["default"] + ([pytest.param("jax", marks=pytest.mark.jax)] if HAVE_JAX else [])
+
+
+@pytest.fixture(autouse=True, params=JAX_TOO)
+def jax_too(request):
+    """For suites that run on the default mode: each test runs as it is and again with
+    mode=JAX (with the same known failures as suite_backend)."""
+    if request.param == "default":
+        yield "default"
+        return
+    why = known_failures.reason_for(request.node)
+    if why:
+        request.applymarker(pytest.mark.xfail(reason=why, strict=True))
+    with config.change_flags(mode="JAX"):
+        yield "jax"

@@ -8,6 +8,7 @@ import pkgutil
 import pytest
 
 pytest.importorskip("jax")
+pytestmark = pytest.mark.jax
 
 import theanine  # noqa: E402
 from theanine.graph.basic import Op, PureOp  # noqa: E402

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 jax = pytest.importorskip("jax")
+pytestmark = pytest.mark.jax
 
 import theanine as theano  # noqa: E402
 import theanine.tensor as T  # noqa: E402

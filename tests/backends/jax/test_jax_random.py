@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("jax")
+pytestmark = pytest.mark.jax
 
 import theanine as theano  # noqa: E402
 from theanine.sandbox.rng_mrg import MRG_RandomStreams  # noqa: E402

@@ -105,6 +105,8 @@ class DeviceIO:
         return dev
 
     def write(self, container, value):
+        if value is container.raw:
+            return  # an identity update: the value, and its host copy, are unchanged
         if isinstance(value, np.ndarray | np.generic):
             value = self.put(value)
         if isinstance(container.type, RandomStateType):

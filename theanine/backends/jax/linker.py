@@ -79,7 +79,7 @@ def link(fgraph, check_types=False, allow_gc=True, profile=None, updates=(), **_
     """fn(*inputs, *shared values) -> outputs + updates (device arrays); see module doc.
     With `profile` (a ProfileStats), each jitted segment's calls are timed (waiting for
     the device) and recorded as a labelled part naming its ops; XLA runs the ops
-    fused, so there is no time per node."""
+    fused, so nodes have their calls counted but no time of their own."""
     return JaxFunction(fgraph, updates, profile)
 
 
@@ -101,6 +101,12 @@ class JaxFunction:
         self.single = self.runners[id(self.plan.steps[0])] if self.plan.single() else None
 
     def __call__(self, *args):
+        if self.device_io.device is not None:  # config.device names a GPU
+            with jax.default_device(self.device_io.device):
+                return self._call(args)
+        return self._call(args)
+
+    def _call(self, args):
         with x64(True):
             while True:
                 try:
@@ -109,7 +115,7 @@ class JaxFunction:
                     return self._run(args)
                 except Replan as r:
                     warnings.warn(f"theanine jax backend: {r.node.op} runs on the host, "
-                                  f"between jitted segments: {r.why}", stacklevel=2)
+                                  f"between jitted segments: {r.why}", stacklevel=3)
                     self._host.add(r.node)
                     self._plan()
 
@@ -135,7 +141,13 @@ class SegmentRunner:
         self.variants = collections.OrderedDict()
         self.warned = False
         fg = owner.fgraph
+        if owner.plan.single():  # the jitted function takes the graph's inputs as they come
+            seg.dynamic = list(fg.inputs)
         pos = {id(v): k for k, v in enumerate(seg.dynamic)}
+        donated = {id(fg.inputs[i]) for i, _ in donate}
+        for v in fg.outputs:  # a donated input returned as is: the jit returns a copy
+            if id(v) in donated and not any(v is o for o in seg.outputs):
+                seg.outputs.append(v)
         out = {id(v): k for k, v in enumerate(seg.outputs)}
         # donated updates: (argument index, graph input position, segment output index)
         self.donate = [(pos[id(fg.inputs[i])], i, out[id(fg.outputs[o])])
@@ -144,6 +156,8 @@ class SegmentRunner:
         self.out_index = [out.get(id(v)) for v in fg.outputs]
         inputs = {id(v): k for k, v in enumerate(fg.inputs)}
         self.arg_index = [inputs.get(id(v)) for v in seg.dynamic]
+        self._all_args = list(range(len(fg.inputs)))
+        self._direct = self.out_index == list(range(len(fg.outputs)))
 
     def label(self):
         names = list(dict.fromkeys(str(n.op) for n in self.seg.nodes))
@@ -178,7 +192,7 @@ class SegmentRunner:
         seg = self.seg
         try:
             key = (graph_key(seg.dynamic, seg.outputs), tuple(d for d, _, _ in self.donate))
-        except ValueError:  # a value the key cannot describe: compile for this graph only
+        except (ValueError, AttributeError):  # not describable: compile for this graph only
             return self._compile(())
         hit = _shared.get(key)
         if hit is not None:
@@ -218,6 +232,8 @@ class SegmentRunner:
             t0 = time.perf_counter()
             outs, raws, code = jax.block_until_ready(fn(*dyn))
             profile.record_extra(self.label(), time.perf_counter() - t0)
+            for node in self.seg.own:  # XLA fuses the nodes: calls counted, no time each
+                profile.record(node, 0.0)
         else:
             outs, raws, code = fn(*dyn)
         if code is not None:
@@ -244,11 +260,14 @@ class SegmentRunner:
     def call_whole(self, args):
         """The one-segment fast path: args in graph input order, outputs in graph
         output order."""
-        outs, _ = self._call([args[k] for k in self.arg_index], ())
+        dyn = args if self.arg_index == self._all_args else [args[k] for k in self.arg_index]
+        outs, _ = self._call(dyn, ())
+        if self._direct:
+            return outs
         fg = self.owner.fgraph
-        return tuple(outs[k] if k is not None else evaluate.value_of(
+        return [outs[k] if k is not None else evaluate.value_of(
             {id(v): a for v, a in zip(fg.inputs, args)}, v)
-            for k, v in zip(self.out_index, fg.outputs))
+            for k, v in zip(self.out_index, fg.outputs)]
 
 
 def _run_top(nodes, env, fold, deferred):

@@ -86,9 +86,9 @@ class Plan:
 
     def _place(self, node):
         s = max((self.avail(v) for v in node.inputs), default=0)
-        fn = lowering_for(node.op)
-        for k in needed_static(node, fn):
-            s = max(s, self.concrete_from(node.inputs[k]))
+        if node not in self.host:  # a host node gets NumPy values anyway
+            for k in needed_static(node, lowering_for(node.op)):
+                s = max(s, self.concrete_from(node.inputs[k]))
         self.stage[node] = s
         later = node in self.host or node in self.deferred
         for o in node.outputs:
@@ -124,8 +124,8 @@ class Plan:
         inputs of `nodes` from constants, specialised inputs and fetched values."""
         out, stack = set(), []
         for node in nodes:
-            fn = lowering_for(node.op)
-            stack.extend(node.inputs[k] for k in needed_static(node, fn))
+            if node not in self.host:
+                stack.extend(node.inputs[k] for k in needed_static(node, lowering_for(node.op)))
         while stack:
             v = stack.pop()
             if isinstance(v, Constant) or id(v) in self.inputs or id(v) in self.fetched:

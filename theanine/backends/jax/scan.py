@@ -60,7 +60,7 @@ class _Loop:
         # rows stored per traced carry / y: every step (n), or a ring of k rows
         self.rows = [min(self.n, k) if k > 0 else self.n for k in self.keep]
 
-    def step(self, xs, carries, t, code):
+    def step(self, xs, carries, code):
         """One step: (new carries, per-step outputs ys, until flag, code)."""
         op = self.op
         C = op.n_carries
@@ -131,7 +131,7 @@ def _scan(node, *ins):
 
     def body(carry, xs):
         carries, rings, t, code = carry
-        new, ys, _, code = loop.step(xs, carries, t, code)
+        new, ys, _, code = loop.step(xs, carries, code)
         values = [new[k] for k in traced] + ys
         rings = list(rings)
         stacked = []
@@ -174,7 +174,7 @@ def _row_shapes(loop, outs_idx):
 def _stored(loop, carries, xs):
     """One step's values that the loop stores: traced carries, then ys."""
     op, C = loop.op, loop.op.n_carries
-    new, ys, _, _ = loop.step(xs, carries, 0, jnp.int32(0))
+    new, ys, _, _ = loop.step(xs, carries, jnp.int32(0))
     return [new[k] for k in range(C) if op.traced[k]] + ys
 
 
@@ -207,7 +207,7 @@ def _deferred(node, *ins):
     def body(state):
         carries, bufs, t, _, code = state
         xs = [jax.lax.dynamic_index_in_dim(s, t, 0, keepdims=False) for s in loop.seqs]
-        new, ys, stop, code = loop.step(xs, carries, t, code)
+        new, ys, stop, code = loop.step(xs, carries, code)
         values = [new[k] for k in traced] + ys
         out = []
         for k, b, v in zip(outs_idx, bufs, values):
