@@ -226,3 +226,14 @@ def test_float32_graph_stays_float32():
     out = T.nnet.softmax(x * 2)
     r = both([x], [out], [np.random.rand(3, 4).astype("float32")])[0]
     assert r.dtype == np.float32
+
+
+def test_numpy_integer_and_cast_semantics():
+    x, y = T.lvector("x"), T.lvector("y")
+    # integer division by zero is 0, floats cast to narrow ints wrap around (x86 NumPy)
+    both([x, y], [x // y, x % y], [np.array([5, -5, 7]), np.array([0, 0, 2])])
+    v = T.dvector("v")
+    both([v], [T.cast(v, "uint8"), T.cast(v, "int8")], [np.array([-1.5, 300.2, 7.9])])
+    f = theano.function([x, y], x ** y, mode="JAX")
+    with pytest.raises(ValueError, match="negative integer powers"):
+        f(np.array([2, 3]), np.array([-1, 1]))

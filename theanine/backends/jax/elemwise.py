@@ -18,6 +18,7 @@ from theanine.tensor import scalar_math as sm
 from theanine.tensor import scalar_ops as so
 from theanine.tensor.elemwise import DimShuffle, Elemwise, check_broadcast
 
+from .checks import require
 from .registry import lowerings
 
 
@@ -41,6 +42,19 @@ def _sub(x, y):
     return jnp.subtract(x, y)
 
 
+def _int_div(x, y):
+    if x.dtype.kind in "iub":  # NumPy: an integer division by zero gives 0
+        zero = y == 0
+        return jnp.where(zero, 0, jnp.floor_divide(x, jnp.where(zero, 1, y)))
+    return jnp.floor_divide(x, y)
+
+
+def _pow(x, y):
+    if y.dtype.kind in "iu" and x.dtype.kind in "iu":
+        require(y >= 0, ValueError, "Integers to negative integer powers are not allowed.")
+    return jnp.power(x, y)
+
+
 def _sgn(x):
     return x if x.dtype == bool else jnp.sign(x)
 
@@ -55,7 +69,7 @@ def _second(a, b):
 
 SCALAR = {
     so.Add: _add, so.Mul: _mul, so.Sub: _sub, so.TrueDiv: jnp.true_divide,
-    so.IntDiv: jnp.floor_divide, so.Mod: jnp.mod, so.Pow: jnp.power,
+    so.IntDiv: _int_div, so.Mod: jnp.mod, so.Pow: _pow,
     so.Neg: jnp.negative, so.Abs: jnp.abs, so.Sgn: _sgn, so.Sqr: jnp.square,
     so.Inv: lambda x: 1 / x, so.Identity: lambda x: x,
     so.Maximum: jnp.maximum, so.Minimum: jnp.minimum,
