@@ -47,10 +47,11 @@ class Function:
 
     def __init__(self, fgraph, ins, shared_vars, containers, n_out, borrows, single,
                  output_keys, update_slots, mode, name, allow_input_downcast, profile,
-                 defaults, fn=None, trust_input=False):
+                 defaults, fn=None, trust_input=False, shard=None):
         n_upd = len(update_slots)
         pairs = [(len(ins) + s, n_out + j) for j, s in enumerate(update_slots)]
-        self.fn = fn if fn is not None else link(fgraph, mode, profile, pairs)
+        self.shard = dict(shard or {})
+        self.fn = fn if fn is not None else link(fgraph, mode, profile, pairs, self.shard)
         self.ins, self.shared_vars, self.containers = ins, shared_vars, containers
         self.n_out, self.borrows, self.single = n_out, borrows, single
         self.output_keys = output_keys
@@ -241,7 +242,8 @@ class Function:
         return Function(fg, self.ins, self.shared_vars, conts, self.n_out, self.borrows,
                         self.single, self.output_keys, slots, self.mode,
                         name or self.name, self.allow_input_downcast, profile,
-                        list(self.defaults), fn=fn, trust_input=self.trust_input)
+                        list(self.defaults), fn=fn, trust_input=self.trust_input,
+                        shard=self.shard)
 
     def __reduce__(self):
         from theanine.graph.serialize import dump_graph
@@ -254,15 +256,17 @@ class Function:
                 (dump_graph(fg.inputs, fg.outputs), ins, self.containers, self.n_out,
                  self.borrows, self.single, self.output_keys, self.update_slots,
                  self.mode, self.name, self.allow_input_downcast, profile_name,
-                 self.defaults, self.trust_input))
+                 self.defaults, self.trust_input, self.shard))
 
 
-def link(fgraph, mode, profile, updates=()):
+def link(fgraph, mode, profile, updates=(), shard=None):
     """The backend's callable; `updates` pairs (input position, output position) of the
-    shared variables the function updates (a device backend may reuse their memory)."""
+    shared variables the function updates (a device backend may reuse their memory);
+    `shard` {input position: sharding spec} (only the jax backend takes it)."""
+    extra = {"shard": shard} if shard else {}
     return backends.link(mode.backend, fgraph,
                          check_types=config.check_types or mode.check_types,
-                         allow_gc=config.allow_gc, profile=profile, updates=updates)
+                         allow_gc=config.allow_gc, profile=profile, updates=updates, **extra)
 
 
 def _copy_value(v):
@@ -271,7 +275,7 @@ def _copy_value(v):
 
 def _unpickle_function(state, ins_spec, containers, n_out, borrows, single, output_keys,
                        update_slots, mode, name, allow_input_downcast, profile_name,
-                       defaults, trust_input):
+                       defaults, trust_input, shard=None):
     from theanine.graph.serialize import load_graph
 
     roots, outs = load_graph(state)
@@ -287,7 +291,8 @@ def _unpickle_function(state, ins_spec, containers, n_out, borrows, single, outp
     profile = ProfileStats(profile_name) if profile_name is not None else None
     return Function(FunctionGraph(roots, outs), ins, shared_vars, containers, n_out,
                     borrows, single, output_keys, update_slots, mode, name,
-                    allow_input_downcast, profile, defaults, trust_input=trust_input)
+                    allow_input_downcast, profile, defaults, trust_input=trust_input,
+                    shard=shard)
 
 
 def explain(e, fgraph, values, label):
