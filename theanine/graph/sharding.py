@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextvars
 
 
-
 class _First:
     """The marker of an int spec's dimension: the mesh's first axis (one object, also
     after pickling)."""
