@@ -304,7 +304,7 @@ def _run_top(nodes, env, fold, deferred):
             if node in deferred:
                 env[("raw", id(node))] = evaluate.deferred_raw(node, ins)
                 continue
-            outs = evaluate.eval_node(node, ins, node in fold)
+            outs = evaluate.eval_node(node, ins, node in fold, env)
         except (NeedsHost, evaluate.NotStatic) as e:
             raise Replan(node, str(e)) from e
         for var, val in zip(node.outputs, outs):
