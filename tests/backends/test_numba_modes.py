@@ -110,11 +110,12 @@ def test_background_compile_swaps_in(tmp_path, monkeypatch):
 # Built-in ops whose values are not tensors: a NumPy generator (RandomStreams' RandomOp
 # draws with NumPy's Generator/RandomState objects, which compiled code can neither
 # copy nor, for RandomState, receive) and the Python list of per-step generator
-# states a gradient of a random loop reads (ListStepInputs). They run in the
+# states a gradient of a random loop reads (ListStepInputs, and ReversedRows when a
+# gradient of that gradient reads them in reverse). They run in the
 # Python glue by design; a Scan carrying a generator runs its NumPy loop. Any other
 # built-in op without a numba implementation fails
 # test_every_builtin_op_has_a_numba_implementation.
-PYTHON_GLUE = {"RandomOp", "ListStepInputs"}
+PYTHON_GLUE = {"RandomOp", "ListStepInputs", "ReversedRows"}
 
 
 def _all_op_classes():

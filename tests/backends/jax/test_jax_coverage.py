@@ -16,7 +16,7 @@ from theanine.tensor.elemwise import ScalarOp  # noqa: E402
 
 # Bases that are never applied themselves (their subclasses are).
 BASES = {"Op", "PureOp", "_DiagBase", "_ConvOp", "_ConvGradOp", "_PoolOp", "_AxisOp",
-         "_FromUniform"}
+         "_FromUniform", "InnerGraphOp"}
 SCALAR_BASES = {"_Float", "_RealFloat", "_Bool", "_Bitwise", "_Round"}
 
 # Ops that run through jax io_callback on purpose.

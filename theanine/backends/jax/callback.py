@@ -28,8 +28,8 @@ from theanine.backends.py.linker import link as py_link
 from theanine.backends.py.linker import py_funcify
 from theanine.graph.basic import Constant
 from theanine.graph.fgraph import FunctionGraph
-from theanine.printing import Print
 from theanine.tensor.basic import constant
+from theanine.tensor.python_ops import Print
 from theanine.tensor.shape import Shape, Shape_i
 from theanine.tensor.type import TensorType
 

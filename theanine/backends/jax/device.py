@@ -26,7 +26,10 @@ import numpy as np
 from theanine.config import config
 from theanine.tensor.random import RandomStateType, copy_generator, unwrap_generator
 
-x64 = jax.enable_x64
+try:
+    x64 = jax.enable_x64  # a thread-local context manager (recent JAX)
+except AttributeError:  # older JAX: the same context manager under experimental
+    from jax.experimental import enable_x64 as x64
 
 _warned = []
 

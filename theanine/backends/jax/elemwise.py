@@ -13,9 +13,9 @@ import jax.numpy as jnp
 import jax.scipy.special as jss
 import numpy as np
 
-from theanine.rewrites.composite import Composite
 from theanine.tensor import scalar_math as sm
 from theanine.tensor import scalar_ops as so
+from theanine.tensor.composite import Composite
 from theanine.tensor.elemwise import DimShuffle, Elemwise, check_broadcast
 
 from .checks import require

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import jax.scipy.linalg as jsl
 import numpy as np
 
-from theanine.rewrites.blas import Gemm
+from theanine.tensor.blas import Gemm
 from theanine.tensor.linalg import BatchedDot, Dot
 from theanine.tensor.nlinalg import (
     SVD,

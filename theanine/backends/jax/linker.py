@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from theanine.backends.py.linker import py_funcify
-from theanine.compile.shared import SharedVariable
+from theanine.graph.sharedvalue import SharedVariable
 from theanine.scan.op import graph_key
 
 from . import (  # noqa: F401  (each family module registers its lowerings)

@@ -56,17 +56,18 @@ class Segment:
 class Plan:
     """The segments of a function graph and what runs between them.
 
-    ``steps`` alternates Segment objects and ("host", node) / ("finish", node) /
-    ("fetch", var) entries, in execution order."""
+    ``steps``, in execution order: Segment objects, ("host", node) for a node run on
+    NumPy values after its segment, ("finish", node) for a deferred node's outputs
+    made from its raw values. ``fetched`` values come to the host after the segment
+    computing them."""
 
-    def __init__(self, fgraph, host=(), deferred=()):
+    def __init__(self, fgraph, host=()):
         self.fgraph = fgraph
         self.nodes = fgraph.toposort()
         self.order = {n: k for k, n in enumerate(self.nodes)}
         self.inputs = {id(v): k for k, v in enumerate(fgraph.inputs)}
         self.host = set(host) | {n for n in self.nodes if _host_op(n)}
-        self.deferred = set(deferred) | {n for n in self.nodes if _deferred(n)}
-        self.deferred -= self.host
+        self.deferred = {n for n in self.nodes if _deferred(n)} - self.host
         self.specialised = set()  # positions of inputs passed concretely
         self.fetched = set()  # id(var) of values brought to the host between segments
         self.fold_nodes = set()

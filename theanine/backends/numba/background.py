@@ -25,7 +25,9 @@ _finished = set()  # keys whose worker exited
 
 
 def _sig_spec(sig):
-    return [[str(t.dtype), t.ndim] for t in sig]
+    """The signature as JSON: the worker compiles exactly the types the glue calls
+    with (layout and read-only flag included)."""
+    return [[str(t.dtype), t.ndim, t.layout, not t.mutable] for t in sig]
 
 
 def request(kernel, sig):

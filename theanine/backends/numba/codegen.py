@@ -26,6 +26,7 @@ import numpy as np
 
 from theanine.graph.basic import Constant
 from theanine.graph.traversal import toposort
+from theanine.ifelse.lazy import lazy_ifelse
 
 from .registry import Unsupported, emitter_for
 
@@ -167,6 +168,10 @@ def emit_function(module, name, inputs, outputs, boxed, cache, const_params=(), 
     tuple otherwise. const_params: Constants that are parameters (after inputs).
     dests: variables computed by elementwise nodes that are written into arrays
     given as extra last parameters (scan writes rows of its outputs in place)."""
+    # only the branch taken of an ifelse runs (ifelse/lazy.py); dests follow their nodes
+    dests = list(dests)
+    lazy = lazy_ifelse(list(inputs) + list(const_params), list(outputs) + dests)
+    outputs, dests = lazy[:len(outputs)], lazy[len(outputs):]
     ctx = Ctx(module)
     ctx.dests = {}
     names = {}

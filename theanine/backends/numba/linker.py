@@ -39,6 +39,7 @@ import numpy as np
 
 from theanine.backends.py.linker import link as py_link
 from theanine.backends.py.linker import py_funcify
+from theanine.graph.utils import user_stacklevel
 
 from . import codegen, store
 from .registry import Unsupported, emitter_for, worth_compiling
@@ -89,7 +90,7 @@ def warn_object_mode(op, why):
         return
     _warned.add(cls)
     warnings.warn(f"theanine numba backend: {cls} runs in object mode (its NumPy "
-                  f"implementation, called from Python): {why}", stacklevel=4)
+                  f"implementation, called from Python): {why}", stacklevel=user_stacklevel())
 
 
 def kernel_text(node):
@@ -101,14 +102,28 @@ def kernel_text(node):
     return m.text()
 
 
-def expected_sig(node):
-    import numba
-    from numba import types
+_SIGS = {}  # sig_name -> numba types (building them costs ~100 us a node)
 
-    # read-only array types: writable arrays convert to them at no cost, so one
-    # compiled signature serves both (two would make calls mixing them ambiguous)
-    return tuple(types.Array(numba.from_dtype(np.dtype(v.type.dtype)), v.type.ndim, lay,
-                             readonly=True) for v, lay in zip(node.inputs, layouts(node)))
+
+def expected_sig(node):
+    name = sig_name(node)
+    sig = _SIGS.get(name)
+    if sig is None:
+        import numba
+        from numba import types
+
+        # read-only array types: writable arrays convert to them at no cost, so one
+        # compiled signature serves both (two would make calls mixing them ambiguous)
+        sig = _SIGS[name] = tuple(
+            types.Array(numba.from_dtype(np.dtype(v.type.dtype)), v.type.ndim, lay,
+                        readonly=True) for v, lay in zip(node.inputs, layouts(node)))
+    return sig
+
+
+def sig_name(node):
+    """store.sig_key of expected_sig(node), without importing numba."""
+    return ",".join(store.describe(v.type.dtype, v.type.ndim, lay, True)
+                    for v, lay in zip(node.inputs, layouts(node)))
 
 
 def layouts(node):
@@ -206,7 +221,7 @@ class NodeKernel:
         k = self.kernel
         if k.failed is None:
             if self.on_disk is None or (self.requested and background.done(k)):
-                self.on_disk = store.cached_on_disk(k)
+                self.on_disk = store.cached_on_disk(k, sig_name(self.node))
             # A kernel on disk loads in milliseconds once numba runs in this process;
             # starting numba costs ~0.5 s, so a first call runs on NumPy and the
             # compiled kernels load from the second call on.
@@ -231,7 +246,10 @@ class NodeKernel:
     def request(self):
         if not self.requested:
             self.requested = True
-            background.request(self.kernel, expected_sig(self.node))
+            if self.kernel.usable():
+                background.request(self.kernel, expected_sig(self.node))
+            else:  # no disk cache for a worker to fill: compile here (store.py)
+                self.compile_now()
 
 
 class _LongScan(Exception):
@@ -338,7 +356,7 @@ def link(fgraph, check_types=False, allow_gc=True, profile=None, **_):
             nk.compile_now(strict=pol != "sync")
     elif pol == "background":
         for nk in kernels:
-            if not store.cached_on_disk(nk.kernel):
+            if not store.cached_on_disk(nk.kernel, sig_name(nk.node)):
                 nk.request()
 
     def compile_now():

@@ -1,7 +1,9 @@
-"""numba emitters: IfElse (lazy branches), and Print and FromFunctionOp (as_op), which
-call back into Python from compiled code.
+"""numba emitters: LazyIfElse (lazy branches) and IfElse, OpFromGraph (its inner graph
+as one function), and Print and FromFunctionOp (as_op), which call back into Python
+from compiled code.
 
-IfElse becomes an ``if`` over two region functions, so only the branch taken runs:
+LazyIfElse (what lazy_ifelse makes of an IfElse in every compiled region) becomes an
+``if`` over two region functions, so only the branch taken runs:
 
     if cond:
         r = then_4(a, b)
@@ -34,9 +36,9 @@ import functools
 
 import numpy as np
 
-from theanine.compile.ops import FromFunctionOp
-from theanine.ifelse import IfElse
-from theanine.printing import Print
+from theanine.builders import OpFromGraph
+from theanine.ifelse import IfElse, LazyIfElse
+from theanine.tensor.python_ops import FromFunctionOp, Print
 
 from .codegen import np_dtype
 from .registry import Unsupported, register
@@ -105,8 +107,18 @@ def _from_function(ctx, node, ins, outs):
     _call_python(ctx, node, ins, outs)
 
 
-@register(IfElse, outer=True)
-def _ifelse(ctx, node, ins, outs):
+@register(OpFromGraph, outer=True)
+def _op_from_graph(ctx, node, ins, outs):
+    """The inner graph as one region function, called once."""
+    fn = ctx.region(node.op.inner_inputs, node.op.inner_outputs)
+    r = ctx.tmp("r")
+    ctx.line(f"{r} = {fn}({', '.join(ins)})")
+    for k, o in enumerate(outs):
+        ctx.line(f"{o} = {r}[{k}]")
+
+
+@register(LazyIfElse, outer=True)
+def _lazy_ifelse(ctx, node, ins, outs):
     op = node.op
     for k, o in enumerate(node.outputs):
         for b in (op.then_outs[k], op.else_outs[k]):
@@ -122,3 +134,14 @@ def _ifelse(ctx, node, ins, outs):
             ctx.line(f"{r} = {fn}({args})")
             for k, o in enumerate(outs):
                 ctx.line(f"{o} = {r}[{k}]")
+
+
+@register(IfElse)
+def _ifelse(ctx, node, ins, outs):
+    """An IfElse that reached a backend without lazy_ifelse: choose among values
+    already computed."""
+    n = node.op.n_outs
+    for header, vals in ((f"if {ins[0]}:", ins[1:1 + n]), ("else:", ins[1 + n:])):
+        with ctx.block(header):
+            for o, v in zip(outs, vals):
+                ctx.line(f"{o} = {v}")

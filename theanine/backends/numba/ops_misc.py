@@ -1,7 +1,7 @@
 """numba emitters: ExtractDiag and SetDiag (any axes and offset), Nonzero, Unique
 (every return_* option, flattened or along an axis), RavelMultiIndex (every mode
 and order, the index arrays broadcast as NumPy does), UnravelIndex, and
-_IdentityGradOp (the identity forward of the gradient-shaping ops).
+ViewOp (the identity forward of the gradient-shaping ops).
 
 Unique sorts stably (mergesort), so the index output is each value's first
 occurrence, as NumPy's; NaNs sort last and, flattened, count as one value
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import contextlib
 
-from theanine.gradient import _IdentityGradOp
 from theanine.tensor.diagonal import ExtractDiag, SetDiag
+from theanine.tensor.gradient_ops import ViewOp
 from theanine.tensor.sorting import Unique
 from theanine.tensor.subtensor_extra import Nonzero
 from theanine.tensor.unravel import RavelMultiIndex, UnravelIndex
@@ -279,6 +279,6 @@ def _unravel_index(ctx, node, ins, outs):
         ctx.line(f"{o} = {r}" if scalar else f"{o} = {r}.reshape({idx}.shape)")
 
 
-@register(_IdentityGradOp)
+@register(ViewOp)
 def _identity_grad(ctx, node, ins, outs):
     ctx.line(f"{outs[0]} = {ins[0]}")

@@ -22,38 +22,10 @@ supported here: such a Scan runs on py (object mode).
 
 from __future__ import annotations
 
-import weakref
-
 from theanine.scan.op import Scan
 
 from .codegen import np_dtype
 from .registry import Unsupported, register
-
-_BODIES = {}  # id(op) -> (weakref to the Scan op, rewritten inner outputs)
-
-
-def rewritten_body(op):
-    """The inner outputs after the FAST_RUN rewrites (fusion, gemm, ...), so the loop
-    body runs fused elementwise loops; the unrewritten graph if rewriting fails."""
-    hit = _BODIES.get(id(op))
-    if hit is not None and hit[0]() is op:
-        return hit[1]
-    outs = op.inner_outputs
-    try:
-        from theanine.compile.mode import Mode
-        from theanine.graph.fgraph import FunctionGraph
-        from theanine.rewrites.pipeline import rewrite_fgraph
-
-        fg = rewrite_fgraph(FunctionGraph(op.inner_inputs, op.inner_outputs),
-                            Mode("py", "fast_run"))
-        if list(fg.inputs) == list(op.inner_inputs) and all(
-                a.type == b.type for a, b in zip(fg.outputs, op.inner_outputs)):
-            outs = list(fg.outputs)
-    except Exception:  # noqa: BLE001 - the unrewritten body is correct too
-        outs = op.inner_outputs
-    key = id(op)
-    _BODIES[key] = (weakref.ref(op, lambda _: _BODIES.pop(key, None)), outs)
-    return outs
 
 
 def _elementwise(v):
@@ -97,7 +69,7 @@ def _scan(ctx, node, ins, outs):
         if not (hasattr(v.type, "ndim") and hasattr(v.type, "dtype")):
             raise Unsupported(f"{op}: a non-tensor value ({v.type}) in the loop")
     S, C, Y = op.n_seqs, op.n_carries, op.n_ys
-    inner_outs = rewritten_body(op)
+    inner_outs = op.inner_outputs  # rewritten by the pipeline (rewrites/inner_graphs.py)
     body = ctx.region(op.inner_inputs, inner_outs)
     # per-step outputs computed by an elementwise loop are written straight into
     # their row of the output (a second body function, used from step 1 on)

@@ -8,7 +8,7 @@ non-contiguous input first (numba reshapes only contiguous arrays).
 
 from __future__ import annotations
 
-from theanine.rewrites.scan_vectorize import CheckSteps
+from theanine.scan.utils import CheckSteps
 from theanine.tensor.alloc import Alloc
 from theanine.tensor.dims import Rebroadcast
 from theanine.tensor.join import Join

@@ -75,6 +75,7 @@ def _load_all():
         return
     _LOADED.append(True)
     from . import (  # noqa: F401
+        ops_checks,
         ops_control,
         ops_conv,
         ops_elemwise,

@@ -23,8 +23,9 @@ def main():
             k = store.get(text)
             if k.key != job["key"]:
                 continue  # another library version wrote it: the main process compiles
-            sig = tuple(types.Array(numba.from_dtype(np.dtype(dt)), nd, "C")
-                        for dt, nd in job["sig"])
+            sig = tuple(types.Array(numba.from_dtype(np.dtype(dt)), nd, layout,
+                                    readonly=readonly)
+                        for dt, nd, layout, readonly in job["sig"])
             k.compile(sig)
         except Exception:  # noqa: BLE001 - the main process falls back or compiles itself
             failed += 1

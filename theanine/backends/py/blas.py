@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from theanine.graph.basic import Constant
-from theanine.rewrites.blas import Gemm
+from theanine.tensor.blas import Gemm
 from theanine.tensor.linalg import matrix_product
 
 from .linker import py_funcify

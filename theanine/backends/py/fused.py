@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.special as sps
 
-from theanine.rewrites.composite import Composite
 from theanine.tensor import scalar_ops as so
+from theanine.tensor.composite import Composite
 from theanine.tensor.elemwise import check_broadcast
 
 from .linker import py_funcify

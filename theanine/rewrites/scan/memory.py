@@ -6,7 +6,7 @@ the Scan keeps a ring buffer of k rows (``Scan.keep``) instead of one row per
 step, and returns the last min(steps, k) rows in order, so the readers' indices
 select the same rows as before. A 10,000-step loop read as ``h[-2:]`` stores two
 rows, not 10,000. (``h[-1]`` of a carry is its final state: scan_last_state in
-rewrites/scan.py reads that without any trace.)
+rewrites/scan/prune.py reads that without any trace.)
 
 A trace read as concatenate([init[None], trace]) -- the states before each step,
 which the gradient's reverse loop reads -- is stored with the initial state as row
@@ -31,7 +31,7 @@ from theanine.tensor.join import Join
 from theanine.tensor.random import RandomOp
 from theanine.tensor.subtensor import Subtensor
 
-from .scan import ScanParts
+from .parts import ScanParts
 
 
 def _rows_needed(first):

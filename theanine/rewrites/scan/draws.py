@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+import theanine.tensor as T
 from theanine.graph.basic import Constant
 from theanine.graph.rewrite import rule
 from theanine.scan.op import Scan
@@ -24,7 +25,7 @@ from theanine.scan.utils import is_tensor
 from theanine.tensor.random import RandomOp
 from theanine.tensor.shape import static_length
 
-from .scan import ScanParts
+from .parts import ScanParts
 
 SEQUENTIAL = {"uniform", "normal", "binomial", "poisson", "random_integers"}
 
@@ -51,8 +52,6 @@ def _hoistable_draw(parts, clients, carry):
 @rule(Scan)
 def scan_hoist_draws(graph, node):
     """Per-step draws from a carried generator become one draw before the loop."""
-    import theanine.tensor as T
-
     if node.op.has_until:
         return None
     parts = ScanParts(node)
