@@ -10,9 +10,15 @@ Systems: **jax** (theanine, mode JAX), **JAX** (hand-written: ``jax.jit`` of
 kernels compiled before timing in cases 1-3 and 5). Targets (issue 12): jax run time
 <= 1.1x JAX, jax compile time <= 1.2x JAX, jax BPTT peak memory <= JAX.
 
+A theanine function takes NumPy arrays and returns NumPy arrays the caller owns; the
+hand-written JAX is timed two ways: **JAX** on device arrays (converted once, outputs
+left on the device: the floor) and **JAX np** with theanine's contract (NumPy in, each
+call converting it, and writable NumPy copies out). On the CPU the difference is the
+copies in and out, which dominate the short cases.
+
 - Run times: one process, interleaved rounds (one call of each system per round),
-  medians; every system's results checked against NumPy first. Inputs are NumPy
-  arrays for theanine (a user's call) and device arrays for JAX (converted once).
+  medians of CPU time (process time) on the CPU, of wall time on a GPU; every
+  system's results checked against NumPy first.
 - Compile times (cases 1-3): from the model's definition to its first result: for
   jax, the symbolic graph (scan, grad), ``theano.function`` (rewrites, planning) and
   the first call (trace, XLA compile, run); for JAX, ``jax.jit`` and the first call
@@ -48,6 +54,9 @@ from benchmarks.scan_bench import rnn_numpy, table  # noqa: E402
 from theanine.backends.jax import linker as jax_linker  # noqa: E402
 
 COMPILES = []  # rows of the compile-time table, filled by cases 1-3
+# CPU time is robust to other processes on a shared CPU; on a GPU the work is not the
+# process's CPU time, so wall time (main() picks)
+CLOCK = [time.process_time]
 
 
 def rounds(systems, n, warmup=2):
@@ -58,9 +67,9 @@ def rounds(systems, n, warmup=2):
     times = {k: [] for k in systems}
     for _ in range(n):
         for k, fn in systems.items():
-            t = time.process_time()
+            t = CLOCK[0]()
             fn()
-            times[k].append(time.process_time() - t)
+            times[k].append(CLOCK[0]() - t)
     med = {k: float(np.median(v)) for k, v in times.items()}
     ratio = {k: float(np.median(np.divide(v, times["JAX"]))) for k, v in times.items()}
     return med, ratio
@@ -71,16 +80,37 @@ def compile_time(label, build_jax_backend, build_hand, reps):
     got = {"jax": [], "JAX": []}
     for _ in range(reps):
         jax_linker._shared.clear()  # each repetition compiles anew
-        t = time.process_time()
+        t = CLOCK[0]()
         build_jax_backend()
-        got["jax"].append(time.process_time() - t)
-        t = time.process_time()
+        got["jax"].append(CLOCK[0]() - t)
+        t = CLOCK[0]()
         build_hand()
-        got["JAX"].append(time.process_time() - t)
+        got["JAX"].append(CLOCK[0]() - t)
     med = {k: float(np.median(v)) for k, v in got.items()}
     ratios = np.divide(got["jax"], got["JAX"])
     COMPILES.append([label, f"{med['jax']:.3f}", f"{med['JAX']:.3f}",
                      f"{float(np.median(ratios)):.2f}x"])
+
+
+def numpy_contract(hand):
+    """The hand-written JAX function called as a theanine function is: NumPy arguments
+    (converted by JAX at each call), writable NumPy copies of the results."""
+    def call(*args):
+        out = hand.raw(*args)
+        return [np.array(o) for o in out] if isinstance(out, list) else np.array(out)
+
+    return call
+
+
+def row_of(med, ratio, scale, fmt):
+    """Table cells: each system's median, then jax / JAX, jax / JAX np, numba / JAX."""
+    return ([fmt.format(med[k] * scale) for k in SYSTEMS]
+            + [f"{ratio['jax']:.2f}x", f"{med['jax'] / med['JAX np']:.2f}x",
+               f"{ratio['numba']:.2f}x"])
+
+
+SYSTEMS = ("jax", "JAX", "JAX np", "numba")
+RATIOS = ["jax / JAX", "jax / JAX np", "numba / JAX"]
 
 
 def numba_ready(f):
@@ -107,10 +137,11 @@ def case1(quick):
         ref = np.asarray(hand(a, 0.9))
         for f in (fj, fn):
             np.testing.assert_allclose(f(a, c), ref, rtol=1e-9, atol=1e-12)
+        hand_np = numpy_contract(hand)
         med, ratio = rounds({"jax": lambda a=a, c=c: fj(a, c), "JAX": lambda a=a, h=hand: h(a, 0.9),
+                             "JAX np": lambda a=a, h=hand_np: h(a, 0.9),
                              "numba": lambda a=a, c=c: fn(a, c)}, 5 if quick else 15)
-        rows.append([f"{n:.0e}"] + [f"{med[k] / n * 1e9:.2f}" for k in ("jax", "JAX", "numba")]
-                    + [f"{ratio['jax']:.2f}x", f"{ratio['numba']:.2f}x"])
+        rows.append([f"{n:.0e}"] + row_of(med, ratio, 1e9 / n, "{:.2f}"))
 
         def hand_first(a=a):
             peers.scalar_recurrence("jax")(a, 0.9)
@@ -118,7 +149,7 @@ def case1(quick):
         compile_time(f"1. scalar recurrence N={n:.0e}",
                      lambda a=a, c=c: recurrence_fn("JAX")(a, c), hand_first, 3)
     table("1. scalar recurrence x_t = c x_{t-1} + a_t, float64 (ns per step)",
-          ["N", "jax", "JAX", "numba", "jax / JAX", "numba / JAX"], rows)
+          ["N", *SYSTEMS, *RATIOS], rows)
 
 
 # -- 2. map ------------------------------------------------------------------------------
@@ -134,12 +165,12 @@ def case2(quick):
     hand = peers.map_tanh("jax")
     for run in (fj, fn, hand):
         np.testing.assert_allclose(np.asarray(run(Xv)), np.tanh(Xv) * 2, rtol=1e-5, atol=1e-6)
+    hand_np = numpy_contract(hand)
     med, ratio = rounds({"jax": lambda: fj(Xv), "JAX": lambda: hand(Xv),
-                         "numba": lambda: fn(Xv)}, 7 if quick else 21)
-    table("2. map tanh(x)*2 over X (10000, 100) float32 (ms)",
-          ["jax", "JAX", "numba", "jax / JAX", "numba / JAX"],
-          [[f"{med[k] * 1e3:.3f}" for k in ("jax", "JAX", "numba")]
-           + [f"{ratio['jax']:.2f}x", f"{ratio['numba']:.2f}x"]])
+                         "JAX np": lambda: hand_np(Xv), "numba": lambda: fn(Xv)},
+                        7 if quick else 21)
+    table("2. map tanh(x)*2 over X (10000, 100) float32 (ms)", [*SYSTEMS, *RATIOS],
+          [row_of(med, ratio, 1e3, "{:.3f}")])
     compile_time("2. map tanh(x)*2", lambda: map_fn("JAX")(Xv),
                  lambda: peers.map_tanh("jax")(Xv), 3)
 
@@ -170,20 +201,21 @@ def case3(quick):
         for grad in (False, True):
             fj, fn = rnn_fn(grad, "JAX"), numba_ready(rnn_fn(grad, "NUMBA"))
             hand = peers.rnn("jax", grad)
+            hand_np = numpy_contract(hand)
             ref = rnn_numpy(*args, grad)
             for got in (fj(*args), fn(*args), peers.to_numpy(hand(*args))):
                 for a, r in zip(got, ref):
                     np.testing.assert_allclose(a, r, rtol=2e-3, atol=2e-3)
             med, ratio = rounds({"jax": lambda f=fj, a=args: f(*a),
                                  "JAX": lambda h=hand, a=args: h(*a),
+                                 "JAX np": lambda h=hand_np, a=args: h(*a),
                                  "numba": lambda f=fn, a=args: f(*a)}, 5 if quick else 15)
             what = "fwd+BPTT" if grad else "fwd"
-            rows.append([H, what] + [f"{med[k] * 1e3:.2f}" for k in ("jax", "JAX", "numba")]
-                        + [f"{ratio['jax']:.2f}x", f"{ratio['numba']:.2f}x"])
+            rows.append([H, what] + row_of(med, ratio, 1e3, "{:.2f}"))
             compile_time(f"3. RNN H={H} {what}", lambda g=grad, a=args: rnn_fn(g, "JAX")(*a),
                          lambda g=grad, a=args: peers.rnn("jax", g)(*a), 3)
     table("3. vanilla RNN, B=32, T=100, D=64, float32 (ms)",
-          ["H", "pass", "jax", "JAX", "numba", "jax / JAX", "numba / JAX"], rows)
+          ["H", "pass", *SYSTEMS, *RATIOS], rows)
 
 
 def compile_table():
@@ -199,6 +231,8 @@ def main():
     a = ap.parse_args()
     import jax
 
+    if jax.default_backend() != "cpu":
+        CLOCK[0] = time.perf_counter
     print(f"jax {jax.__version__} on {jax.devices()[0].device_kind}, numpy {np.__version__}, "
           f"python {sys.version.split()[0]}, {os.cpu_count()} cores, "
           f"load {os.getloadavg()[0]:.1f}, {time.strftime('%Y-%m-%d %H:%M')}")
