@@ -75,14 +75,15 @@ DEFERRED = {
         "a backend's folder is imported when first used: numba and jax are optional and "
         "cost ~0.3 s and ~1 s to import",
     ("theanine.backends", "available"): "as load",
+    ("theanine.graph.dispatch", "Registry.load"):
+        "a backend's Registry imports the modules holding its registrations (named by "
+        "that backend, in its own folder) at its first lookup, so no lookup depends on "
+        "what was imported before",
     ("theanine.__main__", "TheanoAliasFinder.find_spec"):
         "the `python -m theanine` shim imports theanine.* when a script imports theano.*",
     ("theanine.__main__", "install_theano_alias"): "as TheanoAliasFinder.find_spec",
 }
 
-# Folders whose function-level imports are not checked yet (their restructure is
-# issue 11 item 4); upward imports are checked there too.
-PENDING = ("theanine.backends.numba.",)
 
 
 def _layer(module):
@@ -124,7 +125,10 @@ def _targets(module, is_package, node):
 def _dynamic_target(node):
     """'theanine.x' for importlib.import_module('theanine.x') / __import__, else None."""
     f = node.func
-    name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", None)
+    if isinstance(f, ast.Attribute):  # importlib.import_module, not self.import_module
+        name = f.attr if getattr(f.value, "id", None) == "importlib" else None
+    else:
+        name = getattr(f, "id", None)
     if name not in ("import_module", "__import__") or not node.args:
         return None
     arg = node.args[0]
@@ -177,7 +181,7 @@ def test_imports_at_module_top():
     """Imports sit at the top of each module, so its header says what it depends on;
     the few that must run later are in DEFERRED, with the reason."""
     late = [f"{m}:{line} in {fn} imports {t}" for m, t, line, fn in imports()
-            if fn is not None and (m, fn) not in DEFERRED and not m.startswith(PENDING)]
+            if fn is not None and (m, fn) not in DEFERRED]
     assert not late, "function-level imports not in DEFERRED:\n" + "\n".join(late)
 
 

@@ -400,8 +400,16 @@ class RoundHalfToEven(Floor):
     impl = _ufunc_impl(np.round)
 
 
+def _round_half_away(x):
+    # from trunc(x), exactly: floor(|x| + 0.5) rounds |x| + 0.5 first (0.49999997
+    # became 1, and float32 odd integers above 2**23 the next even one)
+    t = np.trunc(x)
+    with np.errstate(invalid="ignore"):  # inf - inf: NaN, not >= 0.5
+        return t + np.sign(x) * (np.abs(x - t) >= 0.5)
+
+
 class RoundHalfAwayFromZero(Floor):
-    impl = _ufunc_impl(lambda x: np.sign(x) * np.floor(np.abs(x) + 0.5))
+    impl = _ufunc_impl(_round_half_away)
 
 
 # the transcendental and complex-part functions live in scalar_math.py (its __all__)

@@ -60,6 +60,7 @@ PROBE = ("import theanine as theano, theanine.tensor as T\n"
          "print(type(f.fn).__module__, f(__import__('numpy').ones(2)).sum())\n")
 
 
+@pytest.mark.slow  # two fresh interpreters importing jax
 def test_env_and_flags_select_jax():
     for env in ({"THEANINE_BACKEND": "jax"}, {"THEANO_FLAGS": "mode=JAX"}):
         r = _run(PROBE, **env)
@@ -67,6 +68,7 @@ def test_env_and_flags_select_jax():
         assert "theanine.backends.jax.linker 4.0" in r.stdout
 
 
+@pytest.mark.slow  # a fresh interpreter importing jax
 def test_device_cuda_without_gpu_warns_once_and_runs_on_the_cpu():
     r = _run(PROBE + "f(__import__('numpy').ones(2))\n", THEANO_FLAGS="device=cuda")
     assert r.returncode == 0, r.stderr

@@ -51,6 +51,7 @@ def test_truncated_normal_stays_within_two_stds():
     assert abs(a.mean() - 1.0) < 0.05 and 2.9 < a.var() < 3.3  # 4 * 0.774
 
 
+@pytest.mark.slow  # one XLA program per distribution and size
 def test_multinomial_choice_permutation():
     s = RandomStreams(7)
     p = np.array([0.2, 0.5, 0.3])

@@ -36,25 +36,7 @@ from theanine.backends.py.linker import py_funcify
 from theanine.graph.sharedvalue import SharedVariable
 from theanine.scan.op import graph_key
 
-from . import (  # noqa: F401  (each family module registers its lowerings)
-    callback,
-    checks,
-    control,
-    conv,
-    cumulative,
-    elemwise,
-    evaluate,
-    linalg,
-    mrg,
-    nnet,
-    pool,
-    random,
-    reduce,
-    scan,
-    shape,
-    sorting,
-    subtensor,
-)
+from . import callback, checks, evaluate
 from .callback import NeedsHost
 from .device import DeviceIO, default_device, x64
 from .plan import Plan, Segment

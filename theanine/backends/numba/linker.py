@@ -40,6 +40,8 @@ import numpy as np
 from theanine.backends.py.linker import link as py_link
 from theanine.backends.py.linker import py_funcify
 from theanine.graph.utils import user_stacklevel
+from theanine.scan.op import Scan, run_scan
+from theanine.tensor.composite import Composite
 
 from . import codegen, store
 from .registry import Unsupported, emitter_for, worth_compiling
@@ -130,8 +132,6 @@ def layouts(node):
     """The array layout each input of node's kernel takes: 'A' (any strides) for the
     sequences of a Scan whose rows are arrays (a loop reads them row by row, so a
     reversed or transposed view is not copied whole), 'C' for the rest."""
-    from theanine.scan.op import Scan
-
     seqs = range(1, 1 + node.op.n_seqs) if isinstance(node.op, Scan) else ()
     return tuple("A" if k in seqs and v.type.ndim >= 2 else "C"
                  for k, v in enumerate(node.inputs))
@@ -259,8 +259,6 @@ class _LongScan(Exception):
 def _scan_fallback(node, base):
     """The py Scan, stopping early (to wait for the compiled loop) when it projects
     to run longer than LONG_SCAN seconds."""
-    from theanine.scan.op import run_scan
-
     op = node.op
     nout = len(node.outputs)
 
@@ -302,8 +300,6 @@ def _numpy_when_large(op, kernel_call, numpy_call):
       over 10^6 floats: 0.57 vs 1.5 ms; a 10-step chain with tanh and exp at
       100x100: 55 vs 97 us);
     - otherwise the kernel (fusing cheap arithmetic saves calls and memory traffic)."""
-    from theanine.rewrites.composite import Composite
-
     if not isinstance(op, Composite):
         return kernel_call
     heavy = any(type(sop).__name__ in _TRANSCENDENTAL for sop, _, _ in op.program)
@@ -324,8 +320,6 @@ def link(fgraph, check_types=False, allow_gc=True, profile=None, **_):
     kernels = []
 
     def funcify(op, node):
-        from theanine.scan.op import Scan
-
         base = py_funcify(op, node)
         if any(not codegen.is_tensor(v) for v in node.inputs + node.outputs):
             # a random draw, a list of generator states, a loop carrying a generator:

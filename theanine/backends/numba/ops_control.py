@@ -1,6 +1,7 @@
 """numba emitters: LazyIfElse (lazy branches) and IfElse, OpFromGraph (its inner graph
-as one function), and Print and FromFunctionOp (as_op), which call back into Python
-from compiled code.
+as one function); Print and FromFunctionOp (as_op), which call back into Python from
+compiled code; the identity forward of the gradient markers (ViewOp and its
+subclasses: consider_constant, disconnected_grad, zero_grad, grad_clip, ...).
 
 LazyIfElse (what lazy_ifelse makes of an IfElse in every compiled region) becomes an
 ``if`` over two region functions, so only the branch taken runs:
@@ -25,9 +26,10 @@ code only for that node:
         o, = run_python(3, b)                     # op number 3 of this process
 
 A function holding such a block is compiled without nogil (the block takes the
-GIL). The op is looked up by its number in this process's table at run time: a
-kernel loaded from the disk cache (compiled by another process, where number 3
-was another op with the same input and output types) calls this process's op.
+GIL). The op is looked up by its number in this process's table at run time
+(kernels/callback.py), so a kernel loaded from the disk cache (compiled by another
+process, where number 3 was another op with the same input and output types) calls
+this process's op.
 """
 
 from __future__ import annotations
@@ -38,19 +40,14 @@ import numpy as np
 
 from theanine.builders import OpFromGraph
 from theanine.ifelse import IfElse, LazyIfElse
+from theanine.tensor.gradient_ops import ViewOp
 from theanine.tensor.python_ops import FromFunctionOp, Print
 
 from .codegen import np_dtype
+from .kernels import callback
 from .registry import Unsupported, register
 
-_IMPORT = "from theanine.backends.numba.ops_control import run_python  # noqa: E402\n"
 _KEYS = {}  # op -> its number; equal ops share one (ops are kept for the process's life)
-_CALLS = []  # number -> callable(*values) -> tuple of output arrays (or None)
-
-
-def run_python(key, *values):
-    """Run op number `key`'s Python code on NumPy values (called in objmode)."""
-    return _CALLS[key](*values)
 
 
 def _perform(op, *values):
@@ -65,8 +62,7 @@ def _key(op):
     if key is None:
         call = (functools.partial(op.compute, None) if isinstance(op, Print)
                 else functools.partial(_perform, op))
-        key = _KEYS[op] = len(_CALLS)
-        _CALLS.append(call)
+        key = _KEYS[op] = callback.add(call)
     return key
 
 
@@ -77,7 +73,6 @@ def _objmode_type(var):
 
 def _call_python(ctx, node, ins, outs):
     """Emit the objmode call of node's Python code; assigns `outs` (may be empty)."""
-    ctx.helper(_IMPORT)
     ctx.calls_python = True
     args = []
     for v, e in zip(node.inputs, ins):
@@ -145,3 +140,8 @@ def _ifelse(ctx, node, ins, outs):
         with ctx.block(header):
             for o, v in zip(outs, vals):
                 ctx.line(f"{o} = {v}")
+
+
+@register(ViewOp)
+def _identity_grad(ctx, node, ins, outs):
+    ctx.line(f"{outs[0]} = {ins[0]}")

@@ -17,29 +17,25 @@ LLVM inlines into the loop, so no Python runs per step.
 their row shapes from one probe call of the body on zero slices, as on py.
 Nested scans are nested functions of the same module; gradient scans are
 ordinary Scans. Carries that are not tensors (random generators) are not
-supported here: such a Scan runs on py (object mode).
+supported here: such a Scan runs on py (object mode). A ring buffer's rows come
+back in step order through kernels/basic.py's ring_in_order.
+
+CheckSteps (the n_steps check of a vectorised scan) is here too.
 """
 
 from __future__ import annotations
 
 from theanine.scan.op import Scan
+from theanine.scan.utils import CheckSteps
+from theanine.tensor.composite import Composite
+from theanine.tensor.elemwise import Elemwise
 
-from .codegen import np_dtype
+from .codegen import emit_function, np_dtype
 from .registry import Unsupported, register
 
 
 def _elementwise(v):
-    from theanine.tensor.elemwise import Elemwise
-
-    if v.owner is None:
-        return False
-    if isinstance(v.owner.op, Elemwise):
-        return True
-    try:
-        from theanine.rewrites.composite import Composite
-    except ImportError:
-        return False
-    return isinstance(v.owner.op, Composite)
+    return v.owner is not None and isinstance(v.owner.op, (Elemwise, Composite))
 
 
 def _zeros_of(var, like):
@@ -47,19 +43,6 @@ def _zeros_of(var, like):
     if var.type.ndim == 0:
         return f"{np_dtype(var.type.dtype)}(0)"
     return f"np.zeros({like}.shape[1:], {np_dtype(var.type.dtype)})"
-
-
-RING_SRC = """
-@numba.njit(error_model='numpy', nogil=True)
-def ring_in_order(buf, steps):
-    rows = buf.shape[0]
-    if steps <= rows:
-        return buf[:steps]
-    cut = steps % rows
-    if cut == 0:
-        return buf
-    return np.concatenate((buf[cut:], buf[:cut]))
-"""
 
 
 @register(Scan, outer=True)
@@ -77,8 +60,6 @@ def _scan(ctx, node, ins, outs):
               and v.type.ndim > 0 and inner_outs.index(v) == C + j]
     body_dst = None
     if direct:
-        from .codegen import emit_function
-
         body_dst = ctx.module.unique("bodyd")
         emit_function(ctx.module, body_dst, op.inner_inputs, inner_outs, boxed=False,
                       cache=False, dests=[inner_outs[C + j] for j in direct])
@@ -170,9 +151,6 @@ def _scan(ctx, node, ins, outs):
             return f"{name}[:steps + 1]" if op.has_until else name
         return f"ring_in_order({name}, steps)" if m else f"{name}{cut}"
 
-    if any(m > 0 for m in op.keep):
-        ctx.helper(RING_SRC)
-
     rets = ([result(tr, op.keep[k]) for k, tr in traces] + carries
             + [result(f"y{j}", op.keep[C + j]) for j in range(Y)])
     line(1, f"return ({', '.join(rets)},)" if rets else "return ()")
@@ -183,3 +161,14 @@ def _scan(ctx, node, ins, outs):
     ctx.line(f"{res} = {fname}({', '.join(ins)})")
     for k, o in enumerate(outs):
         ctx.line(f"{o} = {res}[{k}]")
+
+
+@register(CheckSteps)
+def _check_steps(ctx, node, ins, outs):
+    seq, n = ins
+    with ctx.block(f"if {n} < 0:"):
+        ctx.line("raise ValueError('scan: n_steps must be >= 0')")
+    with ctx.block(f"if {seq}.shape[0] < {n}:"):
+        ctx.line("raise ValueError('scan: a sequence has fewer rows than the steps asked "
+                 "for (n_steps)')")
+    ctx.line(f"{outs[0]} = {seq}")

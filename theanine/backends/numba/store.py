@@ -2,7 +2,8 @@
 
 A kernel is the text of a module (codegen) whose ``kernel`` function numba
 compiles with ``cache=True``. Its key hashes that text with the versions of
-Python, NumPy, numba and of this backend's own source files, so a changed
+Python, NumPy, numba and of this backend's own source files (the emitters and
+the kernel modules in kernels/, which compiled kernels call), so a changed
 library never loads stale code. Layout under the cache directory (see
 theanine.cache, which makes it 0700 and refuses unsafe directories):
 
@@ -63,6 +64,30 @@ _CACHE_ERRORS = (EOFError, ValueError, KeyError, AttributeError, ImportError, In
 _SIZE = {"added": 0}  # bytes written since the last eviction check (this process)
 
 
+BACKEND_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def source_files(root=BACKEND_DIR):
+    """The .py files of this backend, kernels/ included, relative to `root`, sorted."""
+    out = []
+    for d, dirs, files in os.walk(root):
+        dirs[:] = sorted(x for x in dirs if x != "__pycache__")
+        out.extend(os.path.relpath(os.path.join(d, f), root) for f in files
+                   if f.endswith(".py"))
+    return sorted(out)
+
+
+def source_digest(root=BACKEND_DIR):
+    """sha256 over the names and contents of source_files(root): a kernel's compiled
+    code depends on the emitters that wrote it and on the kernel modules it calls
+    (numba's own cache does not notice a changed callee)."""
+    h = hashlib.sha256()
+    for rel in source_files(root):
+        with open(os.path.join(root, rel), "rb") as f:
+            h.update(rel.replace(os.sep, "/").encode() + b"\0" + f.read())
+    return h.hexdigest()
+
+
 @functools.lru_cache(maxsize=1)
 def version_tag():
     import numpy
@@ -75,14 +100,8 @@ def version_tag():
         import numba
 
         nb_version = numba.__version__
-    h = hashlib.sha256()
-    here = os.path.dirname(os.path.abspath(__file__))
-    for name in sorted(os.listdir(here)):
-        if name.endswith(".py"):
-            with open(os.path.join(here, name), "rb") as f:
-                h.update(name.encode() + f.read())
     return (f"py{sys.version_info[0]}.{sys.version_info[1]}-np{numpy.__version__}-"
-            f"nb{nb_version}-{h.hexdigest()[:16]}")
+            f"nb{nb_version}-{source_digest()[:16]}")
 
 
 def key_of(text):

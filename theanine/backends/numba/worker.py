@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 import sys
 
+import numba
+import numpy as np
+from numba import types
+
+from . import store
+
 
 def main():
-    import numba
-    import numpy as np
-    from numba import types
-
-    from . import store
-
     jobs = json.loads(sys.stdin.read() or "[]")
     failed = 0
     for job in jobs:

@@ -11,10 +11,10 @@ import numpy as np
 
 from theanine.tensor.elemwise import Elemwise, check_broadcast
 
-from .linker import py_funcify
+from .linker import IMPLS
 
 
-@py_funcify.register(Elemwise)
+@IMPLS.register(Elemwise)
 def _funcify_elemwise(op, node):
     if op.scalar_op.cast_inputs and any(
             np.dtype(v.type.dtype).kind in "biu" for v in node.inputs):

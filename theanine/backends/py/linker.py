@@ -5,11 +5,12 @@
         r0 = f1(r0, i1)             # r0's value is dead: its name is reused
         return (r0,)
 
-Each ``f`` is ``py_funcify(op, node)``: by default the op's pure ``compute``
-bound to its node, or a wrapper around a Theano-style ``perform``. Backends
-register faster or different implementations per Op class with
-``py_funcify.register``. ``run_nodes`` replays a graph node by node to report
-which node failed and with what inputs.
+Each ``f`` is ``py_funcify(op, node)``: the implementation registered for the
+op's class in ``IMPLS`` (theanine.graph.dispatch.Registry; the modules holding
+the registrations are listed in this package's ``__init__``), else the op's pure
+``compute`` bound to its node, or a wrapper around a Theano-style ``perform``.
+``run_nodes`` replays a graph node by node to report which node failed and with
+what inputs.
 
 Invariants (allow_gc): an intermediate value is released right after the
 node that uses it last: its name is rebound by that node's output, or
@@ -28,16 +29,24 @@ import time
 import numpy as np
 
 from theanine.graph.basic import Constant, check_runnable, has_compute
+from theanine.graph.dispatch import Registry
 from theanine.graph.traversal import gc_paused
+
+from . import IMPL_MODULES
+
+# op class -> fn(op, node) returning the callable that computes the node's outputs
+IMPLS = Registry("py", modules=IMPL_MODULES)
 
 
 def check_available():
     return True
 
 
-@functools.singledispatch
 def py_funcify(op, node):
     """A pure callable computing `node`'s outputs from its input values."""
+    impl = IMPLS.lookup(op)
+    if impl is not None:
+        return impl(op, node)
     if has_compute(op):
         return functools.partial(op.compute, node)
     check_runnable(op)
