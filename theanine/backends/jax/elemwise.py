@@ -60,7 +60,9 @@ def _sgn(x):
 
 
 def _round_away(x):
-    return jnp.sign(x) * jnp.floor(jnp.abs(x) + 0.5)
+    # from trunc(x), exactly, as the py backend: floor(|x| + 0.5) rounds |x| + 0.5 first
+    t = jnp.trunc(x)
+    return t + jnp.sign(x) * (jnp.abs(x - t) >= 0.5).astype(jnp.result_type(x))
 
 
 def _second(a, b):

@@ -83,6 +83,7 @@ class JaxFunction:
         else:
             self.device_io = DeviceIO(default_device())
         self._host = set()
+        self._nodes = set(fgraph.toposort())
         self._plan()
 
     def _plan(self):
@@ -107,6 +108,7 @@ class JaxFunction:
         return self._call(args)
 
     def _call(self, args):
+        retried = False
         with x64(True):
             while True:
                 try:
@@ -114,6 +116,18 @@ class JaxFunction:
                         return self.single.call_whole(args)
                     return self._run(args)
                 except Replan as r:
+                    # the failed trace may be a structurally equal graph's (from the
+                    # shared cache): that function can never trace, so it leaves the
+                    # cache, and the retry traces this graph's own segments
+                    for runner in self.runners.values():
+                        runner.unshare()
+                    foreign = r.node not in self._nodes
+                    if r.node in self._host or (foreign and retried):
+                        raise RuntimeError(f"theanine jax backend: cannot plan {r.node.op} "
+                                           f"({r.why})") from r
+                    retried = foreign
+                    if foreign:
+                        continue
                     warnings.warn(f"theanine jax backend: {r.node.op} runs on the host, "
                                   f"between jitted segments: {r.why}", stacklevel=3)
                     self._host.add(r.node)
@@ -139,6 +153,7 @@ class SegmentRunner:
         self.owner, self.seg = owner, seg
         self.table = owner.table
         self.variants = collections.OrderedDict()
+        self.shared_key = None  # the key of the shared compilation used (see _shared)
         self.warned = False
         fg = owner.fgraph
         if owner.plan.single():  # the jitted function takes the graph's inputs as they come
@@ -199,6 +214,7 @@ class SegmentRunner:
                    None if self.owner.sharding is None else self.owner.sharding.key)
         except (ValueError, AttributeError):  # not describable: compile for this graph only
             return self._compile(())
+        self.shared_key = key
         hit = _shared.get(key)
         if hit is not None:
             _shared.move_to_end(key)
@@ -210,6 +226,14 @@ class SegmentRunner:
             _shared.popitem(last=False)
         return fn
 
+    def unshare(self):
+        """Drop the shared compilation this runner uses (it failed to trace)."""
+        key = self.shared_key
+        if key is not None and key in _shared and any(
+                _shared[key][0] is fn for fn in self.variants.values()):
+            del _shared[key]
+        self.variants.clear()
+
     def _compile(self, concrete):
         seg, table, donate, constrain = self.seg, self.table, self.donate, self.constrain
 
@@ -217,7 +241,7 @@ class SegmentRunner:
             env = {id(v): x for v, x in zip(seg.dynamic, dyn)}
             env.update((id(v), c) for v, c in zip(seg.concrete, concrete))
             with checks.collecting(table) as col:
-                _run_top(seg.nodes, env, seg.fold, seg.deferred)
+                _run_top(seg, env)
                 outs = [evaluate.value_of(env, v) for v in seg.outputs]
                 for o, sharding in constrain:
                     outs[o] = jax.lax.with_sharding_constraint(outs[o], sharding)
@@ -277,10 +301,11 @@ class SegmentRunner:
             for k, v in zip(self.out_index, fg.outputs)]
 
 
-def _run_top(nodes, env, fold, deferred):
+def _run_top(seg, env):
     """evaluate.run for a segment's nodes; a node that cannot be traced raises
     Replan naming it."""
-    for node in nodes:
+    fold, deferred = seg.fold, seg.deferred
+    for node in seg.nodes:
         ins = [evaluate.value_of(env, v) for v in node.inputs]
         try:
             if node in deferred:
