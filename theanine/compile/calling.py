@@ -70,8 +70,9 @@ def make_caller(f):
               f"        raise _explain(_e, {everything})"]
     pool = args + olds
     use_set = len(pool) + len(f.results) > _INLINE_LIMIT
-    if use_set:
-        lines.append(f"    _seen = set(_cids); _seen.update(map(id, {_tuple(pool)}))")
+    if use_set:  # one list of the values so far, grown in place: linear in results
+        lines.append(f"    _pool = [{', '.join(pool)}]")
+        lines.append("    _seen = set(_cids); _seen.update(map(id, _pool))")
     writes = []
     for idx, spec in enumerate(f.results):
         x, k = spec.local, f"k{idx}"
@@ -79,10 +80,11 @@ def make_caller(f):
         env[f"_t{idx}"] = spec.dtype
         lines.append(f"    {x} = _r[{spec.position}]")
         cond = _fast_condition(x, idx, spec, pool, exempt, use_set, bool(f._const_ids))
+        given = "_pool" if use_set else _tuple(pool)
         lines += [f"    if {cond}:", f"        {k} = {x}", "    else:",
-                  f"        {x}, {k} = _secure({idx}, {x}, {_tuple(pool)}, {exempt})"]
+                  f"        {x}, {k} = _secure({idx}, {x}, {given}, {exempt})"]
         if use_set:
-            lines.append(f"    _seen.add(id({k}))")
+            lines.append(f"    _seen.add(id({k})); _pool.append({k})")
         pool.append(k)
         if spec.kind == "update":
             writes.append(f"    _c{spec.slot}.value = {x}")
@@ -163,12 +165,17 @@ def secure(spec, value, pool, exempt, const_arrays, label):
             value = copy.deepcopy(value)
         return value, value
     if not (type(value) is np.ndarray and value.dtype == spec.dtype):
+        # a NumPy scalar or Python number converts to a new array, which shares
+        # memory with nothing: no overlap checks (they cost O(pool) per value)
+        fresh = not isinstance(value, np.ndarray)
         if spec.kind == "output":
             value = np.asarray(value)
             if value.dtype != spec.dtype:
                 value = value.astype(spec.dtype)
         else:
             value = spec.type.filter(value, allow_downcast=True, arg=label)
+        if fresh and value is not exempt and isinstance(value, np.ndarray):
+            return value, value
     if spec.borrow or value is exempt:
         return value, _owner(value)
     for p in pool:
