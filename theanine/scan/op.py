@@ -214,8 +214,12 @@ class Scan(Op):
             self.profile = ProfileStats(self.name or "scan_fn")
 
 
-def run_scan(op, fn, node, n, outer):
-    """The reference loop (see the module docstring); returns the outer outputs."""
+def run_scan(op, fn, node, n, outer, pause=None):
+    """The reference loop (see the module docstring); returns the outer outputs.
+
+    pause(t), when given, is asked before each step t >= 1; True stops the loop
+    there with ``Paused`` (scan/resume.py), which holds what the steps so far
+    computed, so that another implementation can run the rest from step t."""
     S, C = op.n_seqs, op.n_carries
     if n < 0:
         raise ValueError(f"{op}: n_steps must be >= 0, got {n}")
@@ -237,6 +241,8 @@ def run_scan(op, fn, node, n, outer):
     first = [1 if k < 0 else 0 for k in op.keep]  # row 0 holds the initial state
     inits = list(carries)
     for t in range(n):
+        if pause is not None and t and pause(t):
+            raise Paused(op, t, n, outer, carries, _done_rows(op, traces, ys, t, first))
         res = fn(*[s[t] for s in seqs], *carries, *consts)
         new = res[:C]
         if ys is None:
@@ -279,6 +285,61 @@ def run_scan(op, fn, node, n, outer):
     out.extend(carries)
     out.extend(_in_order(y, steps) for y in ys)
     return tuple(out)
+
+
+class Paused(Exception):
+    """run_scan stopped before step `t` of `n` (its `pause` asked it to).
+
+    ``rest()`` gives (n - t, outer inputs) for the remaining steps: sequences
+    from row t, the carries after step t; ``join(outputs)`` combines the outer
+    outputs of a loop run on those with the rows computed before the pause into
+    the outer outputs of the whole loop, exactly as one loop of n steps gives
+    them (traces in order, ring buffers' last rows, per-step outputs)."""
+
+    def __init__(self, op, t, n, outer, carries, done):
+        super().__init__(f"{op} paused before step {t} of {n}")
+        self.op, self.t, self.n, self.outer = op, t, n, outer
+        self.carries, (self.traces, self.ys) = list(carries), done
+
+    def rest(self):
+        op, t = self.op, self.t
+        S, C = op.n_seqs, op.n_carries
+        seqs = [s[t:] for s in self.outer[:S]]
+        return self.n - t, tuple(seqs) + tuple(self.carries) + tuple(self.outer[S + C:])
+
+    def join(self, outputs):
+        op = self.op
+        C, keep = op.n_carries, op.keep
+        outputs = list(outputs)
+        out, at = [], 0
+        for k in range(C):
+            if op.traced[k]:
+                out.append(_stitch(self.traces[k], outputs[at], keep[k]))
+                at += 1
+        out.extend(outputs[at:at + C])
+        at += C
+        for j in range(op.n_ys):
+            out.append(_stitch(self.ys[j], outputs[at + j], keep[C + j]))
+        return tuple(out)
+
+
+def _stitch(before, after, keep):
+    """Rows before a pause, then the rows of the loop that continued: for a trace
+    holding its initial state as row 0 (keep -1) the continuation's row 0 is the
+    state at the pause, already the last row before it; a ring of `keep` rows
+    keeps the last `keep`."""
+    after = np.asarray(after)
+    if keep < 0:
+        after = after[1:]
+    rows = np.concatenate([before, after.astype(before.dtype, copy=False)])
+    return rows[-keep:] if keep > 0 and len(rows) > keep else rows
+
+
+def _done_rows(op, traces, ys, t, first):
+    """The rows of the traces and per-step outputs after t steps, in order."""
+    tr = [None if traces[k] is None else traces[k][:t + 1] if first[k]
+          else _in_order(traces[k], t) for k in range(op.n_carries)]
+    return tr, [_in_order(y, t) for y in ys]
 
 
 def _draws_in_place(op):

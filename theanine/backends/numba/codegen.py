@@ -24,10 +24,10 @@ import contextlib
 
 import numpy as np
 
-from theanine.graph.basic import Constant
+from theanine.graph.basic import Apply, Constant
 from theanine.graph.traversal import toposort
 
-from .registry import Unsupported, emitter_for
+from .registry import Unsupported, emitter_for, region_planner
 
 NJIT_OPTS = "error_model='numpy', nogil=True"
 MAX_INLINE_CONST = 4096  # elements of an inner array constant written into the source
@@ -194,13 +194,31 @@ def emit_function(module, name, inputs, outputs, boxed, cache, const_params=(), 
             return names[id(v)]
         raise Unsupported(f"{v} is not an input of the compiled region")
 
-    for node in toposort(outputs, stop_at=inputs):
-        emit = emitter_for(node.op)
-        if emit is None:
+    nodes = toposort(outputs, stop_at=inputs)
+    for node in nodes:
+        if emitter_for(node.op) is None:
             raise Unsupported(f"no numba implementation of {type(node.op).__name__}")
         for o in node.outputs:
             if not is_tensor(o):
                 raise Unsupported(f"{node.op} produces a {o.type} value")
+    planner = region_planner()
+    items = planner[0](nodes) if planner else nodes
+    readers = {id(o): 1 for o in outputs}  # uses outside the group that computes them
+    group_of = {}
+    for it in items:
+        for node in getattr(it, "members", ()):
+            group_of[node] = it
+    for node in nodes:
+        for v in node.inputs:
+            if v.owner is None or group_of.get(v.owner) is not group_of.get(node, node):
+                readers[id(v)] = readers.get(id(v), 0) + 1
+    for item in items:
+        if not isinstance(item, Apply):  # a loop-fused group of elementwise nodes
+            planner[1](ctx, item, ref, names,
+                       lambda v: id(v) in readers or id(v) in ctx.dests)
+            continue
+        node = item
+        emit = emitter_for(node.op)
         ins = [ref(v) for v in node.inputs]
         outs = [module.unique("v") for _ in node.outputs]
         ctx.dest = ctx.dests.get(id(node.outputs[0]))

@@ -39,14 +39,17 @@ import numpy as np
 
 from theanine.backends.py.linker import link as py_link
 from theanine.backends.py.linker import py_funcify
+from theanine.rewrites.composite import Composite
+from theanine.scan.op import Paused, Scan, run_scan
 
-from . import codegen, store
+from . import background, codegen, ops_scan, store
 from .registry import Unsupported, emitter_for, worth_compiling
 
 POLICIES = ("auto", "background", "sync", "strict", "checked")
 HOT_SECONDS = 0.2
 HOT_CALLS = 50
 LONG_SCAN = 1.0
+PAUSE_AFTER = 0.05  # seconds a NumPy loop runs before its projection is trusted
 _env_policy = os.environ.get("THEANINE_NUMBA_COMPILE", "auto").strip().lower()
 _env_gran = os.environ.get("THEANINE_NUMBA_GRANULARITY", "auto").strip().lower()
 _state = {"policy": _env_policy if _env_policy in POLICIES else "auto",
@@ -97,7 +100,10 @@ def kernel_text(node):
     if emitter_for(node.op) is None:
         raise Unsupported("no numba implementation is registered")
     m = codegen.Module()
-    codegen.emit_function(m, "kernel", node.inputs, node.outputs, boxed=True, cache=True)
+    if isinstance(node.op, Scan):
+        ops_scan.scan_entry(m, node)
+    else:
+        codegen.emit_function(m, "kernel", node.inputs, node.outputs, boxed=True, cache=True)
     return m.text()
 
 
@@ -111,12 +117,16 @@ def expected_sig(node):
                              readonly=True) for v, lay in zip(node.inputs, layouts(node)))
 
 
+def sig_spec(node):
+    """expected_sig without numba: [dtype, ndim, layout] per argument (read-only
+    arrays), what a background worker compiles."""
+    return [[v.type.dtype, v.type.ndim, lay] for v, lay in zip(node.inputs, layouts(node))]
+
+
 def layouts(node):
     """The array layout each input of node's kernel takes: 'A' (any strides) for the
     sequences of a Scan whose rows are arrays (a loop reads them row by row, so a
     reversed or transposed view is not copied whole), 'C' for the rest."""
-    from theanine.scan.op import Scan
-
     seqs = range(1, 1 + node.op.n_seqs) if isinstance(node.op, Scan) else ()
     return tuple("A" if k in seqs and v.type.ndim >= 2 else "C"
                  for k, v in enumerate(node.inputs))
@@ -144,6 +154,7 @@ class NodeKernel:
         self.calls = 0
         self.requested = False
         self.on_disk = None
+        self.siblings = [self]  # the kernels of the same function (link sets them)
         self.call = self._make_call()
 
     def _make_call(self):
@@ -207,6 +218,9 @@ class NodeKernel:
         if k.failed is None:
             if self.on_disk is None or (self.requested and background.done(k)):
                 self.on_disk = store.cached_on_disk(k)
+                if not self.on_disk and background.failure(k):
+                    k.failed = "its background compile failed"
+                    warn_object_mode(self.node.op, k.failed)
             # A kernel on disk loads in milliseconds once numba runs in this process;
             # starting numba costs ~0.5 s, so a first call runs on NumPy and the
             # compiled kernels load from the second call on.
@@ -216,11 +230,8 @@ class NodeKernel:
         t0 = time.perf_counter()
         try:
             return self.fallback(*args)
-        except _LongScan:
-            self.compile_now()
-            if self.cell[0] is None:
-                return self.fallback.plain(*args)
-            return self.call(*args)
+        except Paused as p:  # a long loop: the rest runs compiled, not from step 0
+            return self._resume(p)
         finally:
             self.spent += time.perf_counter() - t0
             self.calls += 1
@@ -228,39 +239,77 @@ class NodeKernel:
                     and (self.spent > HOT_SECONDS or self.calls >= HOT_CALLS)):
                 self.request()
 
+    def _resume(self, paused):
+        """Run the steps of a paused NumPy loop that are left: compiled if the
+        kernel compiles (or loads), else on NumPy; each step runs once."""
+        node = self.node
+        n_rest, outer = paused.rest()
+        if self.compile_now():
+            out = self.call(np.asarray(n_rest, dtype=node.inputs[0].type.dtype), *outer)
+        else:
+            out = run_scan(node.op, node.op.inner_function(), node, n_rest, outer)
+        res = paused.join((out,) if len(node.outputs) == 1 else out)
+        return res if len(node.outputs) != 1 else res[0]
+
     def request(self):
+        """Compile this function's missing kernels in the background (one node is
+        hot: the function is in use), the largest first."""
         if not self.requested:
+            request_missing(self.siblings, used_only=True)
             self.requested = True
-            background.request(self.kernel, expected_sig(self.node))
 
 
-class _LongScan(Exception):
-    pass
+def request_missing(kernels, used_only=False):
+    """Background compiles of the kernels not yet requested, compiled or on disk
+    (with `used_only`, of those that have run: a fused elementwise node that the glue
+    always sends to NumPy, its arrays being small, never needs its kernel)."""
+    batch = []
+    for nk in kernels:
+        if nk.requested or nk.kernel.failed is not None or nk.ready():
+            continue
+        if used_only and not nk.calls:
+            continue
+        nk.requested = True
+        if store.cached_on_disk(nk.kernel):
+            nk.on_disk = True  # another process compiled it: it loads at its next call
+        else:
+            batch.append((nk.kernel, sig_spec(nk.node)))
+    background.request_all(batch)
 
 
-def _scan_fallback(node, base):
-    """The py Scan, stopping early (to wait for the compiled loop) when it projects
-    to run longer than LONG_SCAN seconds."""
-    from theanine.scan.op import run_scan
+def compile_estimate(kernel):
+    """Seconds a compile of `kernel` is expected to take here (measured on 2
+    x86 cores: ~30 ms of CPU per generated line of a loop, plus numba's start);
+    a kernel on disk loads in milliseconds."""
+    if kernel.dispatcher is not None or store.cached_on_disk(kernel):
+        return 0.05
+    start = 0.0 if _state.get("numba_started") else 0.7
+    return start + 0.03 * kernel.text.count("\n")
 
+
+def _scan_fallback(node, base, kernel):
+    """The py Scan, paused (scan.op.Paused) when the steps left would take longer on
+    NumPy than LONG_SCAN plus compiling `kernel`: the compiled loop then runs the
+    rest, from where NumPy stopped."""
     op = node.op
     nout = len(node.outputs)
 
     def run(n_steps, *outer):
         n = int(n_steps)
-        inner = op.inner_function()
         t0 = time.perf_counter()
-        count = [0]
+        budget = []
 
-        def step(*a):
-            c = count[0] = count[0] + 1
-            if c & 15 == 0:
-                el = time.perf_counter() - t0
-                if el > 0.05 and el / c * (n - c) > LONG_SCAN:
-                    raise _LongScan
-            return inner(*a)
+        def pause(t):
+            if t & 15:
+                return False
+            el = time.perf_counter() - t0
+            if el < PAUSE_AFTER or el / t * (n - t) < LONG_SCAN:
+                return False
+            if not budget:
+                budget.append(LONG_SCAN + compile_estimate(kernel))
+            return el / t * (n - t) > budget[0]
 
-        res = run_scan(op, step, node, n, outer)
+        res = run_scan(op, op.inner_function(), node, n, outer, pause=pause)
         return res if nout != 1 else res[0]
 
     run.plain = base
@@ -284,8 +333,6 @@ def _numpy_when_large(op, kernel_call, numpy_call):
       over 10^6 floats: 0.57 vs 1.5 ms; a 10-step chain with tanh and exp at
       100x100: 55 vs 97 us);
     - otherwise the kernel (fusing cheap arithmetic saves calls and memory traffic)."""
-    from theanine.rewrites.composite import Composite
-
     if not isinstance(op, Composite):
         return kernel_call
     heavy = any(type(sop).__name__ in _TRANSCENDENTAL for sop, _, _ in op.program)
@@ -306,8 +353,6 @@ def link(fgraph, check_types=False, allow_gc=True, profile=None, **_):
     kernels = []
 
     def funcify(op, node):
-        from theanine.scan.op import Scan
-
         base = py_funcify(op, node)
         if any(not codegen.is_tensor(v) for v in node.inputs + node.outputs):
             # a random draw, a list of generator states, a loop carrying a generator:
@@ -326,8 +371,9 @@ def link(fgraph, check_types=False, allow_gc=True, profile=None, **_):
             warn_object_mode(op, str(e))
             return base
 
-        fallback = _scan_fallback(node, base) if isinstance(op, Scan) else base
-        nk = NodeKernel(store.get(text), node, fallback)
+        kernel = store.get(text)
+        fallback = _scan_fallback(node, base, kernel) if isinstance(op, Scan) else base
+        nk = NodeKernel(kernel, node, fallback)
         kernels.append(nk)
         return _numpy_when_large(op, nk.call, base)
 
@@ -337,9 +383,9 @@ def link(fgraph, check_types=False, allow_gc=True, profile=None, **_):
         for nk in kernels:
             nk.compile_now(strict=pol != "sync")
     elif pol == "background":
-        for nk in kernels:
-            if not store.cached_on_disk(nk.kernel):
-                nk.request()
+        request_missing(kernels)
+    for nk in kernels:
+        nk.siblings = kernels
 
     def compile_now():
         return all([nk.compile_now() for nk in kernels])
@@ -347,9 +393,11 @@ def link(fgraph, check_types=False, allow_gc=True, profile=None, **_):
     fn.kernels = kernels
     fn.compile_now = compile_now
     fn.ready = lambda: all(nk.ready() for nk in kernels)
+    # full speed: every kernel that has run is compiled code (the glue sends small
+    # arrays of some fused elementwise nodes to NumPy: their kernels never run)
+    fn.full_speed = lambda: all(nk.ready() or not nk.calls for nk in kernels)
     return fn
 
 
-from . import background  # noqa: E402
 
 __all__ = ["link", "set_policy", "policy", "check_available"]

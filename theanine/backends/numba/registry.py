@@ -28,6 +28,7 @@ from __future__ import annotations
 
 _EMITTERS = {}
 _OUTER = {}
+_PLANNER = []
 
 
 class Unsupported(Exception):
@@ -57,6 +58,27 @@ def emitter_for(op):
     return _lookup(_EMITTERS, op)
 
 
+def emitter_for_class(cls):
+    """The emitter registered for class `cls` (or a base class), else None."""
+    _load_all()
+    for c in cls.__mro__:
+        if c in _EMITTERS:
+            return _EMITTERS[c]
+    return None
+
+
+def set_region_planner(plan, emit_group):
+    """Install loop fusion (loops.py): plan(nodes) -> items, a node or a group, in
+    emission order; emit_group(ctx, group, ref, names, needed) emits a group."""
+    _PLANNER[:] = [plan, emit_group]
+
+
+def region_planner():
+    """(plan, emit_group), or None before loops.py is loaded."""
+    _load_all()
+    return tuple(_PLANNER) or None
+
+
 def worth_compiling(op):
     _load_all()
     return bool(_lookup(_OUTER, op))
@@ -75,6 +97,7 @@ def _load_all():
         return
     _LOADED.append(True)
     from . import (  # noqa: F401
+        loops,
         ops_control,
         ops_conv,
         ops_elemwise,

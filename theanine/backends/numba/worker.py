@@ -1,34 +1,153 @@
-"""Background compile worker: reads [{key, path, sig}] as JSON on stdin and
-compiles each kernel into the disk cache (store.Kernel.compile, under its lock)."""
+"""Background compile worker (``python -m theanine.backends.numba.worker``).
+
+Protocol: the parent writes JSON lines on stdin, each a list of jobs
+``{key, path, sig, size}``; the worker compiles each kernel into the disk cache
+(store.Kernel.compile, under the kernel's lock) and writes one line per job on
+stdout: ``<key> ok`` or ``<key> failed``.
+
+Several workers share one list (the parent sends every job to every worker):
+each takes the largest job whose kernel lock is free, so they split the work
+without talking to each other, and a kernel is compiled once. A job whose lock
+is held (a sibling is compiling it) waits until the rest is done, then loads
+what the sibling wrote.
+
+Lifetime (invariants):
+- While the parent lives, the worker waits for more jobs; IDLE_SECONDS without
+  any, it exits.
+- When the parent exits (stdin reaches end of file), the worker is *detached*:
+  it finishes the jobs it holds, then exits; it is stopped after
+  $THEANINE_NUMBA_DETACHED_SECONDS (default DETACHED_SECONDS) in all. Every kernel
+  finished before then stays in the cache; one cut short leaves nothing (numba
+  writes its cache files after compiling, the manifest after them).
+- It runs in its own session, so a Ctrl-C in the parent's terminal does not cut
+  a compile short; it never outlives the bound above.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import queue
 import sys
+import threading
+
+IDLE_SECONDS = 20.0
+DETACHED_SECONDS = 120.0
 
 
-def main():
+def detached_bound():
+    try:
+        return max(0.0, float(os.environ.get("THEANINE_NUMBA_DETACHED_SECONDS",
+                                             DETACHED_SECONDS)))
+    except ValueError:
+        return DETACHED_SECONDS
+
+
+def _read_jobs(inbox):
+    """Reader thread: parse job lines from stdin into `inbox`; None at end of file."""
+    for line in sys.stdin:
+        line = line.strip()
+        if line:
+            try:
+                inbox.put(json.loads(line))
+            except ValueError:
+                continue
+    inbox.put(None)
+
+
+def _lock_free(path):
+    """Whether the kernel's lock file is free now (a sibling worker may hold it)."""
+    try:
+        import fcntl
+    except ImportError:
+        return True
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return True
+    finally:
+        os.close(fd)
+
+
+def _compile(job):
     import numba
     import numpy as np
     from numba import types
 
     from . import store
 
-    jobs = json.loads(sys.stdin.read() or "[]")
+    with open(job["path"], encoding="utf-8") as f:
+        text = f.read()
+    k = store.get(text)
+    if k.key != job["key"]:
+        raise RuntimeError("another library version wrote this kernel")
+    sig = tuple(types.Array(numba.from_dtype(np.dtype(dt)), nd, lay, readonly=True)
+                for dt, nd, lay in job["sig"])
+    k.compile(sig)
+
+
+def _report(key, ok):
+    try:
+        sys.stdout.write(f"{key} {'ok' if ok else 'failed'}\n")
+        sys.stdout.flush()
+    except (OSError, ValueError):  # the parent is gone: nobody to tell
+        pass
+
+
+def main():
+    inbox = queue.Queue()
+    threading.Thread(target=_read_jobs, args=(inbox,), daemon=True).start()
+    pending, done = {}, set()
+    detached = False
     failed = 0
-    for job in jobs:
+    while True:
         try:
-            with open(job["path"], encoding="utf-8") as f:
-                text = f.read()
-            k = store.get(text)
-            if k.key != job["key"]:
-                continue  # another library version wrote it: the main process compiles
-            sig = tuple(types.Array(numba.from_dtype(np.dtype(dt)), nd, "C")
-                        for dt, nd in job["sig"])
-            k.compile(sig)
+            batch = inbox.get(timeout=0 if pending else IDLE_SECONDS)
+        except queue.Empty:
+            if pending:
+                batch = []
+            else:
+                return 1 if failed else 0  # idle: exit (the parent starts another)
+        if batch is None:
+            if not detached:
+                detached = True
+                _stop_after(detached_bound())
+            batch = []
+        for job in batch:
+            if job["key"] not in done:
+                pending[job["key"]] = job
+        if not pending:
+            if detached:
+                return 1 if failed else 0
+            continue
+        # the largest job nobody else is compiling, else the largest (wait for it)
+        order = sorted(pending.values(), key=lambda j: -j.get("size", 0))
+        free = [j for j in order if _lock_free(os.path.join(os.path.dirname(j["path"]),
+                                                            "lock"))]
+        job = (free or order)[0]
+        del pending[job["key"]]
+        done.add(job["key"])
+        try:
+            _compile(job)
         except Exception:  # noqa: BLE001 - the main process falls back or compiles itself
             failed += 1
-    return 1 if failed else 0
+            _report(job["key"], False)
+        else:
+            _report(job["key"], True)
+
+
+def _stop_after(seconds):
+    """Exit the process `seconds` from now (detached: the parent is gone)."""
+    t = threading.Timer(seconds, os._exit, args=(3,))
+    t.daemon = True
+    t.start()
 
 
 if __name__ == "__main__":
