@@ -79,3 +79,36 @@ def test_a_numpy_loop_that_cannot_compile_continues_on_numpy(fresh_cache, monkey
     xv = np.random.default_rng(1).normal(size=(50, 3))
     np.testing.assert_allclose(f(xv), reference(xv), rtol=1e-12)
     assert len(calls) == 50
+
+
+def test_a_compiled_loop_failing_at_its_last_step_is_not_run_again(monkeypatch):
+    """Issue 13 item 10: the failing node is read from the traceback; the graph is not
+    re-run on NumPy (a 1e6-step loop failing at its end took 8-11 s to raise)."""
+    from theanine.backends.numba import linker
+    from theanine.scan.op import Scan
+
+    n, calls = 1000, []
+
+    @as_op(itypes=[T.dscalar], otypes=[T.dscalar])
+    def checked(v):
+        calls.append(1)
+        if v > n - 0.5:
+            raise FloatingPointError(f"too large at {v}")
+        return v
+
+    x = T.dvector("x")
+    h, _ = theano.scan(lambda a, h: checked(h + a), sequences=x, outputs_info=T.constant(0.0))
+    with linker.policy("strict"):
+        f = theano.function([x], h[-1], mode="FAST_RUN")
+    assert all(k.ready() for k in f.fn.kernels)
+
+    def boom(*_):
+        raise AssertionError("the NumPy loop ran")
+
+    monkeypatch.setattr(Scan, "inner_function", boom)
+    assert f(np.ones(n - 1)) == n - 1
+    del calls[:]
+    with pytest.raises(FloatingPointError, match="too large") as info:
+        f(np.ones(n))
+    assert len(calls) == n  # the failing step is the last; nothing ran twice
+    assert "Scan" in str(info.value)
