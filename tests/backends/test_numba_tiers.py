@@ -112,3 +112,85 @@ def test_a_compiled_loop_failing_at_its_last_step_is_not_run_again(monkeypatch):
         f(np.ones(n))
     assert len(calls) == n  # the failing step is the last; nothing ran twice
     assert "Scan" in str(info.value)
+
+
+def _workers_of(cache_dir):
+    """Pids of background compile workers using `cache_dir` (Linux /proc)."""
+    import os
+
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read()
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                env = f.read()
+        except OSError:
+            continue
+        if b"theanine.backends.numba.worker" in cmd and \
+                f"THEANINE_CACHE_DIR={cache_dir}".encode() in env.split(b"\0"):
+            out.append(int(pid))
+    return out
+
+
+SHORT_SCRIPT = """
+import theanine as theano, theanine.tensor as T
+from theanine.backends.numba import linker
+x = T.matrix("x")
+h, _ = theano.scan(lambda r, h: T.tanh(h * 0.5 + r), sequences=x, outputs_info=T.zeros(3))
+y = T.exp(-x * x) * 3 + T.tanh(x)
+with linker.policy("background"):
+    f = theano.function([x], [h, y], mode="NUMBA")
+assert len(f.fn.kernels) == 2
+print("exiting")
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc"), reason="needs /proc")
+def test_a_short_script_keeps_its_compile_work(tmp_path):
+    """Issue 14 / issue 16 item 22: the script exits at once; its workers finish the
+    kernels it asked for (detached, bounded), leave them in the cache and exit."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from theanine.backends.numba import store
+
+    env = dict(os.environ, THEANINE_CACHE_DIR=str(tmp_path),
+               PYTHONPATH=os.pathsep.join(sys.path))
+    r = subprocess.run([sys.executable, "-c", SHORT_SCRIPT], env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    deadline = time.monotonic() + 240
+    while _workers_of(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not _workers_of(tmp_path)  # they stopped (the bound is 120 s)
+    entries = [d for d in os.listdir(tmp_path / "numba")]
+    assert len(entries) == 2
+    for key in entries:
+        k = store.Kernel(open(tmp_path / "numba" / key / f"k{key}.py").read(), key)
+        k.dir = str(tmp_path / "numba" / key)
+        assert k.verify(wipe=False), key  # compiled files present and matching
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc"), reason="needs /proc")
+def test_detached_workers_stop_at_their_bound(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    env = dict(os.environ, THEANINE_CACHE_DIR=str(tmp_path), THEANINE_NUMBA_DETACHED_SECONDS="0",
+               PYTHONPATH=os.pathsep.join(sys.path))
+    r = subprocess.run([sys.executable, "-c", SHORT_SCRIPT], env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    deadline = time.monotonic() + 30
+    while _workers_of(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _workers_of(tmp_path)

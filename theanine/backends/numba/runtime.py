@@ -26,7 +26,11 @@ __all__ = ["exp_f32", "exp_f64", "log_f32", "log_f64", "tanh_f32", "tanh_f64",
            "round_half_even", "angle_of", "psi_f64", "trigamma_f64", "check_index",
            "gemm_into"]
 
-_J = numba.njit(error_model="numpy", nogil=True, inline="always")
+# Not inline="always": numba then inlines and re-types each helper at every call
+# site (a tenth of an LSTM loop's compile time, a quadratic cost in big loop
+# bodies); LLVM inlines these small functions anyway, so the loops still vectorise
+# (measured: same run time, 8-10% less compile time).
+_J = numba.njit(error_model="numpy", nogil=True)
 
 
 @intrinsic

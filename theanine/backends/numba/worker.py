@@ -44,7 +44,8 @@ def detached_bound():
 
 
 def _read_jobs(inbox):
-    """Reader thread: parse job lines from stdin into `inbox`; None at end of file."""
+    """Reader thread: parse job lines from stdin into `inbox`. At end of file (the
+    parent is gone) start the detached bound at once, even mid-compile, and put None."""
     for line in sys.stdin:
         line = line.strip()
         if line:
@@ -52,28 +53,35 @@ def _read_jobs(inbox):
                 inbox.put(json.loads(line))
             except ValueError:
                 continue
+    _stop_after(detached_bound())
     inbox.put(None)
 
 
-def _lock_free(path):
-    """Whether the kernel's lock file is free now (a sibling worker may hold it)."""
+def _claim(job):
+    """Try to claim `job` for this worker: an exclusive lock on the kernel's `claim`
+    file, held until the compile ends (an fd, or None when a sibling holds it).
+    Not the kernel's own lock, which the compile takes: a sibling that has not
+    reached its compile yet (importing numba) must already see the job taken."""
     try:
         import fcntl
     except ImportError:
-        return True
+        return -1
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(os.path.join(os.path.dirname(job["path"]), "claim"),
+                     os.O_RDWR | os.O_CREAT, 0o600)
     except OSError:
-        return True
+        return -1
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
-        return False
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return True
-    finally:
         os.close(fd)
+        return None
+    return fd
+
+
+def _release(fd):
+    if fd is not None and fd >= 0:
+        os.close(fd)  # closing the only descriptor releases the flock
 
 
 def _compile(job):
@@ -116,9 +124,7 @@ def main():
             else:
                 return 1 if failed else 0  # idle: exit (the parent starts another)
         if batch is None:
-            if not detached:
-                detached = True
-                _stop_after(detached_bound())
+            detached = True
             batch = []
         for job in batch:
             if job["key"] not in done:
@@ -127,11 +133,15 @@ def main():
             if detached:
                 return 1 if failed else 0
             continue
-        # the largest job nobody else is compiling, else the largest (wait for it)
+        # the largest job no sibling has claimed, else the largest (its compile waits
+        # on the kernel's lock, then loads what the sibling wrote)
         order = sorted(pending.values(), key=lambda j: -j.get("size", 0))
-        free = [j for j in order if _lock_free(os.path.join(os.path.dirname(j["path"]),
-                                                            "lock"))]
-        job = (free or order)[0]
+        job, claim = order[0], None
+        for j in order:
+            claim = _claim(j)
+            if claim is not None:
+                job = j
+                break
         del pending[job["key"]]
         done.add(job["key"])
         try:
@@ -141,6 +151,8 @@ def main():
             _report(job["key"], False)
         else:
             _report(job["key"], True)
+        finally:
+            _release(claim)
 
 
 def _stop_after(seconds):
