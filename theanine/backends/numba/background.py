@@ -85,7 +85,7 @@ class _Worker:
             with _lock:
                 _jobs.pop(key, None)
                 _finished.add(key)
-                if status != "ok":
+                if status == "failed":
                     _failed[key] = status
         self.proc.wait()
         with _lock:

@@ -13,10 +13,12 @@ Tiers (``set_policy`` / $THEANINE_NUMBA_COMPILE; $THEANINE_NUMBA_GRANULARITY=all
 compiles every node that has a numba implementation, for testing):
 - 'auto' (default): kernels already on disk load at their second call (the first
   runs on NumPy while numba is not started: starting it costs ~0.5 s); a missing
-  kernel runs its NumPy implementation until the node proves hot (HOT_SECONDS
-  of run time or HOT_CALLS calls), then compiles in a background process and
-  swaps in when ready. A Scan running on NumPy that would take longer than
-  LONG_SCAN seconds stops and waits for its compiled loop instead.
+  kernel runs its NumPy implementation until the function proves hot (its
+  compilable nodes have spent HOT_SECONDS on NumPy, or one of them HOT_CALLS
+  calls); then all its missing kernels compile in background processes and swap
+  in when ready. A Scan running on NumPy whose remaining steps would take longer
+  than LONG_SCAN seconds plus its kernel's expected compile time pauses, and the
+  compiled loop runs the rest from the step reached (scan.op.Paused).
 - 'background': every missing kernel starts compiling at link time.
 - 'sync': every kernel is compiled at link time (tests, benchmarks).
 - 'strict': as sync, and a kernel that fails to compile raises, as does a node
@@ -46,7 +48,7 @@ from . import background, codegen, ops_scan, store
 from .registry import Unsupported, emitter_for, worth_compiling
 
 POLICIES = ("auto", "background", "sync", "strict", "checked")
-HOT_SECONDS = 0.2
+HOT_SECONDS = 0.1
 HOT_CALLS = 50
 LONG_SCAN = 1.0
 PAUSE_AFTER = 0.05  # seconds a NumPy loop runs before its projection is trusted
@@ -155,6 +157,7 @@ class NodeKernel:
         self.requested = False
         self.on_disk = None
         self.siblings = [self]  # the kernels of the same function (link sets them)
+        self.shared_spent = [0.0]  # NumPy time of all of them (link shares the list)
         self.call = self._make_call()
 
     def _make_call(self):
@@ -233,10 +236,12 @@ class NodeKernel:
         except Paused as p:  # a long loop: the rest runs compiled, not from step 0
             return self._resume(p)
         finally:
-            self.spent += time.perf_counter() - t0
+            dt = time.perf_counter() - t0
+            self.spent += dt
+            self.shared_spent[0] += dt
             self.calls += 1
             if (not self.requested and k.failed is None and _state["policy"] == "auto"
-                    and (self.spent > HOT_SECONDS or self.calls >= HOT_CALLS)):
+                    and (self.shared_spent[0] > HOT_SECONDS or self.calls >= HOT_CALLS)):
                 self.request()
 
     def _resume(self, paused):
@@ -384,8 +389,9 @@ def link(fgraph, check_types=False, allow_gc=True, profile=None, **_):
             nk.compile_now(strict=pol != "sync")
     elif pol == "background":
         request_missing(kernels)
+    shared_spent = [0.0]
     for nk in kernels:
-        nk.siblings = kernels
+        nk.siblings, nk.shared_spent = kernels, shared_spent
 
     def compile_now():
         return all([nk.compile_now() for nk in kernels])

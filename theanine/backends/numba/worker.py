@@ -3,7 +3,8 @@
 Protocol: the parent writes JSON lines on stdin, each a list of jobs
 ``{key, path, sig, size}``; the worker compiles each kernel into the disk cache
 (store.Kernel.compile, under the kernel's lock) and writes one line per job on
-stdout: ``<key> ok`` or ``<key> failed``.
+stdout: ``<key> ok``, ``<key> failed``, or ``<key> stale`` (the library's files
+changed since the parent read them: the kernel has another key here).
 
 Several workers share one list (the parent sends every job to every worker):
 each takes the largest job whose kernel lock is free, so they split the work
@@ -94,16 +95,21 @@ def _compile(job):
     with open(job["path"], encoding="utf-8") as f:
         text = f.read()
     k = store.get(text)
-    if k.key != job["key"]:
-        raise RuntimeError("another library version wrote this kernel")
+    if k.key != job["key"]:  # the library changed since the parent started
+        raise _Stale
     sig = tuple(types.Array(numba.from_dtype(np.dtype(dt)), nd, lay, readonly=True)
                 for dt, nd, lay in job["sig"])
     k.compile(sig)
 
 
-def _report(key, ok):
+class _Stale(Exception):
+    """The job's kernel has another key in this process: not compiled here (the
+    parent compiles it itself if it needs it), and not a failure."""
+
+
+def _report(key, status):
     try:
-        sys.stdout.write(f"{key} {'ok' if ok else 'failed'}\n")
+        sys.stdout.write(f"{key} {status}\n")
         sys.stdout.flush()
     except (OSError, ValueError):  # the parent is gone: nobody to tell
         pass
@@ -146,11 +152,13 @@ def main():
         done.add(job["key"])
         try:
             _compile(job)
+        except _Stale:
+            _report(job["key"], "stale")
         except Exception:  # noqa: BLE001 - the main process falls back or compiles itself
             failed += 1
-            _report(job["key"], False)
+            _report(job["key"], "failed")
         else:
-            _report(job["key"], True)
+            _report(job["key"], "ok")
         finally:
             _release(claim)
 
