@@ -257,8 +257,8 @@ class NodeKernel:
         return res if len(node.outputs) != 1 else res[0]
 
     def request(self):
-        """Compile this function's missing kernels in the background (one node is
-        hot: the function is in use), the largest first."""
+        """Compile this function's missing kernels that have run in the background
+        (the function is hot: in use), the largest first."""
         if not self.requested:
             request_missing(self.siblings, used_only=True)
             self.requested = True
@@ -292,7 +292,7 @@ def compile_estimate(kernel):
     return start + 0.03 * kernel.text.count("\n")
 
 
-def _scan_fallback(node, base, kernel):
+def _scan_fallback(node, kernel):
     """The py Scan, paused (scan.op.Paused) when the steps left would take longer on
     NumPy than LONG_SCAN plus compiling `kernel`: the compiled loop then runs the
     rest, from where NumPy stopped."""
@@ -317,7 +317,6 @@ def _scan_fallback(node, base, kernel):
         res = run_scan(op, op.inner_function(), node, n, outer, pause=pause)
         return res if nout != 1 else res[0]
 
-    run.plain = base
     return run
 
 
@@ -377,7 +376,7 @@ def link(fgraph, check_types=False, allow_gc=True, profile=None, **_):
             return base
 
         kernel = store.get(text)
-        fallback = _scan_fallback(node, base, kernel) if isinstance(op, Scan) else base
+        fallback = _scan_fallback(node, kernel) if isinstance(op, Scan) else base
         nk = NodeKernel(kernel, node, fallback)
         kernels.append(nk)
         return _numpy_when_large(op, nk.call, base)

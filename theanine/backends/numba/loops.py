@@ -222,16 +222,12 @@ def emit_group(ctx, group, ref, names, needed):
             sub = ", ".join("0" if v.type.broadcastable[d] else idx[d] for d in range(nd))
             elem[id(v)] = f"{e}[{sub}]"
         for m in members:
-            leaves = [elem[id(v)] if id(v) in elem else elem_of_member(v) for v in m.inputs]
+            leaves = [elem[id(v)] for v in m.inputs]  # inputs, or earlier members
             r = emit_dag(ctx, scalar_steps(m), leaves)[-1]
             o = m.outputs[0]
             elem[id(o)] = r
             if id(o) in arrays:
                 ctx.line(f"{arrays[id(o)]}[{', '.join(idx)}] = {r}")
-
-
-def elem_of_member(v):
-    raise AssertionError(f"{v} is read before the loop computes it")
 
 
 set_region_planner(plan, emit_group)

@@ -27,7 +27,7 @@ import weakref
 from theanine.graph.traversal import toposort
 from theanine.scan.op import Scan
 
-from .codegen import np_dtype
+from .codegen import Ctx, emit_function, np_dtype
 from .registry import Unsupported, register
 
 _BODIES = {}  # id(op) -> (weakref to the Scan op, rewritten inner outputs)
@@ -133,8 +133,6 @@ def scan_entry(module, node, name="kernel"):
     function itself, taking and returning 0-d values as 0-d arrays (one numba
     function less to type and one LLVM module less to optimise than a kernel that
     calls the loop: -10% compile time of an LSTM's gradient loop)."""
-    from .codegen import Ctx
-
     return scan_function(Ctx(module), node, name=name, entry=True)
 
 
@@ -156,8 +154,6 @@ def scan_function(ctx, node, name=None, entry=False):
         direct = []
     body_dst = None
     if direct:
-        from .codegen import emit_function
-
         body_dst = ctx.module.unique("bodyd")
         emit_function(ctx.module, body_dst, op.inner_inputs, inner_outs, boxed=False,
                       cache=False, dests=[inner_outs[C + j] for j in direct])
