@@ -9,15 +9,19 @@ PIP    := PIP_DISABLE_PIP_VERSION_CHECK=1 $(PY) -m pip
 # pytest-xdist workers: `make test PYTEST_WORKERS=0` runs in one process.
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
+# make fuzz: random graphs per fuzz test (a new seed each run; the CI slice is fixed)
+FUZZ_EXAMPLES ?= 300
 
-.PHONY: help demo demo-digits test lint bench clean
+.PHONY: help demo demo-digits test fuzz lint bench docs clean
 
 help:
 	@echo "make demo   train a character-level LSTM on Alice in Wonderland (2-3 minutes)"
 	@echo "make demo-digits  train an MLP on scikit-learn's digits, print its test accuracy"
 	@echo "make test   run the test suite"
+	@echo "make fuzz   differential fuzzing: FUZZ_EXAMPLES random graphs per test on every backend (FUZZ_SHRINK=1 to shrink failures)"
 	@echo "make lint   ruff check"
 	@echo "make bench  every benchmark (call overhead, scan, rewrites, conv/pool, jacobians, random loops): Markdown tables"
+	@echo "make docs   build the manual (docs/*.md) as a website in docs/_build/html"
 	@echo "make clean  remove .venv and caches"
 
 $(PY):
@@ -32,6 +36,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(PY)
 	$(PIP) install -q -e ".[dev]"
 	touch $@
 
+$(VENV)/.installed-docs: pyproject.toml | $(PY)
+	$(PIP) install -q -e ".[docs]"
+	touch $@
+
 demo: $(VENV)/.installed-examples
 	$(PY) examples/char_lm.py $(DEMO_ARGS)
 
@@ -40,6 +48,10 @@ demo-digits: $(VENV)/.installed-examples
 
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest -q $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS)) $(PYTEST_ARGS)
+
+fuzz: $(VENV)/.installed-dev
+	THEANINE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(if $(FUZZ_SHRINK),THEANINE_FUZZ_SHRINK=1) \
+		$(PY) -m pytest -q $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS)) tests/fuzz $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
@@ -53,5 +65,11 @@ bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/jacobian_bench.py
 	$(PY) benchmarks/random_scan.py
 
+# -W: a warning (a broken link or cross-reference, a page in no toctree) is an error,
+# as in the test suite (tests/test_docs.py).
+docs: $(VENV)/.installed-docs
+	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
+	@echo "open docs/_build/html/index.html"
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis *.egg-info docs/_build

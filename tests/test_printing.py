@@ -141,7 +141,10 @@ def test_debugprint_deep_graph_does_not_recurse():
     text = debugprint(y, file="str", depth=5)
     assert len(text.splitlines()) == 5
     # Full depth: iterative, so no RecursionError (3000 levels > recursion limit).
-    assert len(debugprint(y, file="str", ids="").splitlines()) == 3001
+    # Every MAX_NESTING levels the chain continues unindented: one line more each.
+    lines = debugprint(y, file="str", ids="").splitlines()
+    assert len(lines) == 3001 + 3000 // printing.MAX_NESTING
+    assert max(map(len, lines)) <= 2 * printing.MAX_NESTING + 40
 
 
 # -- pp ----------------------------------------------------------------------------
@@ -260,3 +263,66 @@ def test_pp_indexing():
     assert pp(x[:, -1]) == "x[:, -1]"
     assert pp(x[i:i + 2]) == "x[i:(i + 2)]"
     assert pp(x[v] * 2.0) == "(x[v] * 2.0)"
+
+
+# -- output size is linear in the graph (issue 13, item 9) ---------------------------
+def _chain(n):
+    y = T.dvector("x")
+    for _ in range(n):
+        y = T.tanh(y) + 1.0
+    return y
+
+
+def test_debugprint_output_is_linear_in_depth():
+    # 20k nodes printed 601 million characters when every level indented further
+    small, big = (len(debugprint(_chain(n), file="str")) for n in (5000, 10000))
+    assert big < 2.05 * small
+    assert big < 20000 * (2 * printing.MAX_NESTING + 60)
+
+
+def test_debugprint_deep_subtree_continues_unindented(monkeypatch, xy):
+    monkeypatch.setattr(printing, "MAX_NESTING", 2)
+    x, y = xy
+    a = T.log(x) + y
+    z = T.exp(T.tanh(a))
+    assert debugprint(z, file="str").splitlines() == [
+        "Elemwise{exp} [id A] ''",
+        " |Elemwise{tanh} [id B] ''",
+        "   |Elemwise{add} [id C] ''" + printing.CONTINUED,
+        "Elemwise{add} [id C] ''",
+        " |Elemwise{log} [id D] ''",
+        " | |x [id E]",
+        " |y [id F]",
+    ]
+    # a reference to the continued node stays a reference; depth still counts levels
+    text = debugprint([z, a], file="str").splitlines()
+    assert text[-1] == "Elemwise{add} [id C] ''" and text.count(text[-1]) == 2
+    assert len(debugprint(z, file="str", depth=3).splitlines()) == 3
+
+
+def test_pp_deep_chain_is_linear():
+    small, big = (len(pp(_chain(n))) for n in (5000, 10000))
+    assert big == 2 * small - 1  # "(tanh(" + ... + " + 1.0)" per level, x once
+
+
+def test_pp_names_repeated_subexpressions(monkeypatch, xy):
+    x, y = xy
+    a = x + y
+    h = T.exp(a)
+    assert pp(h * h) == "(exp((x + y)) * exp((x + y)))"  # short: printed in place
+    monkeypatch.setattr(printing, "NAME_MIN", 5)
+    assert pp(h * h + T.tanh(a)).splitlines() == [
+        "((@2 * @2) + tanh(@1))",
+        "@1 = (x + y)",
+        "@2 = exp(@1)",
+    ]
+
+
+def test_pp_of_a_dag_with_repeats_is_linear():
+    x = T.dvector("x")
+    y = x
+    for _ in range(200):  # each level uses the one below 3 times: 3**200 inline
+        y = y * y + y
+    text = pp(y)
+    assert len(text) < 200 * 80
+    assert text.splitlines()[1] == "@1 = ((((x * x) + x) * ((x * x) + x)) + ((x * x) + x))"

@@ -18,40 +18,29 @@ from .gradient import Lop, Rop, grad  # noqa: E402
 from . import compile  # noqa: E402
 from .compile import (In, Mode, Out, ProfileStats, SharedVariable, function,  # noqa: E402
                       shared)
-from .compile.function import UnusedInputError  # noqa: E402
+from .compile.function import UnusedInputError, function_dump  # noqa: E402
+from .gradient import subgraph_grad  # noqa: E402
+from .graph.traversal import clone_with_replacements as clone  # noqa: E402
+from .tensor import dot  # noqa: E402
+from .builders import OpFromGraph  # noqa: E402
 from .scan import (OrderedUpdates, foldl, foldr, map, reduce, scan,  # noqa: E402, A004
                    scan_checkpoints, until)
 from .scan.jacobian import hessian, jacobian  # noqa: E402
 from . import scan_module  # noqa: E402
-
-gradient.jacobian = jacobian
-gradient.hessian = hessian
+from . import ifelse, printing, sandbox  # noqa: E402
+from .printing import debugprint as dprint  # noqa: E402
+from .printing import pp  # noqa: E402
 
 __version__ = "0.1.0"
 
 change_flags = config.change_flags
 theano = _sys.modules[__name__]  # ``from theanine import theano`` gives the package
-tensor.TensorSharedVariable = compile.TensorSharedVariable
-
-
-def __getattr__(name):
-    import importlib
-
-    lazy = {"printing": "theanine.printing", "sandbox": "theanine.sandbox",
-            "ifelse": "theanine.ifelse",
-            "dprint": ("theanine.printing", "debugprint"),
-            "pp": ("theanine.printing", "pp")}
-    if name in lazy:
-        target = lazy[name]
-        if isinstance(target, tuple):
-            return getattr(importlib.import_module(target[0]), target[1])
-        return importlib.import_module(target)
-    raise AttributeError(f"module 'theanine' has no attribute {name!r}")
-
 
 __all__ = ["config", "Apply", "Constant", "Op", "Type", "Variable", "FunctionGraph",
            "MissingInputError", "tensor", "gradient", "grad", "Lop", "Rop", "compile", "In",
            "Mode", "Out", "ProfileStats", "SharedVariable", "function", "shared",
-           "UnusedInputError", "theano", "OrderedUpdates", "foldl", "foldr", "map", "reduce",
-           "scan", "scan_checkpoints", "until", "hessian", "jacobian", "scan_module"]
+           "UnusedInputError", "function_dump", "subgraph_grad", "clone", "dot", "OpFromGraph",
+           "theano", "OrderedUpdates", "foldl", "foldr", "map", "reduce", "scan",
+           "scan_checkpoints", "until", "hessian", "jacobian", "scan_module", "ifelse",
+           "printing", "sandbox", "dprint", "pp"]
 del _config_module

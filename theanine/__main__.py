@@ -26,8 +26,14 @@ ALIAS, TARGET = "theano", "theanine"
 # Theano 1.0 module paths whose theanine counterpart has another name.
 RENAMED = {
     "theano.gof": "theanine.graph",
+    "theano.gof.fg": "theanine.graph.fgraph",
+    "theano.gof.graph": "theanine.graph.traversal",
+    "theano.gof.op": "theanine.graph.basic",
+    "theano.gof.null_type": "theanine.gradient",
     "theano.tensor.var": "theanine.tensor.variable",
     "theano.compile.sharedvalue": "theanine.compile.shared",
+    "theano.scan_module.scan_op": "theanine.scan.op",
+    "theano.scan_module.scan_utils": "theanine.scan.utils",
 }
 # A file containing this marker is theanine's own shim, not a real Theano.
 SHIM_MARKER = "__theanine_alias__"
@@ -48,9 +54,9 @@ def _target_name(fullname):
     """The theanine module behind a theano.* name (None for other names)."""
     if fullname != ALIAS and not fullname.startswith(ALIAS + "."):
         return None
-    for old, new in RENAMED.items():
+    for old in sorted(RENAMED, key=len, reverse=True):  # the longest match wins
         if fullname == old or fullname.startswith(old + "."):
-            return new + fullname[len(old):]
+            return RENAMED[old] + fullname[len(old):]
     return TARGET + fullname[len(ALIAS):]
 
 

@@ -37,6 +37,15 @@ def _str(v):
     return str(v)
 
 
+def _nonnegative(v):
+    v = float(v)
+    if not v >= 0:
+        raise ValueError(f"expected a number >= 0, got {v!r}")
+    return v
+
+
+NOOP_DOC = "accepted for Theano compatibility; no effect in theanine"
+
 _FLAGS = {
     # name: (default, validator, doc)
     "floatX": ("float64", _choice("float64", "float32", "float16"),
@@ -51,17 +60,23 @@ _FLAGS = {
     "compute_test_value": ("off", _choice("off", "ignore", "warn", "raise", "pdb"),
                            "accepted for Theano compatibility; test values are not computed"),
     "device": ("cpu", _str, "accepted for Theano compatibility"),
-    "optimizer": ("fast_run", _str, "accepted for Theano compatibility"),
-    "exception_verbosity": ("low", _choice("low", "high"), "detail of error messages"),
+    "optimizer": ("fast_run", _str, "the rewrite pipeline of modes built with "
+                  "optimizer='default' (fast_run, fast_compile, merge, None)"),
+    "exception_verbosity": ("low", _choice("low", "high"),
+                            "accepted for Theano compatibility; errors always carry the "
+                            "failing node, its inputs' shapes and types"),
     "profile": (False, _bool, "profile every compiled function"),
+    "cache_max_mb": (1000.0, _nonnegative,
+                     "size limit of the compiled-code cache in MB; the least recently used "
+                     "entries are removed beyond it (0: no limit)"),
     "warn_float64": ("ignore", _choice("ignore", "warn", "raise", "pdb"),
                      "accepted for Theano compatibility"),
     # Accepted so that Theano scripts and THEANO_FLAGS strings run unchanged;
     # theanine generates Python, so no C compiler or GPU setting applies.
     "cxx": ("", _str, "accepted for Theano compatibility (no C compiler is used)"),
     "linker": ("cvm", _str, "accepted for Theano compatibility (see mode)"),
-    "optimizer_including": ("", _str, "accepted for Theano compatibility"),
-    "optimizer_excluding": ("", _str, "accepted for Theano compatibility"),
+    "optimizer_including": ("", _str, "rewrite steps or rules to add (':'-separated)"),
+    "optimizer_excluding": ("", _str, "rewrite steps or rules to skip (':'-separated)"),
     "compiledir": ("", _str, "accepted for Theano compatibility"),
     "base_compiledir": ("", _str, "accepted for Theano compatibility"),
     "openmp": (False, _bool, "accepted for Theano compatibility"),
@@ -73,8 +88,92 @@ _FLAGS = {
     "dnn.enabled": ("auto", _str, "accepted for Theano compatibility"),
     "lib.cnmem": (0.0, float, "accepted for Theano compatibility"),
     "gpuarray.preallocate": (0.0, float, "accepted for Theano compatibility"),
+    # Theano 1.0 flags honoured by theanine (added for its scripts).
+    "on_opt_error": ("warn", _choice("warn", "raise", "pdb", "ignore"),
+                     "a rewrite rule that fails: warn (RewriteWarning) and skip it, raise, "
+                     "pdb (post-mortem, then raise) or ignore"),
+    "optimizer_verbose": (False, _bool, "print each rewrite that fires (as print_rewrites)"),
+    "tensor.local_elemwise_fusion": (True, _bool,
+                                     "fuse chains of elementwise ops (False excludes the "
+                                     "fusion step)"),
+    "cast_policy": ("custom", _choice("custom"),
+                    "Theano's default casting rules (the only policy theanine implements)"),
 }
-_SECTIONS = {k.split(".", 1)[0] for k in _FLAGS if "." in k}
+_FLAGS.update({name: (default, check, NOOP_DOC) for name, (default, check) in {
+    # Theano 1.0 flags accepted so that scripts and THEANO_FLAGS strings run unchanged;
+    # they change nothing here (why, per group, in docs/theano_compat.md).
+    # graph construction and debugging aids theanine does not have
+    "compute_test_value_opt": ("off", _choice("off", "ignore", "warn", "raise", "pdb")),
+    "print_test_value": (False, _bool), "pickle_test_value": (True, _bool),
+    "check_input": (True, _bool), "check_stack_trace": ("off", _str),
+    "cycle_detection": ("regular", _str), "on_shape_error": ("warn", _choice("warn", "raise")),
+    "optimizer_requiring": ("", _str), "print_global_stats": (False, _bool),
+    "profile_memory": (False, _bool), "profile_optimizer": (False, _bool),
+    "cache_optimizations": (False, _bool), "unpickle_function": (True, _bool),
+    "reoptimize_unpickled_function": (False, _bool), "vm.lazy": ("None", _str),
+    "int_division": ("int", _choice("int", "raise", "floatX")),
+    "traceback.compile_limit": (0, int), "conv.assert_shape": (False, _bool),
+    "tensor.cmp_sloppy": (0, int), "unittests.rseed": ("666", _str),
+    "experimental.local_alloc_elemwise_assert": (True, _bool),
+    "experimental.unpickle_gpu_on_cpu": (False, _bool),
+    # the scan op's memory options (theanine's scan_memory rewrites decide)
+    "scan.allow_output_prealloc": (True, _bool), "scan.debug": (False, _bool),
+    # C code generation and compilation (theanine generates Python and numba code)
+    "gcc.cxxflags": ("", _str), "compiledir_format": ("", _str),
+    "cmodule.mac_framework_link": (False, _bool), "cmodule.warn_no_version": (False, _bool),
+    "cmodule.remove_gxx_opt": (False, _bool), "cmodule.compilation_warning": (False, _bool),
+    "cmodule.preload_cache": (False, _bool), "cmodule.age_thresh_use": (60 * 60 * 24 * 24, int),
+    "cmodule.debug": (False, _bool), "compile.wait": (5, int), "compile.timeout": (120, int),
+    "blas.check_openmp": (True, _bool), "openmp_elemwise_minsize": (200000, int),
+    "lib.amdlibm": (False, _bool), "ctc.root": ("", _str),
+    # GPU back ends of Theano (CUDA, libgpuarray, cuDNN, MAGMA)
+    "init_gpu_device": ("", _str), "force_device": (False, _bool), "contexts": ("", _str),
+    "print_active_device": (True, _bool), "enable_initial_driver_test": (True, _bool),
+    "cuda.root": ("", _str), "cuda.enabled": (True, _bool), "pycuda.init": (False, _bool),
+    "cublas.lib": ("cublas", _str), "gpuarray.sync": (False, _bool),
+    "gpuarray.sched": ("default", _str), "gpuarray.single_stream": (True, _bool),
+    "gpuarray.cache_path": ("", _str), "gpuelemwise.sync": (True, _bool),
+    "gpu.local_elemwise_fusion": (True, _bool), "nvcc.fastmath": (False, _bool),
+    "nvcc.flags": ("", _str), "nvcc.compiler_bindir": ("", _str),
+    "dnn.conv.algo_fwd": ("small", _str), "dnn.conv.algo_bwd_data": ("none", _str),
+    "dnn.conv.algo_bwd_filter": ("none", _str), "dnn.conv.precision": ("as_input_f32", _str),
+    "dnn.base_path": ("", _str), "dnn.include_path": ("", _str),
+    "dnn.library_path": ("", _str), "dnn.bin_path": ("", _str),
+    "magma.enabled": (False, _bool), "magma.include_path": ("", _str),
+    "magma.library_path": ("", _str),
+    # Theano's DebugMode, NanGuardMode and profiler options (theanine's DebugMode always
+    # runs the checks it has; see docs/function.md for its profiler)
+    "DebugMode.patience": (10, int), "DebugMode.check_c": (True, _bool),
+    "DebugMode.check_py": (True, _bool), "DebugMode.check_finite": (True, _bool),
+    "DebugMode.check_strides": (0, int), "DebugMode.warn_input_not_reused": (True, _bool),
+    "DebugMode.check_preallocated_output": ("", _str),
+    "DebugMode.check_preallocated_output_ndim": (4, int),
+    "NanGuardMode.nan_is_error": (True, _bool), "NanGuardMode.inf_is_error": (True, _bool),
+    "NanGuardMode.big_is_error": (True, _bool), "NanGuardMode.action": ("raise", _str),
+    "profiling.time_thunks": (True, _bool), "profiling.n_apply": (20, int),
+    "profiling.n_ops": (20, int), "profiling.output_line_width": (512, int),
+    "profiling.min_memory_size": (1024, int), "profiling.min_peak_memory": (False, _bool),
+    "profiling.destination": ("stderr", _str), "profiling.debugprint": (False, _bool),
+    "profiling.ignore_first_call": (False, _bool),
+    "optdb.position_cutoff": (float("inf"), float), "optdb.max_use_ratio": (8.0, float),
+    "metaopt.verbose": (0, int), "metaopt.optimizer_excluding": ("", _str),
+    "metaopt.optimizer_including": ("", _str),
+    # NumPy's floating-point error state (theanine leaves it to the program)
+    "numpy.seterr_all": ("ignore", _str), "numpy.seterr_divide": ("None", _str),
+    "numpy.seterr_over": ("None", _str), "numpy.seterr_under": ("None", _str),
+    "numpy.seterr_invalid": ("None", _str),
+    # warnings about bugs of old Theano versions
+    "warn.ignore_bug_before": ("0.9", _str), "warn.argmax_pushdown_bug": (False, _bool),
+    "warn.gpusum_01_011_0111_bug": (False, _bool), "warn.sum_sum_bug": (False, _bool),
+    "warn.sum_div_dimshuffle_bug": (False, _bool), "warn.subtensor_merge_bug": (False, _bool),
+    "warn.gpu_set_subtensor1": (False, _bool), "warn.vm_gc_bug": (False, _bool),
+    "warn.signal_conv2d_interface": (False, _bool), "warn.reduce_join": (False, _bool),
+    "warn.inc_set_subtensor1": (False, _bool), "warn.round": (False, _bool),
+    "warn.inc_subtensor1_opt": (False, _bool), "warn.identify_1pexp_bug": (False, _bool),
+}.items()})
+NOOP = frozenset(k for k, v in _FLAGS.items() if v[2].startswith(
+    ("accepted for Theano compatibility", NOOP_DOC)))
+_SECTIONS = {k.rsplit(".", i)[0] for k in _FLAGS for i in range(1, k.count(".") + 1)}
 
 
 class _Section:

@@ -1,7 +1,9 @@
-"""Reverse-mode differentiation over the graph: grad, Lop, Rop, verify_grad,
-and the gradient-shaping ops (disconnected_grad, zero_grad, grad_clip, grad_scale).
-jacobian and hessian live with scan (theanine/scan/jacobian.py) and are attached
-here by theanine/__init__.py.
+"""Reverse-mode differentiation over the graph: grad, Lop, Rop, verify_grad;
+re-exported here (Theano's names): the gradient-shaping ops of
+theanine/tensor/gradient_ops.py (disconnected_grad, zero_grad, grad_clip, grad_scale)
+and the gradient marker types of theanine/graph/basic.py (DisconnectedType, NullType).
+jacobian and hessian are built on scan, a layer above (theanine/scan/jacobian.py);
+``theanine.gradient.jacobian`` forwards to them (module __getattr__ below).
 
 Invariants:
 - The walk is iterative, in reverse topological order, over the "live" variables:
@@ -10,74 +12,51 @@ Invariants:
 - An op's gradient for an input is a variable of the input's type, or a
   DisconnectedType variable (no gradient flows), or a NullType variable
   (undefined / not implemented). A NullType reaching a requested wrt raises.
-- Discrete (integer, bool) variables carry no gradient: an op whose live outputs
-  are all discrete is not asked for its gradient. A wrt that is live but receives
-  no gradient term (integer paths, zero-gradient ops) gets zeros; only a wrt that
-  is not live at all is "disconnected" (DisconnectedInputError by default).
+- Only an op with an integer (or bool) *output* cuts the gradient (Theano 1.0: "do
+  not force integer variables to have zero grad"): an integer input of a float
+  operation receives its float gradient (``grad((x_int * 2.5).sum(), x_int)`` is
+  2.5 everywhere). An op whose live outputs are all discrete is asked for its
+  gradient only to learn whether it is undefined (a NullType, e.g. a random draw's
+  parameters, raises NullTypeGradError); otherwise its inputs get zero from it. A
+  wrt that is live but receives no gradient term gets zeros; only a wrt that is not
+  live at all is "disconnected" (DisconnectedInputError by default).
+- The seed is ``ones_like(cost)``, so the gradient graph depends on the cost and
+  every input of the cost counts as used by theano.function (as in Theano).
 """
 
 from __future__ import annotations
 
 import warnings
 
-import numpy as np
-
-from theanine.graph.basic import Apply, Op, Type, Variable
+from theanine.config import config
+from theanine.graph.basic import (  # noqa: F401 - re-exported: Theano's names here
+    DisconnectedType,
+    NullType,
+    Variable,
+    disconnected_type,
+    grad_not_implemented,
+    grad_undefined,
+)
 from theanine.graph.traversal import gc_paused as _gc_paused
 from theanine.graph.traversal import toposort
-
-
-class DisconnectedType(Type):
-    """Type of the 'gradient' of an output that does not depend on an input."""
-
-    is_disconnected = True
-
-    def filter(self, value, strict=False, allow_downcast=None):
-        raise TypeError("a disconnected gradient has no value")
-
-    def __eq__(self, other):
-        return type(other) is DisconnectedType
-
-    def __hash__(self):
-        return hash(DisconnectedType)
-
-    def __str__(self):
-        return "DisconnectedType"
-
-
-class NullType(Type):
-    """Type of an undefined or unimplemented gradient; `why_null` says why."""
-
-    is_null = True
-
-    def __init__(self, why_null="(no explanation)"):
-        self.why_null = why_null
-
-    def filter(self, value, strict=False, allow_downcast=None):
-        raise TypeError(f"an undefined gradient has no value: {self.why_null}")
-
-    def __eq__(self, other):
-        return type(other) is NullType and other.why_null == self.why_null
-
-    def __hash__(self):
-        return hash((NullType, self.why_null))
-
-    def __str__(self):
-        return "NullType"
-
-
-def disconnected_type():
-    return DisconnectedType()()
-
-
-def grad_not_implemented(op, x_pos, x, comment=""):
-    return NullType(f"the gradient of {op} with respect to its input {x_pos} is not "
-                    f"implemented. {comment}")()
-
-
-def grad_undefined(op, x_pos, x, comment=""):
-    return NullType(f"the gradient of {op} with respect to its input {x_pos} is "
-                    f"mathematically undefined. {comment}")()
+from theanine.tensor.alloc import ones_like, zeros_like
+from theanine.tensor.basic import as_tensor_variable
+from theanine.tensor.gradient_ops import (  # noqa: F401 - re-exported: Theano's names here
+    DisconnectedGrad,
+    GradClip,
+    GradScale,
+    UndefinedGrad,
+    ViewOp,
+    ZeroGrad,
+    consider_constant,
+    disconnected_grad,
+    grad_clip,
+    grad_scale,
+    undefined_grad,
+    zero_grad,
+)
+from theanine.tensor.math import add, cast
+from theanine.tensor.shape import patternbroadcast
 
 
 class DisconnectedInputError(ValueError):
@@ -113,14 +92,15 @@ def _is_disconnected(g):
 
 
 def _cast_like(g, v, where="a gradient"):
-    """`g` converted to the dtype and broadcast pattern of `v` (ndim must match)."""
-    from theanine.tensor.math import cast
-    from theanine.tensor.shape import patternbroadcast
-
+    """`g` converted to the dtype and broadcast pattern of `v` (ndim must match). The
+    gradient of a discrete variable stays a float (floatX if `g` is discrete)."""
     if g.type.ndim != v.type.ndim:
         raise TypeError(f"{where} for {v} has {g.type.ndim} dimensions; expected "
                         f"{v.type.ndim} (the variable's type is {v.type})")
-    if g.type.dtype != v.type.dtype:
+    if _is_discrete(v):
+        if _is_discrete(g):
+            g = cast(g, _dtype("floatX"))
+    elif g.type.dtype != v.type.dtype:
         g = cast(g, v.type.dtype)
     if g.type.broadcastable != v.type.broadcastable:
         g = patternbroadcast(g, v.type.broadcastable)
@@ -128,8 +108,6 @@ def _cast_like(g, v, where="a gradient"):
 
 
 def _sum_terms(terms):
-    from theanine.tensor.math import add
-
     nulls = [t for t in terms if _is_null(t)]
     if nulls:
         return nulls[0]
@@ -181,8 +159,6 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
     known_grads: {variable: gradient} to start from (cost may then be None).
     return_disconnected: 'zero', 'None' or 'Disconnected' for disconnected wrt.
     null_gradients: 'raise' (NullTypeGradError) or 'return' when a gradient is undefined."""
-    from theanine.tensor.basic import as_tensor_variable
-
     if disconnected_inputs not in ("raise", "warn", "ignore"):
         raise ValueError("grad: disconnected_inputs must be 'raise', 'warn' or 'ignore', "
                          f"got {disconnected_inputs!r}")
@@ -205,13 +181,16 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
             raise TypeError(f"grad: cost must be a scalar (0-d), got a {cost.type.ndim}-d "
                             f"tensor {cost}; take T.sum(cost) or pass known_grads")
         dt = _dtype("floatX") if _is_discrete(cost) else cost.type.dtype
-        start[id(cost)] = (cost, [as_tensor_variable(np.ones((), dtype=dt))])
+        start[id(cost)] = (cost, [ones_like(cost, dtype=dt)])
     for v, g in (known_grads or {}).items():
         if not isinstance(v, Variable):
             raise TypeError(f"grad: known_grads keys must be symbolic variables, got {v!r}")
         if not isinstance(g, Variable):
             g = as_tensor_variable(g)
-        if not (_is_null(g) or _is_disconnected(g) or _is_discrete(v)):
+        if not (_is_null(g) or _is_disconnected(g) or _is_discrete(v)) \
+                and g.type.ndim == v.type.ndim:
+            # a gradient of another rank is passed on as given (Theano accepts it:
+            # custom ops' grads may expect it)
             g = _cast_like(g, v, "known_grads")
         start.setdefault(id(v), (v, []))[1].append(g)
     if not start:
@@ -220,7 +199,9 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
     for c in consts:
         if not isinstance(c, Variable):
             raise TypeError(f"grad: consider_constant must hold symbolic variables, got {c!r}")
-    nodes, patterns, live = _live([v for v, _ in start.values()], wrt_list, consts)
+    # a variable whose only known gradient is DisconnectedType starts nothing
+    roots = [v for v, gs in start.values() if not all(_is_disconnected(g) for g in gs)]
+    nodes, patterns, live = _live(roots, wrt_list, consts)
     grads = {k: [g for g in v[1] if not _is_disconnected(g)] for k, v in start.items()}
     for node in reversed(nodes):
         _backprop(node, patterns[id(node)], grads, live)
@@ -254,8 +235,6 @@ def grad(cost, wrt, consider_constant=None, disconnected_inputs="raise", add_nam
 
 def _backprop(node, cp, grads, live):
     """Add the gradient terms that `node` sends to its live inputs into `grads`."""
-    from theanine.tensor.basic import as_tensor_variable
-
     if not any(id(o) in live for o in node.outputs):
         return
     if not any(id(i) in live for i in node.inputs):
@@ -263,8 +242,7 @@ def _backprop(node, cp, grads, live):
     ogs, useful, nulls = [], [], []
     for j, o in enumerate(node.outputs):
         terms = grads.get(id(o))
-        if not terms or _is_discrete(o):
-            # an integer output carries no gradient: its inputs get zero from here
+        if not terms:
             ogs.append(disconnected_type())
             continue
         g = _sum_terms(terms)
@@ -272,8 +250,12 @@ def _backprop(node, cp, grads, live):
         ogs.append(g)
     if not useful and not nulls:
         return
-    if useful:
-        passed = [ogs[j] if j in useful else disconnected_type() for j in range(len(ogs))]
+    # Discrete outputs pass zero to the inputs; the op is asked about them only when
+    # they are all it has (to learn whether its gradient is undefined there).
+    real = [j for j in useful if not _is_discrete(node.outputs[j])]
+    ask = real or useful
+    if ask:
+        passed = [ogs[j] if j in ask else disconnected_type() for j in range(len(ogs))]
         igs = node.op.L_op(node.inputs, node.outputs, passed)
         if igs is None or len(igs) != len(node.inputs):
             raise ValueError(f"{node.op}.grad returned {igs!r}: expected a list of "
@@ -282,7 +264,7 @@ def _backprop(node, cp, grads, live):
     else:
         igs = [None] * len(node.inputs)
     for i, inp in enumerate(node.inputs):
-        if id(inp) not in live or _is_discrete(inp):
+        if id(inp) not in live:
             continue
         null_to = [j for j in nulls if cp[i][j]]
         g = ogs[null_to[0]] if null_to else igs[i]
@@ -293,6 +275,8 @@ def _backprop(node, cp, grads, live):
         if _is_disconnected(g):
             continue
         if not _is_null(g):
+            if not real:
+                continue  # reached only through discrete outputs: zero
             g = _cast_like(g, inp, f"{node.op}.grad: the gradient of input {i}")
         grads.setdefault(id(inp), []).append(g)
 
@@ -304,14 +288,10 @@ def _disconnected_result(v, how):
 
 
 def _float_zeros_like(w):
-    from theanine.tensor.alloc import zeros_like
-
     return zeros_like(w, dtype=_dtype("floatX") if _is_discrete(w) else None)
 
 
 def _dtype(d):
-    from theanine.config import config
-
     return config.floatX if d == "floatX" else d
 
 
@@ -349,89 +329,25 @@ def Lop(f, wrt, eval_points, consider_constant=None, disconnected_inputs="raise"
 
 def _accumulate(keys, values):
     """{key: value}, adding the values of a key given more than once."""
-    from theanine.tensor.basic import as_tensor_variable
-
     out = {}
     for k, v in zip(keys, values):
         out[k] = out[k] + as_tensor_variable(v) if k in out else v
     return out
 
 
-class _IdentityGradOp(Op):
-    """Identity forward; the gradient is reshaped by `kind`."""
-
-    __props__ = ("kind", "lo", "hi")
-
-    def __init__(self, kind, lo=None, hi=None):
-        self.kind, self.lo, self.hi = kind, lo, hi
-
-    def make_node(self, x):
-        from theanine.tensor.basic import as_tensor_variable
-
-        x = as_tensor_variable(x)
-        return Apply(self, [x], [x.type()])
-
-    def compute(self, node, x):
-        return x
-
-    def grad(self, inputs, output_grads):
-        from theanine.tensor.alloc import zeros_like
-        from theanine.tensor.math import clip
-
-        (g,) = output_grads
-        if self.kind == "disconnected":
-            return [disconnected_type()]
-        if self.kind == "zero":
-            return [zeros_like(g)]
-        if self.kind == "clip":
-            return [clip(g, self.lo, self.hi)]
-        if self.kind == "scale":
-            return [g * self.lo]
-        if self.kind == "undefined":
-            return [grad_undefined(self, 0, inputs[0])]
-        return [g]
-
-    def connection_pattern(self, node):
-        return [[self.kind != "disconnected"]]
-
-    def infer_shape(self, node, shapes):
-        return shapes
-
-
-def disconnected_grad(x):
-    """x, through which no gradient flows (the cost is treated as not depending on x)."""
-    return _IdentityGradOp("disconnected")(x)
-
-
-def zero_grad(x):
-    """x, whose gradient is zero (connected, but zero)."""
-    return _IdentityGradOp("zero")(x)
-
-
-consider_constant = zero_grad  # Theano's ConsiderConstant: zero gradient, still connected
-
-
-def grad_scale(x, multiplier):
-    """x, whose gradient is multiplied by `multiplier` on the way back."""
-    return _IdentityGradOp("scale", float(multiplier))(x)
-
-
-def undefined_grad(x):
-    """x, whose gradient is undefined (asking for it raises)."""
-    return _IdentityGradOp("undefined")(x)
-
-
-def grad_clip(x, lower_bound, upper_bound):
-    """x, whose gradient is clipped to [lower_bound, upper_bound] on the way back."""
-    if lower_bound > upper_bound:
-        raise ValueError(f"grad_clip: lower_bound must be <= upper_bound, got "
-                         f"lower_bound={lower_bound}, upper_bound={upper_bound}")
-    return _IdentityGradOp("clip", float(lower_bound), float(upper_bound))(x)
-
-
 # Split out along their seams; imported last because they use grad above.
 from .gradient_check import numeric_grad, verify_grad  # noqa: E402
 from .rop import Rop  # noqa: E402
+
+
+def __getattr__(name):
+    """Theano's theano.gradient.jacobian / hessian, stated with scan (a layer above)."""
+    if name in ("jacobian", "hessian"):
+        from theanine.scan import jacobian as module  # allow-listed: scan is above gradient
+
+        return getattr(module, name)
+    raise AttributeError(f"module 'theanine.gradient' has no attribute {name!r}")
+
 
 __all__ = ["DisconnectedType", "NullType", "disconnected_type", "grad_not_implemented",
            "grad_undefined", "DisconnectedInputError", "NullTypeGradError", "GradientError",

@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from theanine.tensor.basic import as_tensor_variable
+from theanine.tensor.reduce import sum as tsum
+from theanine.tensor.sharedvar import shared
+from theanine.tensor.type import TensorType
+
 from .gradient import GradientError, grad
 
 
@@ -34,11 +39,7 @@ def verify_grad(fun, pt, n_tests=2, rng=None, eps=None, out_type=None, abs_tol=N
                 rel_tol=None, mode=None, cast_to_output_type=False, no_debug_ref=True):
     """Check T.grad of `fun` at point `pt` (list of arrays) against central finite
     differences of a random projection of fun's output. Raises GradientError."""
-    from theanine.compile.function import function
-    from theanine.compile.shared import shared
-    from theanine.tensor.basic import as_tensor_variable
-    from theanine.tensor.reduce import sum as tsum
-    from theanine.tensor.type import TensorType
+    from theanine.compile.function import function  # allow-listed: compile is above
 
     if not isinstance(pt, (list, tuple)):
         raise TypeError(f"verify_grad: pt must be a list of numpy arrays, got {type(pt)}")

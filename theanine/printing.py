@@ -1,12 +1,22 @@
 """Looking at graphs: debugprint (text tree), pp (infix formula), pydotprint
-(Graphviz picture) and the Print op (prints a value at run time).
+(Graphviz picture); the Print op (prints a value at run time) lives in
+theanine/tensor/python_ops.py and is re-exported here.
 
 Invariants:
 - Every walk here is iterative (explicit stacks or a toposort), so graphs of
   100,000+ nodes never hit Python's recursion limit.
 - debugprint gives each Apply node (and each root variable) one id, in the
   order first printed; a node met again is printed as one line with its id and
-  without its inputs, which is Theano's reference to the earlier subtree.
+  without its inputs, which is Theano's reference to the earlier subtree. A node
+  MAX_NESTING levels deep is printed with "(continued below)" and its subtree
+  follows, unindented, after the tree that holds it: lines are at most
+  2 * MAX_NESTING characters of indentation plus their text, so the output is
+  linear in the number of nodes.
+- pp builds each node's text as a template of its own characters and references
+  to its inputs' texts and joins them once at the end (no string is copied per
+  level), and names a subexpression used more than once whose text is longer than
+  NAME_MIN characters (``@1``, defined on lines after the formula), so a DAG
+  whose subexpressions repeat prints in linear size.
 """
 
 from __future__ import annotations
@@ -20,13 +30,21 @@ import tempfile
 
 import numpy as np
 
+from theanine.compile.function import Function
+from theanine.compile.io import In, Out
 from theanine.graph.basic import Apply, Constant, Op, Variable
+from theanine.graph.fgraph import FunctionGraph
 from theanine.graph.traversal import toposort
+from theanine.tensor.python_ops import Print, _print_fn  # noqa: F401 - Theano's theano.printing.Print
 
 __all__ = ["debugprint", "dprint", "pp", "pprint", "PPrinter", "pydotprint", "Print",
            "char_from_number"]
 
 _IDS = ("CHAR", "int", "id", "")
+# Deeper subtrees continue as trees of their own (indentation would make the output
+# grow with the square of the depth: 601 million characters for a 20,000-node chain).
+MAX_NESTING = 64
+CONTINUED = "  (continued below)"
 
 
 def char_from_number(number):
@@ -90,10 +108,6 @@ def debugprint(obj, depth=-1, print_type=False, file=None, ids="CHAR", stop_on_n
 
 
 def _roots_of(item, out):
-    from theanine.compile.function import Function
-    from theanine.compile.io import In, Out
-    from theanine.graph.fgraph import FunctionGraph
-
     if isinstance(item, Variable):
         return [(item, None)]
     if isinstance(item, Apply):
@@ -136,10 +150,23 @@ def _storage_str(var):
 
 def _print_tree(top, order, depth, print_type, ids, stop_on_name, print_storage, done,
                 used_ids, out, prefix, inner_ops):
-    """Pre-order walk with an explicit stack of (var, prefix, child prefix, depth)."""
-    stack = [(top, prefix, prefix, depth)]
+    """Print the tree under `top`; subtrees deeper than MAX_NESTING levels continue
+    as trees of their own after it (see module doc), so that the output stays linear
+    in the number of nodes."""
+    pending = [(top, depth)]
+    while pending:
+        root, dep = pending.pop(0)
+        _print_one_tree(root, root is not top, order, dep, print_type, ids, stop_on_name,
+                        print_storage, done, used_ids, out, prefix, inner_ops, pending)
+
+
+def _print_one_tree(top, continued, order, depth, print_type, ids, stop_on_name,
+                    print_storage, done, used_ids, out, prefix, inner_ops, pending):
+    """Pre-order walk with an explicit stack of (var, prefix, child prefix, depth,
+    level). `continued`: `top` was cut from a deeper tree and is expanded here."""
+    stack = [(top, prefix, prefix, depth, 0)]
     while stack:
-        var, pre, pre_child, dep = stack.pop()
+        var, pre, pre_child, dep, level = stack.pop()
         if dep == 0:
             continue
         type_str = f" <{var.type}>" if print_type else ""
@@ -150,21 +177,28 @@ def _print_tree(top, order, depth, print_type, ids, stop_on_name, print_storage,
             done.setdefault(var, used_ids[var])
             print(line.rstrip(), file=out)
             continue
-        already = node in done
+        already = node in done and not (continued and var is top)
         id_str = _id_of(node, ids, used_ids)
         done[node] = id_str
         idx = "" if len(node.outputs) == 1 else f".{var.index}"
         pos = str(order[id(node)]) if order and id(node) in order else ""
         name = var.name if var.name is not None else ""
-        print(f"{pre}{node.op}{idx} {id_str}{type_str} '{name}'   {pos}".rstrip(), file=out)
+        expand = not already and not (stop_on_name and var.name is not None)
+        cut = expand and node.inputs and level >= MAX_NESTING and dep != 1
+        more = CONTINUED if cut else ""
+        print(f"{pre}{node.op}{idx} {id_str}{type_str} '{name}'   {pos}".rstrip() + more,
+              file=out)
         if _inner_outputs(node.op) and not already:
             inner_ops.append(var)
-        if already or (stop_on_name and var.name is not None):
+        if cut:
+            pending.append((var, dep))
+            continue
+        if not expand:
             continue
         last = len(node.inputs) - 1
         for k in range(last, -1, -1):
             child_pre = pre_child + ("  " if k == last else " |")
-            stack.append((node.inputs[k], pre_child + " |", child_pre, dep - 1))
+            stack.append((node.inputs[k], pre_child + " |", child_pre, dep - 1, level + 1))
 
 
 dprint = debugprint
@@ -175,6 +209,8 @@ _INFIX = {"Add": "+", "Sub": "-", "Mul": "*", "TrueDiv": "/", "IntDiv": "//", "M
           "Pow": "**", "EQ": "==", "NEQ": "!=", "LT": "<", "LE": "<=", "GT": ">",
           "GE": ">=", "AND": "&", "OR": "|", "XOR": "^"}
 _PREFIX = {"Neg": "-", "Invert": "~"}
+_MARK = "\x00"  # brackets an input's position in a template (see PPrinter.__call__)
+NAME_MIN = 40  # a repeated subexpression longer than this is named once
 
 
 class PPrinter:
@@ -203,12 +239,66 @@ class PPrinter:
         if not isinstance(var, Variable):
             raise TypeError(f"pp: expected a symbolic variable, got {type(var).__name__}: "
                             f"{var!r}")
-        text = {}
-        for node in toposort([var]):
-            args = [text[id(i)] if id(i) in text else self._leaf(i) for i in node.inputs]
+        nodes = toposort([var])
+        uses = {}
+        for node in nodes:
+            for i in node.inputs:
+                uses[id(i)] = uses.get(id(i), 0) + 1
+        tmpl, size, names, defs = {}, {}, {}, []
+        for node in nodes:
+            args, custom = [], None
+            for k, i in enumerate(node.inputs):
+                if id(i) in names:
+                    args.append(names[id(i)])
+                elif id(i) in tmpl:
+                    args.append(f"{_MARK}{k}{_MARK}")
+                else:
+                    args.append(self._leaf(i))
             for o in node.outputs:
-                text[id(o)] = self._node_text(o, args)
-        return text[id(var)] if id(var) in text else self._leaf(var)
+                printer = self._printer_of(o)
+                if printer is default_pp:
+                    text = printer(o, args)
+                else:  # a printer of the user's sees the inputs' full texts
+                    if custom is None:
+                        custom = [self._join(id(i), tmpl, names) if a.startswith(_MARK)
+                                  else a for a, i in zip(args, node.inputs)]
+                    text = printer(o, custom).replace(_MARK, "")
+                parts, n = [], 0
+                for j, piece in enumerate(text.split(_MARK)):
+                    if j % 2 == 0:
+                        parts.append(piece)
+                        n += len(piece)
+                    else:
+                        ref = id(node.inputs[int(piece)])
+                        parts.append(ref)
+                        n += size[ref]
+                tmpl[id(o)], size[id(o)] = parts, n
+                if o is not var and uses.get(id(o), 0) > 1 and n > NAME_MIN:
+                    names[id(o)] = f"@{len(defs) + 1}"
+                    defs.append(id(o))
+        if id(var) not in tmpl:
+            return self._leaf(var)
+        lines = [self._join(id(var), tmpl, names)]
+        lines += [f"{names[k]} = {self._join(k, tmpl, names)}" for k in defs]
+        return "\n".join(lines)
+
+    @staticmethod
+    def _join(key, tmpl, names):
+        """The text of the variable with id `key`: its template, with the texts of
+        unnamed inputs inserted (an explicit stack: graphs may be deep)."""
+        pieces, stack = [], [iter(tmpl[key])]
+        while stack:
+            for part in stack[-1]:
+                if type(part) is str:
+                    pieces.append(part)
+                elif part in names:
+                    pieces.append(names[part])
+                else:
+                    stack.append(iter(tmpl[part]))
+                    break
+            else:
+                stack.pop()
+        return "".join(pieces)
 
     process = __call__
 
@@ -222,13 +312,13 @@ class PPrinter:
             return np.array2string(data, separator=", ")
         return f"<{var.type}>"
 
-    def _node_text(self, var, args):
+    def _printer_of(self, var):
         op = var.owner.op
         for cond, printer in self.printers:
             if (cond(var) if callable(cond) and not isinstance(cond, (Op, type))
                     else (isinstance(op, cond) if isinstance(cond, type) else op == cond)):
-                return printer(var, args)
-        return default_pp(var, args)
+                return printer
+        return default_pp
 
 
 def default_pp(var, args):
@@ -339,9 +429,6 @@ def _quote(text, limit):
 def graph_to_dot(fct, compact=True, with_ids=False, high_contrast=True, max_label_size=70,
                  var_with_name_simple=False):
     """The Graphviz (DOT language) source of pydotprint's picture."""
-    from theanine.compile.function import Function
-    from theanine.graph.fgraph import FunctionGraph
-
     fg = fct.maker.fgraph if isinstance(fct, Function) else fct
     if isinstance(fg, FunctionGraph):
         inputs, outputs = fg.inputs, fg.outputs
@@ -401,56 +488,3 @@ def graph_to_dot(fct, compact=True, with_ids=False, high_contrast=True, max_labe
             var_box(v)
     lines.append("}")
     return "\n".join(lines) + "\n"
-
-
-# -- Print ------------------------------------------------------------------------
-def _print_fn(op, value):
-    for attr in op.attrs:
-        got = getattr(value, attr)
-        print(op.message, attr, "=", got() if callable(got) else got)
-
-
-class Print(Op):
-    """Identity that prints its input when the function runs (Theano's Print).
-
-    ``x = Print("x is")(x)`` prints ``x is __str__ = [...]`` at each call;
-    attrs names attributes to print instead (e.g. ('shape', 'sum')), global_fn
-    replaces printing with any callable(op, value). Its gradient is the
-    identity's, so printing does not change derivatives.
-    """
-
-    __props__ = ("message", "attrs", "global_fn")
-    view_map = {0: [0]}
-
-    def __init__(self, message="", attrs=("__str__",), global_fn=_print_fn):
-        if isinstance(attrs, str):
-            raise TypeError(f"Print: attrs must be a tuple of attribute names, got the "
-                            f"string {attrs!r}; write attrs=({attrs!r},)")
-        self.message = message
-        self.attrs = tuple(attrs)
-        self.global_fn = global_fn
-
-    def make_node(self, x):
-        from theanine.tensor.basic import as_tensor_variable
-
-        x = as_tensor_variable(x) if not isinstance(x, Variable) else x
-        return Apply(self, [x], [x.type()])
-
-    def compute(self, node, x):
-        self.global_fn(self, x)
-        return x
-
-    def grad(self, inputs, output_grads):
-        return list(output_grads)
-
-    def R_op(self, inputs, eval_points):
-        return list(eval_points)
-
-    def infer_shape(self, node, shapes):
-        return list(shapes)
-
-    def do_constant_folding(self, node):
-        return False
-
-    def __str__(self):
-        return f"Print{{{self.message}}}" if self.message else "Print"

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import warnings
 
-from theanine.graph.traversal import toposort
+from theanine.graph.traversal import ancestors, clone_replace, toposort
+from theanine.tensor.alloc import zeros_like
+from theanine.tensor.basic import as_tensor_variable
 
 from .gradient import (
     DisconnectedInputError,
@@ -30,10 +32,6 @@ def Rop(f, wrt, eval_points, disconnected_outputs="raise", return_disconnected="
     Built as the transpose of Lop: u -> J^T u is linear, so grad of (J^T u) . v with
     respect to u is J v. An output f[i] that does not depend on any wrt is handled
     per disconnected_outputs ('raise', 'warn', 'ignore') and return_disconnected."""
-    from theanine.graph.traversal import clone_replace
-    from theanine.tensor.alloc import zeros_like
-    from theanine.tensor.basic import as_tensor_variable
-
     if disconnected_outputs not in ("raise", "warn", "ignore"):
         raise ValueError("Rop: disconnected_outputs must be 'raise', 'warn' or 'ignore', "
                          f"got {disconnected_outputs!r}")
@@ -91,8 +89,6 @@ def _has_user_rop(fs, wrts):
 
 
 def _depends_on(node, wrts):
-    from theanine.graph.traversal import ancestors
-
     ids = {id(w) for w in wrts}
     return any(id(v) in ids for v in ancestors(node.inputs))
 
@@ -120,8 +116,6 @@ def _node_jvp(node, ins_t):
     """The node's Jacobian-vector product, its inputs taken as independent (a copy of
     the node over fresh inputs, so an input that is an ancestor of another is not
     counted twice), substituted back afterwards."""
-    from theanine.graph.traversal import clone_replace
-
     fresh = [i.type() for i in node.inputs]
     copy = node.clone_with_new_inputs(fresh, strict=True)
     float_outs = [o for o in copy.outputs if not _is_discrete(o)]

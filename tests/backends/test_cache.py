@@ -137,3 +137,35 @@ def test_concurrent_compiles_both_succeed(tmp_path):
         r = _result(p)
         assert r["out"] == pytest.approx(EXPECTED) and r["ready"]
     assert _run(tmp_path)["misses"] == 0
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="numba is not installed")
+def test_the_key_changes_with_every_kernel_module(tmp_path, monkeypatch):
+    """numba's cache of a kernel does not notice a changed callee: the key hashes the
+    emitters and every kernel module (kernels/) that compiled kernels call."""
+    import shutil
+
+    from theanine.backends.numba import runtime, store
+
+    hashed = {os.path.join(store.BACKEND_DIR, f) for f in store.source_files()}
+    called = [os.path.abspath(m.__file__) for m in runtime.KERNEL_MODULES]
+    called += [os.path.abspath(runtime.__file__), os.path.abspath(store.__file__)]
+    assert set(called) <= hashed, set(called) - hashed
+    copy = tmp_path / "numba"
+    shutil.copytree(store.BACKEND_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    before = store.source_digest(str(copy))
+    assert before == store.source_digest()
+    for rel in ("kernels/linalg.py", "kernels/special.py", "ops_scan.py"):
+        path = copy / rel
+        text = path.read_text()
+        path.write_text(text + "\n# changed\n")
+        assert store.source_digest(str(copy)) != before, rel
+        path.write_text(text)
+    assert store.source_digest(str(copy)) == before
+    keys = []
+    for digest in ("0" * 64, "1" * 64):
+        monkeypatch.setattr(store, "source_digest", lambda root=None, d=digest: d)
+        store.version_tag.cache_clear()
+        keys.append(store.key_of("the same module text"))
+    store.version_tag.cache_clear()
+    assert keys[0] != keys[1]

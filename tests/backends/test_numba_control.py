@@ -11,7 +11,7 @@ import theanine as theano
 import theanine.tensor as T
 from tests.backends.conftest import assert_same, backend_mode
 from theanine.compile.ops import as_op
-from theanine.ifelse import IfElse, ifelse
+from theanine.ifelse import LazyIfElse, ifelse
 from theanine.printing import Print
 from theanine.scan.op import Scan
 
@@ -20,14 +20,15 @@ R = np.random.default_rng(5)
 
 @contextlib.contextmanager
 def no_py_fallback(monkeypatch):
-    """py's Scan loop and IfElse branches fail if called."""
+    """py's Scan loop and ifelse branches (LazyIfElse, the form ifelse runs as) fail if
+    called."""
 
     def boom(*_):
         raise AssertionError("the py implementation ran instead of compiled code")
 
     with monkeypatch.context() as m:
         m.setattr(Scan, "inner_function", boom)
-        m.setattr(IfElse, "branch_functions", boom)
+        m.setattr(LazyIfElse, "branch_functions", boom)
         yield
 
 
@@ -115,7 +116,7 @@ def test_ifelse_top_level_matrices_and_scalars(numba_strict, monkeypatch):
     args = [R.normal(size=(3, 3)), R.normal(size=(3, 3)), np.float64(4.0)]
     for cond in (1.0, -1.0):
         run_compiled(monkeypatch, [c, a, b, s], outs, [np.float64(cond)] + args,
-                     compiled=IfElse)
+                     compiled=LazyIfElse)
 
 
 def test_ifelse_in_scan_runs_only_the_taken_branch(numba_strict, monkeypatch, capsys):
@@ -168,6 +169,6 @@ def test_ifelse_branch_types_must_agree(numba_strict):
 
     c, v = T.scalar("c"), T.vector("v")
     inner = v.type()
-    op = IfElse([inner], [inner * 2], [T.cast(inner, "float32")])
+    op = LazyIfElse([inner], [inner * 2], [T.cast(inner, "float32")])
     with pytest.raises(Unsupported, match="one dtype and ndim"):
         theano.function([c, v], op(c, v), mode=backend_mode("numba"))

@@ -1,5 +1,5 @@
 """numba implementations of the diagonal ops, Nonzero, Unique, RavelMultiIndex,
-UnravelIndex, _IdentityGradOp and the erfinv / erfcx scalar kernels agree with py
+UnravelIndex, ViewOp and the erfinv / erfcx scalar kernels agree with py
 (values, dtype, shape) and raise what py raises.
 
 Few graphs, several outputs each (every node is one JIT compilation), each run on

@@ -1,8 +1,7 @@
 """Modes (FAST_RUN -> numba, NUMBA, DebugMode), object-mode fallback with a
-one-time warning, background compilation, and the registry's coverage."""
+one-time warning, background compilation. The registry's coverage of the
+built-in ops: test_registry.py."""
 
-import importlib
-import pkgutil
 import warnings
 
 import numpy as np
@@ -105,48 +104,3 @@ def test_background_compile_swaps_in(tmp_path, monkeypatch):
     assert f.fn.ready()
     assert cache.info()[1] > 0
     store.forget_loaded()
-
-
-# Built-in ops whose values are not tensors: a NumPy generator (RandomStreams' RandomOp
-# draws with NumPy's Generator/RandomState objects, which compiled code can neither
-# copy nor, for RandomState, receive) and the Python list of per-step generator
-# states a gradient of a random loop reads (ListStepInputs). They run in the
-# Python glue by design; a Scan carrying a generator runs its NumPy loop. Any other
-# built-in op without a numba implementation fails
-# test_every_builtin_op_has_a_numba_implementation.
-PYTHON_GLUE = {"RandomOp", "ListStepInputs"}
-
-
-def _all_op_classes():
-    import theanine
-
-    for m in pkgutil.walk_packages(theanine.__path__, "theanine."):
-        if ".backends." in m.name or m.name.endswith("__main__"):
-            continue
-        try:
-            importlib.import_module(m.name)
-        except Exception:  # noqa: BLE001 - optional dependencies
-            continue
-    seen, stack = set(), [Op]
-    while stack:
-        c = stack.pop()
-        for s in c.__subclasses__():
-            if s not in seen:
-                seen.add(s)
-                stack.append(s)
-    return {c for c in seen if c.__module__.startswith("theanine.")
-            and not c.__module__.startswith("theanine.backends")
-            and ("make_node" in vars(c) or "compute" in vars(c))
-            and not (c.__name__.startswith("_") and c.__subclasses__())}  # private bases
-
-
-def test_every_builtin_op_has_a_numba_implementation():
-    from theanine.backends.numba.registry import emitter_for
-
-    classes = _all_op_classes()
-    missing = sorted(c.__name__ for c in classes
-                     if emitter_for(c.__new__(c)) is None and c.__name__ not in PYTHON_GLUE)
-    assert not missing, f"built-in ops without a numba implementation: {missing}"
-    implemented = sorted(c.__name__ for c in classes if c.__name__ in PYTHON_GLUE
-                         and emitter_for(c.__new__(c)) is not None)
-    assert not implemented, f"implemented now, remove from PYTHON_GLUE: {implemented}"

@@ -77,13 +77,14 @@ def test_default_update_and_dict_outputs_survive():
     assert g() == {"count": 1.0}
 
 
-def test_private_copy_storage_survives():
+def test_copy_storage_survives():
     w = shared(1.0, name="w")
     f = function([], w * 1, updates=[(w, w + 1)]).copy()
     f()
+    assert w.get_value() == 2.0  # a copy updates the original's shared storage (Theano)
     g = roundtrip(f)
     assert g() == 2.0
-    assert w.get_value() == 1.0
+    assert w.get_value() == 2.0  # the unpickled function has storage of its own
 
 
 def test_long_chain_does_not_recurse():

@@ -98,11 +98,13 @@ def _ops(f):
 
 
 def test_pipelines_are_plain_lists():
-    assert [s.name for s in FAST_COMPILE] == ["merge", "dead_code", "constant_folding"]
-    assert [s.name for s in FAST_RUN] == ["merge", "dead_code", "constant_folding",
-                                          "simplify", "scan", "scan_memory", "stabilize",
-                                          "specialize", "fusion"]
-    assert [s.name for s in FAST_RUN[3].items] == ["canonicalize", "shape"]
+    assert [s.name for s in FAST_COMPILE] == ["inline", "merge", "dead_code",
+                                              "constant_folding", "inner_graphs"]
+    assert [s.name for s in FAST_RUN] == ["inline", "merge", "dead_code", "constant_folding",
+                                          "simplify", "scan", "scan_accumulate",
+                                          "scan_memory", "stabilize", "specialize", "fusion",
+                                          "inner_graphs"]
+    assert [s.name for s in FAST_RUN[4].items] == ["canonicalize", "shape"]
     names = all_names()
     assert len(names) == len(set(names)) and {"gemm", "log1p", "flatten"} <= set(names)
 
@@ -132,9 +134,11 @@ def test_including_adds_a_fast_run_step_to_fast_compile():
                         mode=Mode(optimizer="fast_compile", including=["fusion"]))
     assert _ops(f) == ["Composite"]
     steps, _ = steps_for("fast_compile", including=["fusion"])
-    assert [s.name for s in steps] == ["merge", "dead_code", "constant_folding", "fusion"]
+    assert [s.name for s in steps] == ["inline", "merge", "dead_code", "constant_folding",
+                                       "fusion", "inner_graphs"]
     steps, _ = steps_for("fast_compile", including=["shape"])
-    assert [s.name for s in steps] == ["merge", "dead_code", "constant_folding", "simplify"]
+    assert [s.name for s in steps] == ["inline", "merge", "dead_code", "constant_folding",
+                                       "simplify", "inner_graphs"]
 
 
 def test_no_rewrites():

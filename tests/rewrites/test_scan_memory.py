@@ -8,7 +8,7 @@ import theanine.tensor as T
 from tests.backends.conftest import BACKENDS
 from theanine.graph.rewrite import rewrite_outputs
 from theanine.graph.traversal import toposort
-from theanine.rewrites.scan_memory import scan_keep_last
+from theanine.rewrites.scan import scan_keep_last
 from theanine.scan.op import Scan
 
 
@@ -153,7 +153,7 @@ def test_keep_is_validated():
 
 
 def test_trace_with_initial_state_row():
-    from theanine.rewrites.scan_memory import scan_trace_with_init
+    from theanine.rewrites.scan import scan_trace_with_init
     from theanine.tensor.join import Join
 
     x, h, _ = loop()

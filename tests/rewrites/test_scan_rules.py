@@ -9,7 +9,6 @@ import theanine.tensor as T
 from theanine.graph.rewrite import rewrite_outputs
 from theanine.graph.traversal import toposort
 from theanine.rewrites import scan as sr
-from theanine.rewrites import scan_vectorize as sv
 from theanine.scan.op import Scan
 from theanine.tensor.linalg import Dot
 
@@ -42,7 +41,7 @@ def rnn(rng):
 
 def test_rnn_input_projection_leaves_the_loop(rnn):
     ins, h, vals = rnn
-    new = rewrite_outputs(h, sv.scan_loops)
+    new = rewrite_outputs(h, sr.scan_loops)
     (node,) = scans(new)
     assert len(inner_dots(node)) == 1  # only h_{t-1} . U stays inside
     assert len(inner_dots(scans(h)[0])) == 2
@@ -52,7 +51,7 @@ def test_rnn_input_projection_leaves_the_loop(rnn):
 def test_map_has_no_scan_left(rng):
     X = T.dmatrix("X")
     r, _ = theano.map(lambda v: T.exp(v) * 2 + 1, sequences=X)
-    new = rewrite_outputs(r, sv.scan_loops)
+    new = rewrite_outputs(r, sr.scan_loops)
     assert scans(new) == []
     same_values([X], [r], [new], [rng.normal(size=(5, 3))])
 
@@ -61,7 +60,7 @@ def test_reduce_keeps_no_trace(rng):
     v = T.dvector("v")
     w = T.dscalar("w")
     s, _ = theano.reduce(lambda e, acc: acc * w + e, sequences=v, outputs_info=T.constant(0.0))
-    new = rewrite_outputs(s, sv.scan_loops)
+    new = rewrite_outputs(s, sr.scan_loops)
     (node,) = scans(new)
     assert node.op.traced == (False,)
     same_values([v, w], [s], [new], [rng.normal(size=5), 0.5])
@@ -70,7 +69,7 @@ def test_reduce_keeps_no_trace(rng):
 def test_last_state_rule_alone(rng):
     v = T.dvector("v")
     r, _ = theano.scan(lambda e, acc: acc * 0.5 + e, sequences=v, outputs_info=T.constant(0.0))
-    new = rewrite_outputs(r[-1], [sv.scan_last_state, sr.scan_remove_unused])
+    new = rewrite_outputs(r[-1], [sr.scan_last_state, sr.scan_remove_unused])
     (node,) = scans(new)
     assert node.op.traced == (False,) and new.owner is node
     same_values([v], [r[-1]], [new], [rng.normal(size=4)])
@@ -80,7 +79,7 @@ def test_sum_accumulation_pushed_out(rng):
     v = T.dvector("v")
     s, _ = theano.reduce(lambda e, acc: acc + T.sqr(e), sequences=v,
                          outputs_info=T.constant(1.0))
-    new = rewrite_outputs(s, sv.scan_loops)
+    new = rewrite_outputs(s, sr.scan_loops)
     assert scans(new) == []
     same_values([v], [s], [new], [rng.normal(size=7)])
 
@@ -126,7 +125,7 @@ def test_gradient_of_last_state_has_no_zero_buffers(rnn):
     # the reverse loop reads no per-step cotangent of the trace: only x_t, the states
     # before each step and the states after it (the forward trace)
     assert node.op.n_seqs == 3
-    new = rewrite_outputs(g, sv.scan_loops)
+    new = rewrite_outputs(g, sr.scan_loops)
     same_values(ins, g, new, vals)
 
 
@@ -137,7 +136,7 @@ def test_gradient_reads_forward_outputs_from_the_trace(rnn):
     # tanh's gradient uses tanh's output: the reverse body reads it, computes no tanh
     body = {str(n.op) for n in toposort(node.op.inner_outputs)}
     assert not any("tanh" in b for b in body), body
-    same_values(ins, g, rewrite_outputs(g, sv.scan_loops), vals)
+    same_values(ins, g, rewrite_outputs(g, sr.scan_loops), vals)
 
 
 def test_forward_and_gradient_loops_merged(rnn):
@@ -145,7 +144,7 @@ def test_forward_and_gradient_loops_merged(rnn):
     cost = T.sum(h[-1] ** 2)
     g = T.grad(cost, ins[1])
     before = scans([cost, g])
-    new = rewrite_outputs([cost, g], sv.scan_loops)
+    new = rewrite_outputs([cost, g], sr.scan_loops)
     after = scans(new)
     forward = [n for n in after if not (n.op.name or "").startswith("grad_of")]
     assert len(forward) == 1 and len(before) >= len(after)
@@ -199,7 +198,7 @@ def test_lstm_gru_projection_hoisted_and_gradients_unchanged(rng, cell):
                 rng.normal(size=(H, k * H))]
     cost = T.sum(hs[-1] ** 2)
     outs = [cost] + T.grad(cost, [W, U])
-    new = rewrite_outputs(outs, sv.scan_loops)
+    new = rewrite_outputs(outs, sr.scan_loops)
     fwd = [n for n in scans(new) if not (n.op.name or "").startswith("grad_of")]
     assert len(fwd) == 1 and len(inner_dots(fwd[0])) == 1
     same_values(ins, outs, new, vals)
@@ -211,7 +210,7 @@ def test_sibling_loops_merged(rng):
     b, _ = theano.scan(lambda e, acc: acc * e + 1, sequences=v, outputs_info=T.constant(1.0))
     from theanine.rewrites.merge import merge
 
-    new = rewrite_outputs([a, b], [merge, sv.scan_merge_siblings])  # one n_steps variable
+    new = rewrite_outputs([a, b], [merge, sr.scan_merge_siblings])  # one n_steps variable
     (node,) = scans(new)
     assert node.op.n_seqs == 1 and node.op.n_carries == 2  # v is read once
     same_values([v], [a, b], new, [rng.normal(size=5)])
@@ -224,7 +223,7 @@ def test_dependent_loops_not_merged(rng):
                        n_steps=v.shape[0])
     from theanine.rewrites.merge import merge
 
-    new = rewrite_outputs([b], [merge, sv.scan_merge_siblings])
+    new = rewrite_outputs([b], [merge, sr.scan_merge_siblings])
     assert len(scans(new)) == 2
     same_values([v], [b], new, [rng.normal(size=4)])
 

@@ -8,7 +8,7 @@ import theanine as theano
 import theanine.tensor as T
 from theanine.graph.rewrite import rewrite_outputs
 from theanine.graph.traversal import toposort
-from theanine.rewrites.scan_memory import scan_keep_last
+from theanine.rewrites.scan.memory import scan_keep_last
 from theanine.scan.op import Paused, Scan, run_scan
 
 

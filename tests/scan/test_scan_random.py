@@ -194,7 +194,7 @@ def test_loop_invariant_draws_move_out_of_the_loop(dist):
 def test_bulk_draw_fills_in_step_order():
     # what scan_hoist_draws relies on: T draws of a shape are one draw of (T, shape)
     # in NumPy, numbers and final state alike (odd sizes: normal's cached value too)
-    from theanine.rewrites.scan_random import SEQUENTIAL
+    from theanine.rewrites.scan.draws import SEQUENTIAL
 
     calls = {"uniform": ("uniform", (0.5, 2.0)), "normal": ("normal", (1.0, 2.0)),
              "binomial": ("binomial", (3, 0.3)), "poisson": ("poisson", (40.0,))}

@@ -7,7 +7,7 @@ import scipy.signal
 import theanine as theano
 import theanine.tensor as T
 from theanine.gradient import verify_grad
-from theanine.tensor.nnet import abstract_conv
+from theanine.tensor.nnet import abstract_conv, conv_kernels
 from theanine.tensor.nnet.conv import (
     Conv2d,
     Conv2d_gradInputs,
@@ -331,7 +331,7 @@ def test_large_batches_run_in_chunks(rng, monkeypatch, budget):
     gv = rng.standard_normal(ref_conv2d(xv, wv, **kw).shape)
     f = theano.function([x, w], [y] + T.grad(T.sum(y * gv), [x, w]))
     whole = f(xv, wv)
-    monkeypatch.setattr(abstract_conv, "COLS_BYTES", budget)
+    monkeypatch.setattr(conv_kernels, "COLS_BYTES", budget)
     chunked = f(xv, wv)
     for a, b in zip(chunked, whole):
         np.testing.assert_allclose(a, b, atol=1e-12)

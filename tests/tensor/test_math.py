@@ -128,6 +128,20 @@ def test_round_modes():
         T.round(T.vector(), mode="half_up")
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_round_half_away_from_zero_is_exact(dtype):
+    """floor(|x| + 0.5) rounds |x| + 0.5 first: 0.49999997 became 1 and float32 odd
+    integers above 2**23 the next even one."""
+    below_half = np.nextafter(np.array(0.5, dtype), np.array(0, dtype))
+    big = np.array(2 ** 23 + 1 if dtype == "float32" else 2 ** 52 + 1, dtype)
+    v = np.array([below_half, -below_half, big, -big, 2.5, -2.5, np.inf, -np.inf, 0.0],
+                 dtype)
+    x = T.vector(dtype=dtype)
+    got = theano.function([x], T.round(x, "half_away_from_zero"))(v)
+    np.testing.assert_array_equal(got, [0, 0, big, -big, 3, -3, np.inf, -np.inf, 0])
+    assert got.dtype == dtype
+
+
 BINARY = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "true_div": np.true_divide,
           "int_div": np.floor_divide, "mod": np.mod, "pow": np.power,
           "arctan2": np.arctan2, "maximum": np.maximum, "minimum": np.minimum,

@@ -424,3 +424,42 @@ def test_infer_shape_misc(rng):
     for out in [x.dimshuffle(2, "x", 0, 1), T.addbroadcast(x[:1], 0), T.flatten(x, 2),
                 T.shape(x)]:
         check_infer_shape(out, [x], [v])
+
+
+# -- infer_shapes -------------------------------------------------------------
+def _eval_shapes(shapes, inputs, values):
+    from theanine.backends.py.linker import link
+    from theanine.graph.fgraph import FunctionGraph
+
+    flat = [e for s in shapes for e in s]
+    res = link(FunctionGraph(inputs, flat))(*values)
+    out, it = [], iter(res)
+    for s in shapes:
+        out.append(tuple(int(next(it)) for _ in s))
+    return out
+
+
+def test_infer_shapes_reads_no_value_where_ops_can_say():
+    """An index past the end of an empty matrix has a shape all the same (a zero-step
+    loop's per-step output): infer_shapes never computes it."""
+    from theanine.tensor.shape import infer_shapes
+
+    m, i = T.dmatrix("m"), T.lscalar("i")
+    outs = [T.exp(m[i]) * 2, T.dot(m, m.T), m.T[:, 1:]]
+    shapes = infer_shapes(outs, [m, i])
+    got = _eval_shapes(shapes, [m, i], [np.zeros((0, 4)), np.int64(5)])
+    assert got == [(4,), (0, 0), (4, 0)]
+    with pytest.raises(IndexError):
+        theano.function([m, i], outs[0], mode="FAST_COMPILE")(np.zeros((0, 4)), 5)
+
+
+def test_infer_shapes_computes_an_output_whose_op_cannot_say():
+    from theanine.tensor.shape import infer_shapes
+    from theanine.tensor.sorting import Unique
+
+    x = T.dvector("x")
+    u = Unique(False, False, False, None)(x)
+    (shape_u,) = infer_shapes([u], [x])
+    assert isinstance(shape_u[0].owner.op, Shape_i) and shape_u[0].owner.inputs[0] is u
+    assert _eval_shapes([shape_u], [x], [np.array([3.0, 1.0, 3.0])]) == [(2,)]
+    assert infer_shapes([T.dscalar("s")], [])[0] == ()

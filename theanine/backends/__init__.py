@@ -2,7 +2,9 @@
 
 ``link(backend, fgraph, **options)`` returns ``fn(*input_values) -> tuple of
 output values``. Backends live in their own folders; a backend's heavy
-dependency (numba, jax) is imported only inside its folder.
+dependency (numba, jax) is imported only inside its folder. Each keeps its per-op
+implementations in one theanine.graph.dispatch.Registry (README.md: how to add
+an op to a backend).
 """
 
 from __future__ import annotations

@@ -28,7 +28,9 @@ Invariants:
   all state unchanged.
 - A returned value (unless Out(borrow=True)) and a stored update never share
   memory with an input, another shared value, a constant of the graph, or
-  another returned or stored value. The fast path accepts only a fresh array
+  another returned or stored value. An Out(borrow=True) value may be internal
+  storage, but never shares memory with an input not given as In(borrow=True)
+  (Theano's guarantee). The fast path accepts only a fresh array
   (``base is None``) that is none of those objects; anything else goes
   through ``_secure``, which copies on any possible overlap. ``k*`` names
   hold each accepted value's memory owner, so a later value is checked
@@ -74,13 +76,18 @@ def make_caller(f):
         lines.append(f"    _pool = [{', '.join(pool)}]")
         lines.append("    _seen = set(_cids); _seen.update(map(id, _pool))")
     writes = []
+    # a borrowed output may be internal storage, but never a caller's input that
+    # was not lent with In(borrow=True)
+    owned = [a for a, i in zip(args, f.ins) if not i.borrow]
     for idx, spec in enumerate(f.results):
         x, k = spec.local, f"k{idx}"
         exempt = f"s{spec.slot}" if spec.kind == "update" else None
         env[f"_t{idx}"] = spec.dtype
         lines.append(f"    {x} = _r[{spec.position}]")
-        cond = _fast_condition(x, idx, spec, pool, exempt, use_set, bool(f._const_ids))
-        given = "_pool" if use_set else _tuple(pool)
+        against = owned if spec.borrow else pool
+        grown = use_set and not spec.borrow  # a borrowed output is checked against inputs
+        cond = _fast_condition(x, idx, spec, against, exempt, grown, bool(f._const_ids))
+        given = "_pool" if grown else _tuple(against)
         lines += [f"    if {cond}:", f"        {k} = {x}", "    else:",
                   f"        {x}, {k} = _secure({idx}, {x}, {given}, {exempt})"]
         if use_set:
@@ -136,7 +143,9 @@ def _fast_condition(x, idx, spec, pool, exempt, use_set, has_consts):
     if spec.dtype is None:  # not a tensor: only identity matters
         return " and ".join(ident) or "True"
     if spec.borrow:
-        return f"{x}.__class__ is _nd"
+        ident = [f"{x} is not {p}" for p in pool]
+        return " and ".join([f"{x}.__class__ is _nd", f"({x}.base is None"
+                             f"{' and ' if ident else ''}{' and '.join(ident)})"])
     cond = [f"{x}.__class__ is _nd", f"{x}.dtype is _t{idx}", f"{x}.base is None"]
     return " and ".join(cond + ident)
 
@@ -176,7 +185,11 @@ def secure(spec, value, pool, exempt, const_arrays, label):
             value = spec.type.filter(value, allow_downcast=True, arg=label)
         if fresh and value is not exempt and isinstance(value, np.ndarray):
             return value, value
-    if spec.borrow or value is exempt:
+    if spec.borrow:  # `pool` holds the inputs it must not alias (In(borrow=False))
+        if _may_share(value, pool):
+            value = value.copy()
+        return value, _owner(value)
+    if value is exempt:
         return value, _owner(value)
     for p in pool:
         if value is p:  # the common slow case (an input or state returned as is)

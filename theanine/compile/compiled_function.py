@@ -4,7 +4,8 @@ Invariants:
 - A call either succeeds and then writes every update (shared containers and
   In defaults), or raises and leaves all of them unchanged.
 - Returned values never alias inputs, shared values, constants or each other
-  (unless Out(borrow=True)); see calling.py.
+  (unless Out(borrow=True), which still never aliases an input that was not
+  In(borrow=True)); see calling.py.
 - ``fgraph.outputs`` is outputs + shared updates + In updates, in that order;
   ``fgraph.inputs`` is the explicit inputs then the shared variables.
 """
@@ -16,12 +17,14 @@ import numpy as np
 from theanine import backends
 from theanine.backends.py.linker import run_nodes
 from theanine.config import config
-from theanine.graph.basic import Constant
+from theanine.graph.basic import Constant, Variable
 from theanine.graph.fgraph import FunctionGraph
+from theanine.graph.serialize import dump_graph, load_graph
 from theanine.tensor.type import TensorType
 
 from . import calling
 from .io import In
+from .mode import MonitorMode
 from .profiling import ProfileStats
 
 _MISSING = object()
@@ -181,15 +184,43 @@ class Function:
         """The shared variables this function reads or updates."""
         return list(self.shared_vars)
 
-    def __getitem__(self, name):
-        return self.defaults[self._position(name)]
+    def __getitem__(self, key):
+        """The value of an input (its default) or of a shared variable this function
+        uses, keyed by the input's name or by the variable (Theano's ``f[x]``)."""
+        return self.container[key].value
 
-    def __setitem__(self, name, value):
-        k = self._position(name)
-        self.defaults[k] = self._filter_input(k, value)
+    def __setitem__(self, key, value):
+        self.container[key].value = value
 
-    def __contains__(self, name):
-        return name in self._index
+    def __contains__(self, key):
+        if isinstance(key, Variable):
+            return any(i.variable is key for i in self.ins) or \
+                any(s is key for s in self.shared_vars)
+        return key in self._index
+
+    @property
+    def container(self):
+        """``f.container[x]``: the storage cell of input (or shared variable) x, keyed
+        by variable or name; ``.value`` (or ``.data``, ``.storage[0]``) reads and sets
+        it, converted to the variable's type."""
+        return _Cells(self)
+
+    @property
+    def value(self):
+        """``f.value[x]``: the value of input (or shared variable) x, as ``f[x]``."""
+        return _Values(self)
+
+    def _cell(self, key):
+        if isinstance(key, Variable):
+            for k, i in enumerate(self.ins):
+                if i.variable is key:
+                    return _Cell(self, "input", k)
+            for j, v in enumerate(self.shared_vars):
+                if v is key:
+                    return _Cell(self, "shared", j)
+            raise KeyError(f"{key} is neither an input nor a shared variable of "
+                           f"{self._label()}")
+        return _Cell(self, "input", self._position(key))
 
     def _position(self, name):
         k = self._index.get(name)
@@ -201,13 +232,15 @@ class Function:
 
     def copy(self, share_memory=False, swap=None, delete_updates=False, name=None,
              profile=None):
-        """A copy of this function.
+        """A copy of this function (Theano's Function.copy).
 
-        share_memory: the copy reads and updates the same shared storage;
-        otherwise it gets its own copies of the current shared values.
+        As in Theano, the copy reads and updates the same shared variables as the
+        original (their storage is shared); In defaults are copied.
         swap: {shared variable: other shared variable of the same type} makes the
-        copy use the other variable's storage. delete_updates: the copy applies
-        no shared updates."""
+        copy use the other variable's storage instead. delete_updates: the copy
+        applies no shared updates. share_memory: Theano's intermediate-storage
+        sharing; generated code keeps no intermediate storage between calls, so it
+        changes nothing here."""
         swap = dict(swap or {})
         by_id = {id(s): k for k, s in enumerate(self.shared_vars)}
         conts = list(self.containers)
@@ -221,12 +254,6 @@ class Function:
                                 f"({getattr(new, 'type', type(new).__name__)}): expected a "
                                 "shared variable of the same type")
             conts[by_id[id(old)]] = new.container
-        if not share_memory:
-            from .shared import Container
-
-            swapped = {by_id[id(o)] for o in swap}
-            conts = [c if k in swapped else Container(c.type, _copy_value(c.value), c.name)
-                     for k, c in enumerate(conts)]
         fg = self.maker.fgraph
         slots = self.update_slots
         fn = self.fn
@@ -244,8 +271,6 @@ class Function:
                         list(self.defaults), fn=fn, trust_input=self.trust_input)
 
     def __reduce__(self):
-        from theanine.graph.serialize import dump_graph
-
         fg = self.maker.fgraph
         ins = [(i.name, i.strict, i.allow_downcast, i.borrow, i.mutable, i.update is not None)
                for i in self.ins]
@@ -257,21 +282,104 @@ class Function:
                  self.defaults, self.trust_input))
 
 
+class _Cells:
+    """Function.container: cells keyed by variable or name."""
+
+    __slots__ = ("f",)
+
+    def __init__(self, f):
+        self.f = f
+
+    def __getitem__(self, key):
+        return self.f._cell(key)
+
+    def __setitem__(self, key, value):
+        self.f._cell(key).value = value
+
+    def __contains__(self, key):
+        return key in self.f
+
+
+class _Values(_Cells):
+    """Function.value: values keyed by variable or name."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key):
+        return self.f._cell(key).value
+
+
+class _Storage:
+    """A cell's ``storage``: Theano code writes ``storage[0] = value``."""
+
+    __slots__ = ("cell",)
+
+    def __init__(self, cell):
+        self.cell = cell
+
+    def __getitem__(self, i):
+        if i != 0:
+            raise IndexError("storage has one element")
+        return self.cell.value
+
+    def __setitem__(self, i, value):
+        if i != 0:
+            raise IndexError("storage has one element")
+        self.cell.value = value
+
+    def __len__(self):
+        return 1
+
+
+class _Cell:
+    """The storage of one input default (In value) or shared variable of a Function."""
+
+    __slots__ = ("f", "kind", "k")
+
+    def __init__(self, f, kind, k):
+        self.f, self.kind, self.k = f, kind, k
+
+    @property
+    def value(self):
+        if self.kind == "input":
+            return self.f.defaults[self.k]
+        return self.f.containers[self.k].value
+
+    @value.setter
+    def value(self, v):
+        if self.kind == "input":
+            self.f.defaults[self.k] = self.f._filter_input(self.k, v)
+            return
+        c = self.f.containers[self.k]
+        t = c.type
+        try:
+            c.value = (t.filter(v, arg=f"value of {c.name or 'shared variable'}")
+                       if isinstance(t, TensorType) else t.filter(v))
+        except (TypeError, ValueError, OverflowError) as e:
+            raise TypeError(f"{self.f._label()}: {e}") from None
+
+    data = value
+
+    @property
+    def storage(self):
+        return _Storage(self)
+
+    def __repr__(self):
+        return f"<cell of {self.kind} {self.k} of {self.f._label()}>"
+
+
 def link(fgraph, mode, profile):
+    extra = {}
+    if isinstance(mode, MonitorMode):
+        extra["monitor"] = (mode.pre_func, mode.post_func)
     return backends.link(mode.backend, fgraph,
                          check_types=config.check_types or mode.check_types,
-                         allow_gc=config.allow_gc, profile=profile)
-
-
-def _copy_value(v):
-    return v.copy() if isinstance(v, np.ndarray) else __import__("copy").deepcopy(v)
+                         allow_gc=config.allow_gc, profile=profile, **extra)
 
 
 def _unpickle_function(state, ins_spec, containers, n_out, borrows, single, output_keys,
                        update_slots, mode, name, allow_input_downcast, profile_name,
                        defaults, trust_input):
-    from theanine.graph.serialize import load_graph
-
     roots, outs = load_graph(state)
     n_in = len(ins_spec)
     in_vars, shared_vars = roots[:n_in], roots[n_in:]

@@ -13,17 +13,22 @@ error names the argument at fault, what was expected and what was given.
 
 from __future__ import annotations
 
+import os
+import pickle
 import warnings
 
 from theanine.config import config
 from theanine.graph.basic import Constant, Variable
 from theanine.graph.fgraph import FunctionGraph, MissingInputError
 from theanine.graph.traversal import ancestors, clone_replace
+from theanine.ifelse import lazy_ifelse
+from theanine.rewrites.pipeline import rewrite_fgraph
+from theanine.tensor.basic import as_tensor_variable
 
 from .compiled_function import Function
 from .io import In, Out
 from .mode import get_mode
-from .profiling import ProfileStats
+from .profiling import ProfileStats, register_atexit
 from .shared import SharedVariable
 
 
@@ -31,7 +36,7 @@ class UnusedInputError(ValueError):
     """An input of function() is not used to compute any output or update."""
 
 
-__all__ = ["function", "Function", "UnusedInputError", "MissingInputError"]
+__all__ = ["function", "function_dump", "Function", "UnusedInputError", "MissingInputError"]
 
 _ON_UNUSED = ("raise", "warn", "ignore")
 
@@ -79,6 +84,28 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None,
                   name, allow_input_downcast, profile, on_unused)
 
 
+def function_dump(filename, inputs, outputs=None, mode=None, updates=None, givens=None,
+                  no_default_updates=False, accept_inplace=False, name=None,
+                  rebuild_strict=True, allow_input_downcast=None, profile=None,
+                  on_unused_input=None, extra_tag_to_remove=None):
+    """Theano's function_dump: pickle the arguments of theano.function to `filename`
+    (to reproduce a compilation elsewhere) instead of compiling:
+
+        d = pickle.load(open(filename, "rb")); f = theano.function(**d)
+
+    extra_tag_to_remove is accepted (Theano stripped those tags; theanine pickles
+    the graphs as they are)."""
+    if not isinstance(filename, (str, os.PathLike)):
+        raise TypeError(f"function_dump: filename must be a path, got {filename!r}")
+    d = dict(inputs=inputs, outputs=outputs, mode=mode, updates=updates, givens=givens,
+             no_default_updates=no_default_updates, accept_inplace=accept_inplace,
+             name=name, rebuild_strict=rebuild_strict,
+             allow_input_downcast=allow_input_downcast, profile=profile,
+             on_unused_input=on_unused_input)
+    with open(filename, "wb") as f:
+        pickle.dump(d, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+
 def _check_input(v, k):
     if isinstance(v, SharedVariable):
         raise TypeError(f"function: input {k} ({v}) is a shared variable; it cannot be an "
@@ -88,9 +115,7 @@ def _check_input(v, k):
                         "symbolic variables such as T.matrix()")
     if not isinstance(v, Variable):
         raise TypeError(f"function: input {k} must be a symbolic variable or In, got {v!r}")
-    if v.owner is not None:
-        raise TypeError(f"function: input {k} ({v}) is computed from other variables; "
-                        "inputs must be root variables (use givens= to replace it)")
+    # A computed variable may be an input too (Theano): the graph is cut there.
     return v
 
 
@@ -110,9 +135,13 @@ def _normalize_outputs(outputs):
     for k, o in enumerate(outs):
         borrows.append(isinstance(o, Out) and bool(o.borrow))
         o = o.variable if isinstance(o, Out) else o
+        if isinstance(o, Variable) and getattr(o.type, "is_null", False):
+            raise TypeError(f"function: output {k} ({o}) is an undefined gradient, which has "
+                            f"no value: {o.type.why_null}")
+        if isinstance(o, Variable) and getattr(o.type, "is_disconnected", False):
+            raise TypeError(f"function: output {k} ({o}) is a disconnected gradient, which "
+                            "has no value; ask grad for return_disconnected='zero'")
         if not isinstance(o, Variable):
-            from theanine.tensor.basic import as_tensor_variable
-
             try:
                 o = as_tensor_variable(o)
             except (TypeError, ValueError):
@@ -186,6 +215,10 @@ def _normalize_givens(givens):
             raise TypeError(f"function: givens replaces {old} ({old.type}) by {new} "
                             f"({new.type}); the types must match (cast or reshape the "
                             "replacement)") from None
+        if any(v is old for v in ancestors([new])):
+            raise ValueError(f"function: givens replaces {old} by {new}, an expression of "
+                             f"{old} itself; the replacement cannot depend on the variable "
+                             "it replaces (use a new variable, or an update for state)")
         out.append((old, new))
     return out
 
@@ -193,8 +226,6 @@ def _normalize_givens(givens):
 def _constant_of(t, value, target):
     """A Python or NumPy value used as an update or givens value: a constant of the
     target's type (as Theano), if it converts without loss."""
-    from theanine.tensor.basic import as_tensor_variable
-
     if not hasattr(t, "ndim"):
         return as_tensor_variable(value)
     try:
@@ -207,8 +238,6 @@ def _constant_of(t, value, target):
 def _profile_obj(profile, name):
     if profile is None:
         if config.profile:
-            from .profiling import register_atexit
-
             return register_atexit(ProfileStats(name or "function"))
         return None
     if profile is True:
@@ -221,7 +250,7 @@ def _profile_obj(profile, name):
     return profile
 
 
-def _collect_shared(exprs, updates, no_default_updates, givens):
+def _collect_shared(exprs, updates, no_default_updates, givens, in_vars):
     """Shared variables the graph reads or updates, and the default updates to add.
 
     A shared variable's ``default_update`` applies when the graph reads it, it
@@ -236,7 +265,7 @@ def _collect_shared(exprs, updates, no_default_updates, givens):
         found.append(v)
     pending = list(exprs)
     while pending:
-        for v in ancestors(pending):
+        for v in ancestors(pending, stop_at=in_vars):
             if isinstance(v, SharedVariable) and id(v) not in seen:
                 seen.add(id(v))
                 found.append(v)
@@ -272,10 +301,12 @@ def _build(ins, out_vars, borrows, single, keys, updates, givens, no_default_upd
     out_vars = exprs[:n_out]
     updates = [(v, e) for (v, _), e in zip(updates, exprs[n_out:n_out + n_upd])]
     in_upd_exprs = exprs[n_out + n_upd:]
-    shared_vars, defaults_upd = _collect_shared(exprs, updates, no_default_updates, givens)
+    in_vars = [i.variable for i in ins]
+    shared_vars, defaults_upd = _collect_shared(exprs, updates, no_default_updates, givens,
+                                                in_vars)
     updates = updates + defaults_upd
     graph_outs = out_vars + [e for _, e in updates] + in_upd_exprs
-    in_vars = [i.variable for i in ins]
+    in_vars, graph_outs = _cut_at_inputs(in_vars, graph_outs)
     used = {id(v) for v in ancestors(graph_outs)}
     for k, v in enumerate(in_vars):
         if id(v) not in used:
@@ -285,14 +316,32 @@ def _build(ins, out_vars, borrows, single, keys, updates, givens, no_default_upd
                 raise UnusedInputError(msg)
             if on_unused_input == "warn":
                 warnings.warn(msg, stacklevel=3)
-    from theanine.rewrites.pipeline import rewrite_fgraph
 
     fgraph = rewrite_fgraph(FunctionGraph(in_vars + shared_vars, graph_outs), mode)
+    # only the branch taken of an ifelse runs: its exclusive nodes move into it
+    fgraph = FunctionGraph(fgraph.inputs, lazy_ifelse(fgraph.inputs, fgraph.outputs),
+                           check=False)
     defaults = [_filter_default(k, i, allow_input_downcast) for k, i in enumerate(ins)]
     slot = {id(s): j for j, s in enumerate(shared_vars)}
     return Function(fgraph, ins, shared_vars, [s.container for s in shared_vars], n_out,
                     borrows, single, keys, [slot[id(v)] for v, _ in updates], mode, name,
                     allow_input_downcast, profile, defaults)
+
+
+def _cut_at_inputs(in_vars, outputs):
+    """An input that is a computed variable (``function([m.T], ...)``, as Theano
+    allows) is replaced by a fresh root of its type, so the compiled graph starts
+    there and nothing above it is computed or seen by the rewrites.
+    Returns (graph inputs, outputs)."""
+    cut = {}
+    for v in in_vars:
+        if v.owner is not None:
+            root = v.type()
+            root.name = v.name
+            cut[v] = root
+    if not cut:
+        return in_vars, outputs
+    return [cut.get(v, v) for v in in_vars], clone_replace(outputs, cut)
 
 
 def _filter_default(k, i, allow_input_downcast):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from theanine.graph.basic import Variable
+from theanine.tensor.basic import as_tensor_variable
 
 
 class In:
@@ -20,6 +21,10 @@ class In:
                  borrow=False, shared=False):
         if not isinstance(variable, Variable):
             raise TypeError(f"In: variable must be a symbolic variable, got {variable!r}")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"In: name must be a string or None, got {name!r}")
+        if update is not None:
+            update = _checked_update(variable, update)
         self.variable = variable
         self.name = name if name is not None else (variable.name if autoname else None)
         self.value = value
@@ -32,6 +37,22 @@ class In:
 
     def __repr__(self):
         return f"In({self.variable})"
+
+
+def _checked_update(variable, update):
+    """`update` as a variable of `variable`'s type (a TypeError naming both if not)."""
+    if not isinstance(update, Variable):
+        try:
+            update = as_tensor_variable(update)
+        except TypeError:
+            raise TypeError(f"In: update of {variable} must be a symbolic expression of its "
+                            f"type {variable.type}, got {update!r}") from None
+    try:
+        return variable.type.filter_variable(update)
+    except TypeError:
+        raise TypeError(f"In: the update of {variable} ({variable.type}) has type "
+                        f"{update.type}; an update must have its variable's type (cast "
+                        "or reshape it)") from None
 
 
 class Out:

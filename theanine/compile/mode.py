@@ -13,7 +13,9 @@ Invariant: get_mode returns a Mode or raises naming the known modes.
 
 from __future__ import annotations
 
+from theanine import backends
 from theanine.config import config
+from theanine.rewrites.pipeline import steps_for
 
 _PY_LINKERS = (None, "py", "vm", "cvm", "c", "c|py", "py|c", "cvm_nogc", "vm_nogc",
                "c|py_nogc")
@@ -48,6 +50,10 @@ class Mode:
               "excluding": self.excluding_, "including": self.including_,
               "requiring": self.requiring_, "check_types": self.check_types}
         kw.update(changes)
+        return self._rebuild(kw)
+
+    def _rebuild(self, kw):
+        """A mode of this class with the Mode arguments `kw` (subclasses keep theirs)."""
         return Mode(**kw)
 
     def excluding(self, *names):
@@ -71,22 +77,67 @@ class Mode:
     def rewrite_steps(self):
         """(steps, excluded names): this mode's rewrite pipeline (theanine/rewrites),
         with `including` added and `excluding` (and the optimizer_* flags) applied."""
-        from theanine.rewrites.pipeline import steps_for
-
         return steps_for(self.optimizer, self.excluding_, self.including_)
 
     def _key(self):
-        return (self.backend, self.optimizer, self.excluding_, self.including_,
+        return (type(self), self.backend, self.optimizer, self.excluding_, self.including_,
                 self.requiring_, self.check_types)
 
     def __repr__(self):
         return self.name
 
 
+class DebugMode(Mode):
+    """Theano's DebugMode (``theano.compile.debugmode.DebugMode``): every node runs on
+    the py backend and as a numba kernel side by side, results compared and checked
+    against their types (backends/numba/debug.py); without numba, py with type checks.
+
+    Theano's check_* options are accepted; theanine always runs the checks it has
+    (types, py against numba) and none of the others (C code, strides, preallocated
+    outputs, which do not exist here)."""
+
+    def __init__(self, optimizer="fast_run", stability_patience=None, check_c_code=None,
+                 check_py_code=None, check_isfinite=None, check_preallocated_output=None,
+                 require_matching_strides=None, linker=None, name="DebugMode",
+                 excluding=(), including=(), requiring=(), check_types=True):
+        super().__init__(linker or _debug_backend(), optimizer, name, excluding, including,
+                         requiring, check_types=True)
+
+    def _rebuild(self, kw):
+        return DebugMode(optimizer=kw["optimizer"], linker=kw["linker"], name=kw["name"],
+                         excluding=kw["excluding"], including=kw["including"],
+                         requiring=kw["requiring"])
+
+
+class MonitorMode(Mode):
+    """Theano's MonitorMode: ``pre_func(i, node, fn)`` and ``post_func(i, node, fn)``
+    are called before and after node number i of the graph runs, with ``fn.inputs``
+    and ``fn.outputs`` lists of one-element lists holding the values (outputs hold
+    None before the node runs). Runs on the py backend (as Theano's, which wraps
+    its Python linker)."""
+
+    def __init__(self, pre_func=None, post_func=None, optimizer="default", linker=None,
+                 name="MonitorMode", excluding=(), including=(), requiring=(),
+                 check_types=False):
+        for arg, f in (("pre_func", pre_func), ("post_func", post_func)):
+            if f is not None and not callable(f):
+                raise TypeError(f"MonitorMode: {arg} must be callable or None, got {f!r}")
+        self.pre_func, self.post_func = pre_func, post_func
+        super().__init__("py", optimizer, name, excluding, including, requiring,
+                         check_types)
+
+    def _rebuild(self, kw):
+        return MonitorMode(self.pre_func, self.post_func, kw["optimizer"], None, kw["name"],
+                           kw["excluding"], kw["including"], kw["requiring"],
+                           kw["check_types"])
+
+    def _key(self):
+        return super()._key() + (self.pre_func, self.post_func)
+
+
 def _backend_of(linker):
     if linker in _PY_LINKERS:
         return "py"
-    from theanine import backends
 
     if linker not in backends.BACKENDS:
         raise ValueError(f"Mode: unknown linker {linker!r}; known: "
@@ -121,7 +172,7 @@ PRESETS = {
     "FAST_COMPILE": lambda: Mode("py", "fast_compile", "FAST_COMPILE"),
     "PY": lambda: Mode("py", "fast_run", "PY"),
     "NUMBA": lambda: Mode("numba", "fast_run", "NUMBA"),
-    "DEBUG_MODE": lambda: Mode(_debug_backend(), "fast_run", "DebugMode", check_types=True),
+    "DEBUG_MODE": lambda: DebugMode(),
 }
 _ALIASES = {"DEBUGMODE": "DEBUG_MODE", "DEBUG": "DEBUG_MODE"}
 

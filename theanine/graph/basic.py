@@ -8,6 +8,9 @@ Invariants:
   and hash equal, so equal computations can be merged.
 - ``make_node`` is the single place of type inference; ``perform``/``compute``
   are pure NumPy reference implementations.
+- A gradient that is not a value has a type of its own: DisconnectedType (no
+  gradient flows) or NullType (undefined or not implemented, with the reason).
+  Every op's ``grad`` may return them, so they are graph vocabulary, stated here.
 """
 
 from __future__ import annotations
@@ -46,6 +49,10 @@ class Type:
     def __call__(self, name=None):
         return self.make_variable(name)
 
+    def make_constant(self, value, name=None):
+        """A constant of this type holding `value` (converted by ``filter``)."""
+        return (self.constant_type or Constant)(self, value, name=name)
+
     def values_eq(self, a, b):
         return a == b
 
@@ -58,7 +65,11 @@ class Variable:
         self.owner = owner
         self.index = index
         self.name = name
-        self.auto_name = f"v{next(_ids)}"
+        self.serial = next(_ids)  # creation order: see next_serial()
+
+    @property
+    def auto_name(self):
+        return f"v{self.serial}"
 
     @property
     def tag(self):
@@ -96,7 +107,7 @@ class Variable:
 
     def eval(self, inputs_to_values=None):
         """Compile (cached) and evaluate this variable, as Theano's Variable.eval."""
-        from theanine.compile.function import function
+        from theanine.compile.function import function  # allow-listed: compile is above
 
         inputs_to_values = inputs_to_values or {}
         keys = tuple(inputs_to_values)
@@ -115,9 +126,16 @@ class Variable:
         # graphs pickle without recursion (see graph.serialize.reduce_apply).
         if self.owner is None:
             return super().__reduce_ex__(protocol)
-        from .serialize import output_of
+        from .serialize import output_of  # allow-listed: serialize.py builds on this module
 
         return (output_of, (self.owner, self.index))
+
+
+def next_serial():
+    """A number greater than the ``serial`` of every variable created so far, and at
+    most that of any variable created later (scan uses it to tell the variables a
+    step function closes over from those it creates)."""
+    return next(_ids)
 
 
 class Tag(dict):
@@ -207,12 +225,12 @@ class Apply:
         return self.op.make_node(*inputs)
 
     def __reduce_ex__(self, protocol):
-        from .serialize import reduce_apply
+        from .serialize import reduce_apply  # allow-listed, as in Variable.__reduce_ex__
 
         return reduce_apply(self)
 
     def __setstate__(self, state):
-        from .serialize import set_apply_state
+        from .serialize import set_apply_state  # allow-listed, as in Variable.__reduce_ex__
 
         set_apply_state(self, state)
 
@@ -270,6 +288,7 @@ class Op:
         raise NotImplementedError(f"{type(self).__name__}.make_node")
 
     def __call__(self, *inputs, **kwargs):
+        check_runnable(self)
         node = self.make_node(*inputs, **kwargs)
         if self.default_output is not None:
             return node.outputs[self.default_output]
@@ -295,8 +314,6 @@ class Op:
         return tuple(c[0] for c in storage)
 
     def grad(self, inputs, output_grads):
-        from theanine.gradient import grad_not_implemented
-
         return [grad_not_implemented(self, i, x) for i, x in enumerate(inputs)]
 
     def L_op(self, inputs, outputs, output_grads):
@@ -321,5 +338,72 @@ def has_compute(op):
     return type(op).compute is not Op.compute
 
 
+def check_runnable(op):
+    """Refuse an op that defines only Theano's ``c_code`` (no ``perform`` or
+    ``compute``): theanine generates no C, so it could never run."""
+    cls = type(op)
+    if (getattr(cls, "c_code", None) is not None and cls.perform is Op.perform
+            and cls.compute is Op.compute):
+        raise NotImplementedError(f"{cls.__name__} defines c_code but no perform(); "
+                                  "theanine has no C backend: write perform()")
+
+
 class PureOp(Op):
     """Alias kept for Theano code that subclasses gof.PureOp."""
+
+
+# -- gradients that are not values ------------------------------------------------------
+class DisconnectedType(Type):
+    """Type of the 'gradient' of an output that does not depend on an input."""
+
+    is_disconnected = True
+
+    def filter(self, value, strict=False, allow_downcast=None):
+        raise TypeError("a disconnected gradient has no value")
+
+    def __eq__(self, other):
+        return type(other) is DisconnectedType
+
+    def __hash__(self):
+        return hash(DisconnectedType)
+
+    def __str__(self):
+        return "DisconnectedType"
+
+
+class NullType(Type):
+    """Type of an undefined or unimplemented gradient; `why_null` says why."""
+
+    is_null = True
+
+    def __init__(self, why_null="(no explanation)"):
+        self.why_null = why_null
+
+    def filter(self, value, strict=False, allow_downcast=None):
+        raise TypeError(f"an undefined gradient has no value: {self.why_null}")
+
+    def __eq__(self, other):
+        return type(other) is NullType and other.why_null == self.why_null
+
+    def __hash__(self):
+        return hash((NullType, self.why_null))
+
+    def __str__(self):
+        return "NullType"
+
+
+def disconnected_type():
+    """A variable standing for 'no gradient flows here'."""
+    return DisconnectedType()()
+
+
+def grad_not_implemented(op, x_pos, x, comment=""):
+    """The gradient of `op` for its input `x_pos` is not implemented (asking raises)."""
+    return NullType(f"the gradient of {op} with respect to its input {x_pos} is not "
+                    f"implemented. {comment}")()
+
+
+def grad_undefined(op, x_pos, x, comment=""):
+    """The gradient of `op` for its input `x_pos` does not exist (asking raises)."""
+    return NullType(f"the gradient of {op} with respect to its input {x_pos} is "
+                    f"mathematically undefined. {comment}")()

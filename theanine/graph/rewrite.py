@@ -17,7 +17,10 @@ fixed-point driver over a mutable copy of the graph (RewriteGraph, rewrite_graph
 from __future__ import annotations
 
 import collections
+import pdb
 import warnings
+
+from theanine.config import config
 
 from .basic import Constant
 from .rewrite_graph import (  # noqa: F401  (re-exported: the engine's public names)
@@ -26,11 +29,28 @@ from .rewrite_graph import (  # noqa: F401  (re-exported: the engine's public na
     RewriteGraph,
     register_commutative,
 )
-from .traversal import gc_paused
+from .traversal import gc_paused, graph_inputs
+from .utils import user_stacklevel
 
 
 class RewriteWarning(UserWarning):
     """A rule failed on a node (the node is left as it was) or a step hit its cap."""
+
+
+def _rule_failed(graph, r, node, e):
+    """A rule raised `e` on `node`: per config.on_opt_error, warn and skip the rule
+    (the node stays as it was), skip it silently, raise, or open pdb then raise."""
+    how = config.on_opt_error
+    if how == "ignore":
+        return
+    if how == "warn":
+        warnings.warn(f"rewrite rule {graph.step}/{r.name} failed on {node} and was "
+                      f"skipped: {type(e).__name__}: {e}", RewriteWarning,
+                      stacklevel=user_stacklevel())
+        return
+    if how == "pdb":
+        pdb.post_mortem(e.__traceback__)
+    raise e
 
 
 class Rule:
@@ -208,9 +228,7 @@ def run_rules(graph, rules, max_rewrites=None):
                     if not pairs or not graph.replace_all(pairs, r.name):
                         continue
                 except Exception as e:  # noqa: BLE001 - a failing rule must not stop compiling
-                    warnings.warn(f"rewrite rule {graph.step}/{r.name} failed on {node} and was "
-                                  f"skipped: {type(e).__name__}: {e}", RewriteWarning,
-                                  stacklevel=2)
+                    _rule_failed(graph, r, node, e)
                     continue
                 graph.record(r.name, node, [n for _, n in pairs])
                 fired += 1
@@ -230,8 +248,11 @@ def run_rules(graph, rules, max_rewrites=None):
 
 @gc_paused()
 def run_pipeline(graph, steps, excluding=frozenset()):
-    """Run each step (RuleSet or GraphPass) in order, skipping excluded names."""
+    """Run each step (RuleSet or GraphPass) in order, skipping excluded names.
+    ``graph.pipeline`` holds (steps, excluding) meanwhile, for a pass that runs the
+    same pipeline on inner graphs (rewrites/inner_graphs.py)."""
     excluding = frozenset(excluding)
+    graph.pipeline = (list(steps), excluding)
     for step in steps:
         if step.name in excluding:
             continue
@@ -248,8 +269,6 @@ def rewrite_outputs(outputs, steps, inputs=None, excluding=(), trace=False):
     """Rewritten copies of `outputs` (a variable or a list) after `steps` (a rule, rule
     set or pass, or a list of them); `inputs` default to the graph's non-constant
     roots. For tests and tools: the original graph is untouched."""
-    from .traversal import graph_inputs
-
     single = not isinstance(outputs, (list, tuple))
     outs = [outputs] if single else list(outputs)
     if inputs is None:

@@ -73,6 +73,7 @@ class RewriteGraph:
         self._keys = {}  # node -> its key in merge_table
         self.constants = None  # {signature: Constant} while merging is on
         self.trace, self.counts, self.step = trace, collections.Counter(), ""
+        self.pipeline = ([], frozenset())  # (steps, excluded names) of run_pipeline
         self._pending, self._flushing = [], False
         for node in order:
             self._add(node)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import gc
 
-from .basic import Constant, Variable
+from .basic import Apply, Constant, Variable  # noqa: F401 - Apply: Theano's gof.graph name
 
 
 class gc_paused:
@@ -100,6 +100,25 @@ def graph_inputs(outputs, stop_at=()):
     return [v for v in ancestors(outputs, stop_at) if v.owner is None or id(v) in stop]
 
 
+inputs = graph_inputs  # Theano's gof.graph.inputs(variable_list, blockers=None)
+
+
+def inner_dependencies(inputs, outputs):
+    """For each of `outputs`, the set of positions in `inputs` it is connected to,
+    following each op's connection_pattern as the gradient does (the connection
+    pattern of an op defined by an inner graph)."""
+    pos = {id(v): {k} for k, v in enumerate(inputs)}
+    for node in toposort(outputs, stop_at=inputs):
+        cp = node.op.connection_pattern(node)
+        for j, o in enumerate(node.outputs):
+            got = set()
+            for i, v in enumerate(node.inputs):
+                if cp[i][j]:
+                    got |= pos.get(id(v), set())
+            pos[id(o)] = got
+    return [pos.get(id(o), set()) for o in outputs]
+
+
 def variables_in(outputs):
     return ancestors(outputs)
 
@@ -127,9 +146,7 @@ def clone_replace(outputs, replace=None, share_inputs=True, strict=False):
         if not isinstance(old, Variable):
             raise TypeError(f"replace key {old!r} is not a symbolic variable")
         if not isinstance(new, Variable):
-            from theanine.tensor.basic import as_tensor_variable
-
-            new = as_tensor_variable(new)
+            new = old.type.make_constant(new)
         if not strict and old.type != new.type:
             new = old.type.filter_variable(new)
         memo[id(old)] = new
@@ -169,6 +186,40 @@ def clone_with_memo(outputs, memo, share_inputs=True):
                 no = o.type.filter_variable(no)
             memo[id(o)] = no
     return [memo.get(id(o), o) for o in outputs]
+
+
+def clone_with_replacements(output, replace=None, strict=True, share_inputs=True):
+    """Theano's ``theano.clone``: a copy of the graph of `output` (a variable or a
+    list) with the variables of `replace` ({old: new} or pairs) substituted.
+
+    strict: a replacement must have its variable's type (a broadcast pattern that
+    converts is accepted; another dtype or ndim raises TypeError); with
+    strict=False it may differ, and the nodes above re-infer their types.
+    share_inputs: the copy shares the graph's inputs (and shared variables);
+    False copies them, and the replacements' graphs too (a copied shared variable
+    still uses the same storage)."""
+    single = isinstance(output, Variable)
+    outs = [output] if single else list(output)
+    pairs = list(replace.items()) if isinstance(replace, dict) else list(replace or [])
+    memo = {}
+    for old, new in pairs:
+        if not isinstance(old, Variable):
+            raise TypeError(f"clone: replace key {old!r} is not a symbolic variable")
+        if not isinstance(new, Variable):
+            raise TypeError(f"clone: the replacement of {old} must be a symbolic variable, "
+                            f"got {new!r}")
+        if strict and new.type != old.type:
+            try:
+                new = old.type.filter_variable(new)
+            except TypeError:
+                raise TypeError(f"clone: {old} ({old.type}) is replaced by {new} "
+                                f"({new.type}), of another type; cast the replacement, or "
+                                "pass strict=False to let the graph change type") from None
+        if not share_inputs:
+            new = clone_with_memo([new], {}, share_inputs=False)[0]
+        memo[id(old)] = new
+    new_outs = clone_with_memo(outs, memo, share_inputs)
+    return new_outs[0] if single else new_outs
 
 
 def clone(inputs, outputs, copy_inputs=True):

@@ -12,12 +12,12 @@ import functools
 
 import numpy as np
 
-from theanine.gradient import _IdentityGradOp
 from theanine.graph.rewrite import OUTPUT, RuleSet, rule
 from theanine.tensor import math as M
 from theanine.tensor import scalar_ops as so
 from theanine.tensor.dims import Rebroadcast, patternbroadcast
 from theanine.tensor.elemwise import DimShuffle, Elemwise
+from theanine.tensor.gradient_ops import ViewOp
 from theanine.tensor.reduce import CAReduce
 from theanine.tensor.shape import MakeVector, Reshape, Shape, Shape_i
 from theanine.tensor.subtensor import Subtensor
@@ -263,7 +263,7 @@ def reshape_chain(graph, node):
     return None
 
 
-@rule(_IdentityGradOp, Rebroadcast, *elemwise(so.Identity, so.Cast), name="useless")
+@rule(ViewOp, Rebroadcast, *elemwise(so.Identity, so.Cast), name="useless")
 def useless(graph, node):
     """Ops that return their input: gradient markers (zero_grad, disconnected_grad, ...)
     once gradients are taken, copies, casts to the same dtype, rebroadcasts that change

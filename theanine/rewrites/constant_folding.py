@@ -1,6 +1,7 @@
 """constant_folding: a node whose inputs are all constants becomes constants.
 
 The node is computed once, at compile time, with the py backend's implementation.
+An ifelse with a constant condition becomes the branch it picks (rewrites/ifelse.py).
 Not folded: ops that refuse (``op.do_constant_folding(node)`` is False: random draws,
 Print), outputs that are not tensors, computations that raise (the error is left
 for run time, where the original graph raises it), and results that would embed a
@@ -13,10 +14,13 @@ import warnings
 
 import numpy as np
 
+from theanine.backends.py.linker import py_funcify
 from theanine.graph.basic import Constant
 from theanine.graph.rewrite import RuleSet, rule
 from theanine.tensor.type import TensorType
 from theanine.tensor.variable import TensorConstant
+
+from .ifelse import IFELSE_RULES
 
 MAX_GROWTH_SIZE = 10_000  # folded outputs above this size must not outgrow their inputs
 
@@ -33,7 +37,6 @@ def fold(graph, node):
         return None
     if not node.op.do_constant_folding(node):
         return None
-    from theanine.backends.py.linker import py_funcify
 
     try:
         with np.errstate(all="ignore"), warnings.catch_warnings():
@@ -57,4 +60,5 @@ def fold(graph, node):
     return out
 
 
-constant_folding = RuleSet("constant_folding", [fold], __doc__.split("\n\n")[0])
+constant_folding = RuleSet("constant_folding", [fold, *IFELSE_RULES],
+                           __doc__.split("\n\n")[0])

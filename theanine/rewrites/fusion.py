@@ -11,9 +11,8 @@ time: each node joins at most one group, and a value is examined once per user.
 from __future__ import annotations
 
 from theanine.graph.rewrite import OUTPUT, GraphPass
+from theanine.tensor.composite import Composite
 from theanine.tensor.elemwise import Elemwise
-
-from .composite import Composite
 
 MAX_STEPS = 256
 MAX_INPUTS = 64

@@ -16,14 +16,16 @@ from theanine.graph.rewrite import RewriteGraph, RuleSet, run_pipeline
 from .canonicalize import canonicalize
 from .constant_folding import constant_folding
 from .fusion import fusion
+from .inline import inline
+from .inner_graphs import inner_graphs
 from .merge import dead_code, merge
-from .scan_memory import scan_memory
-from .scan_vectorize import scan_loops
+from .scan import scan_accumulate, scan_loops, scan_memory
 from .shape import shape
 from .specialize import specialize
 from .stabilize import stabilize
 
 FAST_RUN = [
+    inline,             # OpFromGraph(inline=True) nodes become their inner graphs
     merge,              # equal subgraphs computed once (and kept so while rewriting)
     dead_code,          # nodes no output needs are dropped
     constant_folding,   # nodes of constants become constants
@@ -31,19 +33,21 @@ FAST_RUN = [
         canonicalize,   # x*1, x+0, x-x, --x, flat sorted add/mul, x/c, x**k, chains
         shape,          # x.shape, x.shape[i] without computing x
     ], "canonicalize and shape, to one fixed point: each creates work for the other"),
-    scan_loops,         # loops do only the work they must (rewrites/scan.py)
+    scan_loops,         # loops do only the work they must (rewrites/scan/)
+    scan_accumulate,    # sums of per-step products: one product after the loop
     scan_memory,        # loops store only the last rows that are read
     stabilize,          # log1p, expm1, softplus, log_softmax, logsumexp
     specialize,         # sum(x*y) -> dot, outer products, gemm
     fusion,             # chains of elementwise ops -> one Composite op
+    inner_graphs,       # loop bodies through this same pipeline (every backend runs them)
 ]
 
-FAST_COMPILE = [merge, dead_code, constant_folding]
+FAST_COMPILE = [inline, merge, dead_code, constant_folding, inner_graphs]
 
 PIPELINES = {
     "fast_run": FAST_RUN,
     "fast_compile": FAST_COMPILE,
-    "merge": [merge, dead_code],
+    "merge": [inline, merge, dead_code, inner_graphs],
     "none": [],
     "None": [],
     None: [],
@@ -84,19 +88,21 @@ def steps_for(optimizer="fast_run", excluding=(), including=()):
     include = _names(list(including) + _flag_names(config.optimizer_including))
     if include:  # a FAST_RUN step joins if it is, or contains, an included name
         steps = [s for s in FAST_RUN if s in steps or include & set(s.names())]
-    exclude = _names(list(excluding) + _flag_names(config.optimizer_excluding))
+    exclude = _names(list(excluding) + _flag_names(config.optimizer_excluding)
+                     + ([] if config.tensor.local_elemwise_fusion else ["fusion"]))
     return steps, frozenset(exclude)
 
 
 def rewrite_fgraph(fgraph, mode):
     """The mode's pipeline applied to a copy of `fgraph` (a new FunctionGraph with the
-    same inputs and outputs of the same types). ``config.print_rewrites`` prints each
-    rewrite as it fires."""
+    same inputs and outputs of the same types). ``config.print_rewrites`` (or Theano's
+    ``optimizer_verbose``) prints each rewrite as it fires."""
     steps, excluding = mode.rewrite_steps()
     steps = [s for s in steps if s.name not in excluding]
     if not steps:
         return fgraph
-    graph = RewriteGraph(fgraph.inputs, fgraph.outputs, trace=config.print_rewrites)
+    graph = RewriteGraph(fgraph.inputs, fgraph.outputs,
+                         trace=config.print_rewrites or config.optimizer_verbose)
     run_pipeline(graph, steps, excluding)
     return FunctionGraph(graph.inputs, graph.outputs, check=False)
 

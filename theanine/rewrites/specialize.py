@@ -13,11 +13,11 @@ from __future__ import annotations
 from theanine.graph.rewrite import OUTPUT, RuleSet, rule
 from theanine.tensor import math as M
 from theanine.tensor import scalar_ops as so
+from theanine.tensor.blas import gemm
 from theanine.tensor.elemwise import DimShuffle, Elemwise
 from theanine.tensor.linalg import Dot
 from theanine.tensor.reduce import CAReduce
 
-from .blas import gemm
 from .constant_folding import constant_folding
 from .join_increments import inc_zeros_to_join
 from .utils import elemwise, ew, owner_op, scalar_constant, scalar_value, single_use

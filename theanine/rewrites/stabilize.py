@@ -4,7 +4,10 @@ log(1 + x) -> log1p(x), log(1 - x) -> log1p(-x), exp(x) - 1 -> expm1(x),
 log1p(exp(x)) -> softplus(x), log(sigmoid(x)) -> -softplus(-x),
 log(1 - sigmoid(x)) -> -softplus(x), log(softmax(x)) -> log_softmax(x) and its
 gradient (a - sum(a * sm)) * sm with a = g / sm -> g - sum(g) * sm,
-log(sum(exp(x))) -> max(x) + log(sum(exp(x - max(x)))).
+log(sum(exp(x))) -> max(x) + log(sum(exp(x - max(x)))); and (stabilize_grad.py) the
+products that the gradients of these forms build: 1 - sigmoid(x) -> sigmoid(-x),
+f / f -> 1, exp(x) / (1 + exp(x)) -> sigmoid(x), exp(x) / sum(exp(x)) -> a shifted
+softmax, ...
 Only float expressions are rewritten. The logsumexp form takes a max over the summed
 axes, so (unlike the sum) it refuses empty axes.
 """
@@ -20,6 +23,7 @@ from theanine.tensor.nnet.softmax_ops import LogSoftmax, Softmax
 from theanine.tensor.reduce import CAReduce, expand
 
 from .constant_folding import constant_folding
+from .stabilize_grad import one_minus_sigmoid, stable_product
 from .utils import elemwise, ew, is_float, is_value, owner_op
 
 
@@ -194,5 +198,5 @@ def logsumexp(graph, node):
 
 stabilize = RuleSet("stabilize", [
     constant_folding, log1p, expm1, softplus, log_sigmoid, log_softmax, log_softmax_grad,
-    logsumexp,
+    logsumexp, one_minus_sigmoid, stable_product,
 ], __doc__.split("\n\n")[0])

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
+import theanine.tensor as T
+
 
 def box_muller(streams, size, ndim, dtype, nstreams, truncate):
     """Standard normal samples of shape `size` (int64 vector of length ndim)."""
-    import theanine.tensor as T
-
     n_odd = T.prod(size, dtype="int64") if ndim else T.constant(np.int64(1))
     n_even = n_odd + n_odd % 2
     u = streams._uniform01(T.stack([n_even]), 1, dtype, nstreams, None)

@@ -15,22 +15,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from theanine.graph.basic import Apply, Constant, Op
+from theanine.graph.basic import Apply, Constant, Op, disconnected_type, grad_undefined
 from theanine.tensor.basic import as_tensor_variable
+from theanine.tensor.math import cast
+from theanine.tensor.shape import shape_elements, static_length
 from theanine.tensor.type import TensorType, canonical_dtype, float_dtypes, integer_dtypes
 
 from . import mrg_core
 
 
 def _undefined(op, k, x):
-    from theanine.gradient import grad_undefined
-
     return grad_undefined(op, k, x, "random samples have no gradient")
 
 
 def _disconnected():
-    from theanine.gradient import disconnected_type
-
     return disconnected_type()
 
 
@@ -46,8 +44,6 @@ class MRGUniform(Op):
                             f"{dtype!r}")
 
     def make_node(self, rstate, size):
-        from theanine.tensor.shape import shape_elements, static_length
-
         rstate, size = as_tensor_variable(rstate), as_tensor_variable(size)
         if rstate.ndim != 2 or rstate.dtype != "int32":
             raise TypeError(f"MRGUniform: the random state must be an int32 matrix, got "
@@ -86,8 +82,6 @@ class MRGUniform(Op):
         return False  # a draw is never computed at compile time
 
     def infer_shape(self, node, shapes):
-        from theanine.tensor.shape import shape_elements
-
         return [shapes[0], tuple(shape_elements(node.inputs[1], self.ndim))]
 
 
@@ -165,6 +159,4 @@ class ChoiceFromUniform(_FromUniform):
         return mrg_core.choice_from_uniform(pvals, unis, n, self.dtype)
 
     def infer_shape(self, node, shapes):
-        from theanine.tensor.math import cast
-
         return [(shapes[0][0], cast(node.inputs[2], "int64"))]

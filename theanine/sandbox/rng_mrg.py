@@ -22,22 +22,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from theanine.compile.shared import shared
+import theanine.tensor as T
 from theanine.tensor import shared_randomstreams as rs
 from theanine.tensor.basic import as_tensor_variable, constant
+from theanine.tensor.dims import broadcast_shape
+from theanine.tensor.sharedvar import shared
 
 from . import mrg_core
+from .mrg_normal import box_muller
 from .mrg_ops import ChoiceFromUniform, MRGUniform, MultinomialFromUniform
 
 __all__ = ["MRG_RandomStreams", "guess_n_streams"]
 
 guess_n_streams = mrg_core.guess_n_streams
-
-
-def _T():
-    import theanine.tensor as T
-
-    return T
 
 
 def _seed_sequence(seed):
@@ -111,14 +108,11 @@ class MRG_RandomStreams(rs.RandomStreamsBase):
         """(int64 size vector, its length, what guesses the number of streams): size,
         or the parameters' broadcast shape when size is None or () (then symbolic,
         as for Theano: 60 * 256 streams)."""
-        T = _T()
         if size is None or (isinstance(size, (tuple, list)) and len(size) == 0):
             nd = max([p.ndim for p in params], default=0)
             if nd == 0:
                 return constant(np.zeros(0, dtype="int64")), 0, ()
             shapes = [tuple(T.shape(p)[i] for i in range(p.ndim)) for p in params]
-            from theanine.tensor.dims import broadcast_shape
-
             dims = [T.cast(d, "int64") for d in broadcast_shape(*shapes)]
             return T.stack(dims), nd, None
         v, length = rs.size_vector(size, fname)
@@ -146,7 +140,6 @@ class MRG_RandomStreams(rs.RandomStreamsBase):
     def uniform(self, size=(), low=0.0, high=1.0, ndim=None, dtype=None, nstreams=None):
         """Uniform samples in [low, high) of `size`; dtype defaults to
         upcast(floatX, low, high)."""
-        T = _T()
         dtype = rs._float_dtype("uniform", dtype, [low, high])
         low, high = (T.cast(as_tensor_variable(v), dtype) for v in (low, high))
         v, nd, guess = self._mrg_size(size, ndim, [low, high], "uniform")
@@ -160,7 +153,6 @@ class MRG_RandomStreams(rs.RandomStreamsBase):
         p = prob if prob is not None else p  # Theano's old keyword
         if not (isinstance(n, (int, np.integer)) and n == 1):
             return super().binomial(size, n, p, ndim=ndim, dtype=dtype)
-        T = _T()
         p = as_tensor_variable(p)
         v, nd, guess = self._mrg_size(size, ndim, [p], "binomial")
         u = self._uniform01(v, nd, rs._float_dtype("binomial", None, []), nstreams, guess)
@@ -174,9 +166,6 @@ class MRG_RandomStreams(rs.RandomStreamsBase):
                truncate=False):
         """Normal samples (Box-Muller on MRG uniforms, as Theano); truncate=True
         keeps them within avg +- 2 std (Theano's redraw of the outliers' radii)."""
-        from .mrg_normal import box_muller
-
-        T = _T()
         dtype = rs._float_dtype("normal", dtype, [avg, std])
         avg, std = (T.cast(as_tensor_variable(v), dtype) for v in (avg, std))
         v, nd, _ = self._mrg_size(size, ndim, [avg, std], "normal")
@@ -231,7 +220,6 @@ class MRG_RandomStreams(rs.RandomStreamsBase):
                            nstreams=nstreams)
 
     def _rows_uniform(self, pv, n, nstreams):
-        T = _T()
         count = T.cast(T.shape(pv)[0], "int64") * T.cast(n, "int64")
         return self._uniform01(T.stack([count]), 1, rs._float_dtype("mrg", None, []),
                                nstreams, None)

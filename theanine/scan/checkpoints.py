@@ -8,16 +8,17 @@ are padded to a whole number of chunks; padded steps leave the state unchanged.
 
 from __future__ import annotations
 
-from .api import _wrap_list, scan
+import theanine.tensor as T
+
+from .api import scan
+from .utils import wrap_list
 
 
 def scan_checkpoints(fn, sequences=None, outputs_info=None, non_sequences=None,
                      name="checkpointscan_fn", n_steps=None, save_every_N=10, padding=True):
     """Like scan (outputs with taps [-1] only, no until), saving memory in the gradient."""
-    import theanine.tensor as T
-
-    seqs, infos = _wrap_list(sequences), _wrap_list(outputs_info)
-    consts = _wrap_list(non_sequences)
+    seqs, infos = wrap_list(sequences), wrap_list(outputs_info)
+    consts = wrap_list(non_sequences)
     if not infos or any(i is None or isinstance(i, dict) for i in infos):
         raise ValueError("scan_checkpoints: every outputs_info entry must be an initial "
                          "state (taps [-1]); None and dict entries are not supported")

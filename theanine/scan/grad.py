@@ -18,16 +18,16 @@ Gradients of the sequences are zero for steps the reverse loop does not reach.
 
 from __future__ import annotations
 
-from theanine.graph.basic import Apply, Op
+import theanine.tensor as T
+from theanine.gradient import grad
+from theanine.graph.basic import Apply, Op, disconnected_type
 from theanine.graph.traversal import ancestors, clone_replace
+from theanine.tensor.elemwise import Elemwise
+from theanine.tensor.scalar_ops import Second
+from theanine.tensor.subtensor import IncSubtensor
 
+from .generators import draws
 from .utils import ListType, is_tensor
-
-
-def _T():
-    import theanine.tensor as T
-
-    return T
 
 
 class ListStepInputs(Op):
@@ -43,18 +43,27 @@ class ListStepInputs(Op):
         return list(reversed([init] + list(trace[:-1]))) if trace else []
 
     def grad(self, inputs, output_grads):
-        from theanine.gradient import disconnected_type
-
         return [disconnected_type(), disconnected_type()]
 
 
-def _generator_draws(outputs):
-    """The samples of NumPy-generator draws (RandomOp) that `outputs` depend on."""
-    from theanine.tensor.random import RandomOp
+class ReversedRows(Op):
+    """seq[:n][::-1] of a list-typed sequence (the per-step generators a loop reads):
+    what ``x[:n][::-1]`` is for a tensor sequence, for the reverse loop."""
 
-    return [v for v in ancestors(outputs)
-            if v.owner is not None and isinstance(v.owner.op, RandomOp)
-            and v is v.owner.outputs[1]]
+    __props__ = ()
+
+    def make_node(self, seq, n):
+        n = T.as_tensor_variable(n)
+        return Apply(self, [seq, n], [seq.type()])
+
+    def compute(self, node, seq, n):
+        return list(reversed(seq[:int(n)]))
+
+    def grad(self, inputs, output_grads):
+        return [disconnected_type(), disconnected_type()]
+
+    def connection_pattern(self, node):
+        return [[False], [False]]
 
 
 def _float(v):
@@ -69,10 +78,6 @@ def _last_row_only(g, trace):
     """If cotangent `g` of a trace is zeros except its last row (the gradient of
     trace[-1]), return that row: it belongs to the final state, and the reverse
     loop then needs no per-step buffer of zeros."""
-    from theanine.tensor.elemwise import Elemwise
-    from theanine.tensor.scalar_ops import Second
-    from theanine.tensor.subtensor import IncSubtensor
-
     o = g.owner
     if o is None or not isinstance(o.op, IncSubtensor) or o.op.idx_list != (-1,) \
             or len(o.inputs) != 2:
@@ -87,11 +92,6 @@ def _last_row_only(g, trace):
 
 
 def scan_grad(op, inputs, outputs, output_grads):
-    from theanine.gradient import disconnected_type, grad
-
-    from .op import Scan
-
-    T = _T()
     S, C, K, Y = op.n_seqs, op.n_carries, op.n_consts, op.n_ys
     n_steps = inputs[0]
     seqs = inputs[1:1 + S]
@@ -157,7 +157,7 @@ def scan_grad(op, inputs, outputs, output_grads):
                            | {fwd_outs[C + j]: v for j, v in stored_y.items()})
     # NumPy generators' draws are read from the forward loop rather than redrawn from
     # stored generator copies: the reverse loop then holds tensors only (it compiles)
-    drawn = _generator_draws(gs)
+    drawn = draws(gs)
     drawn_in = {v: v.type() for v in drawn}
     if drawn:
         gs = clone_replace(gs, drawn_in)
@@ -165,7 +165,7 @@ def scan_grad(op, inputs, outputs, output_grads):
     if whole:
         fwd = outputs
     else:
-        fwd = Scan(new_in, fwd_outs[:C + Y] + drawn + fwd_outs[C + Y:], S, C, (True,) * C,
+        fwd = type(op)(new_in, fwd_outs[:C + Y] + drawn + fwd_outs[C + Y:], S, C, (True,) * C,
                    op.has_until, op.name, op.truncate_gradient, op.profile,
                    op.mode).make_node(*inputs).outputs
     traces = fwd[:C]
@@ -185,12 +185,12 @@ def scan_grad(op, inputs, outputs, output_grads):
                   + list(stored.values()) + list(stored_y.values()) + list(drawn_in.values()))
     inner_carries = [a_in[k] for k in diff_c] + [acc_in[k] for k in diff_k]
     inner_outs = list(g_c_new) + [acc_in[k] + g for k, g in zip(diff_k, g_k)] + list(g_x)
-    rop = Scan(inner_seqs + inner_carries + list(k_in), inner_outs, len(inner_seqs),
+    rop = type(op)(inner_seqs + inner_carries + list(k_in), inner_outs, len(inner_seqs),
                len(inner_carries), (False,) * len(inner_carries), False,
                f"grad_of_{op.name or 'scan_fn'}")
 
     def rev(x):
-        return x[:n_run][::-1]
+        return x[:n_run][::-1] if is_tensor(x) else ReversedRows()(x, n_run)
 
     outer_seqs = [rev(s) for s in seqs]
     for k in range(C):

@@ -1,12 +1,15 @@
 """jacobian and hessian, built on scan as in Theano: one gradient per row.
 
 The loop has no recurrence and each row's gradient is linear in its one-hot seed, so
-in FAST_RUN the scan rewrites (theanine/rewrites/scan_vectorize.py, batching rules in
+in FAST_RUN the scan rewrites (theanine/rewrites/scan/hoist.py, batching rules in
 vectorize_rules.py) compute all rows at once, as batched ops over the rows of the
 identity (what jax.jacrev does), whenever every op of the row gradient has a batching
 rule; work without one stays in the loop, which then still gives the same values."""
 
 from __future__ import annotations
+
+import theanine.tensor as T
+from theanine.gradient import grad
 
 from .api import scan
 
@@ -16,9 +19,6 @@ def jacobian(expression, wrt, consider_constant=None, disconnected_inputs="raise
 
     For each wrt, a tensor of shape expression.shape + wrt.shape (a list of them when
     wrt is a list). A scalar expression gives its gradient."""
-    import theanine.tensor as T
-    from theanine.gradient import grad
-
     expression = T.as_tensor_variable(expression)
     single = not isinstance(wrt, (list, tuple))
     wrts = [wrt] if single else list(wrt)
@@ -41,9 +41,6 @@ def jacobian(expression, wrt, consider_constant=None, disconnected_inputs="raise
 
 def hessian(cost, wrt, consider_constant=None, disconnected_inputs="raise"):
     """Matrix of second derivatives of scalar `cost` wrt each vector in `wrt`."""
-    import theanine.tensor as T
-    from theanine.gradient import grad
-
     cost = T.as_tensor_variable(cost)
     if cost.ndim != 0:
         raise TypeError(f"hessian: cost must be a scalar, got a {cost.ndim}-d tensor")

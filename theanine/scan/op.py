@@ -22,6 +22,9 @@ Reference semantics (the py implementation below):
 A trace of a tensor carry is an array with one row per step run; a trace of a
 non-tensor carry (a random generator) is a list. Sequences must have at least
 n_steps rows; n_steps < 0 is an error; n_steps == 0 gives empty traces.
+
+Scan is an InnerGraphOp (graph/inner_graph.py), which owns the structural key of
+the body, the body compiled for ``perform`` and pickling.
 """
 
 from __future__ import annotations
@@ -30,41 +33,31 @@ import time
 
 import numpy as np
 
-from theanine.graph.basic import Apply, Constant, Op
-from theanine.graph.traversal import toposort
+from theanine.backends.py.linker import link, run_nodes
+from theanine.config import config
+from theanine.graph.basic import Apply
+from theanine.graph.fgraph import FunctionGraph
+from theanine.graph.inner_graph import InnerGraphOp, graph_key  # noqa: F401 - old path
+from theanine.graph.profiling import ProfileStats
+from theanine.graph.traversal import inner_dependencies
+from theanine.ifelse.lazy import lazy_ifelse
+from theanine.tensor.basic import as_tensor_variable, constant
+from theanine.tensor.math import cast
+from theanine.tensor.shape import infer_shapes, make_vector
+from theanine.tensor.type import TensorType
 
+from .generators import carries_at_start
+from .grad import scan_grad
 from .utils import ListType, is_tensor
 
 
-def graph_key(inputs, outputs):
-    """A hashable structural description of a closed graph (for op equality)."""
-    ref = {id(v): ("i", k) for k, v in enumerate(inputs)}
-    items = []
-    for k, node in enumerate(toposort(outputs, stop_at=inputs)):
-        args = []
-        for v in node.inputs:
-            if id(v) in ref:
-                args.append(ref[id(v)])
-            elif isinstance(v, Constant):
-                args.append(("c", v.signature()))
-            else:
-                raise ValueError(f"scan inner graph: {v} is not an inner input")
-        for j, o in enumerate(node.outputs):
-            ref[id(o)] = ("n", k, j)
-        items.append((node.op, tuple(args), tuple(o.type for o in node.outputs)))
-    outs = tuple(ref[id(o)] if id(o) in ref else ("c", o.signature()) for o in outputs)
-    return (tuple(v.type for v in inputs), tuple(items), outs)
-
-
 def trace_type(t):
-    from theanine.tensor.type import TensorType
-
     if isinstance(t, TensorType):
         return TensorType(t.dtype, (False,) + t.broadcastable)
     return ListType(t)
 
 
-class Scan(Op):
+class Scan(InnerGraphOp):
     """A loop over a closed inner graph (see the module docstring)."""
 
     __props__ = ("key", "n_seqs", "n_carries", "traced", "has_until", "name",
@@ -72,8 +65,7 @@ class Scan(Op):
 
     def __init__(self, inner_inputs, inner_outputs, n_seqs, n_carries, traced, has_until,
                  name=None, truncate_gradient=-1, profile=False, mode=None, keep=None):
-        self.inner_inputs = list(inner_inputs)
-        self.inner_outputs = list(inner_outputs)
+        super().__init__(inner_inputs, inner_outputs)
         self.n_seqs, self.n_carries = n_seqs, n_carries
         self.n_consts = len(inner_inputs) - n_seqs - n_carries
         self.n_ys = len(inner_outputs) - n_carries - int(has_until)
@@ -87,8 +79,6 @@ class Scan(Op):
         self.truncate_gradient = int(truncate_gradient)
         self.profile = profile
         self.mode = mode
-        self.key = graph_key(self.inner_inputs, self.inner_outputs)
-        self._fn = None
         self.keep = self._check_keep(keep)
         for k in range(n_carries):
             ci = self.inner_inputs[n_seqs + k]
@@ -134,9 +124,6 @@ class Scan(Op):
 
     # -- graph ---------------------------------------------------------------------
     def make_node(self, n_steps, *outer):
-        from theanine.tensor.basic import as_tensor_variable
-        from theanine.tensor.math import cast
-
         n_steps = as_tensor_variable(n_steps)
         if n_steps.ndim != 0 or not n_steps.dtype.startswith(("int", "uint")):
             raise TypeError(f"scan: n_steps must be an integer scalar, got {n_steps.type}")
@@ -164,25 +151,55 @@ class Scan(Op):
         return Apply(self, [n_steps] + outer, outs)
 
     def connection_pattern(self, node):
-        return [[False] * len(node.outputs)] + [[True] * len(node.outputs)
-                                                for _ in node.inputs[1:]]
+        """Which outer outputs each outer input reaches, through the inner graph and
+        the carries over any number of steps (Theano's connectedness: the gradient of
+        a trace with respect to the initial state of a carry whose previous value no
+        step reads is disconnected). A final state is connected to its own initial
+        state (zero steps return it), as is a trace that stores it as row 0."""
+        cp = self.__dict__.get("_cp")
+        if cp is None:
+            cp = self._cp = self._connections()
+        return [list(row) for row in cp]
+
+    def _connections(self):
+        S, C, Y = self.n_seqs, self.n_carries, self.n_ys
+        deps = inner_dependencies(self.inner_inputs, self.inner_outputs)
+        carry_in = range(S, S + C)
+        # the carries whose new value reads carry n's entering value, per n
+        feeds = [[m for m in range(C) if (S + n) in deps[m]] for n in range(C)]
+        rows = [[False] * (sum(self.traced) + C + Y)]  # n_steps
+        for u in range(len(self.inner_inputs)):
+            infected = {m for m in range(C) if u in deps[m]}
+            stack = list(infected)
+            while stack:
+                for m in feeds[stack.pop()]:
+                    if m not in infected:
+                        infected.add(m)
+                        stack.append(m)
+            reached = {u} | {S + n for n in infected}
+            own = u - S if u in carry_in else None
+            traces = [m in infected or (own == m and self.keep[m] < 0)
+                      for m in range(C) if self.traced[m]]
+            finals = [m in infected or own == m for m in range(C)]
+            ys = [bool(reached & deps[C + j]) for j in range(Y)]
+            rows.append(traces + finals + ys)
+        return tuple(tuple(r) for r in rows)
 
     def L_op(self, inputs, outputs, output_grads):
-        from .grad import scan_grad
-
         return scan_grad(self, inputs, outputs, output_grads)
 
-    # -- running -------------------------------------------------------------------
-    def inner_function(self):
-        """The inner graph compiled by the py linker (cached)."""
-        if self._fn is None:
-            from theanine.backends.py.linker import link
-            from theanine.config import config
-            from theanine.graph.fgraph import FunctionGraph
+    def with_inner_outputs(self, inner_outputs):
+        return Scan(self.inner_inputs, inner_outputs, self.n_seqs, self.n_carries,
+                    self.traced, self.has_until, self.name, self.truncate_gradient,
+                    self.profile, self.mode, self.keep)
 
-            fg = FunctionGraph(self.inner_inputs, self.inner_outputs)
-            self._fn = link(fg, check_types=config.check_types)
-        return self._fn
+    # -- running -------------------------------------------------------------------
+    def link_inner(self, fgraph):
+        """The py reference linker runs the body in ``perform`` (every backend's
+        fallback), with type checks when config.check_types is on; a branch of an
+        ifelse in the body runs only when taken (lazy_ifelse)."""
+        fg = FunctionGraph(fgraph.inputs, lazy_ifelse(fgraph.inputs, fgraph.outputs))
+        return link(fg, check_types=config.check_types)
 
     def compute(self, node, n_steps, *outer):
         t0 = time.perf_counter()
@@ -192,25 +209,13 @@ class Scan(Op):
         return res if len(node.outputs) != 1 else res[0]
 
     def __getstate__(self):
-        from theanine.graph.serialize import dump_graph
-
-        d = self.__dict__.copy()
-        d["_fn"] = None
+        d = super().__getstate__()
         d["profile"] = bool(self.profile)  # statistics stay with this process
-        d["inner_state"] = dump_graph(self.inner_inputs, self.inner_outputs)
-        del d["inner_inputs"], d["inner_outputs"], d["key"]
         return d
 
     def __setstate__(self, d):
-        from theanine.graph.serialize import load_graph
-
-        state = d.pop("inner_state")
-        self.__dict__.update(d)
-        self.inner_inputs, self.inner_outputs = load_graph(state)
-        self.key = graph_key(self.inner_inputs, self.inner_outputs)
+        super().__setstate__(d)
         if self.profile is True:
-            from theanine.compile.profiling import ProfileStats
-
             self.profile = ProfileStats(self.name or "scan_fn")
 
 
@@ -218,7 +223,7 @@ def run_scan(op, fn, node, n, outer, pause=None):
     """The reference loop (see the module docstring); returns the outer outputs.
 
     pause(t), when given, is asked before each step t >= 1; True stops the loop
-    there with ``Paused`` (scan/resume.py), which holds what the steps so far
+    there with ``Paused`` (below), which holds what the steps so far
     computed, so that another implementation can run the rest from step t."""
     S, C = op.n_seqs, op.n_carries
     if n < 0:
@@ -229,11 +234,7 @@ def run_scan(op, fn, node, n, outer, pause=None):
             raise ValueError(f"{op}: sequence {k} has {len(s)} rows, fewer than the "
                              f"{n} steps asked for (n_steps)")
     tensor_c = [is_tensor(v) for v in op.carry_inputs]
-    if not all(tensor_c) and _draws_in_place(op):  # the body advances its generators
-        from theanine.tensor.random import copy_generator, unwrap_generator
-
-        carries = [c if t else copy_generator(unwrap_generator(c))
-                   for c, t in zip(carries, tensor_c)]
+    carries = carries_at_start(op, carries)
     traces = [None] * C
     ys = None
     steps = 0
@@ -243,7 +244,14 @@ def run_scan(op, fn, node, n, outer, pause=None):
     for t in range(n):
         if pause is not None and t and pause(t):
             raise Paused(op, t, n, outer, carries, _done_rows(op, traces, ys, t, first))
-        res = fn(*[s[t] for s in seqs], *carries, *consts)
+        args = [*[s[t] for s in seqs], *carries, *consts]
+        try:
+            res = fn(*args)
+        except Exception as e:
+            err = step_error(op, fn, t, args, e)
+            if err is e:
+                raise
+            raise err from e
         new = res[:C]
         if ys is None:
             traces = [_alloc_trace(new[k], first[k] + rows[k], tensor_c[k])
@@ -342,14 +350,33 @@ def _done_rows(op, traces, ys, t, first):
     return tr, [_in_order(y, t) for y in ys]
 
 
-def _draws_in_place(op):
-    """Whether the body has in-place random draws (scan_random_inplace)."""
-    if getattr(op, "_in_place", None) is None:
-        from theanine.tensor.random import RandomOp
-
-        op._in_place = any(isinstance(n.op, RandomOp) and n.op.inplace
-                           for n in toposort(op.inner_outputs, stop_at=op.inner_inputs))
-    return op._in_place
+def step_error(op, fn, t, values, e):
+    """Exception `e`, raised by step t of `op`'s body `fn` on the inner `values`, with
+    the step and the inner node that failed named; the same class as the node's
+    error, or `e` itself when that cannot be. The py-linked body names the node from
+    the traceback (nothing runs again: user code in the body runs once per step);
+    another body is re-run node by node on NumPy."""
+    locate = getattr(fn, "locate", None)
+    try:
+        if locate is not None:
+            hit = locate(e)
+            found = None if hit is None else (hit[0], hit[1], e)
+        else:
+            found = run_nodes(FunctionGraph(op.inner_inputs, op.inner_outputs), values)
+    except Exception:  # noqa: BLE001 - diagnosis must never hide the original error
+        found = None
+    if found is None:
+        err, where = e, ""
+    else:
+        node, ins, err = found
+        shapes = [np.shape(x) for x in ins] if ins is not None else "(not kept)"
+        where = (f", while computing its inner node {node.op}\n"
+                 f"  inputs: {[str(v) for v in node.inputs]}\n"
+                 f"  input shapes: {shapes}")
+    try:
+        return type(err)(f"{err}\nin step {t} of {op}{where}")
+    except Exception:  # noqa: BLE001 - some exception classes take other arguments
+        return e
 
 
 def _in_order(buf, steps):
@@ -394,11 +421,12 @@ def _empty_outputs(op, fn, seqs, carries, consts, tensor_c):
 def _inferred_row_shapes(op, probe, carries, consts):
     """The per-step outputs' shapes from the body's shape inference (no value is
     read: a jacobian row's index into an empty vector has the vector's shape)."""
-    if getattr(op, "_row_shapes", None) is None:
-        from theanine.compile.function import function
-        from theanine.compile.mode import Mode
+    def compile_shapes():
+        shapes = infer_shapes(op.y_outputs, op.inner_inputs)
+        return link(FunctionGraph(op.inner_inputs, [
+            make_vector(*s, dtype="int64") if s else constant(np.zeros(0, "int64"))
+            for s in shapes]))
 
-        op._row_shapes = function(op.inner_inputs, [y.shape for y in op.y_outputs],
-                                  mode=Mode(linker="py"), on_unused_input="ignore")
+    row_shapes = op.cached("row_shapes", compile_shapes)
     with np.errstate(all="ignore"):
-        return op._row_shapes(*probe, *carries, *consts)
+        return row_shapes(*probe, *carries, *consts)

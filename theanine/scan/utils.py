@@ -1,10 +1,27 @@
-"""Scan helpers: until, OrderedUpdates, and the generic type of non-tensor carries."""
+"""Scan helpers: until, OrderedUpdates, the generic type of non-tensor carries, and
+CheckSteps (a loop's check on its sequences' lengths, kept when a rewrite takes the
+loop away)."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
 
-from theanine.graph.basic import Type, Variable
+from theanine.graph.basic import Apply, Op, Type, Variable, disconnected_type
+from theanine.graph.sharedvalue import SharedVariable
+from theanine.graph.traversal import (  # noqa: F401 - Theano's scan_utils.clone
+    clone_with_replacements as clone,
+)
+from theanine.tensor.basic import as_tensor_variable
+from theanine.tensor.type import TensorType
+
+
+def wrap_list(v):
+    """None -> [], a list or tuple -> a list, anything else -> [it]."""
+    if v is None:
+        return []
+    if isinstance(v, (list, tuple)):
+        return list(v)
+    return [v]
 
 
 class until:
@@ -13,8 +30,6 @@ class until:
     The step where the condition becomes true is included in the outputs."""
 
     def __init__(self, condition):
-        from theanine.tensor.basic import as_tensor_variable
-
         cond = as_tensor_variable(condition)
         if cond.ndim != 0:
             raise TypeError(f"until: the condition must be a 0-d (scalar) tensor, got a "
@@ -27,8 +42,6 @@ class OrderedUpdates(OrderedDict):
     from scan; it may be passed to theano.function(updates=...) and mutated."""
 
     def __setitem__(self, key, value):
-        from theanine.compile.shared import SharedVariable
-
         if not isinstance(key, SharedVariable):
             raise TypeError(f"OrderedUpdates: keys must be shared variables, got {key!r}")
         super().__setitem__(key, value)
@@ -66,6 +79,40 @@ class ListType(Type):
 
 
 def is_tensor(v):
-    from theanine.tensor.type import TensorType
-
     return isinstance(v, Variable) and isinstance(v.type, TensorType)
+
+
+class CheckSteps(Op):
+    """Identity on a sequence that raises, as the loop would, when it has fewer rows
+    than the steps asked for (kept when a rewrite takes the loop away), or than its
+    taps need. `message` says what is wrong, with {rows} for the rows found and {n}
+    for the rows needed."""
+
+    __props__ = ("message",)
+
+    def __init__(self, message="scan: a sequence has {rows} rows, fewer than the {n} "
+                               "steps asked for (n_steps)"):
+        self.message = message
+
+    def __str__(self):
+        return "CheckSteps"
+
+    def make_node(self, seq, n_steps):
+        n_steps = as_tensor_variable(n_steps)
+        return Apply(self, [seq, n_steps], [seq.type()])
+
+    def compute(self, node, seq, n):
+        if n < 0:
+            raise ValueError(f"scan: n_steps must be >= 0, got {n}")
+        if len(seq) < n:
+            raise ValueError(self.message.format(rows=len(seq), n=n))
+        return seq
+
+    def grad(self, inputs, output_grads):
+        return [output_grads[0], disconnected_type()]
+
+    def connection_pattern(self, node):
+        return [[True], [False]]
+
+    def infer_shape(self, node, shapes):
+        return [shapes[0]]

@@ -1,4 +1,4 @@
-"""Allocation: alloc (broadcast a value to a shape), zeros/ones and *_like.
+"""Allocation: alloc (broadcast a value to a shape), broadcast_to, zeros/ones and *_like.
 
 Invariants:
 - Alloc's shape inputs are int64 scalars; a constant 1 makes that output dim
@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from theanine.graph.basic import Apply, Constant, Op
+from theanine.graph.basic import Apply, Constant, Op, disconnected_type
 
 from .basic import as_tensor_variable, constant
+from .elemwise import sum_to
+from .math import cast, second
+from .reduce import sum as tsum
+from .shape import shape_elements, static_length
 from .type import TensorType, canonical_dtype
 
 _INT = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")
@@ -22,8 +26,6 @@ _INT = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")
 def as_int64_scalar(s, what):
     """s (int, integer constant or symbolic integer scalar) as an int64 scalar;
     constants stay constants (so a constant 1 is recognised)."""
-    from .math import cast
-
     if isinstance(s, (int, np.integer)) and not isinstance(s, bool):
         return constant(np.int64(s))
     s = as_tensor_variable(s)
@@ -64,11 +66,6 @@ class Alloc(Op):
         return np.array(np.broadcast_to(value, shape))
 
     def grad(self, inputs, output_grads):
-        from theanine.gradient import disconnected_type
-
-        from .elemwise import sum_to
-        from .reduce import sum as tsum
-
         v = inputs[0]
         (gz,) = output_grads
         lead = gz.ndim - v.ndim
@@ -98,8 +95,6 @@ def alloc(value, *shape):
 def shape_args(shape, fn):
     """A shape argument (int, tuple/list, int scalar or int vector of static length)
     as a list of scalars."""
-    from .shape import shape_elements, static_length
-
     if isinstance(shape, (list, tuple)):
         return list(shape)
     if isinstance(shape, (int, np.integer)):
@@ -128,8 +123,6 @@ def ones(shape, dtype=None):
 
 def zeros_like(model, dtype=None, opt=False):
     """Zeros with the shape (and dtype, unless given) of `model`."""
-    from .math import second
-
     model = as_tensor_variable(model)
     dtype = canonical_dtype(dtype) if dtype else model.dtype
     return second(model, constant(np.zeros((), dtype=dtype)))
@@ -137,8 +130,18 @@ def zeros_like(model, dtype=None, opt=False):
 
 def ones_like(model, dtype=None, opt=False):
     """Ones with the shape (and dtype, unless given) of `model`."""
-    from .math import second
-
     model = as_tensor_variable(model)
     dtype = canonical_dtype(dtype) if dtype else model.dtype
     return second(model, constant(np.ones((), dtype=dtype)))
+
+
+def broadcast_to(x, shp):
+    """x broadcast to the shape `shp` (tuple of ints/scalars, or an int vector)."""
+    if isinstance(shp, (list, tuple)):
+        return alloc(x, *shp)
+    v = as_tensor_variable(shp)
+    n = static_length(v) if v.ndim == 1 else None
+    if n is None:
+        raise ValueError(f"broadcast_to: the shape must be a tuple or a vector of static "
+                         f"length, got {v.type}")
+    return alloc(x, *shape_elements(v, n))

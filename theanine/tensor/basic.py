@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+# the package, which imports this module: used at call time
+# (as_tensor_variable stacks lists and casts with it)
+import theanine.tensor as T
 from theanine.config import config
 from theanine.graph.basic import Constant, Variable
 
-from .type import TensorType, canonical_dtype, python_scalar_dtype
+from .type import TensorType, canonical_dtype, plain_ndarray, python_scalar_dtype
 from .variable import TensorConstant, TensorVariable  # noqa: F401 - re-exported
 
 
@@ -16,6 +19,8 @@ def constant(x, name=None, ndim=None, dtype=None):
     smallest int dtype that holds them (Theano's autocasting)."""
     if isinstance(x, TensorConstant):
         x = x.data
+    if type(x) is not np.ndarray and isinstance(x, np.ndarray):
+        x = plain_ndarray(x, "constant")
     if dtype is not None:
         dtype = canonical_dtype(dtype)
         arr = np.asarray(x, dtype=dtype)
@@ -39,18 +44,14 @@ def as_tensor_variable(x, name=None, ndim=None, dtype=None):
     """Return `x` as a TensorVariable: variables pass through, values become constants."""
     if isinstance(x, Variable) and isinstance(x.type, TensorType):
         if ndim is not None and x.ndim != ndim:
-            from .shape import shape_padleft
-
             extra = x.ndim - ndim
             if extra < 0:
-                return shape_padleft(x, -extra)
+                return T.shape_padleft(x, -extra)
             if all(x.broadcastable[:extra]):
                 return x.dimshuffle(list(range(extra, x.ndim)))
             raise TypeError(f"cannot make {x} (type {x.type}) have {ndim} dimensions")
         if dtype is not None and x.dtype != canonical_dtype(dtype):
-            from .math import cast
-
-            return cast(x, dtype)
+            return T.cast(x, dtype)
         return x
     if isinstance(x, Variable):
         if hasattr(x, "_as_tensor_variable"):
@@ -59,9 +60,7 @@ def as_tensor_variable(x, name=None, ndim=None, dtype=None):
     if hasattr(x, "_as_TensorVariable"):
         return x._as_TensorVariable()
     if isinstance(x, (list, tuple)) and any(isinstance(e, Variable) for e in _flat(x)):
-        from .shape import stack
-
-        return stack([as_tensor_variable(e) for e in x])
+        return T.stack([as_tensor_variable(e) for e in x])
     if isinstance(x, Constant):
         x = x.data
     try:
@@ -119,9 +118,19 @@ typed_constructors = {_p + _k: TensorType(_dt, _pat)
 
 
 def _plural(maker):
+    """Theano's plural constructors: ``T.scalars('x', 'y')`` and ``T.scalars(['x', 'y'])``
+    give a list; one string is iterated (``T.scalars('xy')`` is [x, y]) and a string of
+    one character gives the variable itself (``T.scalars('x')`` is x); an int n gives a
+    list of n unnamed variables."""
+
     def make(*names):
-        if len(names) == 1 and isinstance(names[0], int):
+        if len(names) == 1 and isinstance(names[0], (int, np.integer)) \
+                and not isinstance(names[0], bool):
             return [maker() for _ in range(names[0])]
+        if len(names) == 1:
+            names = names[0]
+        if len(names) == 1:
+            return maker(names[0] if not isinstance(names, str) else names)
         return [maker(n) for n in names]
 
     return make

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from theanine.graph.basic import Apply, Op
+from theanine.graph.basic import Apply, Op, grad_not_implemented
 
 from .basic import as_tensor_variable
+from .math import and_, cast, eq, neq, switch
+from .reduce import normalize_axis
+from .shape import flatten
 from .type import TensorType
 
 
@@ -56,8 +59,6 @@ class CumOp(Op):
         if self.mode == "add":
             return [CumOp(self.axis, "add", not self.reverse)(gz)]
         if self.reverse:
-            from theanine.gradient import grad_not_implemented
-
             return [grad_not_implemented(self, 0, x, "(reverse cumprod)")]
         return [_cumprod_grad(x, gz, self.axis)]
 
@@ -72,8 +73,6 @@ def _cumprod_grad(x, gz, axis):
     At z:                                revcumsum(gz * cumprod(x with x_z := 1))_z.
     After z:                             0 (every term holds the factor x_z = 0).
     """
-    from .math import and_, cast, eq, switch
-
     cum = lambda v: CumOp(axis, "add")(v)
     rcum = lambda v: CumOp(axis, "add", reverse=True)(v)
     prod = lambda v: CumOp(axis, "mul")(v)
@@ -87,9 +86,6 @@ def _cumprod_grad(x, gz, axis):
 
 
 def _cum(x, axis, mode):
-    from .reduce import normalize_axis
-    from .shape import flatten
-
     x = as_tensor_variable(x)
     if axis is None:
         return CumOp(0, mode)(flatten(x))
@@ -113,9 +109,6 @@ def cumprod(x, axis=None):
 def diff(x, n=1, axis=-1):
     """The n-th discrete difference along `axis` (numpy.diff): out[i] = x[i+1] - x[i],
     applied n times. Bool inputs give x[i+1] != x[i], as NumPy."""
-    from .math import neq
-    from .reduce import normalize_axis
-
     x = as_tensor_variable(x)
     if x.ndim == 0:
         raise ValueError("diff: x must have at least one dimension")

@@ -14,7 +14,13 @@ import numpy as np
 
 from theanine.graph.basic import Apply, Op
 
+from .alloc import alloc, zeros_like
 from .basic import as_tensor_variable
+from .elemwise import _is_py_scalar, sum_to
+from .math import maximum, minimum
+from .reduce import normalize_axis
+from .reduce import sum as tsum
+from .shape import shape_i
 from .type import TensorType, upcast
 
 
@@ -67,14 +73,10 @@ class ExtractDiag(_DiagBase):
         return np.array(_moved(a, self.axes)[(Ellipsis, *idx)])
 
     def grad(self, inputs, output_grads):
-        from .alloc import zeros_like
-
         (a,), (gz,) = inputs, output_grads
         return [SetDiag(self.offset, self.axes)(zeros_like(a, gz.dtype), gz)]
 
     def infer_shape(self, node, shapes):
-        from .math import maximum, minimum
-
         sh = shapes[0]
         rest = [s for i, s in enumerate(sh) if i not in self.axes]
         lens = [sh[a] for a in self.axes]
@@ -116,9 +118,6 @@ class SetDiag(_DiagBase):
         return out
 
     def grad(self, inputs, output_grads):
-        from .elemwise import sum_to
-        from .reduce import sum as tsum
-
         (_, d), (gz,) = inputs, output_grads
         ga = SetDiag(self.offset, self.axes)(gz, np.zeros((), dtype=gz.dtype))
         gd = ExtractDiag(self.offset, self.axes)(gz)
@@ -133,8 +132,6 @@ class SetDiag(_DiagBase):
 def diagonal(a, offset=0, axis1=0, axis2=1):
     """The diagonal of `a` with `offset`, over axes axis1 and axis2 (numpy.diagonal):
     those axes are removed and the diagonal appended as the last dim."""
-    from .reduce import normalize_axis
-
     a = as_tensor_variable(a)
     if a.ndim < 2:
         raise ValueError(f"diagonal: a must have at least 2 dims, got {a.ndim}-d {a}")
@@ -149,17 +146,12 @@ def diagonal(a, offset=0, axis1=0, axis2=1):
 
 def trace(a, offset=0, axis1=0, axis2=1):
     """Sum along the diagonal (numpy.trace)."""
-    from .reduce import sum as tsum
-
     return tsum(diagonal(a, offset, axis1, axis2), axis=-1)
 
 
 def diag(v, k=0):
     """numpy.diag: a vector becomes a square matrix with v on diagonal k; a matrix
     gives its diagonal k."""
-    from .alloc import alloc
-    from .shape import shape_i
-
     v = as_tensor_variable(v)
     if v.ndim == 2:
         return diagonal(v, k)
@@ -172,8 +164,6 @@ def diag(v, k=0):
 
 
 def _weak_value(val, a, fn):
-    from .elemwise import _is_py_scalar
-
     if _is_py_scalar(val):
         return as_tensor_variable(val, dtype=a.dtype)
     val = as_tensor_variable(val)

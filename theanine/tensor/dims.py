@@ -15,6 +15,7 @@ from theanine.graph.basic import Apply, Constant, Op
 
 from .basic import as_tensor_variable, constant
 from .elemwise import DimShuffle
+from .math import maximum
 from .type import TensorType
 
 
@@ -163,8 +164,6 @@ def squeeze(x, axis=None):
 
 def broadcast_shape(*shapes):
     """Symbolic broadcast of shape tuples (of symbolic scalars), for infer_shape."""
-    from .math import maximum
-
     nd = max(len(s) for s in shapes)
     padded = [(_int64(1),) * (nd - len(s)) + tuple(s) for s in shapes]
     out = []

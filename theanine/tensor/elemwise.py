@@ -11,10 +11,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from theanine.graph.basic import Apply, Constant, Op
+# the package, which imports this module: used at call time
+# (gradients and shapes with dims.py's functions, which build on DimShuffle)
+import theanine.tensor as T
+from theanine.graph.basic import (
+    Apply,
+    Constant,
+    Op,
+    disconnected_type,
+    grad_not_implemented,
+)
+from theanine.graph.rewrite import register_commutative, register_subkey
 
 from .basic import as_tensor_variable, constant
-from .type import TensorType, python_scalar_dtype
+from .type import TensorType, discrete_dtypes, python_scalar_dtype, upcast
 
 
 class ScalarOp:
@@ -32,6 +42,9 @@ class ScalarOp:
     # Indices of the inputs whose dtypes Python-scalar inputs follow (None: all);
     # switch's condition does not decide the dtype of its branches.
     weak_from = None
+    # True (add, mul, max, min): the inputs may be given in any order, so rewrites
+    # merge two such nodes whose inputs are equal as multisets.
+    commutative = False
 
     def _props(self):
         return tuple(getattr(self, p) for p in self.__props__)
@@ -51,16 +64,12 @@ class ScalarOp:
     __repr__ = __str__
 
     def output_dtype(self, *dtypes):
-        from .type import upcast
-
         return upcast(*dtypes)
 
     def impl(self, *args):
         raise NotImplementedError
 
     def grad(self, inputs, output, gz):
-        from theanine.gradient import grad_not_implemented
-
         return [grad_not_implemented(self, i, x) for i, x in enumerate(inputs)]
 
     def connection_pattern(self):
@@ -116,10 +125,9 @@ class Elemwise(Op):
         return self.L_op(inputs, [self(*inputs)], output_grads)
 
     def L_op(self, inputs, outputs, output_grads):
-        from theanine.gradient import disconnected_type
-
         (gz,) = output_grads
-        if getattr(gz.type, "is_disconnected", False):
+        if getattr(gz.type, "is_disconnected", False) or outputs[0].dtype in discrete_dtypes:
+            # an integer output passes no gradient on (Theano: zero)
             return [disconnected_type() for _ in inputs]
         grads = self.scalar_op.grad(inputs, outputs[0], gz)
         res = []
@@ -135,9 +143,7 @@ class Elemwise(Op):
         return res
 
     def infer_shape(self, node, shapes):
-        from .shape import broadcast_shape
-
-        return [broadcast_shape(*shapes)]
+        return [T.dims.broadcast_shape(*shapes)]
 
     def connection_pattern(self, node):
         cp = self.scalar_op.connection_pattern()
@@ -162,8 +168,6 @@ def convert_weak_scalars(inputs, weak_from=None):
     """Convert inputs to tensors; Python scalars are 'weak' (NumPy 2 / JAX rule):
     they take the dtype of the tensor operands (those at `weak_from`, default all)
     when that holds them."""
-    from .type import upcast
-
     out = [v if _is_py_scalar(v) else as_tensor_variable(v) for v in inputs]
     weak = [k for k, v in enumerate(inputs) if _is_py_scalar(v)]
     if not weak:
@@ -242,19 +246,15 @@ class DimShuffle(Op):
         return np.reshape(x, out_shape)
 
     def grad(self, inputs, output_grads):
-        from .shape import addbroadcast, patternbroadcast
-
         (x,), (gz,) = inputs, output_grads
-        g = addbroadcast(gz, *self.augment) if self.augment else gz
+        g = T.addbroadcast(gz, *self.augment) if self.augment else gz
         pos = {d: j for j, d in enumerate(self.new_order) if d != "x"}
         pattern = [pos.get(d, "x") for d in range(x.ndim)]
         g = DimShuffle(g.broadcastable, pattern)(g)
-        return [patternbroadcast(g, x.broadcastable)]
+        return [T.patternbroadcast(g, x.broadcastable)]
 
     def infer_shape(self, node, shapes):
         (sh,) = shapes
-        from .basic import constant
-
         one = constant(np.int64(1))
         return [tuple(one if i == "x" else sh[i] for i in self.new_order)]
 
@@ -271,6 +271,25 @@ def sum_to(g, x):
     axes = tuple(i for i in range(x.ndim)
                  if x.type.broadcastable[i] and not g.type.broadcastable[i])
     r = g.sum(axis=axes, keepdims=True) if axes else g
-    from .shape import patternbroadcast
+    return T.patternbroadcast(r, x.type.broadcastable)
 
-    return patternbroadcast(r, x.type.broadcastable)
+
+# -- how the rewrite engine (graph/rewrite.py) sees Elemwise nodes ----------------------
+# Registered here, beside the op, so that they hold from the moment Elemwise exists.
+def _scalar_op_of(op):
+    """Rules registered for (Elemwise, Add) are tried only on additions."""
+    return op.scalar_op
+
+
+def _commutes(node):
+    """Additions, products, max and min merge whatever the order of their inputs; for
+    more than two inputs only when all have the output's dtype (the order then changes
+    nothing but rounding)."""
+    if not node.op.scalar_op.commutative:
+        return False
+    dtype = node.outputs[0].dtype
+    return len(node.inputs) <= 2 or all(v.dtype == dtype for v in node.inputs)
+
+
+register_subkey(Elemwise, _scalar_op_of)
+register_commutative(Elemwise, _commutes)

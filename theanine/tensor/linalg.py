@@ -18,10 +18,18 @@ from __future__ import annotations
 
 import numpy as np
 
+# the package: used at call time by the composed matrix functions (nlinalg.py and
+# slinalg.py, which hold their ops, build on this module)
+import theanine.tensor as T
 from theanine.graph.basic import Apply, Op
 
-from .basic import as_tensor_variable
-from .type import TensorType, upcast
+from . import reduce as R
+from .basic import as_tensor_variable, constant
+from .elemwise import _is_py_scalar
+from .math import abs_, cast, mul, neq, sqrt
+from .ranges import eye
+from .shape import patternbroadcast, reshape
+from .type import TensorType, upcast, upgrade_to_float
 
 __all__ = ["Dot", "BatchedDot", "dot", "tensordot", "batched_dot", "batched_tensordot",
            "outer"]
@@ -161,9 +169,6 @@ def dot(a, b):
     """Theano's T.dot: 0-d operands multiply elementwise; vectors and matrices use the
     Dot op; higher ndims contract the last axis of `a` with the second-to-last of `b`
     (the only axis of a vector `b`), as numpy.dot."""
-    from .elemwise import _is_py_scalar
-    from .math import mul
-
     if _is_py_scalar(a) or _is_py_scalar(b):
         return mul(a, b)  # Python scalars stay weak
     a, b = as_tensor_variable(a), as_tensor_variable(b)
@@ -225,8 +230,6 @@ def _normalize_axes(a, b, axes, batched):
 
 
 def _prod(dims):
-    from .basic import constant
-
     if not dims:
         return constant(np.int64(1))
     r = dims[0]
@@ -238,8 +241,6 @@ def _prod(dims):
 def _contract(a, b, axes, batched):
     """tensordot / batched_tensordot: move the contracted axes together, reshape both
     operands to (batch x) rows x K and K x columns, one (Batched)Dot, reshape back."""
-    from .shape import patternbroadcast
-
     a, b = as_tensor_variable(a), as_tensor_variable(b)
     fn = "batched_tensordot" if batched else "tensordot"
     if batched and (a.ndim < 2 or b.ndim < 2):
@@ -255,8 +256,6 @@ def _contract(a, b, axes, batched):
     bc = ((a.broadcastable[0] and b.broadcastable[0],) if batched else ()) \
         + tuple(a.broadcastable[d] for d in a_free) + tuple(b.broadcastable[d] for d in b_free)
     if len(bc) != r.ndim:
-        from .shape import reshape
-
         sa, sb = a.shape, b.shape
         dims = ([sa[0]] if batched else []) + [sa[d] for d in a_free] + [sb[d] for d in b_free]
         r = reshape(r, dims)
@@ -269,7 +268,6 @@ def _to_2d(x, perm, lead, free, summed, free_first):
     xt = x.dimshuffle(*perm) if perm != list(range(x.ndim)) else x
     if len(summed) == 1 and len(free) <= 1:
         return xt
-    from .shape import reshape
 
     sx = x.shape
     k = _prod([sx[d] for d in summed])
@@ -324,14 +322,10 @@ def matrix_power(M, n):
     negative n a power of the inverse."""
     if not isinstance(n, (int, np.integer)):
         raise TypeError(f"matrix_power: n must be a Python int, got {n!r}")
-    from .nlinalg import as_matrix, matrix_inverse
-
-    M, _ = as_matrix(M, "matrix_power", arg="M")
+    M, _ = T.nlinalg.as_matrix(M, "matrix_power", arg="M")
     if n < 0:
-        M, n = matrix_inverse(M), -n
+        M, n = T.nlinalg.matrix_inverse(M), -n
     if n == 0:
-        from .ranges import eye
-
         return eye(M.shape[0], dtype=M.dtype)
     result, base = None, M
     while n:
@@ -347,11 +341,6 @@ def norm(x, ord):
     """Vector or matrix norm (numpy.linalg.norm). Vectors: ord None/2, any p, inf/'inf',
     -inf/'-inf', 0 (count of non-zeros). Matrices: None/'fro', 'nuc', inf, -inf, 1, -1,
     2, -2 (largest / smallest singular value)."""
-    from . import reduce as R
-    from .math import abs_, cast, neq, sqrt
-    from .nlinalg import svd
-    from .type import upgrade_to_float
-
     x = as_tensor_variable(x)
     inf = ord in (np.inf, "inf")
     ninf = ord in (-np.inf, "-inf")
@@ -377,7 +366,7 @@ def norm(x, ord):
             cols = R.sum(abs_(x), axis=0)
             return R.max(cols) if ord == 1 else R.min(cols)
         if ord in (2, -2, "nuc"):
-            s = svd(x, compute_uv=0)
+            s = T.nlinalg.svd(x, compute_uv=0)
             return R.sum(s) if ord == "nuc" else (R.max(s) if ord == 2 else R.min(s))
         raise ValueError(f"norm: invalid norm order {ord!r} for matrices")
     raise ValueError(f"norm: argument x must be a vector or a matrix, got a {x.ndim}-d "
@@ -387,25 +376,18 @@ def norm(x, ord):
 def tensorinv(a, ind=2):
     """The 'inverse' of an N-d array for tensordot with `ind` axes
     (numpy.linalg.tensorinv): result shape a.shape[ind:] + a.shape[:ind]."""
-    from .shape import reshape
-
     a = as_tensor_variable(a)
     if not isinstance(ind, (int, np.integer)) or not 0 < ind < a.ndim:
         raise ValueError(f"tensorinv: ind must be an int in [1, {a.ndim - 1}], got {ind!r}")
-    from .nlinalg import matrix_inverse
-
     sh = a.shape
     left, right = [sh[i] for i in range(ind)], [sh[i] for i in range(ind, a.ndim)]
-    inv = matrix_inverse(reshape(a, [_prod(left), _prod(right)]))
+    inv = T.nlinalg.matrix_inverse(reshape(a, [_prod(left), _prod(right)]))
     return reshape(inv, right + left)
 
 
 def tensorsolve(a, b, axes=None):
     """x such that tensordot(a, x, axes=x.ndim) = b (numpy.linalg.tensorsolve); `axes`
     are axes of a moved to the end first."""
-    from .shape import reshape
-    from .slinalg import solve
-
     a, b = as_tensor_variable(a), as_tensor_variable(b)
     if axes is not None:
         axes = [int(d) % a.ndim for d in axes]
@@ -417,5 +399,5 @@ def tensorsolve(a, b, axes=None):
     sh = a.shape
     xdims = [sh[i] for i in range(b.ndim, a.ndim)]
     n = _prod(xdims)
-    x = solve(reshape(a, [-1, n]), b.flatten())
+    x = T.slinalg.solve(reshape(a, [-1, n]), b.flatten())
     return reshape(x, xdims)

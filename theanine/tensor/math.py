@@ -159,11 +159,5 @@ def isclose(a, b, rtol=1e-5, atol=1e-8, equal_nan=False):
     return close
 
 
-def allclose(a, b, rtol=1e-5, atol=1e-8, equal_nan=False):
-    from .reduce import all as all_
-
-    return all_(isclose(a, b, rtol, atol, equal_nan))
-
-
 __all__ = [n for n, v in list(globals().items())
            if not n.startswith("_") and callable(v) and getattr(v, "__module__", "") == __name__]

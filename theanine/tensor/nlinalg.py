@@ -14,11 +14,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from theanine.graph.basic import Apply, Op
+# the package: Eigh's gradient uses slinalg.fold_triangle at call time (slinalg.py
+# builds on this module)
+import theanine.tensor as T
+from theanine.graph.basic import Apply, Op, grad_not_implemented
 
 from .basic import as_tensor_variable
 from .diagonal import ExtractDiag, diag, diagonal, trace
 from .linalg import dot, matrix_dot, matrix_power, norm, tensorinv, tensorsolve
+from .math import minimum
+from .ranges import eye
 from .type import TensorType, upgrade_to_float
 
 __all__ = ["MatrixInverse", "MatrixPinv", "Det", "Eig", "Eigh", "QRFull", "SVD", "Lstsq",
@@ -104,8 +109,6 @@ class MatrixPinv(Op):
 
 def _eye_like(x, axis):
     """Identity matrix of side x.shape[axis], of x's float dtype."""
-    from .ranges import eye
-
     return eye(x.shape[axis], dtype=upgrade_to_float(x.dtype))
 
 
@@ -206,9 +209,8 @@ class Eigh(Op):
             term = dot(v.T, gv).T * f
             inner = term if inner is None else inner + term
         g = dot(v, dot(inner, v.T))
-        from .slinalg import fold_triangle
 
-        return [fold_triangle(g, lower=self.UPLO == "L")]
+        return [T.slinalg.fold_triangle(g, lower=self.UPLO == "L")]
 
     def infer_shape(self, node, shapes):
         n = shapes[0][0]
@@ -245,8 +247,6 @@ class QRFull(Op):
         return _out(node, 0, res[0]), _out(node, 1, res[1])
 
     def infer_shape(self, node, shapes):
-        from .math import minimum
-
         m, n = shapes[0]
         k = minimum(m, n)
         return {"reduced": [(m, k), (k, n)], "complete": [(m, m), (m, n)], "r": [(k, n)],
@@ -277,8 +277,6 @@ class SVD(Op):
         return tuple(_out(node, i, r) for i, r in enumerate(res))
 
     def infer_shape(self, node, shapes):
-        from .math import minimum
-
         m, n = shapes[0]
         k = minimum(m, n)
         if not self.compute_uv:
@@ -288,8 +286,6 @@ class SVD(Op):
         return [(m, k), (k,), (k, n)]
 
     def grad(self, inputs, output_grads):
-        from theanine.gradient import grad_not_implemented
-
         (x,) = inputs
         gs = output_grads[0] if not self.compute_uv else output_grads[1]
         others = [] if not self.compute_uv else [output_grads[0], output_grads[2]]
@@ -328,8 +324,6 @@ class Lstsq(Op):
         return tuple(_out(node, i, r) for i, r in enumerate(res))
 
     def grad(self, inputs, output_grads):
-        from theanine.gradient import grad_not_implemented
-
         return [grad_not_implemented(self, i, x) for i, x in enumerate(inputs)]
 
 

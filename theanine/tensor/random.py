@@ -27,10 +27,20 @@ import copy
 
 import numpy as np
 
-from theanine.compile.shared import Container, SharedVariable
-from theanine.graph.basic import Apply, Constant, Op, Type, Variable
+from theanine.graph.basic import (
+    Apply,
+    Constant,
+    Op,
+    Type,
+    Variable,
+    disconnected_type,
+    grad_undefined,
+)
+from theanine.graph.sharedvalue import Container, SharedVariable
 
 from .basic import as_tensor_variable, constant
+from .math import cast, lt, switch
+from .shape import MakeVector, Shape, broadcast_shape, shape_elements, static_length
 from .type import TensorType, canonical_dtype
 
 _GENERATORS = (np.random.RandomState, np.random.Generator)
@@ -381,8 +391,6 @@ class RandomOp(Op):
         return rng, out
 
     def grad(self, inputs, output_grads):
-        from theanine.gradient import disconnected_type, grad_undefined
-
         why = "random samples have no gradient with respect to their parameters"
         return [disconnected_type(), disconnected_type()] + [
             grad_undefined(self, k, x, why) for k, x in enumerate(inputs) if k >= 2]
@@ -394,9 +402,6 @@ class RandomOp(Op):
         return [[True, True], [False, True]] + [[False, True] for _ in node.inputs[2:]]
 
     def infer_shape(self, node, shapes):
-        from .math import cast, lt, switch
-        from .shape import broadcast_shape, shape_elements
-
         spec = DISTRIBUTIONS[self.dist]
         size, params = node.inputs[1], node.inputs[2:]
         one = constant(np.int64(1))
@@ -444,15 +449,11 @@ def batch_shape(dist, size, ndim, param_shapes):
 
 
 def _static_length(v):
-    from .shape import static_length
-
     return static_length(v)
 
 
 def _static_entries(size, length):
     """Each entry of the size vector as an int when known statically, else None."""
-    from .shape import MakeVector, Shape
-
     if length is None:
         return None
     if isinstance(size, Constant):

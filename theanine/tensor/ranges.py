@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from theanine.graph.basic import Apply, Constant, Op
+from theanine.graph.basic import Apply, Constant, Op, disconnected_type
 
 from .alloc import as_int64_scalar
 from .basic import as_tensor_variable
+from .elemwise import convert_weak_scalars
+from .math import cast, ceil, eq, ge, maximum, switch, true_div
+from .reduce import sum as tsum
+from .shape import shape_i
 from .type import TensorType, canonical_dtype, upcast
 
 
@@ -49,12 +53,6 @@ class ARange(Op):
         return np.arange(start, stop, step, dtype=self.dtype)
 
     def grad(self, inputs, output_grads):
-        from theanine.gradient import disconnected_type
-
-        from .math import cast
-        from .reduce import sum as tsum
-        from .shape import shape_i
-
         (gz,) = output_grads
         # out[i] = start + i * step; stop only changes the length (piecewise constant).
         idx = cast(arange(shape_i(gz, 0)), gz.dtype)
@@ -64,8 +62,6 @@ class ARange(Op):
         return [[True], [False], [True]]
 
     def infer_shape(self, node, shapes):
-        from .math import cast, ceil, maximum, true_div
-
         start, stop, step = [cast(v, "float64") for v in node.inputs]
         n = cast(ceil(true_div(stop - start, step)), "int64")
         return [(maximum(n, 0),)]
@@ -73,8 +69,6 @@ class ARange(Op):
 
 def arange(start, stop=None, step=1, dtype=None):
     """Evenly spaced values in [start, stop) (numpy.arange; one argument is `stop`)."""
-    from .elemwise import convert_weak_scalars
-
     if stop is None:
         start, stop = 0, start
     # Python scalars are weak, as in elementwise ops: arange(x_f32, 3, 0.5) is float32.
@@ -102,27 +96,20 @@ def _grid(n, m, k, fn):
 
 def eye(n, m=None, k=0, dtype=None):
     """An n x m matrix (m defaults to n) with ones on diagonal k (dtype default floatX)."""
-    from .math import cast, eq
-
     rows, cols = _grid(n, m, k, "eye")
     return cast(eq(rows, cols), canonical_dtype(dtype or "floatX"))
 
 
 def tri(N, M=None, k=0, dtype=None):
     """An N x M matrix with ones at and below diagonal k (numpy.tri; dtype default floatX)."""
-    from .math import cast, ge
-
     rows, cols = _grid(N, M, k, "tri")
     return cast(ge(rows, cols), canonical_dtype(dtype or "floatX"))
 
 
 def _tri_mask(m, k, fn):
-    from .shape import shape_i
-
     m = as_tensor_variable(m)
     if m.ndim < 2:
         raise ValueError(f"{fn}: the input must have at least 2 dims, got {m.ndim}-d {m}")
-    from .math import ge
 
     rows, cols = _grid(shape_i(m, -2), shape_i(m, -1), k, fn)
     return m, ge(rows, cols)
@@ -130,24 +117,18 @@ def _tri_mask(m, k, fn):
 
 def tril(m, k=0):
     """m with the elements above diagonal k zeroed (last two axes)."""
-    from .math import switch
-
     m, mask = _tri_mask(m, k, "tril")
     return switch(mask, m, 0)
 
 
 def triu(m, k=0):
     """m with the elements below diagonal k zeroed (last two axes)."""
-    from .math import switch
-
     m, mask = _tri_mask(m, k - 1, "triu")
     return switch(mask, 0, m)
 
 
 def identity_like(x):
     """The identity matrix of x's shape and dtype (x a matrix)."""
-    from .shape import shape_i
-
     x = as_tensor_variable(x)
     if x.ndim != 2:
         raise TypeError(f"identity_like: x must be a matrix, got {x.type}")
@@ -181,8 +162,6 @@ class OneHot(Op):
         return out
 
     def grad(self, inputs, output_grads):
-        from theanine.gradient import disconnected_type
-
         return [disconnected_type(), disconnected_type()]
 
     def connection_pattern(self, node):
@@ -210,16 +189,12 @@ class Bartlett(Op):
         return np.bartlett(int(M)).astype("float64")
 
     def grad(self, inputs, output_grads):
-        from theanine.gradient import disconnected_type
-
         return [disconnected_type()]
 
     def connection_pattern(self, node):
         return [[False]]
 
     def infer_shape(self, node, shapes):
-        from .math import maximum
-
         return [(maximum(node.inputs[0], 0),)]
 
 

@@ -11,11 +11,14 @@ import builtins
 
 import numpy as np
 
-from theanine.graph.basic import Apply, Op
+from theanine.graph.basic import Apply, Op, disconnected_type, grad_not_implemented
 
+from . import math as M
 from .basic import as_tensor_variable, constant
 from .elemwise import DimShuffle
-from .type import TensorType
+from .math import abs_, cast, isclose, mul, sqr, sqrt, true_div
+from .shape import reshape, shape, transpose
+from .type import TensorType, canonical_dtype
 
 _KINDS = ("sum", "prod", "max", "min", "all", "any", "prod_without_zeros")
 
@@ -96,12 +99,8 @@ class CAReduce(Op):
         return np.asarray(fn(x, axis=ax)).astype(dt, copy=False)
 
     def grad(self, inputs, output_grads):
-        from . import math as M
-
         (x,), (gz,) = inputs, output_grads
         if self.kind in ("all", "any") or not x.dtype.startswith(("float", "complex")):
-            from theanine.gradient import disconnected_type
-
             return [disconnected_type()]
         out = self(x)
         gzb = expand(gz, self.axis, x.ndim)
@@ -116,7 +115,6 @@ class CAReduce(Op):
             where_zero = M.switch(M.eq(nzeros, 1), nz, 0)
             safe_x = M.switch(M.eq(x, 0), 1, x)
             return [gzb * M.switch(M.eq(x, 0), where_zero, outb / safe_x)]
-        from theanine.gradient import grad_not_implemented
 
         return [grad_not_implemented(self, 0, x)]
 
@@ -136,8 +134,6 @@ def _reduce(kind, x, axis, keepdims, dtype=None):
     x = as_tensor_variable(x)
     axes = normalize_axis(axis, x.ndim)
     if dtype is not None:
-        from .type import canonical_dtype
-
         dtype = canonical_dtype(dtype)
     out = CAReduce(kind, axes, dtype)(x)
     return expand(out, axes, x.ndim) if keepdims else out
@@ -173,10 +169,12 @@ def any(x, axis=None, keepdims=False):
     return _reduce("any", x, axis, keepdims)
 
 
-def _count(x, axes):
-    from .math import mul
-    from .shape import shape
+def allclose(a, b, rtol=1e-5, atol=1e-8, equal_nan=False):
+    """Whether every element of a is close to b's (numpy.allclose), as a 0-d bool."""
+    return all(isclose(a, b, rtol, atol, equal_nan))
 
+
+def _count(x, axes):
     sh = shape(x)
     if not axes:
         return constant(np.int64(1))
@@ -186,8 +184,6 @@ def _count(x, axes):
 
 def mean(input, axis=None, dtype=None, op=False, keepdims=False, acc_dtype=None):
     """Arithmetic mean over `axis`. Integer inputs give float64."""
-    from .math import cast, true_div
-
     x = as_tensor_variable(input)
     axes = normalize_axis(axis, x.ndim)
     s = sum(x, axes, dtype=dtype)
@@ -205,8 +201,6 @@ def var(input, axis=None, ddof=0, keepdims=False, corrected=False):
     corrected=True uses the corrected two-pass algorithm (Theano's flag): the
     rounding error of the mean is subtracted, sum(c**2) - sum(c)**2 / n; the
     divisor is still n - ddof."""
-    from .math import cast, sqr, true_div
-
     x = as_tensor_variable(input)
     axes = normalize_axis(axis, x.ndim)
     if not x.dtype.startswith(("float", "complex")):
@@ -224,8 +218,6 @@ def var(input, axis=None, ddof=0, keepdims=False, corrected=False):
 
 def std(input, axis=None, ddof=0, keepdims=False, corrected=False):
     """Standard deviation over `axis`."""
-    from .math import sqrt
-
     return sqrt(var(input, axis, ddof, keepdims, corrected))
 
 
@@ -253,8 +245,6 @@ class Argmax(Op):
 
     def grad(self, inputs, output_grads):
         # integer-valued: connected (as Theano), and grad() gives the input zero
-        from theanine.gradient import disconnected_type
-
         return [disconnected_type()]
 
     def infer_shape(self, node, shapes):
@@ -266,8 +256,6 @@ class Argmax(Op):
 def _arg(kind, x, axis, keepdims):
     """Several axes are searched together: the index is into those axes flattened
     in order (as Theano)."""
-    from .shape import reshape, shape, transpose
-
     x = as_tensor_variable(x)
     axes = normalize_axis(axis, x.ndim)
     if len(axes) == x.ndim:
@@ -304,8 +292,6 @@ def ptp(a, axis=None):
 
 def norm(x, ord, axis=None, keepdims=False):
     """Vector p-norm over `axis` (ord 1, 2, inf, or any positive number)."""
-    from .math import abs_, pow, sqr, sqrt
-
     x = as_tensor_variable(x)
     if not isinstance(ord, (int, float, np.integer, np.floating)) or not ord > 0:
         raise ValueError(f"norm: ord must be a positive number or numpy.inf, got {ord!r}")
@@ -315,4 +301,4 @@ def norm(x, ord, axis=None, keepdims=False):
         return sum(abs_(x), axis, keepdims=keepdims)
     if ord == np.inf:
         return max(abs_(x), axis, keepdims=keepdims)
-    return pow(sum(pow(abs_(x), ord), axis, keepdims=keepdims), 1.0 / ord)
+    return M.pow(sum(M.pow(abs_(x), ord), axis, keepdims=keepdims), 1.0 / ord)

@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from theanine.graph.basic import Apply, Constant, Op
+from theanine.graph.basic import Apply, Constant, Op, disconnected_type
 
-from .alloc import as_int64_scalar
+from .alloc import alloc, as_int64_scalar
 from .basic import as_tensor_variable
+from .reduce import normalize_axis
+from .reduce import sum as tsum
+from .shape import _prod, reshape, shape, shape_elements, shape_i, shape_padleft, static_length
 from .type import TensorType
 
 _INT = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")
 
 
 def _disconnected():
-    from theanine.gradient import disconnected_type
-
     return disconnected_type()
 
 
@@ -71,9 +72,6 @@ class RepeatOp(Op):
         return [[True], [False]]
 
     def infer_shape(self, node, shapes):
-        from .reduce import sum as tsum
-        from .shape import _prod
-
         x, r = node.inputs
         sx = shapes[0]
         n = _prod(sx) if self.axis is None else sx[self.axis]
@@ -123,8 +121,6 @@ class RepeatGrad(Op):
 def repeat(x, repeats, axis=None):
     """Repeat the elements of x (numpy.repeat): `repeats` is an int, an int scalar or
     an int vector (one count per element along axis); axis=None flattens x first."""
-    from .reduce import normalize_axis
-
     x = as_tensor_variable(x)
     if isinstance(repeats, (int, np.integer)):
         repeats = as_int64_scalar(repeats, "repeat: repeats")
@@ -144,8 +140,6 @@ def _mul_int(a, b):
 
 
 def _reps_list(reps, ndim):
-    from .shape import shape_elements, static_length
-
     if isinstance(reps, (list, tuple)):
         return [as_int64_scalar(r, f"tile: reps[{k}]") for k, r in enumerate(reps)]
     if isinstance(reps, (int, np.integer)):
@@ -167,9 +161,6 @@ def tile(x, reps, ndim=None):
     ints / int scalars, or an int vector of static length. The result has
     ndim = max(x.ndim, len(reps)) dims (or `ndim`, if given, which must be >= both;
     a symbolic reps vector of unknown length is then taken to have ndim entries)."""
-    from .alloc import alloc
-    from .shape import reshape, shape_i, shape_padleft
-
     x = as_tensor_variable(x)
     r = _reps_list(reps, ndim)
     nd = max(x.ndim, len(r)) if ndim is None else int(ndim)
@@ -223,9 +214,6 @@ class Roll(Op):
 def roll(x, shift, axis=None):
     """Elements of x shifted by `shift` along `axis` cyclically (numpy.roll);
     axis=None rolls the flattened tensor. shift/axis may be equal-length tuples."""
-    from .reduce import normalize_axis
-    from .shape import reshape, shape
-
     x = as_tensor_variable(x)
     if isinstance(shift, (list, tuple)) or isinstance(axis, (list, tuple)):
         shifts = shift if isinstance(shift, (list, tuple)) else [shift] * len(axis)

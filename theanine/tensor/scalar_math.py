@@ -10,8 +10,11 @@ import math
 import numpy as np
 import scipy.special as sps
 
+# the package, which imports this module: used at call time (gradient formulas)
+import theanine.tensor as T
+
 from .elemwise import ScalarOp
-from .scalar_ops import _T, _Float, _RealFloat, _ufunc_impl
+from .scalar_ops import _Float, _RealFloat, _ufunc_impl
 from .type import upgrade_to_float
 
 __all__ = ["Exp", "Exp2", "Expm1", "Log", "Log1p", "Log2", "Log10", "Sqrt", "Sin", "Cos",
@@ -35,7 +38,7 @@ def _unary_float(name, fn, dfdx, base=_Float):
 
 
 def _sqrt1m(x):
-    return _T().sqrt(1 - x * x)
+    return T.sqrt(1 - x * x)
 
 
 Exp = _unary_float("Exp", np.exp, lambda x, o: o)
@@ -46,30 +49,30 @@ Log1p = _unary_float("Log1p", np.log1p, lambda x, o: 1 / (1 + x))
 Log2 = _unary_float("Log2", np.log2, lambda x, o: 1 / (x * math.log(2)))
 Log10 = _unary_float("Log10", np.log10, lambda x, o: 1 / (x * math.log(10)))
 Sqrt = _unary_float("Sqrt", np.sqrt, lambda x, o: 0.5 / o)
-Sin = _unary_float("Sin", np.sin, lambda x, o: _T().cos(x))
-Cos = _unary_float("Cos", np.cos, lambda x, o: -_T().sin(x))
+Sin = _unary_float("Sin", np.sin, lambda x, o: T.cos(x))
+Cos = _unary_float("Cos", np.cos, lambda x, o: -T.sin(x))
 Tan = _unary_float("Tan", np.tan, lambda x, o: 1 + o * o)
 ArcSin = _unary_float("ArcSin", np.arcsin, lambda x, o: 1 / _sqrt1m(x))
 ArcCos = _unary_float("ArcCos", np.arccos, lambda x, o: -1 / _sqrt1m(x))
 ArcTan = _unary_float("ArcTan", np.arctan, lambda x, o: 1 / (1 + x * x))
-Sinh = _unary_float("Sinh", np.sinh, lambda x, o: _T().cosh(x))
-Cosh = _unary_float("Cosh", np.cosh, lambda x, o: _T().sinh(x))
+Sinh = _unary_float("Sinh", np.sinh, lambda x, o: T.cosh(x))
+Cosh = _unary_float("Cosh", np.cosh, lambda x, o: T.sinh(x))
 Tanh = _unary_float("Tanh", np.tanh, lambda x, o: 1 - o * o)
-ArcSinh = _unary_float("ArcSinh", np.arcsinh, lambda x, o: 1 / _T().sqrt(x * x + 1))
-ArcCosh = _unary_float("ArcCosh", np.arccosh, lambda x, o: 1 / _T().sqrt(x * x - 1))
+ArcSinh = _unary_float("ArcSinh", np.arcsinh, lambda x, o: 1 / T.sqrt(x * x + 1))
+ArcCosh = _unary_float("ArcCosh", np.arccosh, lambda x, o: 1 / T.sqrt(x * x - 1))
 ArcTanh = _unary_float("ArcTanh", np.arctanh, lambda x, o: 1 / (1 - x * x))
 Deg2Rad = _unary_float("Deg2Rad", np.deg2rad, lambda x, o: math.pi / 180, _RealFloat)
 Rad2Deg = _unary_float("Rad2Deg", np.rad2deg, lambda x, o: 180 / math.pi, _RealFloat)
 _TWO_RTPI = 2 / math.sqrt(math.pi)
-Erf = _unary_float("Erf", sps.erf, lambda x, o: _TWO_RTPI * _T().exp(-x * x), _RealFloat)
-Erfc = _unary_float("Erfc", sps.erfc, lambda x, o: -_TWO_RTPI * _T().exp(-x * x), _RealFloat)
+Erf = _unary_float("Erf", sps.erf, lambda x, o: _TWO_RTPI * T.exp(-x * x), _RealFloat)
+Erfc = _unary_float("Erfc", sps.erfc, lambda x, o: -_TWO_RTPI * T.exp(-x * x), _RealFloat)
 Erfinv = _unary_float("Erfinv", sps.erfinv,
-                      lambda x, o: math.sqrt(math.pi) / 2 * _T().exp(o * o), _RealFloat)
+                      lambda x, o: math.sqrt(math.pi) / 2 * T.exp(o * o), _RealFloat)
 Erfcx = _unary_float("Erfcx", sps.erfcx,
                      lambda x, o: 2 * x * o - _TWO_RTPI, _RealFloat)
-Gamma = _unary_float("Gamma", sps.gamma, lambda x, o: o * _T().psi(x), _RealFloat)
-GammaLn = _unary_float("GammaLn", sps.gammaln, lambda x, o: _T().psi(x), _RealFloat)
-Psi = _unary_float("Psi", sps.digamma, lambda x, o: _T().tri_gamma(x), _RealFloat)
+Gamma = _unary_float("Gamma", sps.gamma, lambda x, o: o * T.psi(x), _RealFloat)
+GammaLn = _unary_float("GammaLn", sps.gammaln, lambda x, o: T.psi(x), _RealFloat)
+Psi = _unary_float("Psi", sps.digamma, lambda x, o: T.tri_gamma(x), _RealFloat)
 
 
 class TriGamma(_RealFloat):
@@ -88,7 +91,7 @@ class Softplus(_RealFloat):
     impl = _ufunc_impl(lambda x: np.logaddexp(0, x))
 
     def grad(self, inputs, out, gz):
-        return [gz * _T().nnet_sigmoid(inputs[0])]
+        return [gz * T.nnet_sigmoid(inputs[0])]
 
 
 class ArcTan2(_RealFloat):
@@ -105,7 +108,7 @@ class Conj(ScalarOp):
     impl = _ufunc_impl(np.conj)
 
     def grad(self, inputs, out, gz):
-        return [_T().conj(gz)]
+        return [T.conj(gz)]
 
 
 class Real(ScalarOp):
@@ -115,14 +118,14 @@ class Real(ScalarOp):
     impl = _ufunc_impl(np.real)
 
     def grad(self, inputs, out, gz):
-        return [_T().cast(gz, inputs[0].dtype)]
+        return [T.cast(gz, inputs[0].dtype)]
 
 
 class Imag(Real):
     impl = _ufunc_impl(np.imag)
 
     def grad(self, inputs, out, gz):
-        return [_T().cast(gz, inputs[0].dtype) * 1j]
+        return [T.cast(gz, inputs[0].dtype) * 1j]
 
 
 class Angle(Real):

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
+# the package, which imports this module: used at call time (gradient formulas use its functions)
+import theanine.tensor as T
+from theanine.config import config
+
 from .elemwise import ScalarOp
 from .type import upcast, upgrade_to_float
-
-
-def _T():
-    import theanine.tensor as T
-
-    return T
 
 
 def _refuse(op, dtypes, kinds, what):
@@ -66,6 +64,7 @@ def _ufunc_impl(fn):
 # -- arithmetic ---------------------------------------------------------------
 class Add(ScalarOp):
     nin = -1
+    commutative = True
     impl = _ufunc_impl(lambda *a: a[0] + a[1] if len(a) == 2 else _reduce_add(a))
 
     def grad(self, inputs, out, gz):
@@ -81,6 +80,7 @@ def _reduce_add(a):
 
 class Mul(ScalarOp):
     nin = -1
+    commutative = True
 
     def impl(self, *a):
         r = a[0]
@@ -89,7 +89,6 @@ class Mul(ScalarOp):
         return r
 
     def grad(self, inputs, out, gz):
-        T = _T()
         res = []
         for i in range(len(inputs)):
             others = [x for j, x in enumerate(inputs) if j != i]
@@ -120,8 +119,6 @@ class TrueDiv(_Float):
 
     def output_dtype(self, *dtypes):
         if all(np.dtype(d).kind in "biu" for d in dtypes):
-            from theanine.config import config
-
             return config.floatX
         return upgrade_to_float(upcast(*dtypes))
 
@@ -141,7 +138,6 @@ class IntDiv(ScalarOp):
         return _no_bool_pair(dtypes)
 
     def grad(self, inputs, out, gz):
-        T = _T()
         return [T.zeros_like(x) if x.dtype.startswith("float") else None for x in inputs]
 
 
@@ -157,7 +153,6 @@ class Mod(ScalarOp):
         x, y = inputs
         if not out.dtype.startswith("float"):
             return [None, None]
-        T = _T()
         return [gz, -gz * T.int_div(x, y)]
 
 
@@ -169,7 +164,6 @@ class Pow(ScalarOp):
         return _no_bool_pair(dtypes)
 
     def grad(self, inputs, out, gz):
-        T = _T()
         x, y = inputs
         gx = gz * y * T.pow(x, y - 1)
         gy = gz * T.log(T.switch(T.eq(x, 0), 1, x)) * out
@@ -198,7 +192,7 @@ class Abs(ScalarOp):
     impl = _ufunc_impl(np.abs)
 
     def grad(self, inputs, out, gz):
-        return [gz * _T().sgn(inputs[0])]
+        return [gz * T.sgn(inputs[0])]
 
 
 class Sgn(ScalarOp):
@@ -210,7 +204,7 @@ class Sgn(ScalarOp):
         return x.copy() if x.dtype == bool else np.sign(x)
 
     def grad(self, inputs, out, gz):
-        return [_T().zeros_like(inputs[0])]
+        return [T.zeros_like(inputs[0])]
 
 
 class Sqr(ScalarOp):
@@ -236,20 +230,20 @@ class Identity(ScalarOp):
 
 class Maximum(ScalarOp):
     nin = 2
+    commutative = True
     impl = _ufunc_impl(np.maximum)
 
     def grad(self, inputs, out, gz):
-        T = _T()
         x, y = inputs
         return [T.switch(T.ge(x, y), gz, 0), T.switch(T.lt(x, y), gz, 0)]
 
 
 class Minimum(ScalarOp):
     nin = 2
+    commutative = True
     impl = _ufunc_impl(np.minimum)
 
     def grad(self, inputs, out, gz):
-        T = _T()
         x, y = inputs
         return [T.switch(T.le(x, y), gz, 0), T.switch(T.gt(x, y), gz, 0)]
 
@@ -263,7 +257,6 @@ class Clip(ScalarOp):
     impl = _ufunc_impl(lambda x, lo, hi: np.minimum(np.maximum(x, lo), hi))
 
     def grad(self, inputs, out, gz):
-        T = _T()
         x, lo, hi = inputs
         inside = T.and_(T.ge(x, lo), T.le(x, hi))
         return [T.switch(inside, gz, 0), T.switch(T.lt(x, lo), gz, 0),
@@ -280,7 +273,6 @@ class Switch(ScalarOp):
     impl = _ufunc_impl(np.where)
 
     def grad(self, inputs, out, gz):
-        T = _T()
         c, a, b = inputs
         return [None, T.switch(c, gz, 0), T.switch(c, 0, gz)]
 
@@ -317,11 +309,11 @@ class Cast(ScalarOp):
 
     def grad(self, inputs, out, gz):
         x = inputs[0]
-        if x.dtype in ("bool",) or x.dtype.startswith(("int", "uint")):
-            return [None]
         if self.dtype.startswith(("int", "uint", "bool")):
             return [None]
-        return [_T().cast(gz, x.dtype)]
+        if x.dtype in ("bool",) or x.dtype.startswith(("int", "uint")):
+            return [gz]  # as Theano: an integer input gets the float gradient
+        return [T.cast(gz, x.dtype)]
 
 
 # -- comparisons and logic (no gradient) --------------------------------------
@@ -389,7 +381,7 @@ class IsInf(_Bool):
 class _Round(_RealFloat):
     def grad(self, inputs, out, gz):
         x = inputs[0]
-        return [_T().zeros_like(x) if x.dtype.startswith("float") else None]
+        return [T.zeros_like(x) if x.dtype.startswith("float") else None]
 
 
 class Floor(_Round):
@@ -408,8 +400,16 @@ class RoundHalfToEven(Floor):
     impl = _ufunc_impl(np.round)
 
 
+def _round_half_away(x):
+    # from trunc(x), exactly: floor(|x| + 0.5) rounds |x| + 0.5 first (0.49999997
+    # became 1, and float32 odd integers above 2**23 the next even one)
+    t = np.trunc(x)
+    with np.errstate(invalid="ignore"):  # inf - inf: NaN, not >= 0.5
+        return t + np.sign(x) * (np.abs(x - t) >= 0.5)
+
+
 class RoundHalfAwayFromZero(Floor):
-    impl = _ufunc_impl(lambda x: np.sign(x) * np.floor(np.abs(x) + 0.5))
+    impl = _ufunc_impl(_round_half_away)
 
 
 # the transcendental and complex-part functions live in scalar_math.py (its __all__)

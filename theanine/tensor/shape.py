@@ -1,5 +1,5 @@
 """Shape ops: Shape, Shape_i, MakeVector, Reshape, Rebroadcast, and dimension
-helpers (dimshuffle, transpose, shape_pad*, flatten, squeeze, stack, broadcast helpers).
+helpers (dimshuffle, transpose, shape_pad*, flatten, squeeze, broadcast helpers).
 
 Invariants:
 - Shapes are int64: ``shape(x)`` is an int64 vector of static length x.ndim,
@@ -10,13 +10,16 @@ Invariants:
   dim broadcastable, as in Theano.
 - ``shape_elements(v, n)`` turns a shape vector into n scalars without indexing
   when its structure is known (Shape, MakeVector, constants).
+- ``infer_shapes(outputs, inputs)`` states the outputs' shapes through each op's
+  infer_shape: an output is computed only where its op cannot say.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from theanine.graph.basic import Apply, Constant, Op
+from theanine.graph.basic import Apply, Constant, Op, disconnected_type
+from theanine.graph.traversal import toposort
 
 from .basic import as_tensor_variable, constant
 from .dims import (  # noqa: F401
@@ -34,12 +37,12 @@ from .dims import (  # noqa: F401
     transpose,
     unbroadcast,
 )
+from .math import cast, eq, int_div, mul, switch
 from .type import TensorType, upcast
+from .variable import static_length  # noqa: F401 - re-exported (Theano's helpers use it)
 
 
 def _disconnected():
-    from theanine.gradient import disconnected_type
-
     return disconnected_type()
 
 
@@ -162,17 +165,6 @@ def make_vector(*scalars, dtype=None):
     return MakeVector(dtype)(*xs)
 
 
-def static_length(v):
-    """Length of a 1-d symbolic vector when known without running it (else None)."""
-    if isinstance(v, Constant):
-        return int(np.asarray(v.data).shape[0])
-    if v.owner is not None and hasattr(v.owner.op, "static_length"):
-        return v.owner.op.static_length(v.owner)
-    if v.broadcastable == (True,):
-        return 1
-    return None
-
-
 def get_vector_length(v):
     """Theano's name: the static length of vector v, or ValueError if unknown."""
     v = as_tensor_variable(v)
@@ -192,10 +184,7 @@ def shape_elements(v, n):
         x = v.owner.inputs[0]
         return [shape_i(x, i) for i in range(x.ndim)]
     if v.owner is not None and isinstance(v.owner.op, MakeVector):
-        from .math import cast
-
         return [cast(s, "int64") for s in v.owner.inputs]
-    from .math import cast
 
     return [cast(v[i], "int64") for i in range(n)]
 
@@ -252,8 +241,6 @@ class Reshape(Op):
         return [[True], [False]]
 
     def infer_shape(self, node, shapes):
-        from .math import eq, int_div, switch
-
         x, shp = node.inputs
         items = shape_elements(shp, self.ndim)
         if all(isinstance(s, Constant) and int(s.data) >= 0 for s in items):
@@ -271,8 +258,6 @@ class Reshape(Op):
 
 
 def _prod(items):
-    from .math import mul
-
     items = list(items)
     if not items:
         return _int64(1)
@@ -332,42 +317,62 @@ def flatten(x, ndim=1, outdim=None):
     return patternbroadcast(out, bc)
 
 
-def stack(*tensors, axis=0):
-    """Join tensors of one shape along a new `axis`.
+def infer_shapes(outputs, inputs):
+    """The shapes of `outputs` (tensor variables) as tuples of int64 scalars computed
+    from `inputs`, through each op's ``infer_shape`` (a zero-step loop's per-step
+    output shapes, for one). Where an op cannot tell a shape (no infer_shape, or an
+    error, or an answer that needs the op's own outputs), the entry is Shape_i of
+    the output, which computes it. A non-tensor output gives None."""
+    shapes = {}
 
-    Both Theano forms: ``stack([a, b, c], axis=0)`` and ``stack(a, b, c)``.
-    Python scalars are weak (they take the tensors' dtype when it holds them)."""
-    from .elemwise import convert_weak_scalars
-    from .join import join
+    def of(v):
+        if id(v) not in shapes:
+            shapes[id(v)] = (tuple(shape_i(v, d) for d in range(v.ndim))
+                             if isinstance(v.type, TensorType) else None)
+        return shapes[id(v)]
 
-    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
-        tensors = tuple(tensors[0])
-    elif len(tensors) == 2 and isinstance(tensors[0], (list, tuple)):
-        tensors, axis = tuple(tensors[0]), tensors[1]  # stack(list, axis)
-    if not tensors:
-        raise ValueError("stack: give at least one tensor")
-    ts = convert_weak_scalars(tensors)
-    if axis == 0 and all(t.ndim == 0 for t in ts):
-        return MakeVector(upcast(*[t.dtype for t in ts]))(*ts)
-    nd = ts[0].ndim
-    for k, t in enumerate(ts):
-        if t.ndim != nd:
-            raise ValueError(f"stack: all tensors must have the same ndim; tensor 0 has "
-                             f"{nd}, tensor {k} has {t.ndim}")
-    if not isinstance(axis, (int, np.integer)) or not -nd - 1 <= axis <= nd:
-        raise ValueError(f"stack: axis {axis!r} out of range for stacking {nd}-d tensors")
-    return join(axis, *[shape_padaxis(t, axis) for t in ts])
+    for node in toposort(outputs, stop_at=inputs):
+        try:
+            stated = node.op.infer_shape(node, [of(v) for v in node.inputs])
+        except Exception:  # noqa: BLE001 - an op that cannot say: its outputs are computed
+            stated = None
+        for k, o in enumerate(node.outputs):
+            entries = _int64_entries(stated[k], o) if stated is not None else None
+            if entries is not None and not _reads(entries, node.outputs):
+                shapes[id(o)] = entries
+    return [of(o) for o in outputs]
 
 
-def broadcast_to(x, shp):
-    """x broadcast to the shape `shp` (tuple of ints/scalars, or an int vector)."""
-    from .alloc import alloc
+def _int64_entries(shape, v):
+    """`shape` (ints and integer scalars) as a tuple of int64 scalars for v, or None."""
+    if not isinstance(v.type, TensorType) or shape is None or len(shape) != v.ndim:
+        return None
+    out = []
+    for e in shape:
+        if isinstance(e, int | np.integer):
+            e = _int64(e)
+        if not isinstance(getattr(e, "type", None), TensorType) or e.ndim != 0 \
+                or not e.dtype.startswith(("int", "uint")):
+            return None
+        out.append(e if e.dtype == "int64" else cast(e, "int64"))
+    return tuple(out)
 
-    if isinstance(shp, (list, tuple)):
-        return alloc(x, *shp)
-    v = as_tensor_variable(shp)
-    n = static_length(v) if v.ndim == 1 else None
-    if n is None:
-        raise ValueError(f"broadcast_to: the shape must be a tuple or a vector of static "
-                         f"length, got {v.type}")
-    return alloc(x, *shape_elements(v, n))
+
+def _reads(entries, outputs):
+    """Whether shape entries depend on one of `outputs` (stopping at Shape ops, which
+    do not read their input's value)."""
+    targets = {id(o) for o in outputs}
+    stack, seen = list(entries), set()
+    while stack:
+        v = stack.pop()
+        if id(v) in targets:
+            return True
+        if v.owner is None or id(v.owner) in seen:
+            continue
+        seen.add(id(v.owner))
+        if isinstance(v.owner.op, Shape | Shape_i):
+            if id(v.owner.inputs[0]) in targets:
+                return True
+            continue
+        stack.extend(v.owner.inputs)
+    return False

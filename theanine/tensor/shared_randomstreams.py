@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from theanine.compile.shared import shared
 from theanine.config import config
 from theanine.graph.basic import Constant, Variable
 
 from .basic import as_tensor_variable, constant
+from .math import cast
 from .random import DISTRIBUTIONS, RandomOp
+from .shape import make_vector, static_length
+from .sharedvar import shared
 from .type import canonical_dtype, float_dtypes, integer_dtypes, upcast
 
 __all__ = ["RandomStreams", "RandomStreamsBase", "uniform", "normal", "binomial",
@@ -32,9 +34,6 @@ __all__ = ["RandomStreams", "RandomStreamsBase", "uniform", "normal", "binomial"
 def size_vector(size, fname):
     """(int64 vector, its static length or None) for a size given as None, an int,
     a tuple/list of ints and symbolic integer scalars, or a symbolic int vector."""
-    from .math import cast
-    from .shape import make_vector, static_length
-
     if size is None:
         return constant(np.zeros(0, dtype="int64")), 0
     if isinstance(size, np.ndarray) and size.ndim <= 1 and size.dtype.kind in "iu":

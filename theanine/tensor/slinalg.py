@@ -15,11 +15,16 @@ import scipy.linalg
 
 from theanine.graph.basic import Apply, Op
 
+from . import math as M
+from .alloc import zeros_like
 from .basic import as_tensor_variable
 from .diagonal import diag, diagonal
+from .join import concatenate
 from .linalg import dot, outer
 from .nlinalg import Eigh, as_matrix, check_square, lapack_input, real_dtype
 from .ranges import tril, triu
+from .reduce import any as any_
+from .shape import patternbroadcast, reshape
 from .type import TensorType, upcast, upgrade_to_float
 
 __all__ = ["Cholesky", "Solve", "Eigvalsh", "Expm", "cholesky", "solve",
@@ -68,9 +73,6 @@ class Cholesky(Op):
     def grad(self, inputs, output_grads):
         """Murray (2016): with L = chol(A), Phi(X) = tril(X) with half its diagonal,
         S = L^-T Phi(L^T dL) L^-1 and dA = tril(S + S^T) - diag(diag(S))."""
-        from . import math as M
-        from .reduce import any as any_
-
         (x,), (dz,) = inputs, output_grads
         c = self(x)
         if self.on_error == "nan":
@@ -268,9 +270,6 @@ class Expm(Op):
         return np.asarray(scipy.linalg.expm(lapack_input(a)), dtype=node.outputs[0].type.dtype)
 
     def grad(self, inputs, output_grads):
-        from .alloc import zeros_like
-        from .join import concatenate
-
         (a,), (g,) = inputs, output_grads
         at = a.T
         block = concatenate([concatenate([at, g], axis=1),
@@ -290,8 +289,6 @@ def expm(A):
 def kron(a, b):
     """Kronecker product (numpy.kron): the operand with fewer dims is padded with
     leading length-1 dims; the result has shape a.shape * b.shape."""
-    from .shape import reshape
-
     a, b = as_tensor_variable(a), as_tensor_variable(b)
     if a.ndim == 0 or b.ndim == 0:
         return a * b
@@ -305,6 +302,5 @@ def kron(a, b):
     prod = a.dimshuffle(*pa) * b.dimshuffle(*pb)
     sa, sb = a.shape, b.shape
     out = reshape(prod, [sa[i] * sb[i] for i in range(nd)])
-    from .shape import patternbroadcast
 
     return patternbroadcast(out, [x and y for x, y in zip(a.broadcastable, b.broadcastable)])

@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from theanine.graph.basic import Apply, Op
+from theanine.graph.basic import Apply, Op, disconnected_type, grad_not_implemented
 
 from .basic import as_tensor_variable
+from .math import second
+from .ranges import arange
+from .reduce import normalize_axis
+from .shape import flatten, shape_i
+from .subtensor_extra import flatnonzero, take
 from .type import TensorType
 
 _KINDS = ("quicksort", "mergesort", "heapsort", "stable")
 
 
 def _disconnected():
-    from theanine.gradient import disconnected_type
-
     return disconnected_type()
 
 
@@ -127,9 +130,6 @@ class PermuteAlongAxis(Op):
 
 
 def _axis_or_flat(a, axis, fn):
-    from .reduce import normalize_axis
-    from .shape import flatten
-
     a = as_tensor_variable(a)
     if axis is None:
         return flatten(a), 0
@@ -155,15 +155,11 @@ def argsort(a, axis=-1, kind="quicksort", order=None):
 
 def inverse_permutation(perm):
     """The inverse of permutation vector(s) along the last axis: out[perm[i]] = i."""
-    from .ranges import arange
-    from .shape import shape_i
-
     perm = as_tensor_variable(perm)
     if perm.ndim < 1 or not perm.dtype.startswith(("int", "uint")):
         raise TypeError(f"inverse_permutation: perm must be an integer tensor, got {perm.type}")
     ax = perm.ndim - 1
     idx = arange(shape_i(perm, ax), dtype=perm.dtype)
-    from .math import second
 
     return PermuteAlongAxis(ax, inverse=True)(second(perm, idx), perm)
 
@@ -247,8 +243,6 @@ class Unique(Op):
         return tuple(res)
 
     def grad(self, inputs, output_grads):
-        from theanine.gradient import grad_not_implemented
-
         return [grad_not_implemented(self, 0, inputs[0])]
 
 
@@ -257,8 +251,6 @@ def unique(ar, return_index=False, return_inverse=False, return_counts=False, ax
     [values, (index), (inverse), (counts)]."""
     if axis is not None:
         ar = as_tensor_variable(ar)
-        from .reduce import normalize_axis
-
         (axis,) = normalize_axis(axis, ar.ndim, "unique: axis")
     return Unique(return_index, return_inverse, return_counts, axis)(ar)
 
@@ -266,8 +258,6 @@ def unique(ar, return_index=False, return_inverse=False, return_counts=False, ax
 def compress(condition, x, axis=None):
     """The slices of x along `axis` (None: elements of the flattened x) where the
     vector `condition` is true (numpy.compress); differentiable wrt x."""
-    from .subtensor_extra import flatnonzero, take
-
     condition = as_tensor_variable(condition)
     if condition.ndim != 1:
         raise TypeError(f"compress: condition must be a vector, got {condition.type}")

@@ -15,17 +15,27 @@ from __future__ import annotations
 
 import numpy as np
 
-from theanine.graph.basic import Apply, Op
+from theanine.graph.basic import Apply, Op, disconnected_type
 
+from .alloc import zeros_like
 from .basic import as_tensor_variable
+from .dims import addbroadcast
 from .elemwise import DimShuffle
+from .math import second
+from .shape import static_length
+from .subtensor_advanced import AdvancedIncSubtensor, AdvancedSubtensor
+from .subtensor_extra import Nonzero, Split, flatnonzero, nonzero, nonzero_values, split, take
 from .subtensor_index import (
+    as_index_scalar,
     check_int_index,
+    check_value_broadcast,
     classify,
     decode,
     encode,
     is_advanced,
     layout,
+    prepare_value,
+    reduce_like,
     slice_broadcastable,
     slice_length,
 )
@@ -38,14 +48,6 @@ def _n_slots(pattern):
         parts = p[1:] if isinstance(p, tuple) else (p,)
         n += sum(1 for q in parts if q in ("s", "a"))
     return n
-
-
-def as_index_scalar(v, what):
-    """An integer scalar index input (symbolic)."""
-    v = as_tensor_variable(v)
-    if v.ndim != 0 or not v.dtype.startswith(("int", "uint")):
-        raise TypeError(f"{what}: expected an integer scalar, got {v.type}")
-    return v
 
 
 def _slot_vars(op_name, pattern, slots):
@@ -111,10 +113,6 @@ class Subtensor(Op):
         return x[idx + (Ellipsis,)]  # Ellipsis: an array view even when all ints
 
     def grad(self, inputs, output_grads):
-        from theanine.gradient import disconnected_type
-
-        from .alloc import zeros_like
-
         x, *slots = inputs
         (gz,) = output_grads
         gx = IncSubtensor(self.idx_list)(zeros_like(x), gz, *slots)
@@ -133,8 +131,6 @@ class Subtensor(Op):
 
     def static_length(self, node):
         """Length of a slice of a vector of known length (for reshape targets)."""
-        from .shape import static_length
-
         x = node.inputs[0]
         if x.ndim != 1:
             return None
@@ -161,50 +157,6 @@ def _pattern_str(pattern):
         else:
             items.append(str(p))
     return ", ".join(items)
-
-
-def check_value_broadcast(opname, view_shape, y, y_bc, set_instead_of_inc):
-    """The value y must broadcast to the indexed shape along its declared
-    broadcastable dims only (so its gradient can be summed back)."""
-    off = len(view_shape) - y.ndim
-    for j in range(y.ndim):
-        n = view_shape[off + j]
-        if y.shape[j] != n and not y_bc[j]:
-            verb = "set" if set_instead_of_inc else "increment"
-            raise ValueError(
-                f"{opname}: cannot {verb} a subtensor of shape {tuple(view_shape)} with a "
-                f"value of shape {y.shape}: dimension {j} of the value has length "
-                f"{y.shape[j]} where {n} is needed" +
-                (" (it is not broadcastable; mark it with T.addbroadcast if it has "
-                 "length 1 on purpose)" if y.shape[j] == 1 else ""))
-
-
-def reduce_like(g, y):
-    """Sum gradient g (of the broadcast value) back to the type of the value y."""
-    from .reduce import sum as tsum
-    from .shape import patternbroadcast
-
-    lead = g.ndim - y.ndim
-    if lead:
-        g = tsum(g, axis=tuple(range(lead)))
-    axes = tuple(i for i in range(y.ndim) if y.broadcastable[i] and not g.broadcastable[i])
-    if axes:
-        g = tsum(g, axis=axes, keepdims=True)
-    return patternbroadcast(g, y.broadcastable)
-
-
-def prepare_value(opname, x, y, view_type):
-    """y as a tensor of x's dtype with at most the indexed view's ndim."""
-    from .math import cast
-
-    y = as_tensor_variable(y)
-    if y.ndim > view_type.ndim:
-        raise ValueError(f"{opname}: the value y has {y.ndim} dims, more than the "
-                         f"{view_type.ndim} of the indexed subtensor of {x}")
-    if y.dtype.startswith("complex") and not x.dtype.startswith("complex"):
-        raise TypeError(f"{opname}: cannot store complex y (dtype {y.dtype}) into x of "
-                        f"dtype {x.dtype}")
-    return cast(y, x.dtype)
 
 
 class IncSubtensor(Op):
@@ -245,8 +197,6 @@ class IncSubtensor(Op):
         return out
 
     def grad(self, inputs, output_grads):
-        from theanine.gradient import disconnected_type
-
         x, y, *slots = inputs
         (gz,) = output_grads
         if self.set_instead_of_inc:
@@ -267,8 +217,6 @@ class IncSubtensor(Op):
 def getitem(x, idx):
     """x[idx] with NumPy semantics: ints, slices (constant or symbolic parts),
     symbolic integer scalars, None, Ellipsis, integer arrays and boolean masks."""
-    from .subtensor_advanced import AdvancedSubtensor
-
     x = as_tensor_variable(x)
     entries = classify(idx, x.ndim)
     stripped = [e for e in entries if e[0] not in ("new", "ell0")]
@@ -292,8 +240,6 @@ def inc_subtensor(x, y, inplace=False, set_instead_of_inc=False,
     part of, with that part incremented by y (broadcast). Theano's API:
     ``inc_subtensor(a[2:5], 1.0)``. `inplace` and `tolerate_inplace_aliasing`
     are accepted for compatibility; the result is always a new tensor."""
-    from .subtensor_advanced import AdvancedIncSubtensor, AdvancedSubtensor
-
     name = "set_subtensor" if set_instead_of_inc else "inc_subtensor"
     x = as_tensor_variable(x)
     node = x.owner
@@ -307,9 +253,6 @@ def inc_subtensor(x, y, inplace=False, set_instead_of_inc=False,
             base, y, *slots)
     if node is not None and isinstance(node.op, DimShuffle) and not node.op.drop:
         # x[..., None, ...]: broadcast y to the view, undo the DimShuffle
-        from .math import second
-        from .shape import addbroadcast
-
         inner = node.inputs[0]
         y = as_tensor_variable(y)
         if y.ndim > x.ndim:
@@ -345,9 +288,6 @@ def advanced_set_subtensor1(x, y, ilist):
     """set_subtensor(x[ilist], y) for an integer vector ilist (Theano's name)."""
     return set_subtensor(advanced_subtensor1(x, ilist), y)
 
-
-from .subtensor_advanced import AdvancedIncSubtensor, AdvancedSubtensor  # noqa: E402
-from .subtensor_extra import Nonzero, Split, flatnonzero, nonzero, nonzero_values, split, take  # noqa: E402
 
 __all__ = ["getitem", "set_subtensor", "inc_subtensor", "take", "split", "nonzero",
            "nonzero_values", "flatnonzero", "Subtensor", "IncSubtensor",

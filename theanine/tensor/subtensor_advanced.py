@@ -12,17 +12,27 @@ from __future__ import annotations
 
 import numpy as np
 
-from theanine.graph.basic import Apply, Op
+from theanine.graph.basic import Apply, Op, disconnected_type
 
+from .alloc import zeros_like
 from .basic import as_tensor_variable
-from .subtensor_index import decode, layout, slice_length
+from .math import cast
+from .reduce import sum as tsum
+from .shape import broadcast_shape
+from .subtensor_index import (
+    as_index_scalar,
+    check_value_broadcast,
+    decode,
+    layout,
+    prepare_value,
+    reduce_like,
+    slice_length,
+)
 from .type import TensorType
 
 
 def _entries(op_name, pattern, x, slots):
     """Convert slot inputs; return (slot variables, layout entries)."""
-    from .subtensor import as_index_scalar
-
     it = iter(slots)
     vars_, entries = [], []
 
@@ -101,10 +111,6 @@ class AdvancedSubtensor(Op):
         return np.asarray(_index("AdvancedSubtensor", x, _numpy_index(self.idx_list, slots)))
 
     def grad(self, inputs, output_grads):
-        from theanine.gradient import disconnected_type
-
-        from .alloc import zeros_like
-
         x, *slots = inputs
         (gz,) = output_grads
         gx = AdvancedIncSubtensor(self.idx_list)(zeros_like(x), gz, *slots)
@@ -114,10 +120,6 @@ class AdvancedSubtensor(Op):
         return [[True]] + [[False] for _ in node.inputs[1:]]
 
     def infer_shape(self, node, shapes):
-        from .math import cast
-        from .reduce import sum as tsum
-        from .shape import broadcast_shape
-
         x = node.inputs[0]
         _, entries = _entries("AdvancedSubtensor", self.idx_list, x, node.inputs[1:])
         slot_shape = {id(v): s for v, s in zip(node.inputs[1:], shapes[1:])}
@@ -164,8 +166,6 @@ class AdvancedIncSubtensor(Op):
         return f"Advanced{kind}Subtensor{{{self.idx_list}}}"
 
     def make_node(self, x, y, *slots):
-        from .subtensor import prepare_value
-
         x = as_tensor_variable(x)
         slots, entries = _entries(str(self), self.idx_list, x, slots)
         view = TensorType(x.dtype, [b for _, b in layout(entries, x.broadcastable)])
@@ -173,8 +173,6 @@ class AdvancedIncSubtensor(Op):
         return Apply(self, [x, y, *slots], [x.type()])
 
     def compute(self, node, x, y, *slots):
-        from .subtensor import check_value_broadcast
-
         idx = _numpy_index(self.idx_list, slots, masks_to_ints=True)
         view_shape = _index(str(self), x, idx).shape
         check_value_broadcast(str(self), view_shape, y, node.inputs[1].broadcastable,
@@ -187,10 +185,6 @@ class AdvancedIncSubtensor(Op):
         return out
 
     def grad(self, inputs, output_grads):
-        from theanine.gradient import disconnected_type
-
-        from .subtensor import reduce_like
-
         x, y, *slots = inputs
         (gz,) = output_grads
         if self.set_instead_of_inc:

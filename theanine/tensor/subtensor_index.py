@@ -11,6 +11,9 @@ A *pattern* is a tuple with one entry per indexed dimension group:
 Patterns never contain None (newaxis) or Ellipsis: `getitem` expands Ellipsis
 and re-inserts newaxis dims with a DimShuffle. Trailing full slices are dropped,
 so x[0] and x[0, :] build the same op.
+
+Also the helpers both kinds of indexing ops use (subtensor.py and
+subtensor_advanced.py): index scalars, the value of an increment, its gradient.
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ import numpy as np
 from theanine.graph.basic import Constant, Variable
 
 from .basic import as_tensor_variable
+from .math import cast, int_div, lt, maximum, minimum, switch
+from .math import gt as gt_
+from .reduce import sum as tsum
+from .shape import patternbroadcast
 
 FULL = ("slice", None, None, None)
 
@@ -235,9 +242,6 @@ def check_int_index(i, n, axis, what="index"):
 
 def slice_length(n, parts):
     """Symbolic int64 length of x[slice(*parts)] along a dim of symbolic length n."""
-    from .math import cast, int_div, lt, maximum, minimum, switch
-    from .math import gt as gt_
-
     start, stop, step = parts
     if start is None and stop is None and (step is None or step == 1):
         return n
@@ -274,3 +278,51 @@ def slice_length(n, parts):
     else:
         out = switch(gt_(step, 0), positive(step), negative(step))
     return cast(out, "int64")
+
+
+# -- helpers of the indexing ops (subtensor.py, subtensor_advanced.py) ----------
+def as_index_scalar(v, what):
+    """An integer scalar index input (symbolic)."""
+    v = as_tensor_variable(v)
+    if v.ndim != 0 or not v.dtype.startswith(("int", "uint")):
+        raise TypeError(f"{what}: expected an integer scalar, got {v.type}")
+    return v
+
+
+def check_value_broadcast(opname, view_shape, y, y_bc, set_instead_of_inc):
+    """The value y must broadcast to the indexed shape along its declared
+    broadcastable dims only (so its gradient can be summed back)."""
+    off = len(view_shape) - y.ndim
+    for j in range(y.ndim):
+        n = view_shape[off + j]
+        if y.shape[j] != n and not y_bc[j]:
+            verb = "set" if set_instead_of_inc else "increment"
+            raise ValueError(
+                f"{opname}: cannot {verb} a subtensor of shape {tuple(view_shape)} with a "
+                f"value of shape {y.shape}: dimension {j} of the value has length "
+                f"{y.shape[j]} where {n} is needed" +
+                (" (it is not broadcastable; mark it with T.addbroadcast if it has "
+                 "length 1 on purpose)" if y.shape[j] == 1 else ""))
+
+
+def reduce_like(g, y):
+    """Sum gradient g (of the broadcast value) back to the type of the value y."""
+    lead = g.ndim - y.ndim
+    if lead:
+        g = tsum(g, axis=tuple(range(lead)))
+    axes = tuple(i for i in range(y.ndim) if y.broadcastable[i] and not g.broadcastable[i])
+    if axes:
+        g = tsum(g, axis=axes, keepdims=True)
+    return patternbroadcast(g, y.broadcastable)
+
+
+def prepare_value(opname, x, y, view_type):
+    """y as a tensor of x's dtype with at most the indexed view's ndim."""
+    y = as_tensor_variable(y)
+    if y.ndim > view_type.ndim:
+        raise ValueError(f"{opname}: the value y has {y.ndim} dims, more than the "
+                         f"{view_type.ndim} of the indexed subtensor of {x}")
+    if y.dtype.startswith("complex") and not x.dtype.startswith("complex"):
+        raise TypeError(f"{opname}: cannot store complex y (dtype {y.dtype}) into x of "
+                        f"dtype {x.dtype}")
+    return cast(y, x.dtype)

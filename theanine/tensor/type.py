@@ -13,8 +13,13 @@ import warnings
 
 import numpy as np
 
+# the package, which imports this module: used at call time
+# (filter_variable converts with its functions)
+import theanine.tensor as T
 from theanine.config import config
 from theanine.graph.basic import Type, Variable
+
+from .variable import TensorConstant, TensorVariable
 
 int_dtypes = ("int8", "int16", "int32", "int64")
 uint_dtypes = ("uint8", "uint16", "uint32", "uint64")
@@ -104,6 +109,8 @@ class TensorType(Type):
     ``broadcastable[i]`` is True when dimension i is known to have length 1
     (and so broadcasts against any length)."""
 
+    constant_type = TensorConstant
+
     def __init__(self, dtype, broadcastable=None, shape=None, name=None):
         self.dtype = canonical_dtype(dtype)
         if broadcastable is None and shape is None:
@@ -157,7 +164,11 @@ class TensorType(Type):
         - any other value (Python numbers, lists, NumPy scalars) is accepted
           only if converting it loses nothing (0.5 into float32 yes, 0.1 no).
         Then the number of dimensions and the broadcastable dims are checked.
-        `arg` names the value in error messages."""
+        `arg` names the value in error messages. Subclasses of ndarray become plain
+        ndarrays first (see plain_ndarray: np.matrix converts, masked arrays are
+        refused)."""
+        if type(data) is not np.ndarray and isinstance(data, np.ndarray):
+            data = plain_ndarray(data, arg)
         if isinstance(data, np.ndarray) and data.dtype == self.numpy_dtype:
             pass
         elif isinstance(data, Variable):
@@ -208,17 +219,13 @@ class TensorType(Type):
     def filter_variable(self, var, allow_convert=True):
         """Convert symbolic `var` to this type: same dtype and ndim required;
         broadcastable dims may be added or dropped by patternbroadcast."""
-        from theanine.tensor.basic import as_tensor_variable
-
-        var = as_tensor_variable(var)
+        var = T.as_tensor_variable(var)
         if var.type == self:
             return var
         if var.type.dtype != self.dtype or var.type.ndim != self.ndim:
             raise TypeError(f"cannot convert {var} of type {var.type} to {self}: dtype and "
                             "number of dimensions must match (use T.cast or reshape)")
-        from theanine.tensor.shape import patternbroadcast
-
-        return patternbroadcast(var, self.broadcastable)
+        return T.patternbroadcast(var, self.broadcastable)
 
     def is_super(self, other):
         """True if every value of `other` is a value of self."""
@@ -240,12 +247,27 @@ class TensorType(Type):
         return np.zeros(shape, dtype=self.dtype)
 
     def make_variable(self, name=None):
-        from theanine.tensor.variable import TensorVariable
-
         return TensorVariable(self, name=name)
 
     def __reduce__(self):
         return (TensorType, (self.dtype, self.broadcastable))
+
+
+def plain_ndarray(data, arg="value"):
+    """`data` (an ndarray subclass) as a plain ndarray viewing the same memory.
+
+    Every value entering a graph (function arguments, shared values, In defaults,
+    givens and update values, constants) passes here when it is not an exact
+    ndarray, so that an op never sees a subclass's semantics: ``np.matrix`` (also
+    what ``scipy.sparse`` ``todense()`` returns) makes ``*`` a matrix product and
+    keeps reductions 2-d. A masked array is refused: some ops would honour its mask
+    and others not, so no single answer would be right."""
+    if isinstance(data, np.ma.MaskedArray):
+        raise TypeError(
+            f"{arg}: masked arrays (numpy.ma) are not supported: theanine computes on "
+            "plain arrays and would ignore the mask. Pass x.filled(value) to choose what "
+            "the masked entries hold, or np.asarray(x) (x.data) to ignore the mask.")
+    return np.asarray(data)
 
 
 def _convert(data, ttype, arg):

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from theanine.graph.basic import Apply, Op
+from theanine.graph.basic import Apply, Op, disconnected_type
 
 from .basic import as_tensor_variable
+from .shape import make_vector, static_length
 from .type import TensorType, upcast
 
 _INT = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")
 
 
 def _dims_vector(dims, fn):
-    from .shape import make_vector, static_length
-
     if isinstance(dims, (list, tuple)):
         if all(isinstance(d, (int, np.integer)) for d in dims):
             dims = as_tensor_variable(np.asarray(dims, dtype="int64"))
@@ -42,8 +41,6 @@ def _order(order, fn):
 
 
 def _no_grad(inputs):
-    from theanine.gradient import disconnected_type
-
     return [disconnected_type() for _ in inputs]
 
 
@@ -56,8 +53,6 @@ class UnravelIndex(Op):
         self.order = _order(order, "unravel_index")
 
     def make_node(self, indices, dims):
-        from .shape import static_length
-
         indices = as_tensor_variable(indices)
         if indices.dtype not in _INT:
             raise TypeError(f"unravel_index: indices must be integers, got {indices.type}")

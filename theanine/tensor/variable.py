@@ -1,20 +1,16 @@
 """TensorVariable and TensorConstant: operators and Theano's methods.
 
-Every method delegates to the function of the same meaning in
-``theanine.tensor`` (imported lazily: that package imports this module).
+Every method delegates to the function of the same meaning in ``theanine.tensor``
+(the package, bound at import and used at call time: it imports this module).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+# the package, which imports this module: used at call time (the methods call its functions)
+import theanine.tensor as T
 from theanine.graph.basic import Constant, Variable
-
-
-def _T():
-    import theanine.tensor as T
-
-    return T
 
 
 class _TensorMethods:
@@ -35,21 +31,31 @@ class _TensorMethods:
 
     @property
     def shape(self):
-        return _T().shape(self)
+        return T.shape(self)
 
     @property
     def size(self):
-        return _T().prod(self.shape)
+        return T.prod(self.shape)
 
     @property
     def T(self):
-        return _T().transpose(self)
+        return T.transpose(self)
 
     def __len__(self):
         raise TypeError("a symbolic tensor has no Python len(); use x.shape[0]")
 
     def __iter__(self):
-        raise TypeError("a symbolic tensor is not iterable; index it (x[i]) or use scan")
+        """A vector of statically known length (``x.shape``, ``T.stack([a, b])``, a
+        constant) iterates over its elements, as Theano's ``get_vector_length``
+        allows: ``n, d = x.shape``. Any other tensor raises TypeError."""
+        n = _static_vector_length(self)
+        if n is None:
+            raise TypeError(f"a symbolic tensor is not iterable ({self} is a {self.type} "
+                            "whose length is not known when the graph is built); index it "
+                            "(x[i]) or use scan. Only vectors of known length iterate, "
+                            "such as x.shape or T.stack([a, b]). (Did you mean T.sum "
+                            "instead of the builtin sum?)")
+        return iter([self[i] for i in range(n)])
 
     def __bool__(self):
         raise TypeError("a symbolic tensor has no truth value; use T.switch or ifelse, "
@@ -57,241 +63,241 @@ class _TensorMethods:
 
     # -- arithmetic -----------------------------------------------------------
     def __neg__(self):
-        return _T().neg(self)
+        return T.neg(self)
 
     def __pos__(self):
         return self
 
     def __abs__(self):
-        return _T().abs_(self)
+        return T.abs_(self)
 
     def __invert__(self):
-        return _T().invert(self)
+        return T.invert(self)
 
     def __add__(self, o):
-        return _T().add(self, o)
+        return T.add(self, o)
 
     def __radd__(self, o):
-        return _T().add(o, self)
+        return T.add(o, self)
 
     def __sub__(self, o):
-        return _T().sub(self, o)
+        return T.sub(self, o)
 
     def __rsub__(self, o):
-        return _T().sub(o, self)
+        return T.sub(o, self)
 
     def __mul__(self, o):
-        return _T().mul(self, o)
+        return T.mul(self, o)
 
     def __rmul__(self, o):
-        return _T().mul(o, self)
+        return T.mul(o, self)
 
     def __truediv__(self, o):
-        return _T().true_div(self, o)
+        return T.true_div(self, o)
 
     def __rtruediv__(self, o):
-        return _T().true_div(o, self)
+        return T.true_div(o, self)
 
     def __floordiv__(self, o):
-        return _T().int_div(self, o)
+        return T.int_div(self, o)
 
     def __rfloordiv__(self, o):
-        return _T().int_div(o, self)
+        return T.int_div(o, self)
 
     def __mod__(self, o):
-        return _T().mod(self, o)
+        return T.mod(self, o)
 
     def __rmod__(self, o):
-        return _T().mod(o, self)
+        return T.mod(o, self)
 
     def __pow__(self, o):
-        return _T().pow(self, o)
+        return T.pow(self, o)
 
     def __rpow__(self, o):
-        return _T().pow(o, self)
+        return T.pow(o, self)
 
     def __matmul__(self, o):
-        return _T().dot(self, o)
+        return T.dot(self, o)
 
     def __rmatmul__(self, o):
-        return _T().dot(o, self)
+        return T.dot(o, self)
 
     def __and__(self, o):
-        return _T().and_(self, o)
+        return T.and_(self, o)
 
     __rand__ = __and__
 
     def __or__(self, o):
-        return _T().or_(self, o)
+        return T.or_(self, o)
 
     __ror__ = __or__
 
     def __xor__(self, o):
-        return _T().xor(self, o)
+        return T.xor(self, o)
 
     __rxor__ = __xor__
 
     def __lt__(self, o):
-        return _T().lt(self, o)
+        return T.lt(self, o)
 
     def __le__(self, o):
-        return _T().le(self, o)
+        return T.le(self, o)
 
     def __gt__(self, o):
-        return _T().gt(self, o)
+        return T.gt(self, o)
 
     def __ge__(self, o):
-        return _T().ge(self, o)
+        return T.ge(self, o)
 
     # == and != stay identity (variables are dict keys); use T.eq / T.neq.
 
     # -- indexing -------------------------------------------------------------
     def __getitem__(self, idx):
-        return _T().getitem(self, idx)
+        return T.getitem(self, idx)
 
     def take(self, indices, axis=None, mode="raise"):
-        return _T().take(self, indices, axis, mode)
+        return T.take(self, indices, axis, mode)
 
     def nonzero(self, return_matrix=False):
-        return _T().nonzero(self, return_matrix)
+        return T.nonzero(self, return_matrix)
 
     def nonzero_values(self):
-        return _T().nonzero_values(self)
+        return T.nonzero_values(self)
 
     # -- shape ----------------------------------------------------------------
     def reshape(self, shape, *more, ndim=None):
         if more:
             shape = (shape, *more)
-        return _T().reshape(self, shape, ndim=ndim)
+        return T.reshape(self, shape, ndim=ndim)
 
     def flatten(self, ndim=1):
-        return _T().flatten(self, ndim)
+        return T.flatten(self, ndim)
 
     ravel = flatten
 
     def dimshuffle(self, *pattern):
         if len(pattern) == 1 and isinstance(pattern[0], (list, tuple)):
             pattern = tuple(pattern[0])
-        return _T().dimshuffle(self, pattern)
+        return T.dimshuffle(self, pattern)
 
     def transpose(self, *axes):
         if len(axes) == 1 and isinstance(axes[0], (list, tuple)):
             axes = tuple(axes[0])
-        return _T().transpose(self, axes or None)
+        return T.transpose(self, axes or None)
 
     def swapaxes(self, a, b):
-        return _T().swapaxes(self, a, b)
+        return T.swapaxes(self, a, b)
 
     def squeeze(self):
-        return _T().squeeze(self)
+        return T.squeeze(self)
 
     def repeat(self, repeats, axis=None):
-        return _T().repeat(self, repeats, axis)
+        return T.repeat(self, repeats, axis)
 
     def diagonal(self, offset=0, axis1=0, axis2=1):
-        return _T().diagonal(self, offset, axis1, axis2)
+        return T.diagonal(self, offset, axis1, axis2)
 
     def trace(self):
-        return _T().trace(self)
+        return T.trace(self)
 
     def fill(self, value):
-        return _T().fill(self, value)
+        return T.fill(self, value)
 
     def zeros_like(self, dtype=None):
-        return _T().zeros_like(self, dtype)
+        return T.zeros_like(self, dtype)
 
     def ones_like(self, dtype=None):
-        return _T().ones_like(self, dtype)
+        return T.ones_like(self, dtype)
 
     def copy(self, name=None):
-        out = _T().tensor_copy(self)
+        out = T.tensor_copy(self)
         out.name = name
         return out
 
     # -- reductions -----------------------------------------------------------
     def sum(self, axis=None, dtype=None, keepdims=False, acc_dtype=None):
-        return _T().sum(self, axis=axis, dtype=dtype, keepdims=keepdims, acc_dtype=acc_dtype)
+        return T.sum(self, axis=axis, dtype=dtype, keepdims=keepdims, acc_dtype=acc_dtype)
 
     def prod(self, axis=None, dtype=None, keepdims=False, acc_dtype=None):
-        return _T().prod(self, axis=axis, dtype=dtype, keepdims=keepdims, acc_dtype=acc_dtype)
+        return T.prod(self, axis=axis, dtype=dtype, keepdims=keepdims, acc_dtype=acc_dtype)
 
     def mean(self, axis=None, dtype=None, keepdims=False, acc_dtype=None):
-        return _T().mean(self, axis=axis, dtype=dtype, keepdims=keepdims, acc_dtype=acc_dtype)
+        return T.mean(self, axis=axis, dtype=dtype, keepdims=keepdims, acc_dtype=acc_dtype)
 
     def var(self, axis=None, ddof=0, keepdims=False, corrected=False):
-        return _T().var(self, axis=axis, ddof=ddof, keepdims=keepdims, corrected=corrected)
+        return T.var(self, axis=axis, ddof=ddof, keepdims=keepdims, corrected=corrected)
 
     def std(self, axis=None, ddof=0, keepdims=False, corrected=False):
-        return _T().std(self, axis=axis, ddof=ddof, keepdims=keepdims, corrected=corrected)
+        return T.std(self, axis=axis, ddof=ddof, keepdims=keepdims, corrected=corrected)
 
     def max(self, axis=None, keepdims=False):
-        return _T().max(self, axis=axis, keepdims=keepdims)
+        return T.max(self, axis=axis, keepdims=keepdims)
 
     def min(self, axis=None, keepdims=False):
-        return _T().min(self, axis=axis, keepdims=keepdims)
+        return T.min(self, axis=axis, keepdims=keepdims)
 
     def argmax(self, axis=None, keepdims=False):
-        return _T().argmax(self, axis=axis, keepdims=keepdims)
+        return T.argmax(self, axis=axis, keepdims=keepdims)
 
     def argmin(self, axis=None, keepdims=False):
-        return _T().argmin(self, axis=axis, keepdims=keepdims)
+        return T.argmin(self, axis=axis, keepdims=keepdims)
 
     def all(self, axis=None, keepdims=False):
-        return _T().all(self, axis=axis, keepdims=keepdims)
+        return T.all(self, axis=axis, keepdims=keepdims)
 
     def any(self, axis=None, keepdims=False):
-        return _T().any(self, axis=axis, keepdims=keepdims)
+        return T.any(self, axis=axis, keepdims=keepdims)
 
     def ptp(self, axis=None):
-        return _T().ptp(self, axis)
+        return T.ptp(self, axis)
 
     def norm(self, L, axis=None, keepdims=False):
-        return _T().norm(self, L, axis=axis, keepdims=keepdims)
+        return T.norm(self, L, axis=axis, keepdims=keepdims)
 
     def cumsum(self, axis=None):
-        return _T().cumsum(self, axis)
+        return T.cumsum(self, axis)
 
     def cumprod(self, axis=None):
-        return _T().cumprod(self, axis)
+        return T.cumprod(self, axis)
 
     def sort(self, axis=-1, kind="quicksort", order=None):
-        return _T().sort(self, axis, kind, order)
+        return T.sort(self, axis, kind, order)
 
     def argsort(self, axis=-1, kind="quicksort", order=None):
-        return _T().argsort(self, axis, kind, order)
+        return T.argsort(self, axis, kind, order)
 
     # -- elementwise ----------------------------------------------------------
     def astype(self, dtype):
-        return _T().cast(self, dtype)
+        return T.cast(self, dtype)
 
     def clip(self, a_min, a_max):
-        return _T().clip(self, a_min, a_max)
+        return T.clip(self, a_min, a_max)
 
     def dot(self, other):
-        return _T().dot(self, other)
+        return T.dot(self, other)
 
     def round(self, mode=None):
-        return _T().round(self, mode)
+        return T.round(self, mode)
 
     def conj(self):
-        return _T().conj(self)
+        return T.conj(self)
 
     @property
     def real(self):
-        return _T().real(self)
+        return T.real(self)
 
     @property
     def imag(self):
-        return _T().imag(self)
+        return T.imag(self)
 
     def sqrt(self):
-        return _T().sqrt(self)
+        return T.sqrt(self)
 
     def exp(self):
-        return _T().exp(self)
+        return T.exp(self)
 
     def log(self):
-        return _T().log(self)
+        return T.log(self)
 
 
 class TensorVariable(_TensorMethods, Variable):
@@ -326,3 +332,20 @@ class TensorConstant(_TensorMethods, Constant):
 
 def _rebuild_constant(type_, data, name):
     return TensorConstant(type_, data, name)
+
+
+def static_length(v):
+    """Length of a 1-d symbolic vector when known without running it (else None):
+    a constant, the output of an op with a ``static_length(node)`` method (Shape,
+    MakeVector, a constant slice of those), or a broadcastable vector."""
+    if isinstance(v, Constant):
+        return int(np.asarray(v.data).shape[0])
+    if v.owner is not None and hasattr(v.owner.op, "static_length"):
+        return v.owner.op.static_length(v.owner)
+    if v.broadcastable == (True,):
+        return 1
+    return None
+
+
+def _static_vector_length(v):
+    return static_length(v) if v.type.ndim == 1 else None

@@ -104,7 +104,8 @@ def request(kernel, spec):
 
 def request_all(pairs):
     """Compile (kernel, signature spec) pairs in the background, largest kernel
-    first; a spec lists [dtype, ndim, layout] per (read-only array) argument."""
+    first; a spec lists [dtype, ndim, layout, read-only] per array argument
+    (linker.sig_spec)."""
     new = []
     with _lock:
         for kernel, spec in pairs:

@@ -1,10 +1,10 @@
 """Generate the source of a numba module for a closed graph (a "region").
 
     import numpy as np, numba
-    from theanine.backends.numba.runtime import *      # vectorisable math, helpers
+    from theanine.backends.numba.runtime import *      # compiled helpers (kernels/)
 
     @numba.njit(...)
-    def body_1(x, h):             # helper functions: scan bodies, scan loops
+    def body_1(x, h):             # inner functions: scan bodies and loops, branches
         ...
     @numba.njit(cache=True, ...)
     def kernel(i0, i1):           # the entry point the Python glue calls
@@ -26,6 +26,7 @@ import numpy as np
 
 from theanine.graph.basic import Apply, Constant
 from theanine.graph.traversal import toposort
+from theanine.ifelse.lazy import lazy_ifelse
 
 from .registry import Unsupported, emitter_for, region_planner
 
@@ -55,6 +56,11 @@ def literal(data, dtype):
         c = complex(v)
         return f"{np_dtype(dtype)}(complex({_float_src(c.real)}, {_float_src(c.imag)}))"
     raise Unsupported(f"constant of dtype {dtype}")
+
+
+def tuple_src(items):
+    """Source of a tuple of these expressions."""
+    return f"({', '.join(items)},)" if items else "()"
 
 
 def _float_src(x):
@@ -138,6 +144,11 @@ class Ctx:
         finally:
             self.depth = depth0
 
+    def loops_except(self, x, nd, axis):
+        """Nested loops over every dim of array x but `axis`; yields the index names
+        (the one of `axis` is left for the caller's own loop)."""
+        return self.loops([None if d == axis else f"{x}.shape[{d}]" for d in range(nd)])
+
     @staticmethod
     def dtype(var):
         return np_dtype(var.type.dtype)
@@ -147,7 +158,8 @@ class Ctx:
         return var.type.ndim == 0
 
     def helper(self, src):
-        """Add module-level source (a helper function, an import) once per module."""
+        """Add module-level source (a generated helper function) once per module;
+        fixed helpers belong in kernels/."""
         if src not in self.module.defs:
             self.module.add(src)
 
@@ -167,6 +179,10 @@ def emit_function(module, name, inputs, outputs, boxed, cache, const_params=(), 
     tuple otherwise. const_params: Constants that are parameters (after inputs).
     dests: variables computed by elementwise nodes that are written into arrays
     given as extra last parameters (scan writes rows of its outputs in place)."""
+    # only the branch taken of an ifelse runs (ifelse/lazy.py); dests follow their nodes
+    dests = list(dests)
+    lazy = lazy_ifelse(list(inputs) + list(const_params), list(outputs) + dests)
+    outputs, dests = lazy[:len(outputs)], lazy[len(outputs):]
     ctx = Ctx(module)
     ctx.dests = {}
     names = {}

@@ -17,6 +17,10 @@ import numpy as np
 from theanine.backends.py.linker import link as py_link
 from theanine.backends.py.linker import py_funcify
 
+from . import linker as nl
+from . import store
+from .registry import Unsupported, emitter_for
+
 _RTOL = {"float16": 1e-2, "float32": 1e-4, "complex64": 1e-4}
 
 
@@ -53,11 +57,9 @@ def compare(node, ref, got):
 
 def link(fgraph, check_types=False, allow_gc=True, profile=None, **_):
     try:
-        from . import linker as nl
-    except ImportError:
+        nl.check_available()
+    except ImportError:  # numba is not installed
         return py_link(fgraph, check_types=True, allow_gc=allow_gc, profile=profile)
-    from . import store
-    from .registry import Unsupported, emitter_for
 
     def funcify(op, node):
         base = py_funcify(op, node)

@@ -41,8 +41,9 @@ import numpy as np
 
 from theanine.backends.py.linker import link as py_link
 from theanine.backends.py.linker import py_funcify
-from theanine.rewrites.composite import Composite
+from theanine.graph.utils import user_stacklevel
 from theanine.scan.op import Paused, Scan, run_scan
+from theanine.tensor.composite import Composite
 
 from . import background, codegen, ops_scan, store
 from .registry import Unsupported, emitter_for, worth_compiling
@@ -94,7 +95,7 @@ def warn_object_mode(op, why):
         return
     _warned.add(cls)
     warnings.warn(f"theanine numba backend: {cls} runs in object mode (its NumPy "
-                  f"implementation, called from Python): {why}", stacklevel=4)
+                  f"implementation, called from Python): {why}", stacklevel=user_stacklevel())
 
 
 def kernel_text(node):
@@ -109,20 +110,34 @@ def kernel_text(node):
     return m.text()
 
 
-def expected_sig(node):
-    import numba
-    from numba import types
+_SIGS = {}  # sig_name -> numba types (building them costs ~100 us a node)
 
-    # read-only array types: writable arrays convert to them at no cost, so one
-    # compiled signature serves both (two would make calls mixing them ambiguous)
-    return tuple(types.Array(numba.from_dtype(np.dtype(v.type.dtype)), v.type.ndim, lay,
-                             readonly=True) for v, lay in zip(node.inputs, layouts(node)))
+
+def expected_sig(node):
+    name = sig_name(node)
+    sig = _SIGS.get(name)
+    if sig is None:
+        import numba
+        from numba import types
+
+        # read-only array types: writable arrays convert to them at no cost, so one
+        # compiled signature serves both (two would make calls mixing them ambiguous)
+        sig = _SIGS[name] = tuple(
+            types.Array(numba.from_dtype(np.dtype(v.type.dtype)), v.type.ndim, lay,
+                        readonly=True) for v, lay in zip(node.inputs, layouts(node)))
+    return sig
+
+
+def sig_name(node):
+    """store.sig_key of expected_sig(node), without importing numba."""
+    return ",".join(store.describe(v.type.dtype, v.type.ndim, lay, True)
+                    for v, lay in zip(node.inputs, layouts(node)))
 
 
 def sig_spec(node):
-    """expected_sig without numba: [dtype, ndim, layout] per argument (read-only
-    arrays), what a background worker compiles."""
-    return [[v.type.dtype, v.type.ndim, lay] for v, lay in zip(node.inputs, layouts(node))]
+    """expected_sig without numba: [dtype, ndim, layout, read-only] per argument,
+    what a background worker compiles."""
+    return [[v.type.dtype, v.type.ndim, lay, True] for v, lay in zip(node.inputs, layouts(node))]
 
 
 def layouts(node):
@@ -220,7 +235,7 @@ class NodeKernel:
         k = self.kernel
         if k.failed is None:
             if self.on_disk is None or (self.requested and background.done(k)):
-                self.on_disk = store.cached_on_disk(k)
+                self.on_disk = store.cached_on_disk(k, sig_name(self.node))
                 if not self.on_disk and background.failure(k):
                     k.failed = "its background compile failed"
                     warn_object_mode(self.node.op, k.failed)
@@ -275,8 +290,10 @@ def request_missing(kernels, used_only=False):
         if used_only and not nk.calls:
             continue
         nk.requested = True
-        if store.cached_on_disk(nk.kernel):
+        if store.cached_on_disk(nk.kernel, sig_name(nk.node)):
             nk.on_disk = True  # another process compiled it: it loads at its next call
+        elif not nk.kernel.usable():  # no disk cache for a worker to fill (store.py)
+            nk.compile_now()
         else:
             batch.append((nk.kernel, sig_spec(nk.node)))
     background.request_all(batch)

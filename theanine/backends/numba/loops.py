@@ -37,12 +37,12 @@ Which nodes share a loop (invariants):
 
 from __future__ import annotations
 
-from theanine.rewrites.composite import Composite
+from theanine.tensor.composite import Composite
 from theanine.tensor.elemwise import Elemwise
 
 from .codegen import np_dtype
-from .ops_elemwise import _composite_steps, emit_dag
-from .registry import emitter_for, emitter_for_class, set_region_planner
+from .ops_elemwise import composite_steps, emit_dag
+from .registry import emitter_for, set_region_planner
 
 MAX_STEPS = 256
 MAX_ARRAYS = 24
@@ -52,7 +52,7 @@ def scalar_steps(node):
     """The scalar program of an Elemwise or Composite node, as emit_dag takes it."""
     in_dtypes = [v.type.dtype for v in node.inputs]
     if isinstance(node.op, Composite):
-        return _composite_steps(node.op, in_dtypes)
+        return composite_steps(node.op, in_dtypes)
     return [(node.op.scalar_op, [("in", k) for k in range(len(node.inputs))], in_dtypes,
              node.outputs[0].type.dtype)]
 
@@ -68,7 +68,7 @@ def _loopable(node):
     """The scalar steps of an elementwise node with an array output, else None."""
     if len(node.outputs) != 1 or node.outputs[0].type.ndim == 0:
         return None
-    if emitter_for(node.op) not in (emitter_for_class(Elemwise), emitter_for_class(Composite)):
+    if emitter_for(node.op) not in (emitter_for(Elemwise), emitter_for(Composite)):
         return None  # an elementwise op with an emitter of its own
     return scalar_steps(node)
 

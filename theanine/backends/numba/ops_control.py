@@ -1,7 +1,10 @@
-"""numba emitters: IfElse (lazy branches), and Print and FromFunctionOp (as_op), which
-call back into Python from compiled code.
+"""numba emitters: LazyIfElse (lazy branches) and IfElse, OpFromGraph (its inner graph
+as one function); Print and FromFunctionOp (as_op), which call back into Python from
+compiled code; the identity forward of the gradient markers (ViewOp and its
+subclasses: consider_constant, disconnected_grad, zero_grad, grad_clip, ...).
 
-IfElse becomes an ``if`` over two region functions, so only the branch taken runs:
+LazyIfElse (what lazy_ifelse makes of an IfElse in every compiled region) becomes an
+``if`` over two region functions, so only the branch taken runs:
 
     if cond:
         r = then_4(a, b)
@@ -23,9 +26,10 @@ code only for that node:
         o, = run_python(3, b)                     # op number 3 of this process
 
 A function holding such a block is compiled without nogil (the block takes the
-GIL). The op is looked up by its number in this process's table at run time: a
-kernel loaded from the disk cache (compiled by another process, where number 3
-was another op with the same input and output types) calls this process's op.
+GIL). The op is looked up by its number in this process's table at run time
+(kernels/callback.py), so a kernel loaded from the disk cache (compiled by another
+process, where number 3 was another op with the same input and output types) calls
+this process's op.
 """
 
 from __future__ import annotations
@@ -34,21 +38,16 @@ import functools
 
 import numpy as np
 
-from theanine.compile.ops import FromFunctionOp
-from theanine.ifelse import IfElse
-from theanine.printing import Print
+from theanine.builders import OpFromGraph
+from theanine.ifelse import IfElse, LazyIfElse
+from theanine.tensor.gradient_ops import ViewOp
+from theanine.tensor.python_ops import FromFunctionOp, Print
 
 from .codegen import np_dtype
+from .kernels import callback
 from .registry import Unsupported, register
 
-_IMPORT = "from theanine.backends.numba.ops_control import run_python  # noqa: E402\n"
 _KEYS = {}  # op -> its number; equal ops share one (ops are kept for the process's life)
-_CALLS = []  # number -> callable(*values) -> tuple of output arrays (or None)
-
-
-def run_python(key, *values):
-    """Run op number `key`'s Python code on NumPy values (called in objmode)."""
-    return _CALLS[key](*values)
 
 
 def _perform(op, *values):
@@ -63,8 +62,7 @@ def _key(op):
     if key is None:
         call = (functools.partial(op.compute, None) if isinstance(op, Print)
                 else functools.partial(_perform, op))
-        key = _KEYS[op] = len(_CALLS)
-        _CALLS.append(call)
+        key = _KEYS[op] = callback.add(call)
     return key
 
 
@@ -75,7 +73,6 @@ def _objmode_type(var):
 
 def _call_python(ctx, node, ins, outs):
     """Emit the objmode call of node's Python code; assigns `outs` (may be empty)."""
-    ctx.helper(_IMPORT)
     ctx.calls_python = True
     args = []
     for v, e in zip(node.inputs, ins):
@@ -105,8 +102,18 @@ def _from_function(ctx, node, ins, outs):
     _call_python(ctx, node, ins, outs)
 
 
-@register(IfElse, outer=True)
-def _ifelse(ctx, node, ins, outs):
+@register(OpFromGraph, outer=True)
+def _op_from_graph(ctx, node, ins, outs):
+    """The inner graph as one region function, called once."""
+    fn = ctx.region(node.op.inner_inputs, node.op.inner_outputs)
+    r = ctx.tmp("r")
+    ctx.line(f"{r} = {fn}({', '.join(ins)})")
+    for k, o in enumerate(outs):
+        ctx.line(f"{o} = {r}[{k}]")
+
+
+@register(LazyIfElse, outer=True)
+def _lazy_ifelse(ctx, node, ins, outs):
     op = node.op
     for k, o in enumerate(node.outputs):
         for b in (op.then_outs[k], op.else_outs[k]):
@@ -122,3 +129,19 @@ def _ifelse(ctx, node, ins, outs):
             ctx.line(f"{r} = {fn}({args})")
             for k, o in enumerate(outs):
                 ctx.line(f"{o} = {r}[{k}]")
+
+
+@register(IfElse)
+def _ifelse(ctx, node, ins, outs):
+    """An IfElse that reached a backend without lazy_ifelse: choose among values
+    already computed."""
+    n = node.op.n_outs
+    for header, vals in ((f"if {ins[0]}:", ins[1:1 + n]), ("else:", ins[1 + n:])):
+        with ctx.block(header):
+            for o, v in zip(outs, vals):
+                ctx.line(f"{o} = {v}")
+
+
+@register(ViewOp)
+def _identity_grad(ctx, node, ins, outs):
+    ctx.line(f"{outs[0]} = {ins[0]}")

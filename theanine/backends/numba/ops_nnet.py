@@ -2,7 +2,9 @@
 
 Softmax and LogSoftmax are loops over the kept indices with three passes along
 the axis (maximum, exp-sum, normalise), shifted by the maximum as the NumPy
-implementation is (0 where that maximum is not finite).
+implementation is (0 where that maximum is not finite). The exp-sum of float32
+accumulates in float64 (NumPy's sum is pairwise; a float32 running sum over a long
+axis is not as accurate: see ops_reduce).
 """
 
 from __future__ import annotations
@@ -14,21 +16,16 @@ from .codegen import np_dtype
 from .registry import Unsupported, register
 
 
-def loops_except(ctx, x, nd, axis):
-    """Nested loops over every dim of x but `axis`; yields the index names (the
-    one of `axis` is left for the caller's own loop)."""
-    return ctx.loops([None if d == axis else f"{x}.shape[{d}]" for d in range(nd)])
-
-
 def _softmax_like(ctx, node, ins, outs, log):
     x, = ins
     xv = node.inputs[0]
     nd = xv.type.ndim
     ax = node.op.axis % nd
     dt = np_dtype(xv.type.dtype)
+    acc_dt = "np.float64" if xv.type.dtype == "float32" else dt
     o = outs[0]
     ctx.line(f"{o} = np.empty_like({x})")
-    with loops_except(ctx, x, nd, ax) as idx:
+    with ctx.loops_except(x, nd, ax) as idx:
         k = idx[ax]
         at = f"{', '.join(idx)}"
         m, s, e = ctx.tmp("m"), ctx.tmp("s"), ctx.tmp("e")
@@ -38,7 +35,7 @@ def _softmax_like(ctx, node, ins, outs, log):
                 ctx.line(f"{m} = {x}[{at}]")
         with ctx.block(f"if not np.isfinite({m}):"):
             ctx.line(f"{m} = {dt}(0)")
-        ctx.line(f"{s} = {dt}(0)")
+        ctx.line(f"{s} = {acc_dt}(0)")
         with ctx.block(f"for {k} in range({x}.shape[{ax}]):"):
             ctx.line(f"{e} = {x}[{at}] - {m}")
             if log:

@@ -17,58 +17,26 @@ LLVM inlines into the loop, so no Python runs per step.
 their row shapes from one probe call of the body on zero slices, as on py.
 Nested scans are nested functions of the same module; gradient scans are
 ordinary Scans. Carries that are not tensors (random generators) are not
-supported here: such a Scan runs on py (object mode).
+supported here: such a Scan runs on py (object mode). A ring buffer's rows come
+back in step order through kernels/basic.py's ring_in_order.
+
+CheckSteps (the n_steps check of a vectorised scan) is here too.
 """
 
 from __future__ import annotations
 
-import weakref
-
 from theanine.graph.traversal import toposort
 from theanine.scan.op import Scan
+from theanine.scan.utils import CheckSteps
+from theanine.tensor.composite import Composite
+from theanine.tensor.elemwise import Elemwise
 
 from .codegen import Ctx, emit_function, np_dtype
 from .registry import Unsupported, register
 
-_BODIES = {}  # id(op) -> (weakref to the Scan op, rewritten inner outputs)
-
-
-def rewritten_body(op):
-    """The inner outputs after the FAST_RUN rewrites (fusion, gemm, ...), so the loop
-    body runs fused elementwise loops; the unrewritten graph if rewriting fails."""
-    hit = _BODIES.get(id(op))
-    if hit is not None and hit[0]() is op:
-        return hit[1]
-    outs = op.inner_outputs
-    try:
-        from theanine.compile.mode import Mode
-        from theanine.graph.fgraph import FunctionGraph
-        from theanine.rewrites.pipeline import rewrite_fgraph
-
-        fg = rewrite_fgraph(FunctionGraph(op.inner_inputs, op.inner_outputs),
-                            Mode("py", "fast_run"))
-        if list(fg.inputs) == list(op.inner_inputs) and all(
-                a.type == b.type for a, b in zip(fg.outputs, op.inner_outputs)):
-            outs = list(fg.outputs)
-    except Exception:  # noqa: BLE001 - the unrewritten body is correct too
-        outs = op.inner_outputs
-    key = id(op)
-    _BODIES[key] = (weakref.ref(op, lambda _: _BODIES.pop(key, None)), outs)
-    return outs
-
 
 def _elementwise(v):
-    from theanine.tensor.elemwise import Elemwise
-
-    if v.owner is None:
-        return False
-    if isinstance(v.owner.op, Elemwise):
-        return True
-    try:
-        from theanine.rewrites.composite import Composite
-    except ImportError:
-        return False
-    return isinstance(v.owner.op, Composite)
+    return v.owner is not None and isinstance(v.owner.op, (Elemwise, Composite))
 
 
 def _zeros_of(var, like):
@@ -98,19 +66,6 @@ def _store(ctx, var, dst, value):
     if var.type.ndim == 0:
         return f"{dst} = {value}"
     return f"{_rowcopy(ctx, var.type.ndim)}({dst}, {value})"
-
-
-RING_SRC = """
-@numba.njit(error_model='numpy', nogil=True)
-def ring_in_order(buf, steps):
-    rows = buf.shape[0]
-    if steps <= rows:
-        return buf[:steps]
-    cut = steps % rows
-    if cut == 0:
-        return buf
-    return np.concatenate((buf[cut:], buf[:cut]))
-"""
 
 
 # A body this large is not compiled a second time with its per-step outputs written
@@ -144,7 +99,7 @@ def scan_function(ctx, node, name=None, entry=False):
         if not (hasattr(v.type, "ndim") and hasattr(v.type, "dtype")):
             raise Unsupported(f"{op}: a non-tensor value ({v.type}) in the loop")
     S, C, Y = op.n_seqs, op.n_carries, op.n_ys
-    inner_outs = rewritten_body(op)
+    inner_outs = op.inner_outputs  # rewritten by the pipeline (rewrites/inner_graphs.py)
     body = ctx.region(op.inner_inputs, inner_outs)
     # per-step outputs computed by an elementwise loop are written straight into
     # their row of the output (a second body function, used from step 1 on)
@@ -249,9 +204,6 @@ def scan_function(ctx, node, name=None, entry=False):
             return f"{name}[:steps + 1]" if op.has_until else name
         return f"ring_in_order({name}, steps)" if m else f"{name}{cut}"
 
-    if any(m > 0 for m in op.keep):
-        ctx.helper(RING_SRC)
-
     finals = list(carries)
     if entry:  # 0-d final states leave as 0-d arrays
         for k, cv in enumerate(cvars):
@@ -273,3 +225,14 @@ def scan_function(ctx, node, name=None, entry=False):
 
 def _n_nodes(inputs, outputs):
     return sum(1 for _ in toposort(outputs, stop_at=inputs))
+
+
+@register(CheckSteps)
+def _check_steps(ctx, node, ins, outs):
+    seq, n = ins
+    with ctx.block(f"if {n} < 0:"):
+        ctx.line("raise ValueError('scan: n_steps must be >= 0')")
+    with ctx.block(f"if {seq}.shape[0] < {n}:"):
+        ctx.line("raise ValueError('scan: a sequence has fewer rows than the steps asked "
+                 "for (n_steps)')")
+    ctx.line(f"{outs[0]} = {seq}")

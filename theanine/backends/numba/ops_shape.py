@@ -1,22 +1,18 @@
-"""numba emitters: Shape, Shape_i, MakeVector, Reshape, Rebroadcast, CheckSteps, Alloc,
-Join, Subtensor, IncSubtensor.
+"""numba emitters: Shape, Shape_i, MakeVector, Reshape (tensor.shape), Alloc,
+Rebroadcast (tensor.dims), Join.
 
-Basic indexing is written out literally (``x[i0, a:b]``), with explicit bounds
-checks of integer indices (numba does not check). Reshape copies a
-non-contiguous input first (numba reshapes only contiguous arrays).
+Reshape copies a non-contiguous input first (numba reshapes only contiguous arrays).
 """
 
 from __future__ import annotations
 
-from theanine.rewrites.scan_vectorize import CheckSteps
 from theanine.tensor.alloc import Alloc
 from theanine.tensor.dims import Rebroadcast
 from theanine.tensor.join import Join
 from theanine.tensor.shape import MakeVector, Reshape, Shape, Shape_i
-from theanine.tensor.subtensor import IncSubtensor, Subtensor
 
 from .codegen import np_dtype
-from .registry import Unsupported, register
+from .registry import register
 
 
 @register(Shape)
@@ -58,17 +54,6 @@ def _reshape(ctx, node, ins, outs):
         return
     dims = ", ".join(f"{shp}[{k}]" for k in range(n))
     ctx.line(f"{outs[0]} = {src}.reshape(({dims},))")
-
-
-@register(CheckSteps)
-def _check_steps(ctx, node, ins, outs):
-    seq, n = ins
-    with ctx.block(f"if {n} < 0:"):
-        ctx.line("raise ValueError('scan: n_steps must be >= 0')")
-    with ctx.block(f"if {seq}.shape[0] < {n}:"):
-        ctx.line("raise ValueError('scan: a sequence has fewer rows than the steps asked "
-                 "for (n_steps)')")
-    ctx.line(f"{outs[0]} = {seq}")
 
 
 @register(Rebroadcast)
@@ -118,89 +103,3 @@ def _join(ctx, node, ins, outs):
                     ctx.line(f"raise ValueError('join along axis {ax}: the shapes differ "
                              "outside that axis')")
     ctx.line(f"{outs[0]} = np.concatenate(({', '.join(parts)},), axis={ax})")
-
-
-def _index_src(ctx, pattern, slots, x, ndim):
-    """The index expression for a basic pattern; integer indices bounds-checked."""
-    it = iter(slots)
-    parts = []
-
-    def part(p):
-        return "None" if p is None else (next(it) if p == "s" else str(p))
-
-    for d, p in enumerate(pattern):
-        if isinstance(p, tuple):
-            parts.append(f"{part(p[1])}:{part(p[2])}" + (f":{part(p[3])}"
-                                                          if p[3] is not None else ""))
-        elif p == "a":
-            raise Unsupported("advanced index")
-        else:
-            parts.append(f"check_index({part(p)}, {x}.shape[{d}], {d})")
-    return ", ".join(parts)
-
-
-@register(Subtensor)
-def _subtensor(ctx, node, ins, outs):
-    x, *slots = ins
-    xv = node.inputs[0]
-    if xv.type.ndim == 0:
-        ctx.line(f"{outs[0]} = {x}")
-        return
-    idx = _index_src(ctx, node.op.idx_list, slots, x, xv.type.ndim)
-    ctx.line(f"{outs[0]} = {x}[{idx}]" if idx else f"{outs[0]} = {x}")
-
-
-@register(IncSubtensor)
-def _inc_subtensor(ctx, node, ins, outs):
-    x, y, *slots = ins
-    xv, yv = node.inputs[:2]
-    idx = _index_src(ctx, node.op.idx_list, slots, x, xv.type.ndim)
-    o = outs[0]
-    ctx.line(f"{o} = {x}.copy()")
-    n_int = sum(1 for p in node.op.idx_list if not isinstance(p, tuple))
-    view_nd = xv.type.ndim - n_int
-    if view_nd == 0:
-        if node.op.set_instead_of_inc:
-            ctx.line(f"{o}[{idx}] = {y}")
-        else:
-            ctx.line(f"{o}[{idx}] += {y}")
-        return
-    view = ctx.tmp("w")
-    ctx.line(f"{view} = {o}[{idx}]" if idx else f"{view} = {o}")
-    off = view_nd - yv.type.ndim
-    for j in range(yv.type.ndim):
-        if not yv.type.broadcastable[j]:
-            with ctx.block(f"if {y}.shape[{j}] != {view}.shape[{off + j}]:"):
-                ctx.line("raise ValueError('inc_subtensor: the value does not match the "
-                         "shape of the indexed subtensor')")
-    if node.op.set_instead_of_inc:
-        ctx.line(f"{view}[...] = {y}")
-    elif yv.type.ndim == 0:
-        ctx.line(f"{view} += {y}")
-    else:
-        ctx.line(f"{view} += np.broadcast_to({y}, {view}.shape)")
-
-
-def _register_split():
-    from theanine.tensor.subtensor_extra import Split
-
-    @register(Split)
-    def _split(ctx, node, ins, outs):
-        x, sp = ins
-        n, ax = node.op.len_splits, node.op.axis
-        with ctx.block(f"if {sp}.shape[0] != {n}:"):
-            ctx.line(f"raise ValueError('split: expected {n} split sizes')")
-        tot = ctx.tmp("z")
-        ctx.line(f"{tot} = {sp}.sum()")
-        with ctx.block(f"if {tot} != {x}.shape[{ax}] or ({sp} < 0).any():"):
-            ctx.line("raise ValueError('split: sizes must be non-negative and sum to the "
-                     "length of the axis')")
-        start = ctx.tmp("o")
-        ctx.line(f"{start} = 0")
-        pre = ":, " * ax
-        for k, o in enumerate(outs):
-            ctx.line(f"{o} = {x}[{pre}{start}:{start} + {sp}[{k}]]")
-            ctx.line(f"{start} = {start} + {sp}[{k}]")
-
-
-_register_split()

@@ -32,6 +32,17 @@ import queue
 import sys
 import threading
 
+import numba
+import numpy as np
+from numba import types
+
+from . import store
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no claims, workers may compile a kernel twice
+    fcntl = None
+
 IDLE_SECONDS = 20.0
 DETACHED_SECONDS = 120.0
 
@@ -63,9 +74,7 @@ def _claim(job):
     file, held until the compile ends (an fd, or None when a sibling holds it).
     Not the kernel's own lock, which the compile takes: a sibling that has not
     reached its compile yet (importing numba) must already see the job taken."""
-    try:
-        import fcntl
-    except ImportError:
+    if fcntl is None:
         return -1
     try:
         fd = os.open(os.path.join(os.path.dirname(job["path"]), "claim"),
@@ -86,19 +95,13 @@ def _release(fd):
 
 
 def _compile(job):
-    import numba
-    import numpy as np
-    from numba import types
-
-    from . import store
-
     with open(job["path"], encoding="utf-8") as f:
         text = f.read()
     k = store.get(text)
     if k.key != job["key"]:  # the library changed since the parent started
         raise _Stale
-    sig = tuple(types.Array(numba.from_dtype(np.dtype(dt)), nd, lay, readonly=True)
-                for dt, nd, lay in job["sig"])
+    sig = tuple(types.Array(numba.from_dtype(np.dtype(dt)), nd, layout, readonly=readonly)
+                for dt, nd, layout, readonly in job["sig"])
     k.compile(sig)
 
 

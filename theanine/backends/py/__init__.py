@@ -1,7 +1,11 @@
-"""The py backend: NumPy reference implementations, one generated function per graph."""
+"""The py backend: NumPy reference implementations, one generated function per graph.
 
-from . import (
-    blas,  # noqa: E402,F401  (registers the Gemm implementation)
-    elemwise,  # noqa: E402,F401  (registers the fast Elemwise implementation)
-    fused,  # noqa: E402,F401  (registers the Composite implementation)
-)
+Most ops run their own ``compute`` / ``perform``; the modules below register
+faster implementations of a few (``linker.IMPLS``, loaded at the first lookup).
+"""
+
+IMPL_MODULES = [
+    "theanine.backends.py.blas",  # Gemm
+    "theanine.backends.py.elemwise",  # Elemwise
+    "theanine.backends.py.fused",  # Composite
+]

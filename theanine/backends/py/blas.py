@@ -9,17 +9,17 @@ from __future__ import annotations
 import numpy as np
 
 from theanine.graph.basic import Constant
-from theanine.rewrites.blas import Gemm
+from theanine.tensor.blas import Gemm
 from theanine.tensor.linalg import matrix_product
 
-from .linker import py_funcify
+from .linker import IMPLS
 
 
 def _one(v):
     return isinstance(v, Constant) and v.data.size == 1 and float(v.data) == 1.0
 
 
-@py_funcify.register(Gemm)
+@IMPLS.register(Gemm)
 def _funcify_gemm(op, node):
     z, a, x, y, b = node.inputs
     dtype = np.dtype(node.outputs[0].type.dtype)

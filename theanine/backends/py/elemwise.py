@@ -13,10 +13,10 @@ from theanine.graph.basic import Constant
 from theanine.tensor.elemwise import Elemwise, check_broadcast
 from theanine.tensor.scalar_ops import Second
 
-from .linker import py_funcify
+from .linker import IMPLS
 
 
-@py_funcify.register(Elemwise)
+@IMPLS.register(Elemwise)
 def _funcify_elemwise(op, node):
     if op.scalar_op.cast_inputs and any(
             np.dtype(v.type.dtype).kind in "biu" for v in node.inputs):

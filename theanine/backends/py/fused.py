@@ -18,11 +18,11 @@ from __future__ import annotations
 import numpy as np
 import scipy.special as sps
 
-from theanine.rewrites.composite import Composite
 from theanine.tensor import scalar_ops as so
+from theanine.tensor.composite import Composite
 from theanine.tensor.elemwise import check_broadcast
 
-from .linker import py_funcify
+from .linker import IMPLS
 
 # scalar op class -> NumPy ufunc computing it for float args of the result's dtype
 UFUNCS = {
@@ -92,7 +92,7 @@ def _source(op, in_types):
     return src, env
 
 
-@py_funcify.register(Composite)
+@IMPLS.register(Composite)
 def _funcify_composite(op, node):
     if node.outputs[0].ndim == 0:  # ufuncs return NumPy scalars: no buffers to reuse
         return lambda *inputs: op.compute(node, *inputs)

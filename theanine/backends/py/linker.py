@@ -5,11 +5,12 @@
         r0 = f1(r0, i1)             # r0's value is dead: its name is reused
         return (r0,)
 
-Each ``f`` is ``py_funcify(op, node)``: by default the op's pure ``compute``
-bound to its node, or a wrapper around a Theano-style ``perform``. Backends
-register faster or different implementations per Op class with
-``py_funcify.register``. ``run_nodes`` replays a graph node by node to report
-which node failed and with what inputs.
+Each ``f`` is ``py_funcify(op, node)``: the implementation registered for the
+op's class in ``IMPLS`` (theanine.graph.dispatch.Registry; the modules holding
+the registrations are listed in this package's ``__init__``), else the op's pure
+``compute`` bound to its node, or a wrapper around a Theano-style ``perform``.
+``run_nodes`` replays a graph node by node to report which node failed and with
+what inputs.
 
 Invariants (allow_gc): an intermediate value is released right after the
 node that uses it last: its name is rebound by that node's output, or
@@ -27,19 +28,28 @@ import time
 
 import numpy as np
 
-from theanine.graph.basic import Constant, has_compute
+from theanine.graph.basic import Constant, check_runnable, has_compute
+from theanine.graph.dispatch import Registry
 from theanine.graph.traversal import gc_paused
+
+from . import IMPL_MODULES
+
+# op class -> fn(op, node) returning the callable that computes the node's outputs
+IMPLS = Registry("py", modules=IMPL_MODULES)
 
 
 def check_available():
     return True
 
 
-@functools.singledispatch
 def py_funcify(op, node):
     """A pure callable computing `node`'s outputs from its input values."""
+    impl = IMPLS.lookup(op)
+    if impl is not None:
+        return impl(op, node)
     if has_compute(op):
         return functools.partial(op.compute, node)
+    check_runnable(op)
     nout = len(node.outputs)
 
     def perform_fn(*inputs):
@@ -55,8 +65,9 @@ CHUNK_SIZE = 2000  # nodes per generated function
 
 @gc_paused()
 def link(fgraph, check_types=False, allow_gc=True, profile=None, funcify=py_funcify,
-         chunk_size=None):
-    """Compile `fgraph` into fn(*inputs) -> tuple(outputs); ``fn.source`` is the code."""
+         chunk_size=None, monitor=None):
+    """Compile `fgraph` into fn(*inputs) -> tuple(outputs); ``fn.source`` is the code.
+    monitor: (pre_func, post_func) called around each node (Theano's MonitorMode)."""
     chunk = chunk_size or CHUNK_SIZE
     nodes = fgraph.toposort()
     n_chunks = max(1, -(-len(nodes) // chunk))
@@ -105,6 +116,8 @@ def link(fgraph, check_types=False, allow_gc=True, profile=None, funcify=py_func
             fn = _timed(fn, node, profile)
         if check_types:
             fn = _checked(fn, node)
+        if monitor is not None:
+            fn = _monitored(fn, k, node, *monitor)
         env[f"f{k}"] = fn
     params = ", ".join(f"i{k}" for k in range(len(fgraph.inputs)))
     rets = [consts.get(id(v)) or (f"s[{slot[id(v)]}]" if chunked else bodies[-1][1][id(v)])
@@ -228,6 +241,34 @@ def _timed(fn, node, profile):
         t0 = clock()
         out = fn(*args)
         profile.record(node, clock() - t0)
+        return out
+
+    return run
+
+
+class NodeStorage:
+    """What MonitorMode's functions receive as ``fn``: the node's input and output
+    values, each in a one-element list (Theano's storage cells)."""
+
+    __slots__ = ("inputs", "outputs")
+
+    def __init__(self, inputs, outputs):
+        self.inputs, self.outputs = inputs, outputs
+
+
+def _monitored(fn, k, node, pre, post):
+    """fn, with pre(k, node, storage) before and post(k, node, storage) after."""
+    single = len(node.outputs) == 1
+
+    def run(*args):
+        storage = NodeStorage([[a] for a in args], [[None] for _ in node.outputs])
+        if pre is not None:
+            pre(k, node, storage)
+        out = fn(*args)
+        for cell, v in zip(storage.outputs, (out,) if single else out):
+            cell[0] = v
+        if post is not None:
+            post(k, node, storage)
         return out
 
     return run

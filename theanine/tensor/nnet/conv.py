@@ -11,18 +11,20 @@ All three are bilinear in their two tensor inputs and are one another's adjoints
 op's gradient is built from the other two and gradients of any order work.
 ``filter_flip=True`` (Theano's default) is true convolution: the kernels are flipped in
 both spatial axes; ``False`` is cross-correlation. The NumPy kernels (im2col + GEMM) are in
-``abstract_conv``.
+``conv_kernels``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from theanine.graph.basic import Apply, Constant, Op, Variable
+from theanine.graph.basic import Apply, Constant, Op, Variable, disconnected_type
+from theanine.tensor.alloc import as_int64_scalar
 from theanine.tensor.basic import as_tensor_variable
+from theanine.tensor.shape import shape_i
 from theanine.tensor.type import TensorType, upcast
 
-from . import abstract_conv as ac
+from . import conv_kernels as ac
 
 __all__ = ["Conv2d", "Conv2d_gradWeights", "Conv2d_gradInputs", "conv2d", "conv2d_transpose",
            "conv2d_grad_wrt_inputs", "conv2d_grad_wrt_weights"]
@@ -63,8 +65,6 @@ def _hint(shape, name, fn):
 
 
 def _int_scalar(s, what):
-    from theanine.tensor.alloc import as_int64_scalar
-
     return as_int64_scalar(s, what)
 
 
@@ -86,8 +86,6 @@ def _spatial(shape, name, fn):
 
 
 def _shape_i(x, i):
-    from theanine.tensor.shape import shape_i
-
     return shape_i(x, i)
 
 
@@ -241,8 +239,6 @@ class Conv2d_gradWeights(_ConvGradOp):
         return np.ascontiguousarray(self._flip(gw), dtype=node.outputs[0].type.dtype)
 
     def grad(self, inputs, output_grads):
-        from theanine.gradient import disconnected_type
-
         img, gz = inputs[:2]
         (ggw,) = output_grads
         gi = Conv2d_gradInputs(**self._kw())(ggw, gz, _shape_i(img, 2), _shape_i(img, 3))
@@ -280,8 +276,6 @@ class Conv2d_gradInputs(_ConvGradOp):
         return np.ascontiguousarray(gi, dtype=node.outputs[0].type.dtype)
 
     def grad(self, inputs, output_grads):
-        from theanine.gradient import disconnected_type
-
         kern, gz = inputs[:2]
         (ggi,) = output_grads
         gw = Conv2d_gradWeights(**self._kw())(ggi, gz, _shape_i(kern, 2), _shape_i(kern, 3))

@@ -26,7 +26,9 @@ import warnings
 import numpy as np
 
 from theanine.graph.basic import Apply, Constant, Op, Variable
+from theanine.tensor.alloc import zeros_like
 from theanine.tensor.basic import as_tensor_variable
+from theanine.tensor.math import maximum
 from theanine.tensor.type import TensorType
 
 __all__ = ["Pool", "MaxPoolGrad", "AveragePoolGrad", "DownsampleFactorMaxGradGrad",
@@ -200,8 +202,6 @@ class Pool(_PoolOp):
             if self.mode != "sum" else res.astype(dtype, copy=False)
 
     def infer_shape(self, node, shapes):
-        from theanine.tensor.math import maximum
-
         xs, nd = shapes[0], self.ndim
         return [tuple(xs[:-nd]) + tuple(
             out_length(r, w, s, p, self.ignore_border, maximum)
@@ -237,8 +237,6 @@ class MaxPoolGrad(_PoolOp):
         return np.ascontiguousarray(self._crop(g, spatial))
 
     def grad(self, inputs, output_grads):
-        from theanine.tensor.alloc import zeros_like
-
         x, maxout, _ = inputs
         props = {p: getattr(self, p) for p in self.__props__}
         gg = DownsampleFactorMaxGradGrad(**props)(x, maxout, output_grads[0])
@@ -268,8 +266,6 @@ class DownsampleFactorMaxGradGrad(_PoolOp):
         return [shapes[1]]
 
     def grad(self, inputs, output_grads):
-        from theanine.tensor.alloc import zeros_like
-
         x, maxout, _ = inputs
         props = {p: getattr(self, p) for p in self.__props__}
         return [zeros_like(x), zeros_like(maxout), MaxPoolGrad(**props)(x, maxout,
@@ -301,8 +297,6 @@ class AveragePoolGrad(_PoolOp):
         return np.ascontiguousarray(self._crop(gp, spatial))
 
     def grad(self, inputs, output_grads):
-        from theanine.tensor.alloc import zeros_like
-
         props = {p: getattr(self, p) for p in self.__props__}
         return [zeros_like(inputs[0]), Pool(**props)(output_grads[0])]
 
