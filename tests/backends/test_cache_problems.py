@@ -326,3 +326,37 @@ def test_config_flag_is_validated():
         config.cache_max_mb = -1
     with contextlib.suppress(Exception), config.change_flags(cache_max_mb=0):
         assert cache.limit_bytes() == 0
+
+
+_CALLBACK_SCRIPT = """
+import sys
+import numpy as np
+import theanine as theano, theanine.tensor as T
+from theanine.backends.numba import linker
+from theanine.compile.ops import as_op
+
+@as_op(itypes=[T.dvector], otypes=[T.dvector])
+def halve(v):
+    return v * 0.5
+
+x = T.dvector("x")
+with linker.policy("strict", "all"):
+    f = theano.function([x], halve(x) + 1.0, mode=theano.Mode(linker="numba",
+                                                              optimizer="fast_run"))
+(k,) = [nk.kernel for nk in f.fn.kernels if "numba.objmode" in nk.kernel.text]
+assert k.module_name in sys.modules, "a kernel calling Python left sys.modules"
+for _ in range(3):
+    np.testing.assert_array_equal(f(np.arange(3.0)), [1.0, 1.5, 2.0])
+print("ok")
+"""
+
+
+def test_kernel_calling_python_works_when_loaded_from_disk(fresh_cache):
+    """A kernel with an objmode block (as_op, Print) keeps its module in sys.modules:
+    numba rebuilds a cached objmode block's globals by module name at its first
+    call ('global name run_python is not defined' in a process that loaded it)."""
+    env = dict(os.environ, PYTHONPATH=ROOT, THEANINE_CACHE_DIR=str(fresh_cache))
+    for _ in range(2):  # compiles, then loads from disk in a new process
+        r = subprocess.run([sys.executable, "-c", _CALLBACK_SCRIPT], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0 and "ok" in r.stdout, r.stderr[-2000:]

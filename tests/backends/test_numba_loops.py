@@ -12,13 +12,14 @@ from tests.backends.conftest import HAVE_NUMBA, assert_same, backend_mode
 from theanine.graph.traversal import toposort
 
 pytestmark = pytest.mark.skipif(not HAVE_NUMBA, reason="numba is not installed")
+
+if HAVE_NUMBA:
+    from theanine.backends.numba import codegen, linker, loops
 R = np.random.default_rng(3)
 
 
 def body_of(f):
     """The generated text of the function's Scan kernel, and its body function."""
-    from theanine.backends.numba import linker
-
     (node,) = [n for n in f.maker.fgraph.toposort() if type(n.op).__name__ == "Scan"]
     text = linker.kernel_text(node)
     body = text[text.index("def body"):text.index("@numba", text.index("def body"))]
@@ -31,8 +32,6 @@ def loop_nests(src):
 
 
 def compare(inputs, outputs, args):
-    from theanine.backends.numba import linker
-
     ref = theano.function(inputs, outputs, mode=backend_mode("py"))(*args)
     with linker.policy("strict"):
         f = theano.function(inputs, outputs, mode=backend_mode("numba"))
@@ -73,8 +72,6 @@ def test_loops_split_at_a_non_elementwise_node_and_at_another_shape():
 
 
 def test_a_shape_mismatch_in_a_fused_loop_raises():
-    from theanine.backends.numba import linker
-
     x, y = T.tensor3("x"), T.tensor3("y")
     (h, u), _ = theano.scan(lambda a, b, h: (T.tanh(a) * h, T.tanh(a) + b), sequences=[x, y],
                             outputs_info=[T.ones((2, 3)), None])
@@ -88,8 +85,6 @@ def test_a_shape_mismatch_in_a_fused_loop_raises():
 
 
 def test_plan_orders_groups_topologically():
-    from theanine.backends.numba import loops
-
     a, b, W = T.matrix("a"), T.matrix("b"), T.matrix("W")
     u = T.tanh(a) * b
     v = T.dot(u, W)
@@ -110,3 +105,37 @@ def test_plan_orders_groups_topologically():
                     assert not isinstance(items[pos[n]], type(n))
     groups = [it for it in items if hasattr(it, "members")]
     assert any(len(g.members) >= 3 for g in groups)  # tanh, mul, z's mul: one loop
+
+
+def _functions(text):
+    """{name: number of lines} of every generated function of a kernel module."""
+    out = {}
+    for m in re.finditer(r"^def (\w+)\(.*?(?=^@|\Z)", text, flags=re.M | re.S):
+        out[m.group(1)] = m.group(0).count("\n")
+    return out
+
+
+def test_a_large_loop_body_is_emitted_as_bounded_parts(monkeypatch):
+    """Issue 13 item 8: numba's compile time grows with the square of a function's
+    size, so a loop body longer than PART_LINES is split into part functions called
+    in sequence (a 2,000-node body was OOM-killed at 15.5 GB as one function).
+    PART_LINES is lowered here to keep the compile short; values equal py's."""
+    monkeypatch.setattr(codegen, "PART_LINES", 30)
+    X, W, a = T.tensor3("X"), T.matrix("W"), T.vector("a")
+
+    def step(x, h):
+        for k in range(8):  # each block: a product, then an elementwise chain
+            h = T.nnet.sigmoid(T.tanh(T.dot(h, W) + a * (k + 1)) * 1.01 - a) + x
+        return h
+
+    hs, _ = theano.scan(step, sequences=X, outputs_info=T.zeros((2, 3)))
+    args = [R.normal(size=(5, 2, 3)) * 0.3, R.normal(size=(3, 3)) * 0.5, R.normal(size=3)]
+    f = compare([X, W, a], hs, args)
+    text, _ = body_of(f)
+    sizes = _functions(text)
+    parts = [n for n in sizes if n.startswith("part")]
+    assert len(parts) >= 3, sorted(sizes)
+    longest_block = 2 * 30  # one item alone may exceed the bound; a part holds no two
+    assert all(sizes[n] <= longest_block for n in parts), sizes
+    body = [n for n in sizes if n.startswith("body")][0]
+    assert sizes[body] < 2 * 30, sizes  # the body only calls its parts

@@ -2,6 +2,11 @@
 it is (never from step 0), and user Python code in a graph runs exactly as often as
 the graph says (issue 13 item 6, issue 14)."""
 
+import os
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pytest
 
@@ -9,14 +14,16 @@ import theanine as theano
 import theanine.tensor as T
 from tests.backends.conftest import HAVE_NUMBA
 from theanine.compile.ops import as_op
+from theanine.scan.op import Scan
 
 pytestmark = pytest.mark.skipif(not HAVE_NUMBA, reason="numba is not installed")
+
+if HAVE_NUMBA:
+    from theanine.backends.numba import linker, store
 
 
 @pytest.fixture
 def fresh_cache(tmp_path, monkeypatch):
-    from theanine.backends.numba import store
-
     monkeypatch.setenv("THEANINE_CACHE_DIR", str(tmp_path))
     store.forget_loaded()
     yield tmp_path
@@ -47,8 +54,6 @@ def reference(xv):
 
 @pytest.mark.slow
 def test_a_long_numpy_loop_continues_compiled_from_where_it_is(fresh_cache, monkeypatch):
-    from theanine.backends.numba import linker
-
     monkeypatch.setattr(linker, "LONG_SCAN", 0.0)  # every loop counts as long:
     monkeypatch.setattr(linker, "PAUSE_AFTER", 0.0)  # paused at step 16
     monkeypatch.setattr(linker, "compile_estimate", lambda k: 0.0)
@@ -67,8 +72,6 @@ def test_a_long_numpy_loop_continues_compiled_from_where_it_is(fresh_cache, monk
 
 @pytest.mark.slow
 def test_a_numpy_loop_that_cannot_compile_continues_on_numpy(fresh_cache, monkeypatch):
-    from theanine.backends.numba import linker
-
     monkeypatch.setattr(linker, "LONG_SCAN", 0.0)
     monkeypatch.setattr(linker, "PAUSE_AFTER", 0.0)
     monkeypatch.setattr(linker, "compile_estimate", lambda k: 0.0)
@@ -84,9 +87,6 @@ def test_a_numpy_loop_that_cannot_compile_continues_on_numpy(fresh_cache, monkey
 def test_a_compiled_loop_failing_at_its_last_step_is_not_run_again(monkeypatch):
     """Issue 13 item 10: the failing node is read from the traceback; the graph is not
     re-run on NumPy (a 1e6-step loop failing at its end took 8-11 s to raise)."""
-    from theanine.backends.numba import linker
-    from theanine.scan.op import Scan
-
     n, calls = 1000, []
 
     @as_op(itypes=[T.dscalar], otypes=[T.dscalar])
@@ -116,8 +116,6 @@ def test_a_compiled_loop_failing_at_its_last_step_is_not_run_again(monkeypatch):
 
 def _workers_of(cache_dir):
     """Pids of background compile workers using `cache_dir` (Linux /proc)."""
-    import os
-
     out = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -153,13 +151,6 @@ print("exiting")
 def test_a_short_script_keeps_its_compile_work(tmp_path):
     """Issue 14 / issue 16 item 22: the script exits at once; its workers finish the
     kernels it asked for (detached, bounded), leave them in the cache and exit."""
-    import os
-    import subprocess
-    import sys
-    import time
-
-    from theanine.backends.numba import store
-
     env = dict(os.environ, THEANINE_CACHE_DIR=str(tmp_path),
                PYTHONPATH=os.pathsep.join(sys.path))
     r = subprocess.run([sys.executable, "-c", SHORT_SCRIPT], env=env, capture_output=True,
@@ -180,11 +171,6 @@ def test_a_short_script_keeps_its_compile_work(tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(not __import__("os").path.isdir("/proc"), reason="needs /proc")
 def test_detached_workers_stop_at_their_bound(tmp_path):
-    import os
-    import subprocess
-    import sys
-    import time
-
     env = dict(os.environ, THEANINE_CACHE_DIR=str(tmp_path), THEANINE_NUMBA_DETACHED_SECONDS="0",
                PYTHONPATH=os.pathsep.join(sys.path))
     r = subprocess.run([sys.executable, "-c", SHORT_SCRIPT], env=env, capture_output=True,

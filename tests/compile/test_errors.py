@@ -8,6 +8,8 @@ import pytest
 import theanine as theano
 import theanine.tensor as T
 from theanine import In, function, shared
+from theanine.backends.py import linker as py_linker
+from theanine.compile.ops import as_op
 
 
 @pytest.fixture
@@ -176,8 +178,6 @@ def test_ambiguous_keyword_refused():
 
 
 def _counting_op(calls, fail_above=None):
-    from theanine.compile.ops import as_op
-
     @as_op(itypes=[T.dvector], otypes=[T.dvector])
     def counted(v):
         calls.append(float(v.sum()))
@@ -216,9 +216,7 @@ def test_failing_loop_runs_each_step_once(mode):
 
 
 def test_failing_node_of_a_chunked_graph_is_named(monkeypatch):
-    from theanine.backends.py import linker
-
-    monkeypatch.setattr(linker, "CHUNK_SIZE", 3)
+    monkeypatch.setattr(py_linker, "CHUNK_SIZE", 3)
     x, y = T.dvectors("x", "y")
     z = x
     for k in range(10):

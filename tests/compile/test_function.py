@@ -9,6 +9,7 @@ import pytest
 import theanine as theano
 import theanine.tensor as T
 from theanine import In, Mode, Out, function, shared
+from theanine.compile import calling
 from theanine.compile.function import UnusedInputError
 from theanine.graph.fgraph import MissingInputError
 
@@ -585,8 +586,6 @@ def test_many_outputs_and_updates_call_path_is_linear(monkeypatch):
     """Issue 13 item 13: the call path's work grows linearly with the number of
     results (it built a tuple of every earlier value at each result, and checked
     each fresh scalar for overlap with all of them)."""
-    from theanine.compile import calling
-
     x = T.dscalar("x")
     sources, checks = [], []
     monkeypatch.setattr(calling, "_may_share",

@@ -276,12 +276,14 @@ class Kernel:
     def _registered(self, mod):
         """The module in sys.modules while numba compiles or loads (a cached entry's
         environment is rebuilt by module name), and not afterwards, so that it is
-        freed with this Kernel."""
+        freed with this Kernel. Except a kernel that calls Python (an objmode block):
+        numba rebuilds the globals of a cached objmode block by module name at its
+        first call, so its module stays (else: NameError for run_python)."""
         sys.modules[self.module_name] = mod
         try:
             yield
         finally:
-            if sys.modules.get(self.module_name) is mod:
+            if sys.modules.get(self.module_name) is mod and "numba.objmode" not in self.text:
                 del sys.modules[self.module_name]
 
     def _numba_compile(self, sig):
