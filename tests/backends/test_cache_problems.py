@@ -6,6 +6,7 @@ cached graph costs one load per distinct kernel, without locks or writes; the ca
 keeps under its size limit by evicting the least recently used entries; a kernel no
 function uses is freed."""
 
+import collections
 import contextlib
 import gc
 import json
@@ -23,6 +24,7 @@ import theanine as theano
 import theanine.tensor as T
 from tests.backends.conftest import HAVE_NUMBA
 from theanine import cache, config
+from theanine.compile.ops import as_op
 
 pytestmark = pytest.mark.skipif(not HAVE_NUMBA, reason="numba is not installed")
 
@@ -328,35 +330,39 @@ def test_config_flag_is_validated():
         assert cache.limit_bytes() == 0
 
 
-_CALLBACK_SCRIPT = """
-import sys
-import numpy as np
-import theanine as theano, theanine.tensor as T
-from theanine.backends.numba import linker
-from theanine.compile.ops import as_op
+def _python_op(calls):
+    @as_op(itypes=[T.dvector], otypes=[T.dvector])
+    def twice(v):
+        calls.append(len(v))
+        return v * 2
 
-@as_op(itypes=[T.dvector], otypes=[T.dvector])
-def halve(v):
-    return v * 0.5
-
-x = T.dvector("x")
-with linker.policy("strict", "all"):
-    f = theano.function([x], halve(x) + 1.0, mode=theano.Mode(linker="numba",
-                                                              optimizer="fast_run"))
-(k,) = [nk.kernel for nk in f.fn.kernels if "numba.objmode" in nk.kernel.text]
-assert k.module_name in sys.modules, "a kernel calling Python left sys.modules"
-for _ in range(3):
-    np.testing.assert_array_equal(f(np.arange(3.0)), [1.0, 1.5, 2.0])
-print("ok")
-"""
+    return twice
 
 
-def test_kernel_calling_python_works_when_loaded_from_disk(fresh_cache):
-    """A kernel with an objmode block (as_op, Print) keeps its module in sys.modules:
-    numba rebuilds a cached objmode block's globals by module name at its first
-    call ('global name run_python is not defined' in a process that loaded it)."""
-    env = dict(os.environ, PYTHONPATH=ROOT, THEANINE_CACHE_DIR=str(fresh_cache))
-    for _ in range(2):  # compiles, then loads from disk in a new process
-        r = subprocess.run([sys.executable, "-c", _CALLBACK_SCRIPT], cwd=ROOT, env=env,
-                           capture_output=True, text=True, timeout=600)
-        assert r.returncode == 0 and "ok" in r.stdout, r.stderr[-2000:]
+def test_kernel_calling_python_runs_when_loaded_from_disk(fresh_cache, monkeypatch):
+    """numba compiles a loaded kernel's objmode block (as_op, Print) at its first call
+    and finds the module's globals by name then: the module stays registered while
+    the kernel lives (was: NameError 'run_python' in every later process, tested in
+    test_cache.py; here numba's in-process memo hides it, so the registration is
+    checked)."""
+    from theanine.backends.numba import store
+
+    monkeypatch.setattr(store, "_RECENT", collections.deque(maxlen=1))
+    calls = []
+    twice = _python_op(calls)
+    f = _function(lambda x: twice(T.exp(x / N)) + 1.0)
+    np.testing.assert_allclose(f(X), np.exp(X / N) * 2 + 1.0)
+    del f
+    _forget()
+    g = _function(lambda x: twice(T.exp(x / N)) + 1.0)
+    assert sum(v for nk in g.fn.kernels
+               for v in nk.kernel.dispatcher.stats.cache_misses.values()) == 0  # loaded
+    np.testing.assert_allclose(g(X), np.exp(X / N) * 2 + 1.0)
+    assert calls == [N, N]
+    (nk,) = [nk for nk in g.fn.kernels if nk.kernel.calls_python]
+    name = nk.kernel.module_name
+    assert sys.modules[name] is nk.kernel.module
+    del g, nk
+    _function(_b)  # another kernel becomes the last one asked for
+    gc.collect()
+    assert name not in sys.modules  # freed with its kernel
