@@ -53,7 +53,8 @@ class Function:
                  output_keys, update_slots, mode, name, allow_input_downcast, profile,
                  defaults, fn=None, trust_input=False):
         n_upd = len(update_slots)
-        self.fn = fn if fn is not None else link(fgraph, mode, profile)
+        pairs = [(len(ins) + s, n_out + j) for j, s in enumerate(update_slots)]
+        self.fn = fn if fn is not None else link(fgraph, mode, profile, pairs)
         self.ins, self.shared_vars, self.containers = ins, shared_vars, containers
         self.n_out, self.borrows, self.single = n_out, borrows, single
         self.output_keys = output_keys
@@ -368,8 +369,10 @@ class _Cell:
         return f"<cell of {self.kind} {self.k} of {self.f._label()}>"
 
 
-def link(fgraph, mode, profile):
-    extra = {}
+def link(fgraph, mode, profile, updates=()):
+    """The backend's callable; `updates` pairs (input position, output position) of the
+    shared variables the function updates (a device backend may reuse their memory)."""
+    extra = {"updates": updates}
     if isinstance(mode, MonitorMode):
         extra["monitor"] = (mode.pre_func, mode.post_func)
     return backends.link(mode.backend, fgraph,

@@ -65,9 +65,10 @@ CHUNK_SIZE = 2000  # nodes per generated function
 
 @gc_paused()
 def link(fgraph, check_types=False, allow_gc=True, profile=None, funcify=py_funcify,
-         chunk_size=None, monitor=None):
+         chunk_size=None, monitor=None, **_):
     """Compile `fgraph` into fn(*inputs) -> tuple(outputs); ``fn.source`` is the code.
-    monitor: (pre_func, post_func) called around each node (Theano's MonitorMode)."""
+    monitor: (pre_func, post_func) called around each node (Theano's MonitorMode).
+    Other options (a device backend's ``updates=``) do not apply here."""
     chunk = chunk_size or CHUNK_SIZE
     nodes = fgraph.toposort()
     n_chunks = max(1, -(-len(nodes) // chunk))
