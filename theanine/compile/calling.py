@@ -87,8 +87,9 @@ def make_caller(f):
     lines.append(f"        raise _explain(_e, {everything})")
     pool = args + olds
     use_set = len(pool) + len(f.results) > _INLINE_LIMIT
-    if use_set:
-        lines.append(f"    _seen = set(_cids); _seen.update(map(id, {_tuple(pool)}))")
+    if use_set:  # one list of the values so far, grown in place: linear in results
+        lines.append(f"    _pool = [{', '.join(pool)}]")
+        lines.append("    _seen = set(_cids); _seen.update(map(id, _pool))")
     writes = []
     # a borrowed output may be internal storage, but never a caller's input that
     # was not lent with In(borrow=True)
@@ -106,12 +107,13 @@ def make_caller(f):
         else:
             lines.append(f"    {x} = _r[{spec.position}]")
         against = owned if spec.borrow else pool
-        cond = _fast_condition(x, idx, spec, against, exempt, use_set and not spec.borrow,
-                               bool(f._const_ids))
+        grown = use_set and not spec.borrow  # a borrowed output is checked against inputs
+        cond = _fast_condition(x, idx, spec, against, exempt, grown, bool(f._const_ids))
+        given = "_pool" if grown else _tuple(against)
         lines += [f"    if {cond}:", f"        {k} = {x}", "    else:",
-                  f"        {x}, {k} = _secure({idx}, {x}, {_tuple(against)}, {exempt})"]
+                  f"        {x}, {k} = _secure({idx}, {x}, {given}, {exempt})"]
         if use_set:
-            lines.append(f"    _seen.add(id({k}))")
+            lines.append(f"    _seen.add(id({k})); _pool.append({k})")
         pool.append(k)
         if spec.kind == "update":
             writes.append(f"    _c{spec.slot}.value = {x}")
@@ -194,12 +196,17 @@ def secure(spec, value, pool, exempt, const_arrays, label):
             value = copy.deepcopy(value)
         return value, value
     if not (type(value) is np.ndarray and value.dtype == spec.dtype):
+        # a NumPy scalar or Python number converts to a new array, which shares
+        # memory with nothing: no overlap checks (they cost O(pool) per value)
+        fresh = not isinstance(value, np.ndarray)
         if spec.kind == "output":
             value = np.asarray(value)
             if value.dtype != spec.dtype:
                 value = value.astype(spec.dtype)
         else:
             value = spec.type.filter(value, allow_downcast=True, arg=label)
+        if fresh and value is not exempt and isinstance(value, np.ndarray):
+            return value, value
     if spec.borrow:  # `pool` holds the inputs it must not alias (In(borrow=False))
         # a read-only value (a host view of a device array) is copied: the caller may
         # write to a borrowed output, as to any other
