@@ -46,7 +46,8 @@ LAYERS = [
     ["sandbox"],
     ["rewrites"],
     ["backends.numba", "backends.jax"],
-    ["compile", "backends"],                    # backends/__init__.py: link(name), by name
+    ["compile", "backends",                     # backends/__init__.py: link(name), by name
+     "distributed"],                            # the face of backends/jax/distributed.py
     ["printing"],
     ["__init__", "__main__"],                   # the package's face: imports everything
 ]

@@ -75,7 +75,8 @@ def make_caller(f):
         env.update(_rd=dev.read, _wr=dev.write, _host=dev.to_host, _restore=dev.restore)
     for j, c in enumerate(f.containers):
         env[f"_c{j}"] = c
-        lines.append(f"    s{j} = _rd(_c{j})" if dev is not None else f"    s{j} = _c{j}.value")
+        lines.append(f"    s{j} = _rd(_c{j}, {j})" if dev is not None
+                     else f"    s{j} = _c{j}.value")
         olds.append(f"s{j}")
     everything = _tuple(args + olds)
     lines += ["    try:", f"        _r = _fn{everything}", "    except Exception as _e:"]

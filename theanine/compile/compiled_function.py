@@ -51,10 +51,11 @@ class Function:
 
     def __init__(self, fgraph, ins, shared_vars, containers, n_out, borrows, single,
                  output_keys, update_slots, mode, name, allow_input_downcast, profile,
-                 defaults, fn=None, trust_input=False):
+                 defaults, fn=None, trust_input=False, shard=None):
         n_upd = len(update_slots)
         pairs = [(len(ins) + s, n_out + j) for j, s in enumerate(update_slots)]
-        self.fn = fn if fn is not None else link(fgraph, mode, profile, pairs)
+        self.shard = dict(shard or {})
+        self.fn = fn if fn is not None else link(fgraph, mode, profile, pairs, self.shard)
         self.ins, self.shared_vars, self.containers = ins, shared_vars, containers
         self.n_out, self.borrows, self.single = n_out, borrows, single
         self.output_keys = output_keys
@@ -269,7 +270,8 @@ class Function:
         return Function(fg, self.ins, self.shared_vars, conts, self.n_out, self.borrows,
                         self.single, self.output_keys, slots, self.mode,
                         name or self.name, self.allow_input_downcast, profile,
-                        list(self.defaults), fn=fn, trust_input=self.trust_input)
+                        list(self.defaults), fn=fn, trust_input=self.trust_input,
+                        shard=self.shard)
 
     def __reduce__(self):
         fg = self.maker.fgraph
@@ -280,7 +282,7 @@ class Function:
                 (dump_graph(fg.inputs, fg.outputs), ins, self.containers, self.n_out,
                  self.borrows, self.single, self.output_keys, self.update_slots,
                  self.mode, self.name, self.allow_input_downcast, profile_name,
-                 self.defaults, self.trust_input))
+                 self.defaults, self.trust_input, self.shard))
 
 
 class _Cells:
@@ -369,10 +371,13 @@ class _Cell:
         return f"<cell of {self.kind} {self.k} of {self.f._label()}>"
 
 
-def link(fgraph, mode, profile, updates=()):
+def link(fgraph, mode, profile, updates=(), shard=None):
     """The backend's callable; `updates` pairs (input position, output position) of the
-    shared variables the function updates (a device backend may reuse their memory)."""
+    shared variables the function updates (a device backend may reuse their memory);
+    `shard` {input position: sharding spec} (only the jax backend takes it)."""
     extra = {"updates": updates}
+    if shard:
+        extra["shard"] = shard
     if isinstance(mode, MonitorMode):
         extra["monitor"] = (mode.pre_func, mode.post_func)
     return backends.link(mode.backend, fgraph,
@@ -382,7 +387,7 @@ def link(fgraph, mode, profile, updates=()):
 
 def _unpickle_function(state, ins_spec, containers, n_out, borrows, single, output_keys,
                        update_slots, mode, name, allow_input_downcast, profile_name,
-                       defaults, trust_input):
+                       defaults, trust_input, shard=None):
     roots, outs = load_graph(state)
     n_in = len(ins_spec)
     in_vars, shared_vars = roots[:n_in], roots[n_in:]
@@ -396,7 +401,8 @@ def _unpickle_function(state, ins_spec, containers, n_out, borrows, single, outp
     profile = ProfileStats(profile_name) if profile_name is not None else None
     return Function(FunctionGraph(roots, outs), ins, shared_vars, containers, n_out,
                     borrows, single, output_keys, update_slots, mode, name,
-                    allow_input_downcast, profile, defaults, trust_input=trust_input)
+                    allow_input_downcast, profile, defaults, trust_input=trust_input,
+                    shard=shard)
 
 
 def explain(e, fgraph, values, label, fn=None):

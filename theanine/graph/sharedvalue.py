@@ -80,7 +80,13 @@ class Container:
 
 
 class SharedVariable(Variable):
-    """A variable whose value is stored between calls (Theano's theano.shared)."""
+    """A variable whose value is stored between calls (Theano's theano.shared).
+
+    ``sharding``: how the jax backend splits the value over a device mesh (a
+    normalised spec, graph/sharding.py), or None (replicated); other backends ignore
+    it."""
+
+    sharding = None
 
     def __init__(self, type, value, name=None, strict=False, allow_downcast=None,
                  borrow=False):

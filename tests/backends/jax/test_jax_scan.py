@@ -12,6 +12,7 @@ pytestmark = pytest.mark.jax
 
 import theanine as theano  # noqa: E402
 import theanine.tensor as T  # noqa: E402
+from theanine.backends.jax import callback  # noqa: E402
 from theanine.compile.ops import as_op  # noqa: E402
 
 
@@ -30,6 +31,45 @@ def hlo(f, *args):
     runner = f.fn.single
     with jax.enable_x64(True):
         return runner.compiled(()).lower(*args).as_text()
+
+
+def test_sequences_sliced_from_a_value_are_read_in_place():
+    # x[::-1], x[1:], ... as sequences: the loop indexes x itself (no reversed copy)
+    x, s = T.dmatrix("x"), T.lscalar("s")
+    xv = np.random.default_rng(0).normal(size=(9, 3))
+    cases = [x[::-1], x[1:], x[::-2], x[-2::-1], x[:5][::-1], x[2:][::-1][1:], x[1:-1:3]]
+    for seq in cases + [x[s:], x[s::-1]]:
+        h, _ = theano.scan(lambda xt, h: T.tanh(h * 0.5 + xt), sequences=seq,
+                           outputs_info=T.zeros((3,), "float64"))
+        cost = (h ** 2).sum()
+        ins, args = ([x], [xv]) if any(seq is c for c in cases) else ([x, s], [xv, 4])
+        both(ins, [h, cost, theano.grad(cost, x)], args)
+    # a loop over a reversed sequence: no reverse of it in the compiled program
+    h, _ = theano.scan(lambda xt, h: T.tanh(h * 0.5 + xt), sequences=x[::-1],
+                       outputs_info=T.zeros((3,), "float64"))
+    f, _ = both([x], [h], [xv])
+    assert "stablehlo.reverse" not in hlo(f, xv)
+
+
+def test_too_short_sliced_sequence_is_an_error():
+    x = T.dvector("x")
+    h, _ = theano.scan(lambda xt, h: h + xt, sequences=x[3:][::-1], outputs_info=T.constant(0.0),
+                       n_steps=5)
+    f = theano.function([x], h, mode="JAX")
+    with pytest.raises(ValueError, match="fewer than"):
+        f(np.ones(6))
+
+
+def test_forward_and_backward_loops_store_the_initial_state_in_place():
+    # keep -1 (the gradient reads h0 and every step) is one n+1-row buffer written in
+    # the loop: no concatenate joins h0 to the trace, no reversed copy of a sequence
+    x, h0 = T.dmatrix("x"), T.dvector("h0")
+    h, _ = theano.scan(lambda xt, h: T.tanh(h * xt), sequences=x, outputs_info=h0)
+    cost = (h ** 2).sum()
+    args = [np.random.rand(6, 3), np.random.rand(3)]
+    f, _ = both([x, h0], [cost, *theano.grad(cost, [x, h0])], args)
+    text = hlo(f, *args)
+    assert "concatenate" not in text and text.count("stablehlo.reverse") <= 1
 
 
 def test_ring_buffer_rows_only():
@@ -115,6 +155,7 @@ def test_until_loop_inside_a_loop_runs_on_the_host_with_a_warning():
         return inner[-1]
 
     ys, _ = theano.scan(outer, sequences=x)
+    callback._warned.discard("Scan")  # warned once per process: another test may have
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
         both([x], [ys], [np.array([1.0, 5.0, 40.0])])

@@ -60,11 +60,14 @@ def body_traceable(inputs, outputs):
     return True
 
 
-def _branch(op, outs):
+def _branch(op, outs, checked):
+    """A branch as a function for lax.cond; appends to `checked` whether its body
+    has run-time checks."""
     def fn(free):
         with checks.collecting() as col:
             res = run_inner(op.inner_inputs, outs, free)
             code = col.code()
+        checked.append(bool(col.codes))
         return [jnp.asarray(r) for r in res], code
 
     return fn
@@ -76,12 +79,14 @@ def _lazy_ifelse(node, cond, *cuts):
     if evaluate.is_concrete(cond):
         res = run_inner(op.inner_inputs, op.then_outs if cond else op.else_outs, cuts)
         return res[0] if op.n_outs == 1 else tuple(res)
+    checked = []
     try:
-        res, code = jax.lax.cond(jnp.asarray(cond) != 0, _branch(op, op.then_outs),
-                                 _branch(op, op.else_outs), list(cuts))
+        res, code = jax.lax.cond(jnp.asarray(cond) != 0, _branch(op, op.then_outs, checked),
+                                 _branch(op, op.else_outs, checked), list(cuts))
     except TypeError as e:
         raise callback.NeedsHost(f"{op}: its branches' outputs differ in shape ({e})") from e
-    checks.add_code(code)
+    if any(checked):  # else the code is 0: no error code for the function to return
+        checks.add_code(code)
     return res[0] if op.n_outs == 1 else tuple(res)
 
 

@@ -94,8 +94,9 @@ class DeviceIO:
         with x64(True):
             return jax.device_put(value, self.device)
 
-    def read(self, container):
-        """The container's value on the device (moved there on first use)."""
+    def read(self, container, slot=None):
+        """The container's value on the device (moved there on first use); `slot`: its
+        position among the function's shared variables."""
         if container.on_device:
             return container.raw
         value = container.raw

@@ -90,14 +90,16 @@ def run(nodes, env, force_fold=frozenset()):
     """Evaluate `nodes` (topologically sorted) into `env`."""
     for node in nodes:
         ins = [value_of(env, v) for v in node.inputs]
-        outs = eval_node(node, ins, node in force_fold)
+        outs = eval_node(node, ins, node in force_fold, env)
         for var, val in zip(node.outputs, outs):
             env[id(var)] = val
     return env
 
 
-def eval_node(node, ins, force_fold=False):
-    """The output values of `node` (a list) for input values `ins`."""
+def eval_node(node, ins, force_fold=False, env=None):
+    """The output values of `node` (a list) for input values `ins`. A lowering marked
+    ``wants_env`` also gets `env` (the values computed so far, to read an input's
+    ancestors: Scan reads sequences through slices of them)."""
     if all(is_concrete(x) for x in ins) and foldable(node) and (force_fold or (
             all(np.size(x) <= FOLD_LIMIT for x in ins)
             and not getattr(lowering_for(node.op), "prefer_lowering", False))):
@@ -111,7 +113,7 @@ def eval_node(node, ins, force_fold=False):
         for k in needed_static(node, fn):
             if not is_concrete(ins[k]):
                 raise NotStatic(node, k)
-        res = fn(node, *ins)
+        res = fn(node, *ins, env=env) if getattr(fn, "wants_env", False) else fn(node, *ins)
     res = [res] if len(node.outputs) == 1 else list(res)
     if len(res) != len(node.outputs):
         raise RuntimeError(f"theanine jax backend: the lowering of {node.op} returned "

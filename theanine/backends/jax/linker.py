@@ -33,12 +33,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from theanine.backends.py.linker import py_funcify
+from theanine.graph.sharedvalue import SharedVariable
 from theanine.scan.op import graph_key
 
 from . import callback, checks, evaluate
 from .callback import NeedsHost
 from .device import DeviceIO, default_device, x64
 from .plan import Plan, Segment
+from .sharding import function_sharding
 
 MAX_VARIANTS = 32
 SHARED_CACHE = 256  # jitted one-segment functions kept for structurally equal graphs
@@ -57,33 +59,49 @@ class Replan(Exception):
         self.node, self.why = node, why
 
 
-def link(fgraph, check_types=False, allow_gc=True, profile=None, updates=(), **_):
+def link(fgraph, check_types=False, allow_gc=True, profile=None, updates=(), shard=None,
+         **_):
     """fn(*inputs, *shared values) -> outputs + updates (device arrays); see module doc.
     With `profile` (a ProfileStats), each jitted segment's calls are timed (waiting for
     the device) and recorded as a labelled part naming its ops; XLA runs the ops
-    fused, so nodes have their calls counted but no time of their own."""
-    return JaxFunction(fgraph, updates, profile)
+    fused, so nodes have their calls counted but no time of their own. `shard`:
+    {explicit input position: normalised sharding spec} (sharding.py)."""
+    return JaxFunction(fgraph, updates, profile, shard)
 
 
 class JaxFunction:
-    def __init__(self, fgraph, updates=(), profile=None):
+    def __init__(self, fgraph, updates=(), profile=None, shard=None):
         self.fgraph, self.profile = fgraph, profile
         self.updates = [(i, o) for i, o in updates
                         if fgraph.outputs[o] is not fgraph.inputs[i]]
         self.table = checks.MessageTable()
-        self.device_io = DeviceIO(default_device())
+        n_in = next((k for k, v in enumerate(fgraph.inputs)
+                     if isinstance(v, SharedVariable)), len(fgraph.inputs))
+        self.sharding = function_sharding(fgraph, shard, updates, n_in)
+        if self.sharding is not None:
+            self.device_io = self.sharding.io
+        else:
+            self.device_io = DeviceIO(default_device())
         self._host = set()
         self._nodes = set(fgraph.toposort())
         self._plan()
 
     def _plan(self):
         self.plan = Plan(self.fgraph, host=self._host)
+        if (self.sharding is not None and not self.plan.single()
+                and jax.process_count() > 1):
+            raise NotImplementedError(
+                "theanine jax backend: this function needs values on the host between "
+                "compiled segments (shapes that depend on values, or ops run by Python; "
+                "docs/jax.md), which a function spread over several processes cannot do")
         donate = self.updates if self.plan.single() else []
         self.runners = {id(s): SegmentRunner(self, s, donate)
                         for s in self.plan.steps if isinstance(s, Segment)}
         self.single = self.runners[id(self.plan.steps[0])] if self.plan.single() else None
 
     def __call__(self, *args):
+        if self.sharding is not None:
+            return self._call(self.sharding.place(args))
         if self.device_io.device is not None:  # config.device names a GPU
             with jax.default_device(self.device_io.device):
                 return self._call(args)
@@ -146,6 +164,10 @@ class SegmentRunner:
             if id(v) in donated and not any(v is o for o in seg.outputs):
                 seg.outputs.append(v)
         out = {id(v): k for k, v in enumerate(seg.outputs)}
+        # updated values keep their variable's sharding: (segment output index, sharding)
+        self.constrain = [] if owner.sharding is None else [
+            (out[id(fg.outputs[o])], s) for o, s in owner.sharding.updates.items()
+            if id(fg.outputs[o]) in out]
         # donated updates: (argument index, graph input position, segment output index)
         self.donate = [(pos[id(fg.inputs[i])], i, out[id(fg.outputs[o])])
                        for i, o in donate if id(fg.inputs[i]) in pos
@@ -188,7 +210,8 @@ class SegmentRunner:
         function, or a graph rebuilt identically, costs no new trace or XLA compile."""
         seg = self.seg
         try:
-            key = (graph_key(seg.dynamic, seg.outputs), tuple(d for d, _, _ in self.donate))
+            key = (graph_key(seg.dynamic, seg.outputs), tuple(d for d, _, _ in self.donate),
+                   None if self.owner.sharding is None else self.owner.sharding.key)
         except (ValueError, AttributeError):  # not describable: compile for this graph only
             return self._compile(())
         self.shared_key = key
@@ -212,7 +235,7 @@ class SegmentRunner:
         self.variants.clear()
 
     def _compile(self, concrete):
-        seg, table, donate = self.seg, self.table, self.donate
+        seg, table, donate, constrain = self.seg, self.table, self.donate, self.constrain
 
         def traced(*dyn):
             env = {id(v): x for v, x in zip(seg.dynamic, dyn)}
@@ -220,6 +243,8 @@ class SegmentRunner:
             with checks.collecting(table) as col:
                 _run_top(seg, env)
                 outs = [evaluate.value_of(env, v) for v in seg.outputs]
+                for o, sharding in constrain:
+                    outs[o] = jax.lax.with_sharding_constraint(outs[o], sharding)
                 raws = [env[("raw", id(n))] for n in seg.deferred]
                 code = col.code() if col.codes else None
             if code is not None:
@@ -286,7 +311,7 @@ def _run_top(seg, env):
             if node in deferred:
                 env[("raw", id(node))] = evaluate.deferred_raw(node, ins)
                 continue
-            outs = evaluate.eval_node(node, ins, node in fold)
+            outs = evaluate.eval_node(node, ins, node in fold, env)
         except (NeedsHost, evaluate.NotStatic) as e:
             raise Replan(node, str(e)) from e
         for var, val in zip(node.outputs, outs):

@@ -29,10 +29,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from theanine.graph.basic import Constant
 from theanine.scan.op import Scan
+from theanine.tensor.subtensor import Subtensor
 from theanine.tensor.type import TensorType
 
-from . import callback, checks
+from . import callback, checks, evaluate
 from .control import body_traceable, run_inner
 from .evaluate import static_inputs
 from .registry import lowerings
@@ -59,6 +61,7 @@ class _Loop:
         self.keep = op.keep
         # rows stored per traced carry / y: every step (n), or a ring of k rows
         self.rows = [min(self.n, k) if k > 0 else self.n for k in self.keep]
+        self.checked = False  # whether the body has run-time checks (set when traced)
 
     def step(self, xs, carries, code):
         """One step: (new carries, per-step outputs ys, until flag, code)."""
@@ -68,6 +71,7 @@ class _Loop:
             res = run_inner(op.inner_inputs, op.inner_outputs,
                             list(xs) + list(carries) + list(self.consts))
             inner = col.code()
+        self.checked |= bool(col.codes)
         new = []
         for k, (v, c, d) in enumerate(zip(res[:C], carries, self.dtypes)):
             v = jnp.asarray(v, d)
@@ -88,8 +92,8 @@ class _Loop:
         for k in range(op.n_carries):
             if op.traced[k]:
                 rows = carry_rows[k]
-                if self.keep[k] < 0:
-                    out.append(jnp.concatenate([self.inits[k][None], rows[:steps]]))
+                if self.keep[k] < 0:  # the initial state and every step's (_is_full)
+                    out.append(rows)
                 else:
                     out.append(_in_order(rows, steps, self.keep[k]))
         out.extend(finals)
@@ -120,7 +124,7 @@ def _write(buf, t, value, rows):
 
 @lowerings.register(Scan)
 @static_inputs(0)
-def _scan(node, *ins):
+def _scan(node, *ins, env=None):
     if node.op.has_until:
         raise callback.NeedsHost(f"{node.op}: an until loop inside a traced body (its number "
                                  "of steps decides shapes)")
@@ -128,22 +132,28 @@ def _scan(node, *ins):
     op, C = loop.op, loop.op.n_carries
     traced = [k for k in range(C) if op.traced[k]]
     outs_idx = traced + [C + j for j in range(op.n_ys)]  # stored outputs, keep order
+    views = [_view(v, env) if loop.n else None for v in node.inputs[1:1 + op.n_seqs]]
 
     def body(carry, xs):
-        carries, rings, t, code = carry
+        carries, bufs, t, code = carry
+        rows = iter(xs)
+        xs = [next(rows) if v is None else _row(v, t) for v in views]
         new, ys, _, code = loop.step(xs, carries, code)
         values = [new[k] for k in traced] + ys
-        rings = list(rings)
+        bufs = list(bufs)
         stacked = []
         for m, (k, v) in enumerate(zip(outs_idx, values)):
-            if _is_ring(loop, k):
-                rings[m] = _write(rings[m], t, v, loop.rows[k])
+            if _is_full(loop, k):
+                bufs[m] = jax.lax.dynamic_update_index_in_dim(bufs[m], v, t + 1, 0)
+                stacked.append(None)
+            elif _is_ring(loop, k):
+                bufs[m] = _write(bufs[m], t, v, loop.rows[k])
                 stacked.append(None)
             else:
                 stacked.append(v)
-        return (new, rings, t + 1, code), stacked
+        return (new, bufs, t + 1, code), stacked
 
-    rings = [None] * len(outs_idx)
+    bufs = [None] * len(outs_idx)
     try:
         shapes = _row_shapes(loop, outs_idx)
     except Exception as e:  # noqa: BLE001 - an empty loop whose body reads a missing row
@@ -151,15 +161,78 @@ def _scan(node, *ins):
             raise
         raise callback.NeedsHost(f"{op}: zero steps, and tracing the body failed ({e})") from e
     for m, k in enumerate(outs_idx):
-        if _is_ring(loop, k):
-            rings[m] = jnp.zeros((loop.rows[k],) + shapes[m].shape, shapes[m].dtype)
-    carry = (loop.inits, rings, jnp.int64(0), jnp.int32(0))
-    xs = [s[:loop.n] for s in loop.seqs]
-    (finals, rings, _, code), stacked = jax.lax.scan(body, carry, xs, length=loop.n)
-    checks.add_code(code)
-    rows = [r if _is_ring(loop, k) else s for k, r, s in zip(outs_idx, rings, stacked)]
+        if _is_full(loop, k):  # the initial state, then a row per step, written in place
+            init = loop.inits[k]
+            bufs[m] = jnp.zeros((loop.n + 1,) + init.shape, init.dtype).at[0].set(init)
+        elif _is_ring(loop, k):
+            bufs[m] = jnp.zeros((loop.rows[k],) + shapes[m].shape, shapes[m].dtype)
+    carry = (loop.inits, bufs, jnp.int64(0), jnp.int32(0))
+    xs = [s[:loop.n] for s, v in zip(loop.seqs, views) if v is None]
+    (finals, bufs, _, code), stacked = jax.lax.scan(body, carry, xs, length=loop.n)
+    if loop.checked:  # else the carried code stays 0 and XLA drops it
+        checks.add_code(code)
+    rows = [s if b is None else b for b, s in zip(bufs, stacked)]
     carry_rows = dict(zip(traced, rows[:len(traced)]))
     return _single(loop.outputs(finals, carry_rows, rows[len(traced):], loop.n))
+
+
+_scan.wants_env = True
+
+
+def _is_full(loop, k):
+    """A traced carry kept with its initial state as row 0 (keep -1): carried as one
+    buffer of n + 1 rows, so the output is that buffer (no copy to join them)."""
+    return k < loop.op.n_carries and loop.keep[k] < 0
+
+
+class _View:
+    """A sequence that is rows of a larger value: row t is base[offset + stride * t]."""
+
+    def __init__(self, base, offset, stride):
+        self.base, self.offset, self.stride = base, offset, stride
+
+
+def _view(var, env):
+    """How sequence `var` reads rows of an ancestor's value through basic slices of its
+    first axis (x[::-1], x[1:], x[:n][::-1], ...), or None. The loop then indexes that
+    value in its body: no reversed or sliced copy of the sequence is made (a reverse
+    loop over a forward loop's trace reads the trace itself)."""
+    offset, stride, found = 0, 1, None
+    while env is not None and var.owner is not None and isinstance(var.owner.op, Subtensor):
+        node = var.owner
+        pattern = node.op.idx_list
+        if len(pattern) != 1 or not isinstance(pattern[0], tuple):
+            break
+        parts, slots = [], iter(node.inputs[1:])
+        for p in pattern[0][1:]:
+            parts.append(evaluate.value_of(env, next(slots)) if p == "s" else p)
+        start, step = parts[0], 1 if parts[2] is None else parts[2]
+        if not all(p is None or evaluate.is_concrete(p) for p in (start, step)) or step == 0:
+            break  # a step of 0 is the Subtensor's own error
+        base = node.inputs[0]
+        if not isinstance(base, Constant) and id(base) not in env:
+            break
+        length = evaluate.value_of(env, base).shape[0]
+        start = _slice_start(None if start is None else int(start), int(step), length)
+        offset, stride = start + int(step) * offset, int(step) * stride
+        var, found = base, base
+    if found is None:
+        return None
+    return _View(evaluate.value_of(env, found), offset, stride)
+
+
+def _slice_start(start, step, length):
+    """The first index of x[start::step] (Python's rules) for a first axis of `length`."""
+    if start is None:
+        return 0 if step > 0 else length - 1
+    if start < 0:
+        start += length
+    return min(max(start, 0), length) if step > 0 else min(max(start, -1), length - 1)
+
+
+def _row(view, t):
+    return jax.lax.dynamic_index_in_dim(view.base, view.offset + view.stride * t, 0,
+                                        keepdims=False)
 
 
 def _row_shapes(loop, outs_idx):
@@ -219,7 +292,8 @@ def _deferred(node, *ins):
 
     state = (loop.inits, bufs, jnp.int64(0), jnp.asarray(False), jnp.int32(0))
     finals, bufs, steps, _, code = jax.lax.while_loop(cond, body, state)
-    checks.add_code(code)
+    if loop.checked:
+        checks.add_code(code)
     return (finals, bufs, steps)
 
 
