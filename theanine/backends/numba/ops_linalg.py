@@ -4,7 +4,11 @@
 
 Products: float32/float64 matrix products call NumPy's BLAS gemm (kernels/gemm.py:
 gemm_into) where NumPy ships OpenBLAS, else numba's np.dot; other float and complex
-products np.dot; integer products are loops (BLAS has none).
+products np.dot; integer products are loops (BLAS has none). A product where one
+operand has a single element and the other more is computed as np.dot does it (BLAS
+axpy: all zeros for a zero factor, also next to inf / NaN; see
+kernels/blas.one_element_dot_skips_zero), so Dot and Gemm give the py backend's
+values there too.
 
 Matrix algebra computes in the dtype NumPy / SciPy would use (integers in float64)
 and casts to the output dtype: numba's np.linalg (LAPACK) for inv, pinv, eig,
@@ -14,6 +18,8 @@ lacks) raises Unsupported: such nodes run their NumPy code.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import numpy as np
 
@@ -199,39 +205,90 @@ def _eigvalsh(ctx, node, ins, outs):
 
 
 # -- products ------------------------------------------------------------------
+def _one_element_cases(x, y, xv, yv):
+    """[(condition, scalar, other)] for the products np.dot computes as scalar * other
+    (one operand has a single element, the other more: blas.one_element_dot_skips_zero):
+    `other` is the other operand's values in the result's shape."""
+    nx, ny = xv.type.ndim, yv.type.ndim
+    if nx == 1 and ny == 2:  # (1,) . (1, m)
+        return [(f"{x}.size == 1 and {y}.size > 1", f"{x}[0]", f"{y}[0]")]
+    if nx == 2 and ny == 1:  # (n, 1) . (1,)
+        return [(f"{y}.size == 1 and {x}.size > 1", f"{y}[0]", f"{x}[:, 0]")]
+    if nx == 2 and ny == 2:  # (1, 1) . (1, m), (n, 1) . (1, 1)
+        return [(f"{x}.size == 1 and {y}.size > 1", f"{x}[0, 0]", f"{y}"),
+                (f"{y}.size == 1 and {x}.size > 1", f"{y}[0, 0]", f"{x}")]
+    return []  # vector . vector: a single element each, or none
+
+
+@contextlib.contextmanager
+def _as_numpy_dot(ctx, x, y, xv, yv, dtype, out, then=None):
+    """Emit the one-element products as np.dot computes them (0 * inf is 0 where this
+    NumPy's BLAS skips a zero factor, as the py backend's np.dot) into `out`, each
+    followed by then(), and the general product (the with block's body) under `else`."""
+    cases = _one_element_cases(x, y, xv, yv) if blas.one_element_dot_skips_zero(dtype) \
+        else []
+    if not cases:
+        yield
+        return
+    for k, (cond, scalar, other) in enumerate(cases):
+        with ctx.block(f"{'el' if k else ''}if {cond}:"):
+            ctx.line(f"{out} = dot_one_element({scalar}, {other})")
+            if then is not None:
+                then()
+    with ctx.block("else:"):
+        yield
+
+
 @register(Gemm)
 def _gemm(ctx, node, ins, outs):
     z, a, x, y, b = ins
     with ctx.block(f"if {x}.shape[-1] != {y}.shape[0]:"):
         ctx.line("raise ValueError('dot: shapes are not aligned')")
+    zv, _, xv, yv, _ = node.inputs
+    # a one-element product as py's Gemm: r = np.dot(x, y); r *= a; r += b * z
+    with _as_numpy_dot(ctx, x, y, xv, yv, zv.type.dtype, outs[0],
+                       then=lambda: _scale_add(ctx, node, ins, outs[0])):
+        _gemm_product(ctx, node, ins, outs)
+
+
+def _check_z(ctx, node, z, r):
+    """z has the product r's shape (a broadcastable dim of z has length 1 by its type)."""
+    same = [f"{z}.shape[{i}] != {r}.shape[{i}]"
+            for i, bc in enumerate(node.inputs[0].type.broadcastable) if not bc]
+    if same:
+        with ctx.block(f"if {' or '.join(same)}:"):
+            ctx.line("raise ValueError('Gemm: dot(x, y) does not have the shape of z')")
+
+
+def _scale_add(ctx, node, ins, r):
+    """r = a * r + b * z in place (r: a fresh product), as Gemm.compute."""
+    z, a, _, _, b = ins
+    _check_z(ctx, node, z, r)
+    if not is_value(node.inputs[1], 1):
+        ctx.line(f"{r} *= {a}")
+    ctx.line(f"{r} += {z}" if is_value(node.inputs[4], 1) else f"{r} += {b} * {z}")
+
+
+def _gemm_product(ctx, node, ins, outs):
+    z, a, x, y, b = ins
     r = outs[0]
     zv, _, xv, yv, _ = node.inputs
-    bz = zv.type.broadcastable
     direct = xv.type.ndim == yv.type.ndim == 2 and blas.available(zv.type.dtype)
-    if direct and zv.type.ndim == 2 and not any(bz):
+    if direct and zv.type.ndim == 2 and not any(zv.type.broadcastable):
         # a whole z: its copy (a C-contiguous memcpy, ~4x faster than r[:] = z
         # into a new array) receives the product
         with ctx.block(f"if {z}.shape[0] != {x}.shape[0] or {z}.shape[1] != {y}.shape[1]:"):
             ctx.line("raise ValueError('Gemm: dot(x, y) does not have the shape of z')")
         ctx.line(f"{r} = {z}.copy()")
         ctx.line(f"gemm_into({a}, {x}, {y}, {b}, {r})")
-        return
-    if direct:  # NumPy's gemm adds the product into a copy of z
+    elif direct:  # NumPy's gemm adds the product into a copy of z
         ctx.line(f"{r} = np.empty(({x}.shape[0], {y}.shape[1]), {ctx.dtype(zv)})")
-    else:
-        ctx.line(f"{r} = np.dot({x}, {y})")  # a fresh array: scaled, summed in place
-    same = [f"{z}.shape[{i}] != {r}.shape[{i}]" for i, b in enumerate(bz) if not b]
-    if same:  # a broadcastable dim of z has length 1 by its type
-        with ctx.block(f"if {' or '.join(same)}:"):
-            ctx.line("raise ValueError('Gemm: dot(x, y) does not have the shape of z')")
-    if direct:
+        _check_z(ctx, node, z, r)
         ctx.line(f"{r}[:] = {z}")
         ctx.line(f"gemm_into({a}, {x}, {y}, {b}, {r})")
-        return
-    if not is_value(node.inputs[1], 1):
-        ctx.line(f"{r} *= {a}")
-    ctx.line(f"{r} += {z}" if is_value(node.inputs[4], 1) else f"{r} += {b} * {z}")
-
+    else:
+        ctx.line(f"{r} = np.dot({x}, {y})")  # a fresh array: scaled, summed in place
+        _scale_add(ctx, node, ins, r)
 
 
 def _blas_ok(dtype):
@@ -254,6 +311,13 @@ def _dot(ctx, node, ins, outs):
     a, b = _as(ctx, a, av, dt), _as(ctx, b, bv, dt)
     with ctx.block(f"if {a}.shape[-1] != {b}.shape[0]:"):
         ctx.line("raise ValueError('dot: shapes are not aligned')")
+    with _as_numpy_dot(ctx, a, b, av, bv, dt, outs[0]):
+        _dot_product(ctx, node, a, b, outs)
+
+
+def _dot_product(ctx, node, a, b, outs):
+    av, bv = node.inputs
+    dt = node.outputs[0].type.dtype
     if av.type.ndim == bv.type.ndim == 2 and blas.available(dt):
         ctx.line(f"{outs[0]} = np.empty(({a}.shape[0], {b}.shape[1]), {np_dtype(dt)})")
         ctx.line(f"gemm_into(1.0, {a}, {b}, 0.0, {outs[0]})")
