@@ -303,14 +303,21 @@ def _as(ctx, x, var, dtype):
     return f"{x}.astype({np_dtype(dtype)})"
 
 
-@register(Dot)
-def _dot(ctx, node, ins, outs):
-    a, b = ins
+def _operands(ctx, node, ins, mismatch, message):
+    """The two operands of a product in the output dtype, (a, b, av, bv, dtype), after
+    a check that raises ValueError(message) where `mismatch` ({a}, {b}) holds."""
     av, bv = node.inputs
     dt = node.outputs[0].type.dtype
-    a, b = _as(ctx, a, av, dt), _as(ctx, b, bv, dt)
-    with ctx.block(f"if {a}.shape[-1] != {b}.shape[0]:"):
-        ctx.line("raise ValueError('dot: shapes are not aligned')")
+    a, b = _as(ctx, ins[0], av, dt), _as(ctx, ins[1], bv, dt)
+    with ctx.block(f"if {mismatch.format(a=a, b=b)}:"):
+        ctx.line(f"raise ValueError({message!r})")
+    return a, b, av, bv, dt
+
+
+@register(Dot)
+def _dot(ctx, node, ins, outs):
+    a, b, av, bv, dt = _operands(ctx, node, ins, "{a}.shape[-1] != {b}.shape[0]",
+                                 "dot: shapes are not aligned")
     with _as_numpy_dot(ctx, a, b, av, bv, dt, outs[0]):
         _dot_product(ctx, node, a, b, outs)
 
@@ -355,12 +362,9 @@ def _dot_product(ctx, node, a, b, outs):
 
 @register(BatchedDot)
 def _batched_dot(ctx, node, ins, outs):
-    a, b = ins
-    av, bv = node.inputs
-    dt = node.outputs[0].type.dtype
-    a, b = _as(ctx, a, av, dt), _as(ctx, b, bv, dt)
-    with ctx.block(f"if {a}.shape[0] != {b}.shape[0] or {a}.shape[-1] != {b}.shape[1]:"):
-        ctx.line("raise ValueError('batched_dot: shapes do not match')")
+    a, b, av, bv, dt = _operands(
+        ctx, node, ins, "{a}.shape[0] != {b}.shape[0] or {a}.shape[-1] != {b}.shape[1]",
+        "batched_dot: shapes do not match")
     o, t = outs[0], ctx.tmp("t")
     na, nb = av.type.ndim, bv.type.ndim
     shape = [f"{a}.shape[0]"] + ([f"{a}.shape[1]"] if na == 3 else []) + \

@@ -8,6 +8,12 @@ NumPy over wide ranges, with the special values inf, -inf, nan, 0 and
 subnormals). Every function is inlined into its caller (numba IR inlining), so a
 kernel's loop vectorises across it.
 
+Each function has a float32 and a float64 version written out separately, not one
+generic body: they differ in the bit layout (int32 / int64 casts, exponent bias,
+mantissa mask), the Cody-Waite constants and the polynomial degree, and every
+constant is typed (f32(...)) so a float32 loop never widens to float64 and keeps
+twice as many lanes per vector.
+
 Imports nothing from theanine (kernel modules load light; see kernels/__init__).
 """
 
