@@ -6,7 +6,8 @@ np.dot treats such an operand as a scalar s and computes s * other with BLAS axp
 into zeros; OpenBLAS's axpy returns at once for s == 0, so np.dot(zeros(1),
 [[-5.5, inf, 13]]) is [0, 0, 0] where IEEE arithmetic (np.matmul, a loop) gives
 [0, nan, 0]. The py backend's dot is np.dot: the reference. Dot and Gemm (z + dot,
-b * z + a * dot) on numba give the same, and py's blocked product for tall
+b * z + a * dot) on numba give the same (a scalar test before the product:
+no extra array code to compile), and py's blocked product for tall
 matrices (tensor/linalg.matrix_product) keeps np.dot's rule for a 1x1 b.
 """
 
@@ -19,7 +20,7 @@ from tests.backends.conftest import HAVE_NUMBA, backend_mode
 from theanine.tensor.linalg import matrix_product
 
 if HAVE_NUMBA:
-    from theanine.backends.numba.kernels import blas, gemm
+    from theanine.backends.numba.kernels import blas
 
 R = np.random.default_rng(13)
 VALUES = [0.0, 0.0, -0.0, 1.5, -2.0, np.inf, -np.inf, np.nan]
@@ -124,16 +125,16 @@ def test_tall_times_one_by_one_is_np_dot():
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
 
 
-@pytest.mark.skipif(not HAVE_NUMBA, reason="numba is not installed")
-def test_dot_one_element_kernel():
-    x = np.array([[np.inf, np.nan, -1.0, 0.0]])
-    np.testing.assert_array_equal(gemm.dot_one_element(0.0, x), np.zeros((1, 4)))
-    got = gemm.dot_one_element(-2.0, x)
-    np.testing.assert_array_equal(got, [[-np.inf, np.nan, 2.0, 0.0]])
-    assert not np.signbit(got[0, 3])  # 0 + (-0.0): axpy into zeros gives +0
-    assert np.isnan(gemm.dot_one_element(np.nan, x)).all()
-    view = np.arange(12.0).reshape(3, 4)[:, 1]  # a strided view
-    np.testing.assert_array_equal(gemm.dot_one_element(3.0, view), 3.0 * view)
+def test_gemm_with_a_scalar_input(backend):
+    """Gemm's a as an input: 0 * a where a is inf is NaN on py (np.dot's zeros times a),
+    and on numba; a finite a gives b * z."""
+    x, y, z, a = T.dmatrix("x"), T.dmatrix("y"), T.dmatrix("z"), T.dscalar("a")
+    f = theano.function([z, x, y, a], z + a * T.dot(x, y), mode=backend_mode(backend))
+    xs, ys, zs = np.zeros((1, 1)), np.array([[np.inf, 1.0, -2.0]]), np.ones((1, 3))
+    with np.errstate(all="ignore"):
+        for av in (2.0, np.inf, np.nan):
+            want = zs + av * np.dot(xs, ys)
+            _assert_same_special(f(zs, xs, ys, av), want, f"{backend}: a = {av}")
 
 
 @pytest.mark.skipif(not HAVE_NUMBA, reason="numba is not installed")

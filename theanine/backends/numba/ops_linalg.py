@@ -19,8 +19,6 @@ lacks) raises Unsupported: such nodes run their NumPy code.
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
 from theanine.rewrites.utils import is_value
@@ -205,50 +203,89 @@ def _eigvalsh(ctx, node, ins, outs):
 
 
 # -- products ------------------------------------------------------------------
-def _one_element_cases(x, y, xv, yv):
-    """[(condition, scalar, other)] for the products np.dot computes as scalar * other
-    (one operand has a single element, the other more: blas.one_element_dot_skips_zero):
-    `other` is the other operand's values in the result's shape."""
+def _zero_factor(x, y, xv, yv, dtype):
+    """A condition under which np.dot(x, y) is all zeros although IEEE arithmetic
+    (BLAS gemm, numba's np.dot) gives NaN for 0 * inf: one operand has a single
+    element, which is 0, and the other more (np.dot scales by it with BLAS axpy,
+    which skips a zero factor; blas.one_element_dot_skips_zero). None where this
+    NumPy does not skip, or the shapes cannot have such an operand. A nonzero single
+    element gives IEEE's products on both. Emitted as scalar tests, so kernels compile
+    no extra array code for this rare case."""
+    if not blas.one_element_dot_skips_zero(dtype):
+        return None
     nx, ny = xv.type.ndim, yv.type.ndim
-    if nx == 1 and ny == 2:  # (1,) . (1, m)
-        return [(f"{x}.size == 1 and {y}.size > 1", f"{x}[0]", f"{y}[0]")]
-    if nx == 2 and ny == 1:  # (n, 1) . (1,)
-        return [(f"{y}.size == 1 and {x}.size > 1", f"{y}[0]", f"{x}[:, 0]")]
-    if nx == 2 and ny == 2:  # (1, 1) . (1, m), (n, 1) . (1, 1)
-        return [(f"{x}.size == 1 and {y}.size > 1", f"{x}[0, 0]", f"{y}"),
-                (f"{y}.size == 1 and {x}.size > 1", f"{y}[0, 0]", f"{x}")]
-    return []  # vector . vector: a single element each, or none
+    first = {1: "[0]", 2: "[0, 0]"}
+    if nx == 1 and ny == 1:
+        return None  # vector . vector: a single element each, or none
+    cases = []
+    if (nx, ny) != (2, 1):  # x is (1,) or (1, 1)
+        cases.append(f"({x}.size == 1 and {y}.size > 1 and {x}{first[nx]} == 0)")
+    if (nx, ny) != (1, 2):  # y is (1,) or (1, 1)
+        cases.append(f"({y}.size == 1 and {x}.size > 1 and {y}{first[ny]} == 0)")
+    return " or ".join(cases)
 
 
-@contextlib.contextmanager
-def _as_numpy_dot(ctx, x, y, xv, yv, dtype, out, then=None):
-    """Emit the one-element products as np.dot computes them (0 * inf is 0 where this
-    NumPy's BLAS skips a zero factor, as the py backend's np.dot) into `out`, each
-    followed by then(), and the general product (the with block's body) under `else`."""
-    cases = _one_element_cases(x, y, xv, yv) if blas.one_element_dot_skips_zero(dtype) \
-        else []
-    if not cases:
-        yield
-        return
-    for k, (cond, scalar, other) in enumerate(cases):
-        with ctx.block(f"{'el' if k else ''}if {cond}:"):
-            ctx.line(f"{out} = dot_one_element({scalar}, {other})")
-            if then is not None:
-                then()
-    with ctx.block("else:"):
-        yield
+def _dot_shape(a, b, na, nb):
+    """The shape of dot(a, b) (vector . vector, a scalar: ())."""
+    return {(1, 2): f"({b}.shape[1],)", (2, 1): f"({a}.shape[0],)",
+            (2, 2): f"({a}.shape[0], {b}.shape[1])"}.get((na, nb), "()")
 
 
 @register(Gemm)
 def _gemm(ctx, node, ins, outs):
+    """As py's Gemm: r = np.dot(x, y) * a + b * z (np.dot's zero factor included)."""
     z, a, x, y, b = ins
     with ctx.block(f"if {x}.shape[-1] != {y}.shape[0]:"):
         ctx.line("raise ValueError('dot: shapes are not aligned')")
-    zv, _, xv, yv, _ = node.inputs
-    # a one-element product as py's Gemm: r = np.dot(x, y); r *= a; r += b * z
-    with _as_numpy_dot(ctx, x, y, xv, yv, zv.type.dtype, outs[0],
-                       then=lambda: _scale_add(ctx, node, ins, outs[0])):
-        _gemm_product(ctx, node, ins, outs)
+    r = outs[0]
+    zv, av, xv, yv, bv = node.inputs
+    zero = _zero_factor(x, y, xv, yv, zv.type.dtype)
+    if zero is not None and not is_value(av, 1):
+        zero = f"({zero}) and math.isfinite({a})"  # else 0 * a is NaN: the product's way
+    direct = xv.type.ndim == yv.type.ndim == 2 and blas.available(zv.type.dtype)
+    if direct and zv.type.ndim == 2 and not any(zv.type.broadcastable):
+        # a whole z: its copy (a C-contiguous memcpy, ~4x faster than r[:] = z
+        # into a new array) receives the product
+        with ctx.block(f"if {z}.shape[0] != {x}.shape[0] or {z}.shape[1] != {y}.shape[1]:"):
+            ctx.line("raise ValueError('Gemm: dot(x, y) does not have the shape of z')")
+        ctx.line(f"{r} = {z}.copy()")
+        _gemm_into_unless(ctx, zero, node, ins, r)
+    elif direct:  # NumPy's gemm adds the product into a copy of z
+        ctx.line(f"{r} = np.empty(({x}.shape[0], {y}.shape[1]), {ctx.dtype(zv)})")
+        _check_z(ctx, node, z, r)
+        ctx.line(f"{r}[:] = {z}")
+        _gemm_into_unless(ctx, zero, node, ins, r)
+    else:  # a fresh product: scaled, summed in place
+        _product(ctx, zero, f"np.dot({x}, {y})",
+                 _dot_shape(x, y, xv.type.ndim, yv.type.ndim), ctx.dtype(zv), r)
+        _check_z(ctx, node, z, r)
+        if not is_value(av, 1):
+            ctx.line(f"{r} *= {a}")
+        ctx.line(f"{r} += {z}" if is_value(bv, 1) else f"{r} += {b} * {z}")
+
+
+def _gemm_into_unless(ctx, zero, node, ins, r):
+    """r (holding z) = a * x @ y + b * r, or b * r where the product is np.dot's zeros."""
+    z, a, x, y, b = ins
+    if zero is None:
+        ctx.line(f"gemm_into({a}, {x}, {y}, {b}, {r})")
+        return
+    with ctx.block(f"if not ({zero}):"):
+        ctx.line(f"gemm_into({a}, {x}, {y}, {b}, {r})")
+    if not is_value(node.inputs[4], 1):
+        with ctx.block("else:"):
+            ctx.line(f"{r} *= {b}")
+
+
+def _product(ctx, zero, expr, shape, dtype, out):
+    """out = expr (a product), or zeros of `shape` where `zero` holds (np.dot's rule)."""
+    if zero is None:
+        ctx.line(f"{out} = {expr}")
+        return
+    with ctx.block(f"if {zero}:"):
+        ctx.line(f"{out} = np.zeros({shape}, {dtype})")
+    with ctx.block("else:"):
+        ctx.line(f"{out} = {expr}")
 
 
 def _check_z(ctx, node, z, r):
@@ -258,37 +295,6 @@ def _check_z(ctx, node, z, r):
     if same:
         with ctx.block(f"if {' or '.join(same)}:"):
             ctx.line("raise ValueError('Gemm: dot(x, y) does not have the shape of z')")
-
-
-def _scale_add(ctx, node, ins, r):
-    """r = a * r + b * z in place (r: a fresh product), as Gemm.compute."""
-    z, a, _, _, b = ins
-    _check_z(ctx, node, z, r)
-    if not is_value(node.inputs[1], 1):
-        ctx.line(f"{r} *= {a}")
-    ctx.line(f"{r} += {z}" if is_value(node.inputs[4], 1) else f"{r} += {b} * {z}")
-
-
-def _gemm_product(ctx, node, ins, outs):
-    z, a, x, y, b = ins
-    r = outs[0]
-    zv, _, xv, yv, _ = node.inputs
-    direct = xv.type.ndim == yv.type.ndim == 2 and blas.available(zv.type.dtype)
-    if direct and zv.type.ndim == 2 and not any(zv.type.broadcastable):
-        # a whole z: its copy (a C-contiguous memcpy, ~4x faster than r[:] = z
-        # into a new array) receives the product
-        with ctx.block(f"if {z}.shape[0] != {x}.shape[0] or {z}.shape[1] != {y}.shape[1]:"):
-            ctx.line("raise ValueError('Gemm: dot(x, y) does not have the shape of z')")
-        ctx.line(f"{r} = {z}.copy()")
-        ctx.line(f"gemm_into({a}, {x}, {y}, {b}, {r})")
-    elif direct:  # NumPy's gemm adds the product into a copy of z
-        ctx.line(f"{r} = np.empty(({x}.shape[0], {y}.shape[1]), {ctx.dtype(zv)})")
-        _check_z(ctx, node, z, r)
-        ctx.line(f"{r}[:] = {z}")
-        ctx.line(f"gemm_into({a}, {x}, {y}, {b}, {r})")
-    else:
-        ctx.line(f"{r} = np.dot({x}, {y})")  # a fresh array: scaled, summed in place
-        _scale_add(ctx, node, ins, r)
 
 
 def _blas_ok(dtype):
@@ -318,19 +324,20 @@ def _operands(ctx, node, ins, mismatch, message):
 def _dot(ctx, node, ins, outs):
     a, b, av, bv, dt = _operands(ctx, node, ins, "{a}.shape[-1] != {b}.shape[0]",
                                  "dot: shapes are not aligned")
-    with _as_numpy_dot(ctx, a, b, av, bv, dt, outs[0]):
-        _dot_product(ctx, node, a, b, outs)
-
-
-def _dot_product(ctx, node, a, b, outs):
-    av, bv = node.inputs
-    dt = node.outputs[0].type.dtype
+    zero = _zero_factor(a, b, av, bv, dt)
     if av.type.ndim == bv.type.ndim == 2 and blas.available(dt):
         ctx.line(f"{outs[0]} = np.empty(({a}.shape[0], {b}.shape[1]), {np_dtype(dt)})")
-        ctx.line(f"gemm_into(1.0, {a}, {b}, 0.0, {outs[0]})")
+        if zero is None:
+            ctx.line(f"gemm_into(1.0, {a}, {b}, 0.0, {outs[0]})")
+            return
+        with ctx.block(f"if {zero}:"):
+            ctx.line(f"{outs[0]}[:] = 0")
+        with ctx.block("else:"):
+            ctx.line(f"gemm_into(1.0, {a}, {b}, 0.0, {outs[0]})")
         return
     if _blas_ok(dt):
-        ctx.line(f"{outs[0]} = np.dot({a}, {b})")
+        _product(ctx, zero, f"np.dot({a}, {b})", _dot_shape(a, b, av.type.ndim, bv.type.ndim),
+                 np_dtype(dt), outs[0])
         return
     # integer / bool products: loops (BLAS has none)
     o = outs[0]

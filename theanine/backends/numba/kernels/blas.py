@@ -55,7 +55,7 @@ def one_element_dot_skips_zero(dtype):
     is all zeros even where `other` holds inf or NaN (np.dot(zeros(1), [[inf, 1]])
     is [0, 0]; np.matmul gives [nan, 0]). The py backend's dot is np.dot, the
     reference, so compiled code does the same where this NumPy does
-    (gemm.dot_one_element); asked of NumPy itself, since another BLAS may not skip.
+    (ops_linalg._zero_factor); asked of NumPy itself, since another BLAS may not skip.
     """
     dt = np.dtype(dtype)
     if dt.kind not in "fc":

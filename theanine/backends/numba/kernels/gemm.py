@@ -1,5 +1,4 @@
-"""c = alpha * a @ b + beta * c in compiled code, with NumPy's own BLAS (see blas.py),
-and a product with a one-element operand as NumPy's dot computes it.
+"""c = alpha * a @ b + beta * c in compiled code, with NumPy's own BLAS (see blas.py).
 
 ``gemm_into`` calls NumPy's ``cblas_?gemm``, registered with LLVM by name, so
 compiled kernels stay cacheable. Where NumPy ships no OpenBLAS, the emitters use
@@ -11,14 +10,13 @@ Imports nothing from theanine (kernel modules load light; see kernels/__init__).
 from __future__ import annotations
 
 import llvmlite.binding as ll
-import numba
 import numpy as np
 from numba import types
 from numba.extending import overload
 
 from .blas import NAMES, addresses
 
-__all__ = ["gemm_into", "dot_one_element"]
+__all__ = ["gemm_into"]
 
 
 def _gemm_functions():
@@ -80,16 +78,3 @@ def _gemm_into(alpha, a, b, beta, c):
            c.ctypes, n)
 
     return impl
-
-
-@numba.njit(error_model="numpy", nogil=True)
-def dot_one_element(s, x):
-    """s * x as np.dot computes a product whose other operand has a single element s
-    (x: the other operand's values in the result's shape): BLAS axpy into zeros, so
-    all zeros when s == 0 (0 * inf and 0 * nan give 0 there), else 0 + s * x (whose
-    zeros are +0). Emitters call it where blas.one_element_dot_skips_zero."""
-    out = np.zeros(x.shape, x.dtype)
-    if s == 0:
-        return out
-    out += s * x
-    return out
