@@ -10,8 +10,13 @@ Invariants:
   one more for each shared variable the outputs read (a node's implicit inputs,
   appended after the explicit ones, so the shared value is read when it runs);
   any other free variable is a MissingInputError at construction.
-- Two OpFromGraph ops are equal when their inner graphs are equal (structure,
-  types and constants), their inline flags, names and gradient overrides too.
+- OpFromGraph is an InnerGraphOp (graph/inner_graph.py), which gives it its
+  structural key, its inner function built once, and flat pickling. Two
+  OpFromGraph ops are equal when their inner graphs are equal (structure, types
+  and constants), their inline flags, names and gradient overrides too.
+- The inner graph of a node that stays (inline=False) is rewritten by the
+  pipeline that rewrites the graph around it (the pipeline's last step,
+  ``inner_graphs``), as a loop body is; every backend runs the rewritten graph.
 - Its gradient is another OpFromGraph, from (inputs, output gradients) to the
   inputs' gradients (Theano's), unless ``grad_overrides`` gives a function
   ``(inputs, output_grads) -> input grads``. Its connection pattern follows the
@@ -26,10 +31,9 @@ from __future__ import annotations
 from theanine.backends.py.linker import link
 from theanine.config import config
 from theanine.gradient import disconnected_type, grad
-from theanine.graph.basic import Apply, Constant, Op, Variable
+from theanine.graph.basic import Apply, Constant, Variable
 from theanine.graph.fgraph import FunctionGraph, MissingInputError
-from theanine.graph.inner_graph import graph_key
-from theanine.graph.serialize import dump_graph, load_graph
+from theanine.graph.inner_graph import InnerGraphOp
 from theanine.graph.traversal import clone_replace, graph_inputs, inner_dependencies
 from theanine.ifelse.lazy import lazy_ifelse
 
@@ -39,7 +43,7 @@ def _is_shared(v):
     return v.owner is None and hasattr(v, "container") and hasattr(v, "get_value")
 
 
-class OpFromGraph(Op):
+class OpFromGraph(InnerGraphOp):
     """An op computing `outputs` from `inputs` (lists of variables), applied like any
     op: ``op(*values)`` returns one variable, or a list for several outputs.
 
@@ -76,22 +80,23 @@ class OpFromGraph(Op):
             raise MissingInputError(f"OpFromGraph: the outputs depend on {missing[0]}, which "
                                     "is not among its inputs; add it to the inputs")
         self.shared_inputs = free
-        self.inner_inputs = [v.type() for v in inputs + free]
-        for i, v in zip(self.inner_inputs, inputs + free):
+        inner_inputs = [v.type() for v in inputs + free]
+        for i, v in zip(inner_inputs, inputs + free):
             i.name = v.name
-        self.inner_outputs = clone_replace(outputs, dict(zip(inputs + free,
-                                                             self.inner_inputs)))
+        super().__init__(inner_inputs,
+                         clone_replace(outputs, dict(zip(inputs + free, inner_inputs))))
         self.inline, self.name = bool(inline), name
         self.grad_overrides, self.rop_overrides = grad_overrides, rop_overrides
         self.given_pattern = connection_pattern
-        self._setup()
 
-    def _setup(self):
-        self.key = graph_key(self.inner_inputs, self.inner_outputs)
-        self._fn = None
-        if self.rop_overrides != "default":
-            rop = self.rop_overrides
-            self.R_op = lambda inputs, eval_points: list(rop(inputs, eval_points))
+    @property
+    def R_op(self):
+        """Theano's R_op when rop_overrides is given; else None, so Rop goes
+        through the gradient (theanine/rop.py)."""
+        if self.rop_overrides == "default":
+            return None
+        rop = self.rop_overrides
+        return lambda inputs, eval_points: list(rop(inputs, eval_points))
 
     def __str__(self):
         return f"OpFromGraph{{{self.name}}}" if self.name else "OpFromGraph"
@@ -113,13 +118,19 @@ class OpFromGraph(Op):
                                 f"{getattr(v, 'type', repr(v))}") from None
         return Apply(self, ins, [o.type() for o in self.inner_outputs])
 
-    def inner_function(self):
-        """The inner graph compiled by the py linker (cached)."""
-        if self._fn is None:
-            outs = lazy_ifelse(self.inner_inputs, self.inner_outputs)
-            self._fn = link(FunctionGraph(self.inner_inputs, outs),
-                            check_types=config.check_types)
-        return self._fn
+    def with_inner_outputs(self, inner_outputs):
+        """This op around a rewritten inner graph: same inputs (shared ones
+        included), flags, name and overrides."""
+        op = object.__new__(type(self))  # not copy.copy: that pickles the graph
+        op.__dict__.update((k, v) for k, v in self.__dict__.items() if k != "_cache")
+        InnerGraphOp.__init__(op, self.inner_inputs, inner_outputs)
+        return op
+
+    def link_inner(self, fgraph):
+        """The py linker runs the inner graph in ``perform`` (every backend's
+        fallback); a branch of an ifelse in it runs only when taken."""
+        outs = lazy_ifelse(fgraph.inputs, fgraph.outputs)
+        return link(FunctionGraph(fgraph.inputs, outs), check_types=config.check_types)
 
     def compute(self, node, *values):
         res = self.inner_function()(*values)
@@ -169,21 +180,6 @@ class OpFromGraph(Op):
 
     def grad(self, inputs, output_grads):
         return self.L_op(inputs, None, output_grads)
-
-    def __getstate__(self):
-        d = self.__dict__.copy()
-        d["_fn"] = None
-        d.pop("R_op", None)
-        d["graph"] = dump_graph(self.inner_inputs, self.inner_outputs)
-        for k in ("inner_inputs", "inner_outputs", "key"):
-            del d[k]
-        return d
-
-    def __setstate__(self, d):
-        state = d.pop("graph")
-        self.__dict__.update(d)
-        self.inner_inputs, self.inner_outputs = load_graph(state)
-        self._setup()
 
 
 def inline_graph(node):

@@ -32,13 +32,29 @@ SCRIPT = textwrap.dedent("""
                       "misses": sum(v for k in ks
                                     for v in k.kernel.dispatcher.stats.cache_misses.values())}))
 """)
+# a kernel calling Python (an as_op node in compiled code)
+PYTHON_OP_SCRIPT = textwrap.dedent("""
+    import numpy as np
+    import theanine as theano, theanine.tensor as T
+    from theanine.backends.numba import linker
+    from theanine.compile.ops import as_op
+
+    @as_op(itypes=[T.dvector], otypes=[T.dvector])
+    def twice(v):
+        return v * 2
+
+    x = T.dvector("x")
+    with linker.policy("strict", "all"):
+        f = theano.function([x], twice(T.exp(x)) + 1.0, mode="NUMBA")
+    print(float(f(np.zeros(3)).sum()))
+""")
 EXPECTED = 0.5 ** 3 * 1 + 0.5 ** 2 * 2 + 0.5 * 3 + 4
 
 
-def _run(tmp, wait=True):
+def _run(tmp, wait=True, script=SCRIPT):
     env = dict(os.environ, THEANINE_CACHE_DIR=str(tmp), THEANINE_NUMBA_COMPILE="sync",
                PYTHONPATH=ROOT)
-    p = subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE,
+    p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, env=env, cwd=ROOT)
     if not wait:
         return p
@@ -104,6 +120,13 @@ def test_second_process_loads_instead_of_compiling(tmp_path):
     second = _run(tmp_path)
     assert second["out"] == pytest.approx(EXPECTED) and second["ready"]
     assert second["misses"] == 0 and second["hits"] >= 1
+
+
+@needs_numba
+@pytest.mark.slow
+def test_second_process_runs_a_loaded_kernel_that_calls_python(tmp_path):
+    for _ in range(2):  # compiled, then loaded from disk
+        assert _run(tmp_path, script=PYTHON_OP_SCRIPT) == 9.0
 
 
 @needs_numba

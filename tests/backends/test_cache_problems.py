@@ -6,6 +6,7 @@ cached graph costs one load per distinct kernel, without locks or writes; the ca
 keeps under its size limit by evicting the least recently used entries; a kernel no
 function uses is freed."""
 
+import collections
 import contextlib
 import gc
 import json
@@ -23,6 +24,7 @@ import theanine as theano
 import theanine.tensor as T
 from tests.backends.conftest import HAVE_NUMBA
 from theanine import cache, config
+from theanine.compile.ops import as_op
 
 pytestmark = pytest.mark.skipif(not HAVE_NUMBA, reason="numba is not installed")
 
@@ -326,3 +328,41 @@ def test_config_flag_is_validated():
         config.cache_max_mb = -1
     with contextlib.suppress(Exception), config.change_flags(cache_max_mb=0):
         assert cache.limit_bytes() == 0
+
+
+def _python_op(calls):
+    @as_op(itypes=[T.dvector], otypes=[T.dvector])
+    def twice(v):
+        calls.append(len(v))
+        return v * 2
+
+    return twice
+
+
+def test_kernel_calling_python_runs_when_loaded_from_disk(fresh_cache, monkeypatch):
+    """numba compiles a loaded kernel's objmode block (as_op, Print) at its first call
+    and finds the module's globals by name then: the module stays registered while
+    the kernel lives (was: NameError 'run_python' in every later process, tested in
+    test_cache.py; here numba's in-process memo hides it, so the registration is
+    checked)."""
+    from theanine.backends.numba import store
+
+    monkeypatch.setattr(store, "_RECENT", collections.deque(maxlen=1))
+    calls = []
+    twice = _python_op(calls)
+    f = _function(lambda x: twice(T.exp(x / N)) + 1.0)
+    np.testing.assert_allclose(f(X), np.exp(X / N) * 2 + 1.0)
+    del f
+    _forget()
+    g = _function(lambda x: twice(T.exp(x / N)) + 1.0)
+    assert sum(v for nk in g.fn.kernels
+               for v in nk.kernel.dispatcher.stats.cache_misses.values()) == 0  # loaded
+    np.testing.assert_allclose(g(X), np.exp(X / N) * 2 + 1.0)
+    assert calls == [N, N]
+    (nk,) = [nk for nk in g.fn.kernels if nk.kernel.calls_python]
+    name = nk.kernel.module_name
+    assert sys.modules[name] is nk.kernel.module
+    del g, nk
+    _function(_b)  # another kernel becomes the last one asked for
+    gc.collect()
+    assert name not in sys.modules  # freed with its kernel

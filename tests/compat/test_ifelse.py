@@ -3,14 +3,20 @@ differentiate and compile in size linear in their length; only the branch taken 
 (its exclusive nodes, on py and numba); an ifelse with a constant condition (givens=
 {is_training: 1}) is folded away."""
 
+import pickle
+
 import numpy as np
 import pytest
 
 import theanine as theano
 import theanine.tensor as T
+from tests.rewrites.helpers import check_rewrite, check_unchanged
 from theanine.compile.ops import as_op
+from theanine.graph.inner_graph import InnerGraphOp
 from theanine.graph.traversal import toposort
-from theanine.ifelse import IfElse, LazyIfElse, ifelse
+from theanine.ifelse import IfElse, LazyIfElse, ifelse, lazy_ifelse
+from theanine.rewrites.ifelse import ifelse_constant_condition, ifelse_same_branches
+from theanine.tensor.shared_randomstreams import RandomStreams
 
 LEVELS = (10, 12, 14, 20)
 
@@ -43,17 +49,22 @@ def chain_ref(n, c, x):
     return s, ds
 
 
+def _size(outputs, stop=()):
+    """Nodes of the graph computing `outputs`, those inside every inner graph (ifelse
+    branches, loop bodies: any op holding ``inner_outputs``) included, so a branch
+    holding a private copy of what is upstream counts that copy."""
+    total = 0
+    for node in toposort(outputs, stop_at=list(stop)):
+        total += 1
+        inner = getattr(node.op, "inner_outputs", None)
+        if inner:
+            total += _size(inner, node.op.inner_inputs)
+    return total
+
+
 def _compiled_size(f):
     """Nodes of the compiled graph, those inside LazyIfElse branches included."""
-    total = 0
-    stack = list(f.maker.fgraph.toposort())
-    while stack:
-        node = stack.pop()
-        total += 1
-        if isinstance(node.op, LazyIfElse):
-            stack.extend(toposort(node.op.then_outs + node.op.else_outs,
-                                  stop_at=node.op.inner_inputs))
-    return total
+    return _size(f.maker.fgraph.outputs, f.maker.fgraph.inputs)
 
 
 def _linear(sizes):
@@ -69,8 +80,8 @@ def test_chains_build_and_compile_in_linear_size(mode):
     for n in LEVELS:
         s = chain(n, c, x)
         g = T.grad(s, x)
-        graph.append(len(toposort([s])))
-        grads.append(len(toposort([s, g])))
+        graph.append(_size([s]))
+        grads.append(_size([s, g]))
         compiled.append(_compiled_size(theano.function([c, x], [s, g], mode=mode)))
     for sizes in (graph, grads):
         ok, steps = _linear(sizes)
@@ -175,8 +186,6 @@ def test_several_outputs_shapes_and_gradients(mode):
 
 
 def test_random_draw_in_a_branch_still_advances(mode):
-    from theanine.tensor.shared_randomstreams import RandomStreams
-
     srng = RandomStreams(3)
     c, x = T.iscalar("c"), T.dvector("x")
     out = ifelse(c, x * srng.uniform(size=(3,)), x)
@@ -187,9 +196,6 @@ def test_random_draw_in_a_branch_still_advances(mode):
 
 
 def test_ifelse_rules_alone():
-    from tests.rewrites.helpers import check_rewrite, check_unchanged
-    from theanine.rewrites.ifelse import ifelse_constant_condition, ifelse_same_branches
-
     x, y, c = T.dvector("x"), T.dvector("y"), T.iscalar("c")
     check_rewrite(ifelse_constant_condition, ifelse(T.constant(np.int32(1)), x * 2, y),
                   x * 2, [x, y])
@@ -198,3 +204,61 @@ def test_ifelse_rules_alone():
     check_unchanged(ifelse_constant_condition, ifelse(c, x * 2, y), [c, x, y])
     check_rewrite(ifelse_same_branches, ifelse(c, [x, y], [x, y]), [x, y], [c, x, y])
     check_unchanged(ifelse_same_branches, ifelse(c, [x, y], [y, x]), [c, x, y])
+
+
+def _lazy_op():
+    """The LazyIfElse op lazy_ifelse makes of ifelse(c, exp(x) * 2, x - 1)."""
+    c, x = T.iscalar("c"), T.dscalar("x")
+    (out,) = lazy_ifelse([c, x], [ifelse(c, T.exp(x) * 2, x - 1)])
+    assert isinstance(out.owner.op, LazyIfElse)
+    return out.owner.op
+
+
+def test_lazy_ifelse_is_an_inner_graph_op():
+    """One inner-graph mechanism (issue 11): the structural key, pickling and the
+    rebuild around a rewritten graph come from InnerGraphOp; each branch is linked on
+    its own, once."""
+    op = _lazy_op()
+    assert isinstance(op, InnerGraphOp)
+    assert op.inner_outputs == op.then_outs + op.else_outs and op.n_outs == 1
+    assert op == _lazy_op() and hash(op) == hash(_lazy_op())
+    again = pickle.loads(pickle.dumps(op))
+    assert again == op and again.n_outs == 1
+    c, x = T.iscalar("c"), T.dscalar("x")
+    node = again.make_node(c, x)
+    half = np.array(0.5)
+    assert again.compute(node, 1, half) == 2 * np.exp(0.5)
+    assert again.compute(node, 0, half) == -0.5
+    fns = again.branch_functions()
+    assert again.branch_functions() is fns  # linked once
+    swapped = op.with_inner_outputs(op.else_outs + op.then_outs)
+    assert swapped != op and swapped.compute(swapped.make_node(c, x), 1, half) == -0.5
+    with pytest.raises(ValueError, match="1 then-outputs but 2 else-outputs"):
+        LazyIfElse(op.inner_inputs, op.then_outs, op.else_outs * 2)
+
+
+def test_compiled_function_with_ifelse_pickles():
+    c, x = T.iscalar("c"), T.dscalar("x")
+    f = theano.function([c, x], ifelse(c, T.exp(x) * 2, x - 1), mode=theano.Mode(linker="py"))
+    assert any(isinstance(n.op, LazyIfElse) for n in f.maker.fgraph.toposort())
+    g = pickle.loads(pickle.dumps(f))
+    assert g(1, 0.5) == f(1, 0.5) == 2 * np.exp(0.5) and g(0, 0.5) == -0.5
+
+
+
+def test_lazy_ifelse_branches_go_through_the_pipeline(mode):
+    """A LazyIfElse node in a graph being compiled (an InnerGraphOp, as a loop body):
+    the pipeline's inner_graphs step rewrites its branches, so log(1 + x) in the
+    then-branch becomes log1p, exact at 1e-20 where the graph as written gives 0."""
+    c, x = T.iscalar("c"), T.dvector("x")
+    (out,) = lazy_ifelse([c, x], [ifelse(c, T.log(1 + x) * 2, x - 1)])
+    op = out.owner.op
+    f = theano.function([c, x], out, mode=mode)
+    (new,) = [n.op for n in f.maker.fgraph.toposort() if isinstance(n.op, LazyIfElse)]
+    written = [str(n.op) for n in toposort(op.then_outs)]
+    rewritten = [str(n.op) for n in toposort(new.then_outs)]
+    assert "Elemwise{log}" in written and new != op
+    assert "Elemwise{log}" not in rewritten and any("log1p" in s for s in rewritten)
+    assert new.inner_inputs == op.inner_inputs and new.n_outs == op.n_outs
+    np.testing.assert_allclose(f(1, np.array([1e-20, 3e-18])), [2e-20, 6e-18], rtol=1e-12)
+    np.testing.assert_allclose(f(0, np.array([1e-20, 3.0])), [-1.0, 2.0])

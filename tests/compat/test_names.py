@@ -1,6 +1,7 @@
 """Public names Theano 1.0 programs use: theano.dot, theano.clone, theano.subgraph_grad,
 theano.function_dump, Function.container / f[var], T.specify_shape, the dtype lists,
-theano.tensor.opt.assert_, MonitorMode, DebugMode (module paths: test_module_paths.py)."""
+theano.tensor.opt.assert_, theano.tensor.sharedvar, MonitorMode, DebugMode (module
+paths: test_module_paths.py)."""
 
 import pickle
 
@@ -153,6 +154,19 @@ def test_dtype_lists():
     assert set(T.integer_dtypes) == set(T.int_dtypes) | set(T.uint_dtypes)
     assert set(T.all_dtypes) == set(T.discrete_dtypes) | set(T.continuous_dtypes)
     assert T.ivector().dtype in T.discrete_dtypes
+
+
+def test_tensor_sharedvar_module():
+    """theano.tensor.sharedvar: SharedVariable, TensorSharedVariable; a tensor's
+    shared variable is both, also from an int."""
+    sv = T.sharedvar
+    for value in (np.zeros((2, 3)), 3, np.float32(1.5)):
+        s = theano.shared(value)
+        assert isinstance(s, sv.TensorSharedVariable) and isinstance(s, sv.SharedVariable)
+        assert s.ndim == np.ndim(value)
+    assert sv.SharedVariable is theano.compile.SharedVariable
+    s = theano.shared(np.arange(3.0))
+    np.testing.assert_array_equal(theano.function([], (s * 2).sum())(), 6.0)
 
 
 def test_assert_op_checks_at_run_time(mode):

@@ -9,6 +9,7 @@ import theanine as theano
 import theanine.tensor as T
 from tests.rewrites.helpers import check_rewrite
 from theanine.graph.traversal import toposort
+from theanine.rewrites.pipeline import all_names
 from theanine.rewrites.scan.accumulate import (
     scan_accumulate_products,
     scan_sink_outputs,
@@ -188,8 +189,6 @@ def test_accumulation_read_every_step_stays(mode):
 
 
 def test_rules_are_registered():
-    from theanine.rewrites.pipeline import all_names
-
     names = all_names()
     for r in (scan_accumulate_products, sum_of_batched_products, scan_sink_outputs):
         assert r.name in names

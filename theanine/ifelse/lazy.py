@@ -31,32 +31,40 @@ from __future__ import annotations
 
 from theanine.backends.py.linker import link
 from theanine.config import config
-from theanine.graph.basic import Apply, Constant, Op
+from theanine.graph.basic import Apply, Constant
 from theanine.graph.fgraph import FunctionGraph
-from theanine.graph.inner_graph import graph_key
-from theanine.graph.serialize import dump_graph, load_graph
+from theanine.graph.inner_graph import InnerGraphOp
 from theanine.graph.traversal import toposort
 from theanine.tensor.basic import as_tensor_variable
 
 from .op import IfElse
 
 
-class LazyIfElse(Op):
+class LazyIfElse(InnerGraphOp):
     """(cond, *cuts) -> then_outs(cuts) if cond else else_outs(cuts) (see the module
-    docstring): the form of IfElse that backends run."""
+    docstring): the form of IfElse that backends run.
+
+    An InnerGraphOp whose inner graph is both branches over the cuts (inner outputs
+    ``then_outs + else_outs``): the structural key, pickling and rebuilding around
+    a rewritten graph come from the base; ``perform`` links each branch on its own
+    (``branch_functions``), so only the branch taken runs."""
 
     __props__ = ("key", "n_outs", "name")
 
     def __init__(self, inner_inputs, then_outs, else_outs, name=None):
-        self.inner_inputs = list(inner_inputs)
-        self.then_outs, self.else_outs = list(then_outs), list(else_outs)
+        if len(then_outs) != len(else_outs):
+            raise ValueError(f"LazyIfElse: {len(then_outs)} then-outputs but "
+                             f"{len(else_outs)} else-outputs")
+        super().__init__(inner_inputs, list(then_outs) + list(else_outs))
         self.n_outs, self.name = len(then_outs), name
-        self._setup()
 
-    def _setup(self):
-        self.key = (graph_key(self.inner_inputs, self.then_outs),
-                    graph_key(self.inner_inputs, self.else_outs))
-        self._fns = None
+    @property
+    def then_outs(self):
+        return self.inner_outputs[:self.n_outs]
+
+    @property
+    def else_outs(self):
+        return self.inner_outputs[self.n_outs:]
 
     def __str__(self):
         return f"LazyIfElse{{{self.name}}}" if self.name else "LazyIfElse"
@@ -72,33 +80,25 @@ class LazyIfElse(Op):
                 for c, i in zip(cuts, self.inner_inputs)]
         return Apply(self, [cond, *cuts], [o.type() for o in self.then_outs])
 
+    def with_inner_outputs(self, inner_outputs):
+        n = self.n_outs
+        return LazyIfElse(self.inner_inputs, inner_outputs[:n], inner_outputs[n:], self.name)
+
+    def link_inner(self, fgraph):
+        """A graph over the cuts (a branch) linked by the py linker; its nested
+        ifelse nodes are LazyIfElse already (lazy_ifelse made them inside out)."""
+        return link(fgraph, check_types=config.check_types)
+
     def branch_functions(self):
-        """(then_fn, else_fn): each branch linked by the py linker (cached)."""
-        if self._fns is None:
-            self._fns = tuple(link(FunctionGraph(self.inner_inputs, outs),
-                                   check_types=config.check_types)
-                              for outs in (self.then_outs, self.else_outs))
-        return self._fns
+        """(then_fn, else_fn): each branch linked on its own, once per op."""
+        return self.cached("branches", lambda: tuple(
+            self.link_inner(FunctionGraph(self.inner_inputs, outs))
+            for outs in (self.then_outs, self.else_outs)))
 
     def compute(self, node, cond, *cuts):
         then_fn, else_fn = self.branch_functions()
         res = (then_fn if cond else else_fn)(*cuts)
         return res[0] if self.n_outs == 1 else tuple(res)
-
-    def __getstate__(self):
-        d = self.__dict__.copy()
-        d["_fns"] = None
-        d["graph"] = dump_graph(self.inner_inputs, self.then_outs + self.else_outs)
-        for k in ("inner_inputs", "then_outs", "else_outs", "key"):
-            del d[k]
-        return d
-
-    def __setstate__(self, d):
-        state = d.pop("graph")
-        self.__dict__.update(d)
-        self.inner_inputs, outs = load_graph(state)
-        self.then_outs, self.else_outs = outs[:self.n_outs], outs[self.n_outs:]
-        self._setup()
 
 
 class _Branch:

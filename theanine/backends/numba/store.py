@@ -30,7 +30,11 @@ Invariants:
   and the fix; the same under every compile policy.
 - The process table of kernels holds them weakly (and the 64 last asked for
   strongly) and their modules are not left in sys.modules: a kernel no function
-  uses any more is freed with its compiled code. After each compile the cache is
+  uses any more is freed with its compiled code. Except a kernel that calls
+  Python (a ``numba.objmode`` block: Print, as_op): numba compiles that block at
+  its first call when the kernel was loaded from disk, and looks the module's
+  globals up by name then, so its module stays in sys.modules while the Kernel
+  lives (removed when it is freed). After each compile the cache is
   kept under config.cache_max_mb.
 """
 
@@ -270,7 +274,15 @@ class Kernel:
                 with self._registered(mod):
                     spec.loader.exec_module(mod)
             self.module, self.dispatcher = mod, mod.kernel
+            if self.calls_python:
+                sys.modules[self.module_name] = mod
+                weakref.finalize(self, _unregister, self.module_name, mod)
         return self.dispatcher
+
+    @property
+    def calls_python(self):
+        """True when the kernel has an objmode block (module doc: kept registered)."""
+        return "numba.objmode(" in self.text
 
     @contextlib.contextmanager
     def _registered(self, mod):
@@ -281,8 +293,8 @@ class Kernel:
         try:
             yield
         finally:
-            if sys.modules.get(self.module_name) is mod:
-                del sys.modules[self.module_name]
+            if not self.calls_python:
+                _unregister(self.module_name, mod)
 
     def _numba_compile(self, sig):
         d = self.dispatcher
@@ -377,6 +389,11 @@ class Kernel:
             self.module = self.dispatcher = None  # a file-backed module: not reused
         self.import_module(self.text.replace("cache=True", "cache=False"))
         return self._numba_compile(sig)
+
+
+def _unregister(name, mod):
+    if sys.modules.get(name) is mod:
+        del sys.modules[name]
 
 
 def _looks_like_cache_error(e):
