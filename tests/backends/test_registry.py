@@ -11,7 +11,7 @@ import textwrap
 import pytest
 
 import theanine
-from tests.backends.conftest import HAVE_NUMBA
+from tests.backends.conftest import HAVE_JAX, HAVE_NUMBA
 from theanine.backends.py.linker import IMPLS
 from theanine.graph.basic import Op
 from theanine.graph.dispatch import Registry
@@ -151,6 +151,20 @@ def test_numba_lookups_in_a_fresh_interpreter():
                            "theanine.backends.numba.ops_scan", "True"]
 
 
+@pytest.mark.jax
+@pytest.mark.skipif(not HAVE_JAX, reason="jax is not installed")
+def test_jax_lookups_in_a_fresh_interpreter():
+    out = _fresh("""
+        import sys
+        from theanine.backends.jax.registry import lowering_for
+        from theanine.scan.op import Scan
+        from theanine.tensor.nlinalg import Det
+        assert "theanine.backends.jax.scan" not in sys.modules
+        print(lowering_for(Det).__module__, lowering_for(Scan).__module__)
+    """)
+    assert out.split() == ["theanine.backends.jax.linalg", "theanine.backends.jax.scan"]
+
+
 # -- every built-in op class has an implementation on every backend ----------------
 
 # Op subclasses that are bases, not ops: no node is ever built of these classes
@@ -199,10 +213,18 @@ def _numba_implements(cls):
     return emitter_for(cls) is not None
 
 
-# backend -> whether it implements an op class. The JAX backend adds its column here.
+def _jax_implements(cls):
+    from theanine.backends.jax.registry import lowering_for
+
+    return lowering_for(cls) is not None
+
+
+# backend -> whether it implements an op class
 IMPLEMENTS = {"py": _py_implements}
 if HAVE_NUMBA:
     IMPLEMENTS["numba"] = _numba_implements
+if HAVE_JAX:
+    IMPLEMENTS["jax"] = _jax_implements
 
 # backend -> {op class name: why it has no implementation there}. numba: every other op
 # has an emitter, including the ones that call back into Python by design (Print,
@@ -219,6 +241,11 @@ EXCEPTIONS = {
         "ListStepInputs": "a Python list of generators",
         "ReversedRows": "a Python list of per-step generators, reversed",
     },
+    "jax": {
+        # a user's NumPy function (as_op): Python code, which XLA cannot compile; it runs
+        # through jax's io_callback, exactly once per node evaluation (docs/jax.md)
+        "FromFunctionOp": "runs the user's Python function through io_callback",
+    },
 }
 
 
@@ -233,7 +260,8 @@ def test_the_walk_finds_the_ops_of_every_layer():
         assert bases and all(b.__subclasses__() for b in bases), f"stale ABSTRACT: {name}"
 
 
-@pytest.mark.parametrize("backend", sorted(IMPLEMENTS))
+@pytest.mark.parametrize("backend", [pytest.param(b, marks=pytest.mark.jax) if b == "jax" else b
+                                     for b in sorted(IMPLEMENTS)])
 def test_every_builtin_op_has_an_implementation(backend):
     implements, exceptions = IMPLEMENTS[backend], EXCEPTIONS.get(backend, {})
     classes = _all_op_classes()

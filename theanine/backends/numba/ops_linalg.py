@@ -259,9 +259,16 @@ def _gemm(ctx, node, ins, outs):
         _product(ctx, zero, f"np.dot({x}, {y})",
                  _dot_shape(x, y, xv.type.ndim, yv.type.ndim), ctx.dtype(zv), r)
         _check_z(ctx, node, z, r)
-        if not is_value(av, 1):
-            ctx.line(f"{r} *= {a}")
-        ctx.line(f"{r} += {z}" if is_value(bv, 1) else f"{r} += {b} * {z}")
+        # r = a * r + b * z as one explicit loop: numba compiles each array
+        # expression (r *= a; r += b * z) into a ufunc of its own (-26% compile time
+        # of a loop body made of matrix-vector products)
+        bz = zv.type.broadcastable
+        scaled = "" if is_value(av, 1) else f" * {a}"
+        plus = "" if is_value(bv, 1) else f"{b} * "
+        with ctx.loops([f"{r}.shape[{d}]" for d in range(len(bz))]) as idx:
+            at = ", ".join(idx)
+            zat = ", ".join("0" if bz[d] else i for d, i in enumerate(idx))
+            ctx.line(f"{r}[{at}] = {r}[{at}]{scaled} + {plus}{z}[{zat}]")
 
 
 def _gemm_into_unless(ctx, zero, node, ins, r):

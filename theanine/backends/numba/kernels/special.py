@@ -38,7 +38,6 @@ __all__ = ["softplus", "psi_f64", "trigamma_f64", "gammaln_f64", "erfinv_f64",
            "erfcx_f64"]
 
 _J = numba.njit(error_model="numpy", nogil=True)
-_INLINE = numba.njit(error_model="numpy", nogil=True, inline="always")
 
 # B_2k / (2k), k = 1..7 (Bernoulli numbers): the asymptotic series of psi
 _PSI_ASY = (1.0 / 12, -1.0 / 120, 1.0 / 252, -1.0 / 240, 1.0 / 132, -691.0 / 32760,
@@ -53,7 +52,7 @@ _SHIFT = 9  # _X0_HI + 9 > 10: the asymptotic series is accurate there
 _PI2 = np.pi * np.pi
 
 
-@_INLINE
+@_J
 def softplus(x):
     if x > 0:
         return x + np.log1p(np.exp(-x))
