@@ -17,7 +17,10 @@ with a 50-digit reference, tests/backends/highprec.py):
 - ``trigamma_f64``: +inf at 0, the negative integers and -inf (as SciPy); the
   recurrence up to 10 (all terms positive) and the asymptotic series; the
   reflection pi^2 / sin^2(pi x) - psi1(1 - x) below 0.
-- ``gammaln_f64``: libm's lgamma, with gammaln(-inf) = -inf as SciPy.
+- ``gammaln_f64``: libm's lgamma, with SciPy's values where they differ:
+  gammaln(-inf) = -inf, and +inf for a subnormal x with |x| < 1 / DBL_MAX
+  (SciPy's Cephes lgam divides 1 by x first, which overflows there; the true
+  value, -log|x|, is about 709.8-744.4). py (SciPy) is the reference.
 - ``softplus``: log(1 + exp(x)) without overflow; softplus(-inf) = 0.
 - ``erfinv_f64``, ``erfcx_f64``: accurate to a few ulps.
 
@@ -137,8 +140,13 @@ def trigamma_f64(x):
 
 @_J
 def gammaln_f64(x):
-    """log|gamma(x)| (libm); -inf at -inf as scipy.special.gammaln."""
-    return x if x == -np.inf else math.lgamma(x)
+    """log|gamma(x)| (libm); -inf at -inf, and +inf where 1 / x overflows (a subnormal
+    x, |x| < 1 / DBL_MAX), as scipy.special.gammaln."""
+    if x == -np.inf:
+        return x
+    if x != 0.0 and math.isinf(1.0 / x):
+        return np.inf
+    return math.lgamma(x)
 
 
 # -- erfinv, erfcx (accurate to a few ulps against scipy.special) ----------------

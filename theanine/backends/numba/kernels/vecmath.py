@@ -11,6 +11,12 @@ then re-types each at every call site (a tenth of an LSTM loop's compile time, a
 quadratic cost in big loop bodies); measured: same run time on the LSTM loops and a
 10^6-element tanh/sigmoid map, 8-10% less compile time.
 
+Each function has a float32 and a float64 version written out separately, not one
+generic body: they differ in the bit layout (int32 / int64 casts, exponent bias,
+mantissa mask), the Cody-Waite constants and the polynomial degree, and every
+constant is typed (f32(...)) so a float32 loop never widens to float64 and keeps
+twice as many lanes per vector.
+
 Imports nothing from theanine (kernel modules load light; see kernels/__init__).
 """
 
