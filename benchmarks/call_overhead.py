@@ -127,6 +127,7 @@ def run(mode=None, repeat=51, batch_ms=1.0, profile=False, seed=0, out=sys.stdou
         rows.append((label, size, times[0], times[1], ratios[1], t_raw))
         funcs.append((label, size, f, values))
 
+    rows += _wide_rows(mode, rng, dtype, repeat, batch_ms)
     mode_name = str(theano.compile.mode.get_mode(mode))
     print(f"Call overhead, mode {mode_name}, floatX={dtype}, numpy {np.__version__}, "
           f"Python {sys.version.split()[0]}; median of {repeat} batches.\n", file=out)
@@ -140,6 +141,36 @@ def run(mode=None, repeat=51, batch_ms=1.0, profile=False, seed=0, out=sys.stdou
     if profile:
         for label, size, f, values in funcs:
             _profile(f, values, f"{label} ({size})", out)
+    return rows
+
+
+def _wide_rows(mode, rng, dtype, repeat, batch_ms):
+    """Many outputs and many shared updates: the per-call cost must grow linearly
+    with their number (it grew with its square: issue 13, item 13)."""
+    rows = []
+    x = T.TensorType(dtype, ())("x")
+    xv = np.asarray(rng.standard_normal(), dtype=dtype)
+    for n in (250, 1000):
+        f = theano.function([x], [x * i for i in range(1, n + 1)], mode=mode)
+        np.testing.assert_allclose(f(xv), [xv * i for i in range(1, n + 1)], rtol=1e-6)
+
+        def numpy_fn(a, n=n):
+            return [a * i for i in range(1, n + 1)]
+
+        times, ratios = _measure([numpy_fn, f, f.fn], [xv], max(5, repeat // 5), batch_ms)
+        rows.append((f"{n:,} scalar outputs x * i", "x: scalar", times[0], times[1],
+                     ratios[1], times[2]))
+    for n in (50, 200):
+        state = [theano.shared(np.zeros((), dtype)) for _ in range(n)]
+        f = theano.function([x], [], updates=[(v, v + x) for v in state], mode=mode)
+        mirror = [np.zeros((), dtype) for _ in range(n)]
+
+        def numpy_fn(a, mirror=mirror):
+            mirror[:] = [v + a for v in mirror]
+
+        times, ratios = _measure([numpy_fn, f], [xv], max(5, repeat // 5), batch_ms)
+        rows.append((f"{n} shared updates s + x", "x: scalar", times[0], times[1],
+                     ratios[1], None))
     return rows
 
 

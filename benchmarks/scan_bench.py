@@ -14,6 +14,10 @@ Cases (targets are ratios to the best baseline; see benchmarks/RESULTS.md):
    from graph construction to first result, cold (empty cache) and warm (new
    process, cache filled), each in a fresh process
 5. peak memory of the RNN forward+BPTT at T=1000, H=256 above the process baseline
+6. training from a cold start: 100 and 1,000 steps of the case-4 LSTM LM, the case-3
+   RNN (H=256) and the char-LSTM demo's model, each in a fresh process, timed from
+   process start (theanine with an empty cache, then with the cache it filled;
+   JAX with jax.jit), see benchmarks/training_runs.py
 
 Every case runs its systems in one process, interleaved (one call of each system
 per round), and reports the median of >= 5 rounds after warm-up calls; BLAS and
@@ -400,9 +404,49 @@ def case5(quick):
           ["system", "above baseline (MiB)", "target"], rows)
 
 
+def _run_script(src, steps, env_extra):
+    env = dict(os.environ, PYTHONPATH=ROOT, ROOT=ROOT, **env_extra)
+    r = subprocess.run([sys.executable, "-c", src, str(steps)], capture_output=True, text=True,
+                       env=env, cwd=ROOT, timeout=3600)
+    if r.returncode:
+        raise RuntimeError(r.stderr[-3000:])
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def case6(quick):
+    from benchmarks import training_runs as tr
+
+    steps = 100 if quick else 1000
+    have_jax = peers.installed("jax")
+    for name, (theanine_src, jax_src) in tr.SCRIPTS.items():
+        rows = []
+        with tempfile.TemporaryDirectory() as d:
+            runs = [("theanine, cold cache", _run_script(theanine_src, steps,
+                                                         {"THEANINE_CACHE_DIR": d})),
+                    ("theanine, warm cache", _run_script(theanine_src, steps,
+                                                         {"THEANINE_CACHE_DIR": d}))]
+        if have_jax:
+            runs.append(("JAX (jit)", _run_script(jax_src, steps, {})))
+        jax_marks = runs[-1][1]["marks"] if have_jax else None
+        for label, r in runs:
+            m = r["marks"]
+            row = [label, f"{m['1']:.2f}",
+                   "-" if r.get("full_speed") is None else f"{r['full_speed']:.1f}",
+                   f"{m['100']:.1f}", f"{m[str(steps)]:.1f}" if steps > 100 else "-",
+                   f"{r['step_s'] * 1e3:.1f}"]
+            if jax_marks:
+                row.append(" / ".join(f"{m[k] / jax_marks[k]:.2f}x"
+                                      for k in ("100", str(steps)) if k in m))
+            rows.append(row)
+        table(f"6. {tr.TITLES[name]}: seconds from process start, {steps} training steps "
+              "(target: <= JAX at 100 and 1,000 steps)",
+              ["run", "step 1 done", "full speed at", "100 steps", f"{steps} steps",
+               "step (ms)"] + (["vs JAX (100 / " + f"{steps})"] if have_jax else []), rows)
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--cases", default="1,2,3,4,5")
+    ap.add_argument("--cases", default="1,2,3,4,5,6")
     ap.add_argument("--quick", action="store_true")
     a = ap.parse_args()
     import numba
@@ -413,7 +457,8 @@ def main():
           + f"python {sys.version.split()[0]}, {os.cpu_count()} cores, "
           f"{time.strftime('%Y-%m-%d')}")
     for c in a.cases.split(","):
-        {"1": case1, "2": case2, "3": case3, "4": case4, "5": case5}[c.strip()](a.quick)
+        {"1": case1, "2": case2, "3": case3, "4": case4, "5": case5,
+         "6": case6}[c.strip()](a.quick)
 
 
 if __name__ == "__main__":

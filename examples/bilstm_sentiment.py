@@ -188,12 +188,14 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="a few steps (CI)")
     ap.add_argument("--plot", metavar="PNG", help="save the loss curve")
     ap.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    common.add_mode_argument(ap)
     args = ap.parse_args(argv)
     kw = dict(steps=args.steps, n_hidden=args.hidden, batch_size=args.batch_size, lr=args.lr,
               seed=args.seed, progress=not args.no_progress)
     if args.quick:
         kw.update(steps=60, n_train=2000, n_test=200, n_hidden=16, n_embed=12, lr=2e-2)
-    res = train(**kw)
+    with common.use_mode(args.mode):
+        res = train(**kw)
     print(f"trained {len(res['losses'])} steps; total {res['seconds']:.1f} s")
     print(f"training loss:  {res['initial_loss']:.4f} -> {res['final_loss']:.4f}")
     print(f"test accuracy:  {100 * res['initial_test_accuracy']:.1f} % -> "

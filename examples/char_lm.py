@@ -259,7 +259,7 @@ def main(argv=None):
     ap.add_argument("--temperature", type=float, default=0.6, help="sampling temperature")
     ap.add_argument("--prompt", default="Alice was ")
     ap.add_argument("--text", default=str(DATA), help="a UTF-8 text to learn")
-    ap.add_argument("--mode", default=None, help="compilation mode (default: config.mode)")
+    common.add_mode_argument(ap)
     ap.add_argument("--floatX", default="float32", choices=["float32", "float64"],
                     help="float type of the model (float32 is about 1.5 times faster)")
     ap.add_argument("--seed", type=int, default=0)

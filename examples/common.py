@@ -164,6 +164,27 @@ def rmsprop(params, grads, lr=1e-3, rho=0.9, eps=1e-6):
 
 # --------------------------------------------------------------------------- running
 
+MODE_HELP = ("compilation mode: FAST_RUN (the default backend, numba), NUMBA, JAX (needs "
+             "pip install theanine[jax]), PY; THEANINE_BACKEND=jax or THEANO_FLAGS=mode=JAX "
+             "in the environment do the same")
+
+
+def add_mode_argument(ap):
+    """The examples' --mode option (see ``use_mode``)."""
+    ap.add_argument("--mode", default=None, help=MODE_HELP)
+
+
+@contextlib.contextmanager
+def use_mode(mode):
+    """Compile every function made in the block with `mode` (a mode name such as 'JAX';
+    None: config.mode, which the environment may set)."""
+    if mode is None:
+        yield
+        return
+    with theano.config.change_flags(mode=mode):
+        yield
+
+
 @contextlib.contextmanager
 def single_threaded_blas():
     """Run NumPy's BLAS on one thread.

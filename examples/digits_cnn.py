@@ -100,10 +100,12 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="30 steps only (CI)")
     ap.add_argument("--plot", metavar="PNG", help="save the loss curve")
     ap.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    common.add_mode_argument(ap)
     args = ap.parse_args(argv)
-    res = train_model(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                      seed=args.seed, max_steps=30 if args.quick else None,
-                      progress=not args.no_progress)
+    with common.use_mode(args.mode):
+        res = train_model(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                          seed=args.seed, max_steps=30 if args.quick else None,
+                          progress=not args.no_progress)
     print(f"compiled in {res['compile_seconds']:.2f} s; trained {res['steps']} steps "
           f"in {res['train_seconds']:.2f} s")
     print(f"training loss: {res['initial_loss']:.4f} -> {res['final_loss']:.4f}")

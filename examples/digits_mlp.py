@@ -14,11 +14,15 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 import theanine as theano
 import theanine.tensor as T
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the examples' shared helpers
+import common  # noqa: E402
 
 N_CLASSES = 10
 
@@ -161,12 +165,14 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="one epoch only (smoke test, CI)")
     ap.add_argument("--plot", metavar="PNG", help="save the loss curve (needs matplotlib)")
     ap.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    common.add_mode_argument(ap)
     args = ap.parse_args(argv)
     epochs = 1 if args.quick else args.epochs
 
-    res = train_model(epochs=epochs, batch_size=args.batch_size, n_hidden=args.hidden,
-                      lr=args.lr, momentum=args.momentum, seed=args.seed,
-                      progress=not args.no_progress)
+    with common.use_mode(args.mode):
+        res = train_model(epochs=epochs, batch_size=args.batch_size, n_hidden=args.hidden,
+                          lr=args.lr, momentum=args.momentum, seed=args.seed,
+                          progress=not args.no_progress)
     print(f"compiled in {res['compile_seconds']:.2f} s; trained {res['steps']} steps "
           f"in {res['train_seconds']:.2f} s")
     print(f"training loss: {res['initial_loss']:.4f} -> {res['final_loss']:.4f}")

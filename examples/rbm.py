@@ -180,13 +180,15 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="a few steps (CI)")
     ap.add_argument("--plot", metavar="PNG", help="save the costs and chain samples")
     ap.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    common.add_mode_argument(ap)
     args = ap.parse_args(argv)
     kw = dict(steps=args.steps, n_hidden=args.hidden, lr=args.lr, k=args.k,
               persistent=args.persistent, batch_size=args.batch_size, seed=args.seed,
               progress=not args.no_progress)
     if args.quick:
         kw.update(steps=60, n_hidden=32, chain_steps=20)
-    res = train(**kw)
+    with common.use_mode(args.mode):
+        res = train(**kw)
     print(f"trained {len(res['costs'])} steps; total {res['seconds']:.1f} s")
     print(f"training reconstruction cross-entropy: {res['initial_cost']:.4f} -> "
           f"{res['final_cost']:.4f}")

@@ -151,13 +151,15 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="a few steps (CI)")
     ap.add_argument("--plot", metavar="PNG", help="save the losses and the forecast")
     ap.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    common.add_mode_argument(ap)
     args = ap.parse_args(argv)
     kw = dict(steps=args.steps, n_hidden=args.hidden, seq_len=args.seq_len,
               batch_size=args.batch_size, lr=args.lr, horizon=args.horizon, seed=args.seed,
               progress=not args.no_progress)
     if args.quick:
         kw.update(steps=40, n_hidden=16, seq_len=20, horizon=20)
-    res = train(**kw)
+    with common.use_mode(args.mode):
+        res = train(**kw)
     print(f"trained {len(res['losses'])} steps; total {res['seconds']:.1f} s")
     print(f"training MSE:            {res['initial_loss']:.5f} -> {res['final_loss']:.5f}")
     print(f"held-out one-step MSE:   {res['initial_test_mse']:.5f} -> {res['test_mse']:.5f} "

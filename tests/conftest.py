@@ -1,9 +1,19 @@
-"""Test configuration: every op's outputs are checked against their types."""
+"""Test configuration: every op's outputs are checked against their types; the jax runs
+of the tests listed in tests/backends/jax/known_failures.py (SLOW) are marked slow."""
 
 import numpy as np
 import pytest
 
+from tests.backends.jax import known_failures
 from theanine import config
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects on the marks
+def pytest_collection_modifyitems(items):
+    """The jax runs listed in known_failures.SLOW are marked slow."""
+    for item in items:
+        if item.get_closest_marker("jax") and known_failures.slow_reason(item.nodeid):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ import numpy as np
 
 import theanine as theano
 import theanine.tensor as T
+from tests.backend_suite import jax_too  # noqa: F401,E402 - runs each test on jax too
 
 
 class Cube(theano.Op):

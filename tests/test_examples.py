@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from theanine import backends
+
 pytest.importorskip("sklearn")
 pytest.importorskip("tqdm")
 
@@ -150,3 +152,35 @@ def test_seq2seq_attention_quick_run_learns():
     att = res["attention"]
     assert att.shape == (5, 5)
     assert np.allclose(att.sum(axis=1), 1.0, atol=1e-4)  # a distribution over the source
+
+
+# -- on the jax backend (issue 12: the examples run with --mode JAX) ---------------------
+
+def _linked_backends(monkeypatch):
+    """The backends that link the functions compiled from here on (a list that fills)."""
+    seen, link = [], backends.link
+
+    def spy(backend, fgraph, **options):
+        seen.append(backend)
+        return link(backend, fgraph, **options)
+
+    monkeypatch.setattr(backends, "link", spy)
+    return seen
+
+
+@pytest.mark.jax
+@pytest.mark.slow
+@pytest.mark.parametrize("name, steps", [("char_lm", 40), ("digits_mlp", None)])
+def test_examples_learn_with_mode_jax(monkeypatch, capsys, name, steps):
+    """--mode JAX compiles every function of the example with the jax backend, and the
+    model still learns (char_lm is the demo: LSTM scan and its gradient on XLA)."""
+    pytest.importorskip("jax")
+    seen = _linked_backends(monkeypatch)
+    res = _load(name).main(["--quick", "--no-progress", "--mode", "JAX"])
+    assert seen and set(seen) == {"jax"}
+    if name == "char_lm":
+        assert res["steps"] == steps and _decreased(res["losses"])
+        assert res["final_valid_loss"] < res["initial_valid_loss"]
+    else:
+        assert res["final_loss"] < res["initial_loss"] and res["test_accuracy"] > 0.5
+    assert "trained" in capsys.readouterr().out

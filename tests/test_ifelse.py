@@ -5,6 +5,7 @@ import pytest
 
 import theanine as theano
 import theanine.tensor as T
+from tests.backend_suite import jax_too  # noqa: F401,E402 - runs each test on jax too
 from theanine.gradient import verify_grad
 from theanine.ifelse import ifelse
 

@@ -46,7 +46,8 @@ LAYERS = [
     ["sandbox"],
     ["rewrites"],
     ["backends.numba", "backends.jax"],
-    ["compile", "backends"],                    # backends/__init__.py: link(name), by name
+    ["compile", "backends",                     # backends/__init__.py: link(name), by name
+     "distributed"],                            # the face of backends/jax/distributed.py
     ["printing"],
     ["__init__", "__main__"],                   # the package's face: imports everything
 ]
@@ -70,10 +71,10 @@ DEFERRED = {
         "Theano's theano.gradient.jacobian / hessian are built on scan (the layer above)",
     ("theanine.gradient_check", "verify_grad"):
         "Theano's verify_grad compiles the function it checks (theanine.compile, above)",
-    ("theanine.backends", "link"):
-        "a backend's folder is imported when first used: numba is optional and costs "
-        "~0.3 s to import",
-    ("theanine.backends", "available"): "as link",
+    ("theanine.backends", "load"):
+        "a backend's folder is imported when first used: numba and jax are optional and "
+        "cost ~0.3 s and ~1 s to import",
+    ("theanine.backends", "available"): "as load",
     ("theanine.graph.dispatch", "Registry.load"):
         "a backend's Registry imports the modules holding its registrations (named by "
         "that backend, in its own folder) at its first lookup, so no lookup depends on "

@@ -80,7 +80,8 @@ _FLAGS = {
     "print_rewrites": (False, _bool, "print each rewrite that fires"),
     "compute_test_value": ("off", _choice("off", "ignore", "warn", "raise", "pdb"),
                            "accepted for Theano compatibility; test values are not computed"),
-    "device": ("cpu", _str, "accepted for Theano compatibility"),
+    "device": ("cpu", _str, "cuda, gpu, cudaN or gpuN: run on that GPU through the jax "
+                            "backend (docs/jax.md); cpu and others: accepted"),
     "optimizer": ("fast_run", _str, "the rewrite pipeline of modes built with "
                   "optimizer='default' (fast_run, fast_compile, merge, None)"),
     "exception_verbosity": ("low", _choice("low", "high"),

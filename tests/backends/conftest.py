@@ -1,6 +1,7 @@
 """Backend fixtures: the same test runs on py and numba and compares with py.
 
-``backend`` is "py" or "numba" (skipped when numba is missing). On numba every
+``backend`` is "py", "numba" (skipped when numba is missing) or "jax" (when JAX is
+installed; marked ``jax``). On numba every
 node that has a numba implementation is compiled (granularity 'all') at link
 time (policy 'strict': a kernel that fails to compile fails the test), so the
 tests exercise the numba implementations, not the NumPy fallbacks.
@@ -17,14 +18,16 @@ import pytest
 import theanine as theano
 
 HAVE_NUMBA = importlib.util.find_spec("numba") is not None
-BACKENDS = ["py"] + (["numba"] if HAVE_NUMBA else [])
+HAVE_JAX = importlib.util.find_spec("jax") is not None
+BACKENDS = ["py"] + (["numba"] if HAVE_NUMBA else []) + (["jax"] if HAVE_JAX else [])
+_PARAMS = [pytest.param(b, marks=pytest.mark.jax) if b == "jax" else b for b in BACKENDS]
 
 
 def backend_mode(name):
     return theano.Mode(linker=name, optimizer="fast_run")
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=_PARAMS)
 def backend(request):
     if request.param == "numba":
         from theanine.backends.numba import linker

@@ -8,6 +8,8 @@ import pytest
 import theanine as theano
 import theanine.tensor as T
 from theanine import In, function, shared
+from theanine.backends.py import linker as py_linker
+from theanine.compile.ops import as_op
 
 
 @pytest.fixture
@@ -173,3 +175,55 @@ def test_ambiguous_keyword_refused():
     assert f(3.0, 1.0) == 2.0
     with pytest.raises(TypeError, match="ambiguous"):
         f(a=1.0, b=2.0)
+
+
+def _counting_op(calls, fail_above=None):
+    @as_op(itypes=[T.dvector], otypes=[T.dvector])
+    def counted(v):
+        calls.append(float(v.sum()))
+        if fail_above is not None and v.sum() > fail_above:
+            raise ValueError(f"too large: {v.sum()}")
+        return v * 1.0
+
+    return counted
+
+
+@pytest.mark.parametrize("mode", ["PY", "NUMBA"])
+def test_failing_call_runs_user_code_once(mode):
+    """Issue 13 item 6: finding the failing node reads the traceback; nothing runs
+    again (an as_op with a side effect ran twice per failing call)."""
+    calls = []
+    x, w = T.dvectors("x", "w")
+    f = function([x, w], _counting_op(calls)(x) + w, mode=mode)
+    with pytest.raises(ValueError) as info:
+        f(np.ones(3), np.ones(4))
+    assert len(calls) == 1
+    assert "Elemwise{add}" in str(info.value) and "(3,)" in str(info.value)
+
+
+@pytest.mark.parametrize("mode", ["PY", "NUMBA"])
+def test_failing_loop_runs_each_step_once(mode):
+    calls = []
+    counted = _counting_op(calls, fail_above=5.5)
+    x = T.dvector("x")
+    h, _ = theano.scan(lambda a, h: counted(h + a), sequences=x,
+                       outputs_info=T.unbroadcast(T.zeros(1), 0))
+    f = function([x], h, mode=mode)
+    with pytest.raises(ValueError, match="too large") as info:
+        f(np.ones(20))
+    assert len(calls) == 6  # steps 0..5; step 5 fails (sum 6.0)
+    assert "Scan" in str(info.value)
+
+
+def test_failing_node_of_a_chunked_graph_is_named(monkeypatch):
+    monkeypatch.setattr(py_linker, "CHUNK_SIZE", 3)
+    x, y = T.dvectors("x", "y")
+    z = x
+    for k in range(10):
+        z = T.tanh(z) * (k + 1)
+    f = function([x, y], z + y, mode=theano.Mode("py", "fast_compile"))  # 21 nodes
+    assert "def chunk6" in f.fn.source
+    with pytest.raises(ValueError) as info:
+        f(np.ones(2), np.ones(5))
+    assert "Elemwise{add}" in str(info.value) and "(2,)" in str(info.value)
+    assert "(5,)" in str(info.value)

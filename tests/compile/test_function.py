@@ -9,6 +9,7 @@ import pytest
 import theanine as theano
 import theanine.tensor as T
 from theanine import In, Mode, Out, function, shared
+from theanine.compile import calling
 from theanine.compile.function import UnusedInputError
 from theanine.graph.fgraph import MissingInputError
 
@@ -579,3 +580,36 @@ def test_python_value_as_update_takes_the_shared_type():
     assert i.get_value() == 7 and i.get_value().dtype == np.int32
     with pytest.raises(TypeError, match="value given for i"):
         function([], [], updates=[(i, 0.5)])
+
+
+def test_many_outputs_and_updates_call_path_is_linear(monkeypatch):
+    """Issue 13 item 13: the call path's work grows linearly with the number of
+    results (it built a tuple of every earlier value at each result, and checked
+    each fresh scalar for overlap with all of them)."""
+    x = T.dscalar("x")
+    sources, checks = [], []
+    monkeypatch.setattr(calling, "_may_share",
+                        lambda a, pool: checks.append(len(pool)) or False)
+    for n in (100, 400):
+        f = function([x], [x * i for i in range(1, n + 1)], mode="PY")
+        np.testing.assert_allclose(f(2.0), [2.0 * i for i in range(1, n + 1)])
+        sources.append(len(f._call.source))
+    assert sources[1] < 4.4 * sources[0]  # linear (quadratic would be ~16x)
+    assert checks == []  # a fresh scalar converted to an array shares nothing
+    state = [shared(np.float64(0.0)) for _ in range(300)]
+    g = function([x], [], updates=[(s, s + x) for s in state], mode="PY")
+    g(1.5)
+    g(1.0)
+    assert all(s.get_value() == 2.5 for s in state)
+    assert checks == []
+
+
+def test_aliased_outputs_still_copied_with_many_results():
+    x = T.dvector("x")
+    outs = [x, x[1:]] + [x * i for i in range(20)]
+    f = function([x], outs, mode="PY")
+    xv = np.arange(3.0)
+    res = f(xv)
+    assert not np.shares_memory(res[0], xv) and not np.shares_memory(res[1], xv)
+    assert not np.shares_memory(res[0], res[1])
+    np.testing.assert_array_equal(res[1], xv[1:])

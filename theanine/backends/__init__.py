@@ -12,13 +12,29 @@ from __future__ import annotations
 import importlib
 
 BACKENDS = {"py": "theanine.backends.py.linker", "numba": "theanine.backends.numba.linker",
-            "debug": "theanine.backends.numba.debug"}
+            "debug": "theanine.backends.numba.debug", "jax": "theanine.backends.jax.linker"}
+
+# what to install for a backend whose dependency is missing
+INSTALL = {"numba": "pip install numba", "debug": "pip install numba",
+           "jax": "pip install theanine[jax]"}
 
 
 def link(backend, fgraph, **options):
+    return load(backend).link(fgraph, **options)
+
+
+def load(backend):
+    """The backend's linker module; a missing dependency is an ImportError that says
+    what to install."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; known: {sorted(BACKENDS)}")
-    return importlib.import_module(BACKENDS[backend]).link(fgraph, **options)
+    try:
+        return importlib.import_module(BACKENDS[backend])
+    except ImportError as e:
+        if backend not in INSTALL or (e.name or "").startswith("theanine"):
+            raise
+        raise ImportError(f"the {backend} backend needs {e.name}, which is not installed "
+                          f"({e}); install it with: {INSTALL[backend]}") from e
 
 
 def available(backend):

@@ -22,6 +22,13 @@ output, ``make_caller`` writes (the fast path of every check inline)::
         _c0.value = u0                  # writes only after everything succeeded
         return o0
 
+A backend that keeps values on a device gives its callable a ``device_io``
+(backends/jax/device.py): shared values are then read with ``_rd(_c0)`` (moved
+to the device once, then kept there), updates are written with ``_wr`` without
+a copy (device arrays are immutable), outputs are converted with ``_host``, and
+a failing call lets the backend ``_restore`` any shared value whose memory it
+consumed (donated) before the error was known.
+
 Invariants:
 - Nothing is written (shared containers, In defaults) before every output
   and update value has been computed and secured, so a failing call leaves
@@ -52,6 +59,7 @@ _INLINE_LIMIT = 8  # above this many values to compare against, use a set of ids
 def make_caller(f):
     """Generate the positional call function of Function `f` (see module doc)."""
     n_in = len(f.ins)
+    dev = getattr(f.fn, "device_io", None)
     env = {"_nd": np.ndarray, "_fn": f.fn, "_filter": f._filter_input,
            "_explain": f._explain, "_secure": f._secure, "_defaults": f.defaults,
            "_cids": f._const_ids, "_profile": f.profile, "_time": time.perf_counter}
@@ -63,17 +71,25 @@ def make_caller(f):
         for k, i in enumerate(f.ins):
             lines += _input_check(k, i.variable.type, env)
     olds = []
+    if dev is not None:
+        env.update(_rd=dev.read, _wr=dev.write, _host=dev.to_host, _restore=dev.restore)
     for j, c in enumerate(f.containers):
         env[f"_c{j}"] = c
-        lines.append(f"    s{j} = _c{j}.value")
+        lines.append(f"    s{j} = _rd(_c{j}, {j})" if dev is not None
+                     else f"    s{j} = _c{j}.value")
         olds.append(f"s{j}")
     everything = _tuple(args + olds)
-    lines += ["    try:", f"        _r = _fn{everything}", "    except Exception as _e:",
-              f"        raise _explain(_e, {everything})"]
+    lines += ["    try:", f"        _r = _fn{everything}", "    except Exception as _e:"]
+    if dev is not None:  # restore what the call consumed; explain with host values
+        conts = _tuple([f"_c{j}" for j in range(len(f.containers))])
+        lines.append(f"        _restore(_e, {conts}, {n_in})")
+        everything = _tuple(args + [f"_c{j}.value" for j in range(len(f.containers))])
+    lines.append(f"        raise _explain(_e, {everything})")
     pool = args + olds
     use_set = len(pool) + len(f.results) > _INLINE_LIMIT
-    if use_set:
-        lines.append(f"    _seen = set(_cids); _seen.update(map(id, {_tuple(pool)}))")
+    if use_set:  # one list of the values so far, grown in place: linear in results
+        lines.append(f"    _pool = [{', '.join(pool)}]")
+        lines.append("    _seen = set(_cids); _seen.update(map(id, _pool))")
     writes = []
     # a borrowed output may be internal storage, but never a caller's input that
     # was not lent with In(borrow=True)
@@ -82,14 +98,22 @@ def make_caller(f):
         x, k = spec.local, f"k{idx}"
         exempt = f"s{spec.slot}" if spec.kind == "update" else None
         env[f"_t{idx}"] = spec.dtype
-        lines.append(f"    {x} = _r[{spec.position}]")
+        if dev is not None and spec.kind == "update":
+            lines.append(f"    {x} = _r[{spec.position}]")
+            writes.append(f"    _wr(_c{spec.slot}, {x})")
+            continue
+        if dev is not None:
+            lines.append(f"    {x} = _host(_r[{spec.position}])")
+        else:
+            lines.append(f"    {x} = _r[{spec.position}]")
         against = owned if spec.borrow else pool
-        cond = _fast_condition(x, idx, spec, against, exempt, use_set and not spec.borrow,
-                               bool(f._const_ids))
+        grown = use_set and not spec.borrow  # a borrowed output is checked against inputs
+        cond = _fast_condition(x, idx, spec, against, exempt, grown, bool(f._const_ids))
+        given = "_pool" if grown else _tuple(against)
         lines += [f"    if {cond}:", f"        {k} = {x}", "    else:",
-                  f"        {x}, {k} = _secure({idx}, {x}, {_tuple(against)}, {exempt})"]
+                  f"        {x}, {k} = _secure({idx}, {x}, {given}, {exempt})"]
         if use_set:
-            lines.append(f"    _seen.add(id({k}))")
+            lines.append(f"    _seen.add(id({k})); _pool.append({k})")
         pool.append(k)
         if spec.kind == "update":
             writes.append(f"    _c{spec.slot}.value = {x}")
@@ -172,14 +196,21 @@ def secure(spec, value, pool, exempt, const_arrays, label):
             value = copy.deepcopy(value)
         return value, value
     if not (type(value) is np.ndarray and value.dtype == spec.dtype):
+        # a NumPy scalar or Python number converts to a new array, which shares
+        # memory with nothing: no overlap checks (they cost O(pool) per value)
+        fresh = not isinstance(value, np.ndarray)
         if spec.kind == "output":
             value = np.asarray(value)
             if value.dtype != spec.dtype:
                 value = value.astype(spec.dtype)
         else:
             value = spec.type.filter(value, allow_downcast=True, arg=label)
+        if fresh and value is not exempt and isinstance(value, np.ndarray):
+            return value, value
     if spec.borrow:  # `pool` holds the inputs it must not alias (In(borrow=False))
-        if _may_share(value, pool):
+        # a read-only value (a host view of a device array) is copied: the caller may
+        # write to a borrowed output, as to any other
+        if not value.flags.writeable or _may_share(value, pool):
             value = value.copy()
         return value, _owner(value)
     if value is exempt:

@@ -51,9 +51,11 @@ class Function:
 
     def __init__(self, fgraph, ins, shared_vars, containers, n_out, borrows, single,
                  output_keys, update_slots, mode, name, allow_input_downcast, profile,
-                 defaults, fn=None, trust_input=False):
+                 defaults, fn=None, trust_input=False, shard=None):
         n_upd = len(update_slots)
-        self.fn = fn if fn is not None else link(fgraph, mode, profile)
+        pairs = [(len(ins) + s, n_out + j) for j, s in enumerate(update_slots)]
+        self.shard = dict(shard or {})
+        self.fn = fn if fn is not None else link(fgraph, mode, profile, pairs, self.shard)
         self.ins, self.shared_vars, self.containers = ins, shared_vars, containers
         self.n_out, self.borrows, self.single = n_out, borrows, single
         self.output_keys = output_keys
@@ -158,7 +160,7 @@ class Function:
         return calling.secure(spec, value, pool, exempt, self._const_arrays, label)
 
     def _explain(self, e, values):
-        return explain(e, self.maker.fgraph, values, self._label())
+        return explain(e, self.maker.fgraph, values, self._label(), self.fn)
 
     def _label(self):
         return f"function {self.name!r}" if self.name else "theano function"
@@ -268,7 +270,8 @@ class Function:
         return Function(fg, self.ins, self.shared_vars, conts, self.n_out, self.borrows,
                         self.single, self.output_keys, slots, self.mode,
                         name or self.name, self.allow_input_downcast, profile,
-                        list(self.defaults), fn=fn, trust_input=self.trust_input)
+                        list(self.defaults), fn=fn, trust_input=self.trust_input,
+                        shard=self.shard)
 
     def __reduce__(self):
         fg = self.maker.fgraph
@@ -279,7 +282,7 @@ class Function:
                 (dump_graph(fg.inputs, fg.outputs), ins, self.containers, self.n_out,
                  self.borrows, self.single, self.output_keys, self.update_slots,
                  self.mode, self.name, self.allow_input_downcast, profile_name,
-                 self.defaults, self.trust_input))
+                 self.defaults, self.trust_input, self.shard))
 
 
 class _Cells:
@@ -368,8 +371,13 @@ class _Cell:
         return f"<cell of {self.kind} {self.k} of {self.f._label()}>"
 
 
-def link(fgraph, mode, profile):
-    extra = {}
+def link(fgraph, mode, profile, updates=(), shard=None):
+    """The backend's callable; `updates` pairs (input position, output position) of the
+    shared variables the function updates (a device backend may reuse their memory);
+    `shard` {input position: sharding spec} (only the jax backend takes it)."""
+    extra = {"updates": updates}
+    if shard:
+        extra["shard"] = shard
     if isinstance(mode, MonitorMode):
         extra["monitor"] = (mode.pre_func, mode.post_func)
     return backends.link(mode.backend, fgraph,
@@ -379,7 +387,7 @@ def link(fgraph, mode, profile):
 
 def _unpickle_function(state, ins_spec, containers, n_out, borrows, single, output_keys,
                        update_slots, mode, name, allow_input_downcast, profile_name,
-                       defaults, trust_input):
+                       defaults, trust_input, shard=None):
     roots, outs = load_graph(state)
     n_in = len(ins_spec)
     in_vars, shared_vars = roots[:n_in], roots[n_in:]
@@ -393,20 +401,31 @@ def _unpickle_function(state, ins_spec, containers, n_out, borrows, single, outp
     profile = ProfileStats(profile_name) if profile_name is not None else None
     return Function(FunctionGraph(roots, outs), ins, shared_vars, containers, n_out,
                     borrows, single, output_keys, update_slots, mode, name,
-                    allow_input_downcast, profile, defaults, trust_input=trust_input)
+                    allow_input_downcast, profile, defaults, trust_input=trust_input,
+                    shard=shard)
 
 
-def explain(e, fgraph, values, label):
-    """Re-run the graph node by node to name the failing op, its inputs' shapes and
-    types; returns a new exception of the same class (or `e` if no node fails)."""
+def explain(e, fgraph, values, label, fn=None):
+    """Name the failing op, its inputs' shapes and types; returns a new exception of
+    the same class (or `e` if no node is found). The linked function locates the
+    node from the exception's traceback (py and numba: nothing runs again, so user
+    code in the graph runs as often as the graph says, and a failure at the end of
+    a long loop is reported at once); a backend that cannot (one compiled
+    function for the whole graph) has the graph re-run node by node on NumPy."""
+    found = None
+    locate = getattr(fn, "locate", None)
     try:
-        found = run_nodes(fgraph, values)
+        if locate is not None:
+            hit = locate(e)
+            found = None if hit is None else (hit[0], hit[1], e)
+        else:
+            found = run_nodes(fgraph, values)
     except Exception:  # noqa: BLE001 - diagnosis must never hide the original error
         found = None
     if found is None:
         return e
     node, ins, err = found
-    shapes = [np.shape(x) for x in ins]
+    shapes = [np.shape(x) for x in ins] if ins is not None else "(not kept)"
     types = [str(v.type) for v in node.inputs]
     names = [str(v) for v in node.inputs]
     msg = (f"{err}\nin {label}, while computing node: {node.op}\n"

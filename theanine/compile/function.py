@@ -20,6 +20,7 @@ import warnings
 from theanine.config import config
 from theanine.graph.basic import Constant, Variable
 from theanine.graph.fgraph import FunctionGraph, MissingInputError
+from theanine.graph.sharding import current_mesh, normalize_spec, resolve
 from theanine.graph.traversal import ancestors, clone_replace
 from theanine.ifelse import lazy_ifelse
 from theanine.rewrites.pipeline import rewrite_fgraph
@@ -44,7 +45,7 @@ _ON_UNUSED = ("raise", "warn", "ignore")
 def function(inputs, outputs=None, mode=None, updates=None, givens=None,
              no_default_updates=False, accept_inplace=False, name=None,
              rebuild_strict=True, allow_input_downcast=None, profile=None,
-             on_unused_input=None):
+             on_unused_input=None, shard=None):
     """Compile a function from symbolic `inputs` to `outputs` (Theano's signature).
 
     inputs: a list of variables or In instances.
@@ -56,6 +57,11 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None,
     no_default_updates: True, or a list of shared variables whose
     ``default_update`` is not applied.
     on_unused_input: 'raise' (default: config.on_unused_input), 'warn' or 'ignore'.
+    shard: {input: spec} splits inputs over the devices of the current mesh (the jax
+    backend; docs/jax.md): spec k splits dimension k over the mesh's first axis
+    (``shard={x: 0, y: 0}``: data parallelism over every device), a tuple names the
+    mesh axes per dimension. Other inputs and shared variables are replicated
+    unless the shared variable has a ``sharding``.
     """
     if not isinstance(inputs, (list, tuple)):
         raise TypeError("function: inputs must be a list, even for a single input "
@@ -79,9 +85,10 @@ def function(inputs, outputs=None, mode=None, updates=None, givens=None,
         raise TypeError("function: no_default_updates must be True, False or a list of "
                         f"shared variables, got {no_default_updates!r}")
     mode = get_mode(mode)
+    shard = _normalize_shard(shard, ins, mode)
     profile = _profile_obj(profile, name)
     return _build(ins, out_vars, borrows, single, keys, upd, giv, no_default_updates, mode,
-                  name, allow_input_downcast, profile, on_unused)
+                  name, allow_input_downcast, profile, on_unused, shard)
 
 
 def function_dump(filename, inputs, outputs=None, mode=None, updates=None, givens=None,
@@ -235,6 +242,37 @@ def _constant_of(t, value, target):
     return as_tensor_variable(data)
 
 
+def _normalize_shard(shard, ins, mode):
+    """{input position: normalised spec} (graph/sharding.py), checked against the
+    inputs and the current mesh; {} without shard."""
+    if shard is None or (isinstance(shard, dict) and not shard):
+        return {}
+    if not isinstance(shard, dict):
+        raise TypeError("function: shard must be a dict {input variable: sharding spec}, "
+                        f"e.g. shard={{x: 0}}, got {type(shard).__name__}")
+    if mode.backend != "jax":
+        raise ValueError("function: shard= splits inputs over devices, which needs the jax "
+                         f"backend (mode='JAX'); this function's mode {mode} uses the "
+                         f"{mode.backend!r} backend")
+    pos = {id(i.variable): k for k, i in enumerate(ins)}
+    mesh = current_mesh()
+    out = {}
+    for var, spec in shard.items():
+        v = var.variable if isinstance(var, In) else var
+        if id(v) not in pos:
+            why = (" (a shared variable: give it a sharding with theano.shared(value, "
+                   "sharding=...))" if isinstance(v, SharedVariable) else "")
+            raise ValueError(f"function: shard key {v!r} is not an input of this function"
+                             f"{why}; inputs: {[str(i.variable) for i in ins]}")
+        k = pos[id(v)]
+        what = f"function: shard[{v}] (input {k})"
+        if not hasattr(v.type, "ndim"):
+            raise TypeError(f"{what}: only tensor inputs can be split, got {v.type}")
+        out[k] = normalize_spec(spec, v.type.ndim, what)
+        resolve(out[k], mesh, what)
+    return out
+
+
 def _profile_obj(profile, name):
     if profile is None:
         if config.profile:
@@ -284,7 +322,7 @@ def _collect_shared(exprs, updates, no_default_updates, givens, in_vars):
 
 
 def _build(ins, out_vars, borrows, single, keys, updates, givens, no_default_updates,
-           mode, name, allow_input_downcast, profile, on_unused_input):
+           mode, name, allow_input_downcast, profile, on_unused_input, shard=None):
     in_upd = [(k, i.update) for k, i in enumerate(ins) if i.update is not None]
     for m, (k, u) in enumerate(in_upd):
         t = ins[k].variable.type
@@ -325,7 +363,7 @@ def _build(ins, out_vars, borrows, single, keys, updates, givens, no_default_upd
     slot = {id(s): j for j, s in enumerate(shared_vars)}
     return Function(fgraph, ins, shared_vars, [s.container for s in shared_vars], n_out,
                     borrows, single, keys, [slot[id(v)] for v, _ in updates], mode, name,
-                    allow_input_downcast, profile, defaults)
+                    allow_input_downcast, profile, defaults, shard=shard)
 
 
 def _cut_at_inputs(in_vars, outputs):

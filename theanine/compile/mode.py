@@ -1,8 +1,10 @@
 """Compilation modes: which rewrites run and which backend links the graph.
 
 Mode names (case-insensitive): FAST_RUN (the default: numba when it imports,
-else py; $THEANINE_BACKEND=py|numba chooses), NUMBA, FAST_COMPILE and PY (the
-NumPy reference backend), DebugMode / DEBUG_MODE / DEBUG (py and numba side by
+else py; $THEANINE_BACKEND=py|numba|jax chooses, and THEANO_FLAGS=device=cuda (or
+gpu, cudaN, gpuN) chooses jax, on the GPU), NUMBA, JAX (docs/jax.md; needs
+``pip install theanine[jax]``), FAST_COMPILE and PY (the NumPy reference backend),
+DebugMode / DEBUG_MODE / DEBUG (py and numba side by
 side, every node's results compared and checked against their types; py with
 type checks when numba is missing). A Mode may
 also be built directly: ``Mode(linker="py", optimizer="fast_compile")``; Theano's
@@ -12,6 +14,11 @@ Invariant: get_mode returns a Mode or raises naming the known modes.
 """
 
 from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import warnings
 
 from theanine import backends
 from theanine.config import config
@@ -138,28 +145,38 @@ class MonitorMode(Mode):
 def _backend_of(linker):
     if linker in _PY_LINKERS:
         return "py"
-
     if linker not in backends.BACKENDS:
         raise ValueError(f"Mode: unknown linker {linker!r}; known: "
                          f"{sorted(backends.BACKENDS)} (and Theano's C/VM linker names, "
                          "which select 'py')")
+    if linker == "jax" and importlib.util.find_spec("jax") is None:
+        raise ImportError("the jax backend (mode='JAX', linker='jax', THEANINE_BACKEND=jax) "
+                          "needs JAX, which is not installed: pip install theanine[jax]")
     return linker
 
 
-def _fastest_backend():
-    """numba when it imports (and THEANINE_BACKEND does not say otherwise), else py."""
-    import os
+_warned = []
 
+
+def _fastest_backend():
+    """The FAST_RUN backend: $THEANINE_BACKEND when set; jax when config.device names a
+    GPU; else numba when it imports, else py."""
     choice = os.environ.get("THEANINE_BACKEND", "").strip().lower()
-    if choice == "py":
-        return "py"
+    if choice in ("py", "numba", "jax"):
+        return choice
+    if re.fullmatch(r"(cuda|gpu)\d*", str(config.device).strip().lower()):
+        if importlib.util.find_spec("jax") is not None:
+            return "jax"
+        if not _warned:
+            _warned.append(True)
+            warnings.warn(f"theanine: device={config.device} runs on the GPU through the jax "
+                          "backend, but JAX is not installed (pip install theanine[jax]); "
+                          "running on the CPU instead", stacklevel=4)
     return "numba" if _numba_importable() else "py"
 
 
 def _numba_importable():
     # find_spec, not import: importing numba costs ~0.3 s, paid at the first link
-    import importlib.util
-
     return importlib.util.find_spec("numba") is not None
 
 
@@ -172,6 +189,7 @@ PRESETS = {
     "FAST_COMPILE": lambda: Mode("py", "fast_compile", "FAST_COMPILE"),
     "PY": lambda: Mode("py", "fast_run", "PY"),
     "NUMBA": lambda: Mode("numba", "fast_run", "NUMBA"),
+    "JAX": lambda: Mode("jax", "fast_run", "JAX"),
     "DEBUG_MODE": lambda: DebugMode(),
 }
 _ALIASES = {"DEBUGMODE": "DEBUG_MODE", "DEBUG": "DEBUG_MODE"}

@@ -18,18 +18,57 @@ from .basic import Variable
 
 
 class Container:
-    """A mutable cell holding one value of a given type."""
+    """A mutable cell holding one value of a given type.
 
-    __slots__ = ("type", "value", "name")
+    ``value`` is always a host value (NumPy, or a random generator). A backend that
+    keeps values on a device (jax) stores its device value with ``store_device(v,
+    to_host)``: ``raw`` is then the device value, ``value`` its host copy (made on
+    first read, cached until the value changes). Assigning ``value`` stores a host
+    value again. Pickling stores the host value."""
+
+    __slots__ = ("type", "_raw", "name", "_to_host", "_host")
 
     def __init__(self, type, value, name=None):
-        self.type, self.value, self.name = type, value, name
+        self.type, self.name = type, name
+        self._raw, self._to_host, self._host = value, None, None
+
+    @property
+    def value(self):
+        if self._to_host is None:
+            return self._raw
+        if self._host is None:
+            self._host = self._to_host(self._raw)
+        return self._host
+
+    @value.setter
+    def value(self, v):
+        self._raw, self._to_host, self._host = v, None, None
+
+    @property
+    def raw(self):
+        """The stored object: the host value, or the device value."""
+        return self._raw
+
+    @property
+    def on_device(self):
+        return self._to_host is not None
+
+    def store_device(self, v, to_host, host=None):
+        """Store a device value; `to_host(v)` gives its host value when one is read
+        (`host`: the host value it was made from, returned until the value changes)."""
+        self._raw, self._to_host, self._host = v, to_host, host
+
+    def rebuffer(self, v):
+        """Store `v`, a device value equal to the current one in new memory (after a
+        failed call that consumed the old memory): the host copy stays valid."""
+        self._raw = v
 
     def __getstate__(self):
         return (self.type, self.value, self.name)
 
     def __setstate__(self, state):
-        self.type, self.value, self.name = state
+        self.type, value, self.name = state
+        self._raw, self._to_host, self._host = value, None, None
 
     @property
     def data(self):
@@ -41,7 +80,13 @@ class Container:
 
 
 class SharedVariable(Variable):
-    """A variable whose value is stored between calls (Theano's theano.shared)."""
+    """A variable whose value is stored between calls (Theano's theano.shared).
+
+    ``sharding``: how the jax backend splits the value over a device mesh (a
+    normalised spec, graph/sharding.py), or None (replicated); other backends ignore
+    it."""
+
+    sharding = None
 
     def __init__(self, type, value, name=None, strict=False, allow_downcast=None,
                  borrow=False):
@@ -58,7 +103,11 @@ class SharedVariable(Variable):
 
     def get_value(self, borrow=False, return_internal_type=False):
         """The current value: a copy, or with borrow=True the stored object itself
-        (mutating it then changes the shared value)."""
+        (mutating it then changes the shared value). A value kept on a device (jax
+        backend) comes back as NumPy (borrow=True: a read-only view where the device
+        is the CPU); return_internal_type=True returns the device array itself."""
+        if return_internal_type:
+            return self.container.raw
         v = self.container.value
         return v if borrow else copy_value(v)
 

@@ -19,6 +19,7 @@ from theanine.tensor.linalg import Dot
 from theanine.tensor.reduce import CAReduce
 
 from .constant_folding import constant_folding
+from .join_increments import inc_zeros_to_join
 from .utils import elemwise, ew, owner_op, scalar_constant, scalar_value, single_use
 
 
@@ -130,5 +131,6 @@ def gemm_rule(graph, node):
     return [M.add(g, *rest) if rest else g]
 
 
-specialize = RuleSet("specialize", [constant_folding, sum_mul_to_dot, dot_outer, gemm_rule],
+specialize = RuleSet("specialize", [constant_folding, sum_mul_to_dot, dot_outer, gemm_rule,
+                                    inc_zeros_to_join],
                      __doc__.split("\n\n")[0])

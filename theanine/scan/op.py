@@ -224,8 +224,12 @@ class Scan(InnerGraphOp):
             self.profile = ProfileStats(self.name or "scan_fn")
 
 
-def run_scan(op, fn, node, n, outer):
-    """The reference loop (see the module docstring); returns the outer outputs."""
+def run_scan(op, fn, node, n, outer, pause=None):
+    """The reference loop (see the module docstring); returns the outer outputs.
+
+    pause(t), when given, is asked before each step t >= 1; True stops the loop
+    there with ``Paused`` (below), which holds what the steps so far
+    computed, so that another implementation can run the rest from step t."""
     S, C = op.n_seqs, op.n_carries
     if n < 0:
         raise ValueError(f"{op}: n_steps must be >= 0, got {n}")
@@ -243,11 +247,13 @@ def run_scan(op, fn, node, n, outer):
     first = [1 if k < 0 else 0 for k in op.keep]  # row 0 holds the initial state
     inits = list(carries)
     for t in range(n):
+        if pause is not None and t and pause(t):
+            raise Paused(op, t, n, outer, carries, _done_rows(op, traces, ys, t, first))
         args = [*[s[t] for s in seqs], *carries, *consts]
         try:
             res = fn(*args)
         except Exception as e:
-            err = step_error(op, t, args, e)
+            err = step_error(op, fn, t, args, e)
             if err is e:
                 raise
             raise err from e
@@ -294,21 +300,84 @@ def run_scan(op, fn, node, n, outer):
     return tuple(out)
 
 
-def step_error(op, t, values, e):
-    """Exception `e`, raised by step t of `op`'s body on the inner `values`, with the
-    step and the inner node that failed named (found by running the body node by
-    node); the same class as the node's error, or `e` itself when that cannot be."""
+class Paused(Exception):
+    """run_scan stopped before step `t` of `n` (its `pause` asked it to).
+
+    ``rest()`` gives (n - t, outer inputs) for the remaining steps: sequences
+    from row t, the carries after step t; ``join(outputs)`` combines the outer
+    outputs of a loop run on those with the rows computed before the pause into
+    the outer outputs of the whole loop, exactly as one loop of n steps gives
+    them (traces in order, ring buffers' last rows, per-step outputs)."""
+
+    def __init__(self, op, t, n, outer, carries, done):
+        super().__init__(f"{op} paused before step {t} of {n}")
+        self.op, self.t, self.n, self.outer = op, t, n, outer
+        self.carries, (self.traces, self.ys) = list(carries), done
+
+    def rest(self):
+        op, t = self.op, self.t
+        S, C = op.n_seqs, op.n_carries
+        seqs = [s[t:] for s in self.outer[:S]]
+        return self.n - t, tuple(seqs) + tuple(self.carries) + tuple(self.outer[S + C:])
+
+    def join(self, outputs):
+        op = self.op
+        C, keep = op.n_carries, op.keep
+        outputs = list(outputs)
+        out, at = [], 0
+        for k in range(C):
+            if op.traced[k]:
+                out.append(_stitch(self.traces[k], outputs[at], keep[k]))
+                at += 1
+        out.extend(outputs[at:at + C])
+        at += C
+        for j in range(op.n_ys):
+            out.append(_stitch(self.ys[j], outputs[at + j], keep[C + j]))
+        return tuple(out)
+
+
+def _stitch(before, after, keep):
+    """Rows before a pause, then the rows of the loop that continued: for a trace
+    holding its initial state as row 0 (keep -1) the continuation's row 0 is the
+    state at the pause, already the last row before it; a ring of `keep` rows
+    keeps the last `keep`."""
+    after = np.asarray(after)
+    if keep < 0:
+        after = after[1:]
+    rows = np.concatenate([before, after.astype(before.dtype, copy=False)])
+    return rows[-keep:] if keep > 0 and len(rows) > keep else rows
+
+
+def _done_rows(op, traces, ys, t, first):
+    """The rows of the traces and per-step outputs after t steps, in order."""
+    tr = [None if traces[k] is None else traces[k][:t + 1] if first[k]
+          else _in_order(traces[k], t) for k in range(op.n_carries)]
+    return tr, [_in_order(y, t) for y in ys]
+
+
+def step_error(op, fn, t, values, e):
+    """Exception `e`, raised by step t of `op`'s body `fn` on the inner `values`, with
+    the step and the inner node that failed named; the same class as the node's
+    error, or `e` itself when that cannot be. The py-linked body names the node from
+    the traceback (nothing runs again: user code in the body runs once per step);
+    another body is re-run node by node on NumPy."""
+    locate = getattr(fn, "locate", None)
     try:
-        found = run_nodes(FunctionGraph(op.inner_inputs, op.inner_outputs), values)
+        if locate is not None:
+            hit = locate(e)
+            found = None if hit is None else (hit[0], hit[1], e)
+        else:
+            found = run_nodes(FunctionGraph(op.inner_inputs, op.inner_outputs), values)
     except Exception:  # noqa: BLE001 - diagnosis must never hide the original error
         found = None
     if found is None:
         err, where = e, ""
     else:
         node, ins, err = found
+        shapes = [np.shape(x) for x in ins] if ins is not None else "(not kept)"
         where = (f", while computing its inner node {node.op}\n"
                  f"  inputs: {[str(v) for v in node.inputs]}\n"
-                 f"  input shapes: {[np.shape(x) for x in ins]}")
+                 f"  input shapes: {shapes}")
     try:
         return type(err)(f"{err}\nin step {t} of {op}{where}")
     except Exception:  # noqa: BLE001 - some exception classes take other arguments

@@ -42,10 +42,11 @@ def matrix_product(a, b):
     """np.dot(a, b). A tall float matrix times a small one (K * N <= 8192, at least
     two blocks of rows) runs as np.matmul over 64-row blocks of a: OpenBLAS's
     small-matrix kernels then skip packing a, 1.3-1.8x faster here (3200x64 by
-    64x32: 132 -> 81 us in float32; 784x10 inputs: 1.4-1.9x)."""
+    64x32: 132 -> 81 us in float32; 784x10 inputs: 1.4-1.9x). A 1x1 b stays with
+    np.dot, which scales a by it with BLAS axpy (0 * inf is 0 there, NaN in matmul)."""
     if (a.ndim == 2 and b.ndim == 2 and a.shape[0] >= 2 * ROW_BLOCK
             and a.shape[1] * b.shape[1] <= 8192 and a.dtype == b.dtype
-            and a.dtype.kind in "fc" and a.flags.c_contiguous):
+            and a.dtype.kind in "fc" and a.flags.c_contiguous and b.size > 1):
         m, k, n = a.shape[0] - a.shape[0] % ROW_BLOCK, a.shape[1], b.shape[1]
         out = np.empty((a.shape[0], n), dtype=a.dtype)
         np.matmul(a[:m].reshape(-1, ROW_BLOCK, k), b, out=out[:m].reshape(-1, ROW_BLOCK, n))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from theanine.graph.basic import Variable
+from theanine.graph.sharding import normalize_spec
 from theanine.graph.sharedvalue import SharedVariable
 
 from .random import RandomStateSharedVariable
@@ -46,15 +47,21 @@ class TensorSharedVariable(_TensorMethods, SharedVariable):
 
 
 def shared(value, name=None, strict=False, allow_downcast=None, borrow=False,
-           broadcastable=None, target="cpu"):
+           broadcastable=None, target="cpu", sharding=None):
     """A shared variable holding `value` (a copy unless borrow=True).
 
     As in Theano, no dimension is broadcastable unless `broadcastable` says so;
-    Python floats give float64 and Python ints int64 (no floatX autocast)."""
+    Python floats give float64 and Python ints int64 (no floatX autocast).
+    sharding: how the jax backend splits the value over the devices of a mesh, e.g.
+    ``(None, "model")`` (columns split over the mesh axis 'model'); see
+    graph/sharding.py and docs/jax.md. Other backends ignore it."""
     if isinstance(value, Variable):
         raise TypeError(f"shared: value must be a number or an array, not the symbolic "
                         f"variable {value}")
     if isinstance(value, np.random.RandomState | np.random.Generator):
+        if sharding is not None:
+            raise TypeError(f"shared: a random generator cannot be split over devices "
+                            f"(sharding={sharding!r}); it is replicated")
         return RandomStateSharedVariable(value, name=name, borrow=borrow)
     arr = value if isinstance(value, np.ndarray) else np.asarray(value)
     if arr.dtype.kind in "OUSV" or arr.dtype.name not in _DTYPES:
@@ -66,9 +73,13 @@ def shared(value, name=None, strict=False, allow_downcast=None, borrow=False,
         raise ValueError(f"shared: broadcastable has {len(broadcastable)} entries for a "
                          f"{arr.ndim}-d value")
     ttype = TensorType(arr.dtype.name, broadcastable)
-    return TensorSharedVariable(ttype, arr, name=name, strict=strict,
-                                allow_downcast=allow_downcast,
-                                borrow=borrow or arr is not value)
+    if sharding is not None:
+        sharding = normalize_spec(sharding, arr.ndim, f"shared {name or ''}".rstrip())
+    var = TensorSharedVariable(ttype, arr, name=name, strict=strict,
+                               allow_downcast=allow_downcast,
+                               borrow=borrow or arr is not value)
+    var.sharding = sharding
+    return var
 
 
 _DTYPES = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",

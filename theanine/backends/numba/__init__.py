@@ -22,6 +22,7 @@ EMITTER_MODULES = [
     "theanine.backends.numba.ops_extra",  # tensor.extra_ops: ranges, cumulative, repetition,
     #                                       diagonal, unravel
     "theanine.backends.numba.ops_fused_recurrence",  # scan.fused_recurrence
+    "theanine.backends.numba.loops",  # loop fusion in compiled regions (the region planner)
     "theanine.backends.numba.ops_linalg",  # tensor.linalg (Dot, Gemm), nlinalg, slinalg
     "theanine.backends.numba.ops_nnet",  # tensor.nnet: softmax, crossentropy checks
     "theanine.backends.numba.ops_pool",  # tensor.signal.pool

@@ -1,11 +1,25 @@
-"""Compile kernels in a background process, one batch at a time.
+"""Compile kernels in background processes, several at once, largest first.
 
-The main process keeps running (on NumPy implementations) while a worker
-(``python -m theanine.backends.numba.worker``) compiles the requested kernels
-into the disk cache; a kernel's glue checks ``done(kernel)`` on its next call
-and then loads the compiled code from the cache (milliseconds). Requests made
-while a worker runs wait for the next batch. A worker that fails leaves the
-kernels uncompiled on disk; the process then compiles them itself when asked.
+The main process keeps running (on NumPy implementations) while workers
+(``python -m theanine.backends.numba.worker``, see its docstring for the
+protocol and their lifetime) compile the requested kernels into the disk cache;
+a kernel's glue checks ``done(kernel)`` on its next call and then loads the
+compiled code from the cache (milliseconds).
+
+Scheduling (invariants):
+- Up to ``max_workers()`` workers run at once ($THEANINE_NUMBA_WORKERS, default
+  the number of CPUs this process may use, at most MAX_WORKERS), never more
+  than there are unfinished jobs.
+- Every job goes to every live worker; each worker takes the largest job whose
+  kernel nobody is compiling (the kernel's lock), so the longest compile starts
+  first and a kernel is compiled once (longest-first on parallel machines).
+- A job is finished when one worker reports it, or when no worker is left to do
+  it (a worker that died); ``done`` is then True and the glue loads the kernel
+  from disk, or compiles it itself if asked to (a failed worker changes nothing
+  on disk).
+- Workers outlive this process only as long as the worker docstring says: they
+  finish what they hold within a bound, keeping it in the cache, so a short
+  script's compile work is not lost.
 """
 
 from __future__ import annotations
@@ -15,80 +29,152 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 from theanine import cache
 
-_lock = threading.Lock()
-_queue = []  # (kernel, signature) not yet sent
-_running = {"proc": None, "keys": set()}
-_finished = set()  # keys whose worker exited
+MAX_WORKERS = 4
+
+_lock = threading.RLock()
+_workers = []  # live _Worker objects
+_jobs = {}  # key -> job dict (requested, not finished)
+_finished = set()  # keys finished (ok, failed or abandoned)
+_failed = {}  # key -> message from the worker
 
 
-def _sig_spec(sig):
-    """The signature as JSON: the worker compiles exactly the types the glue calls
-    with (layout and read-only flag included)."""
-    return [[str(t.dtype), t.ndim, t.layout, not t.mutable] for t in sig]
+def max_workers():
+    env = os.environ.get("THEANINE_NUMBA_WORKERS", "").strip()
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            pass
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        n = os.cpu_count() or 1
+    return max(1, min(MAX_WORKERS, n))
 
 
-def request(kernel, sig):
-    with _lock:
-        if kernel.key in _running["keys"] or any(k.key == kernel.key for k, _ in _queue):
-            return
-        _finished.discard(kernel.key)
-        _queue.append((kernel, sig))
-    _pump()
-
-
-def _pump():
-    with _lock:
-        proc = _running["proc"]
-        if proc is not None:
-            if proc.poll() is None:
-                return
-            _finished.update(_running["keys"])
-            _running["proc"], _running["keys"] = None, set()
-        if not _queue:
-            return
-        batch, _queue[:] = list(_queue), []
-        jobs = []
-        for k, sig in batch:
-            k.write_module()
-            jobs.append({"key": k.key, "path": k.paths()[1], "sig": _sig_spec(sig)})
+class _Worker:
+    def __init__(self):
         env = dict(os.environ)
         env["THEANINE_CACHE_DIR"] = cache.cache_root()
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+        for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env.setdefault(v, "1")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "theanine.backends.numba.worker"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env=env, start_new_session=True)
+        self.alive = True
+        threading.Thread(target=self._listen, daemon=True).start()
+
+    def send(self, jobs):
         try:
-            proc = subprocess.Popen([sys.executable, "-m", "theanine.backends.numba.worker"],
-                                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL, env=env)
-            proc.stdin.write(json.dumps(jobs).encode())
-            proc.stdin.close()
+            self.proc.stdin.write((json.dumps(jobs) + "\n").encode())
+            self.proc.stdin.flush()
+            return True
         except (OSError, ValueError):
-            _finished.update(k.key for k, _ in batch)
+            return False
+
+    def _listen(self):
+        """Record each job the worker reports; when it exits, reap it."""
+        for line in self.proc.stdout:
+            key, _, status = line.decode(errors="replace").strip().partition(" ")
+            with _lock:
+                _jobs.pop(key, None)
+                _finished.add(key)
+                if status == "failed":
+                    _failed[key] = status
+        self.proc.wait()
+        with _lock:
+            self.alive = False
+            if self in _workers:
+                _workers.remove(self)
+            if not _workers:  # nobody left to do them: the glue decides
+                _finished.update(_jobs)
+                _jobs.clear()
+        _start_more()
+
+
+def request(kernel, spec):
+    request_all([(kernel, spec)])
+
+
+def request_all(pairs):
+    """Compile (kernel, signature spec) pairs in the background, largest kernel
+    first; a spec lists [dtype, ndim, layout, read-only] per array argument
+    (linker.sig_spec)."""
+    new = []
+    with _lock:
+        for kernel, spec in pairs:
+            if kernel.key in _jobs:
+                continue
+            _finished.discard(kernel.key)
+            try:
+                kernel.write_module()
+            except OSError:
+                _finished.add(kernel.key)
+                continue
+            job = {"key": kernel.key, "path": kernel.paths()[1], "sig": spec,
+                   "size": len(kernel.text)}
+            _jobs[kernel.key] = job
+            new.append(job)
+        if not new:
             return
-        _running["proc"], _running["keys"] = proc, {k.key for k, _ in batch}
-    threading.Thread(target=_reap, args=(proc,), daemon=True).start()
+        new.sort(key=lambda j: -j["size"])
+        for w in list(_workers):
+            if not w.send(new):
+                w.alive = False
+    _start_more()
 
 
-def _reap(proc):
-    """Wait for the worker (no zombie), record its kernels, start the next batch."""
-    proc.wait()
-    _pump()
+def _start_more():
+    """Start workers up to max_workers() (and the number of jobs); send them every
+    unfinished job."""
+    with _lock:
+        live = [w for w in _workers if w.alive]
+        want = min(max_workers(), len(_jobs)) - len(live)
+        if want <= 0 or not _jobs:
+            return
+        jobs = sorted(_jobs.values(), key=lambda j: -j["size"])
+        for _ in range(want):
+            try:
+                w = _Worker()
+            except (OSError, ValueError):
+                break
+            _workers.append(w)
+            w.send(jobs)
+        if not _workers:  # no worker could start: the glue compiles when asked
+            _finished.update(_jobs)
+            _jobs.clear()
 
 
 def done(kernel):
-    """True once the worker that compiled `kernel` has exited."""
-    _pump()
+    """True once `kernel`'s background compile has finished (or cannot happen)."""
     return kernel.key in _finished
 
 
+def failure(kernel):
+    """The worker's failure report for `kernel` ('failed'), or None."""
+    return _failed.get(kernel.key)
+
+
+def pending():
+    """Keys requested and not finished."""
+    with _lock:
+        return set(_jobs)
+
+
 def wait(timeout=None):
-    """Block until no background compile is running (for tests and benchmarks)."""
+    """Block until every requested kernel is finished (for tests and benchmarks);
+    False if `timeout` seconds passed first."""
+    deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        _pump()
         with _lock:
-            proc = _running["proc"]
-            if proc is None and not _queue:
-                return
-        if proc is not None:
-            proc.wait(timeout)
+            if not _jobs:
+                return True
+        if deadline is not None and time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)

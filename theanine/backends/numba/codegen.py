@@ -24,11 +24,11 @@ import contextlib
 
 import numpy as np
 
-from theanine.graph.basic import Constant
+from theanine.graph.basic import Apply, Constant
 from theanine.graph.traversal import toposort
 from theanine.ifelse.lazy import lazy_ifelse
 
-from .registry import Unsupported, emitter_for
+from .registry import Unsupported, emitter_for, region_planner
 
 NJIT_OPTS = "error_model='numpy', nogil=True"
 MAX_INLINE_CONST = 4096  # elements of an inner array constant written into the source
@@ -158,9 +158,10 @@ class Ctx:
         return var.type.ndim == 0
 
     def helper(self, src):
-        """Add module-level source once per module: an import of compiled helpers that
-        runtime.py does not gather (the linear-recurrence kernels of
-        recurrence_kernels.py, imported by name)."""
+        """Add module-level source once per module: a generated helper function, or an
+        import of compiled helpers that runtime.py does not gather (the linear-recurrence
+        kernels of recurrence_kernels.py, imported by name); fixed helpers belong in
+        kernels/."""
         if src not in self.module.defs:
             self.module.add(src)
 
@@ -199,7 +200,7 @@ def emit_function(module, name, inputs, outputs, boxed, cache, const_params=(), 
             ctx.line(f"{p} = {p}[()]")
         names[id(v)] = p
 
-    def ref(v):
+    def ref(v, names=names, module=module):
         if id(v) in names:
             return names[id(v)]
         if isinstance(v, Constant):
@@ -211,20 +212,35 @@ def emit_function(module, name, inputs, outputs, boxed, cache, const_params=(), 
             return names[id(v)]
         raise Unsupported(f"{v} is not an input of the compiled region")
 
-    for node in toposort(outputs, stop_at=inputs):
-        emit = emitter_for(node.op)
-        if emit is None:
+    nodes = toposort(outputs, stop_at=inputs)
+    for node in nodes:
+        if emitter_for(node.op) is None:
             raise Unsupported(f"no numba implementation of {type(node.op).__name__}")
         for o in node.outputs:
             if not is_tensor(o):
                 raise Unsupported(f"{node.op} produces a {o.type} value")
-        ins = [ref(v) for v in node.inputs]
-        outs = [module.unique("v") for _ in node.outputs]
-        ctx.dest = ctx.dests.get(id(node.outputs[0]))
-        emit(ctx, node, ins, outs)
-        ctx.dest = None
-        for o, n in zip(node.outputs, outs):
-            names[id(o)] = n
+    planner = region_planner()
+    items = planner[0](nodes) if planner else nodes
+    readers = {id(o): 1 for o in outputs}  # uses outside the group that computes them
+    group_of = {}
+    for it in items:
+        for node in getattr(it, "members", ()):
+            group_of[node] = it
+    for node in nodes:
+        for v in node.inputs:
+            if v.owner is None or group_of.get(v.owner) is not group_of.get(node, node):
+                readers[id(v)] = readers.get(id(v), 0) + 1
+
+    def needed(v):
+        return id(v) in readers or id(v) in ctx.dests
+
+    sizes = None
+    if not boxed and not dests and len(items) > 1:
+        sizes = _trial_sizes(items, ref, names, needed)
+    if sizes is not None and sum(sizes) > PART_LINES:
+        _emit_parts(ctx, items, sizes, ref, names, needed, outputs)
+    else:
+        _emit_items(ctx, items, ref, names, needed)
     rets = []
     for o in outputs:
         if not is_tensor(o):
@@ -248,3 +264,117 @@ def emit_function(module, name, inputs, outputs, boxed, cache, const_params=(), 
     src = (f"@numba.njit({opts})\ndef {name}({', '.join(params)}):\n" + "".join(ctx.lines))
     module.add(src)
     return name
+
+
+# A region whose statements exceed this many lines is emitted as several functions
+# ("parts") called in sequence: numba's compile time grows with the square of a
+# function's size (SSA reconstruction and inlining rescan the whole function: a
+# body of 120 / 240 / 650 generated lines took 6.6 / 14.7 / 46 s of CPU), so parts
+# of bounded size keep it linear.
+PART_LINES = 120
+
+
+def _trial_sizes(items, ref, names, needed):
+    """Lines each item generates, from an emission into a scratch module (nothing
+    of it is kept)."""
+    scratch = Module()
+    ctx = Ctx(scratch)
+    ctx.dests = {}
+    local = dict(names)
+    sizes = []
+    try:
+        for it in items:
+            before = len(ctx.lines)
+            _emit_items(ctx, [it], lambda v: ref(v, local, scratch), local, needed)
+            sizes.append(len(ctx.lines) - before)
+    except Unsupported:
+        return None
+    return sizes
+
+
+def _members(item):
+    return getattr(item, "members", None) or [item]
+
+
+def _emit_items(ctx, items, ref, names, needed):
+    """Statements for items (nodes, or loop-fused groups) in order."""
+    planner = region_planner()
+    for item in items:
+        if not isinstance(item, Apply):  # a loop-fused group of elementwise nodes
+            planner[1](ctx, item, ref, names, needed)
+            continue
+        node = item
+        emit = emitter_for(node.op)
+        ins = [ref(v) for v in node.inputs]
+        outs = [ctx.module.unique("v") for _ in node.outputs]
+        ctx.dest = ctx.dests.get(id(node.outputs[0]))
+        emit(ctx, node, ins, outs)
+        ctx.dest = None
+        for o, n in zip(node.outputs, outs):
+            names[id(o)] = n
+
+
+def _emit_parts(ctx, items, sizes, ref, names, needed, outputs):
+    """Emit `items` as consecutive part functions of at most PART_LINES lines each
+    (a larger item alone), each taking the values it reads from earlier parts and
+    the region's inputs, and returning those that later parts or the outputs read."""
+    module = ctx.module
+    parts, lines = [[]], 0
+    for it, n in zip(items, sizes):
+        if parts[-1] and lines + n > PART_LINES:
+            parts.append([])
+            lines = 0
+        parts[-1].append(it)
+        lines += n
+    made = {}
+    for c, part in enumerate(parts):
+        for it in part:
+            for node in _members(it):
+                for o in node.outputs:
+                    made[id(o)] = c
+    read_after = {id(o): len(parts) for o in outputs}
+    for c, part in enumerate(parts):
+        for it in part:
+            for node in _members(it):
+                for v in node.inputs:
+                    read_after[id(v)] = max(read_after.get(id(v), -1), c)
+    for c, part in enumerate(parts):
+        free, seen = [], set()
+        for it in part:
+            for node in _members(it):
+                for v in node.inputs:
+                    if (made.get(id(v), -1) < c and id(v) in names and id(v) not in seen
+                            and not isinstance(v, Constant)):
+                        seen.add(id(v))
+                        free.append(v)
+        exports = [o for it in part for node in _members(it) for o in node.outputs
+                   if read_after.get(id(o), -1) > c]
+        sub = Ctx(module)
+        sub.dests = {}
+        local = {}
+        params = []
+        for v in free:
+            local[id(v)] = module.unique("a")
+            params.append(local[id(v)])
+
+        def sub_ref(v, local=local):
+            if id(v) in local:
+                return local[id(v)]
+            if isinstance(v, Constant):
+                return ref(v)
+            raise Unsupported(f"{v} is not computed before its part of the region")
+
+        _emit_items(sub, part, sub_ref, local, needed)
+        rets = [sub_ref(o) for o in exports]
+        sub.line(f"return ({', '.join(rets)}{',' if rets else ''})")
+        opts = NJIT_OPTS.replace(", nogil=True", "") if sub.calls_python else NJIT_OPTS
+        fname = module.unique("part")
+        module.add(f"@numba.njit({opts})\ndef {fname}({', '.join(params)}):\n"
+                   + "".join(sub.lines))
+        r = ctx.tmp("r")
+        ctx.line(f"{r} = {fname}({', '.join(names[id(v)] for v in free)})")
+        ctx.calls_python = ctx.calls_python or sub.calls_python
+        for k, o in enumerate(exports):
+            n = module.unique("v")
+            ctx.line(f"{n} = {r}[{k}]")
+            names[id(o)] = n

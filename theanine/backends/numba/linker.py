@@ -13,10 +13,12 @@ Tiers (``set_policy`` / $THEANINE_NUMBA_COMPILE; $THEANINE_NUMBA_GRANULARITY=all
 compiles every node that has a numba implementation, for testing):
 - 'auto' (default): kernels already on disk load at their second call (the first
   runs on NumPy while numba is not started: starting it costs ~0.5 s); a missing
-  kernel runs its NumPy implementation until the node proves hot (HOT_SECONDS
-  of run time or HOT_CALLS calls), then compiles in a background process and
-  swaps in when ready. A Scan running on NumPy that would take longer than
-  LONG_SCAN seconds stops and waits for its compiled loop instead.
+  kernel runs its NumPy implementation until the function proves hot (its
+  compilable nodes have spent HOT_SECONDS on NumPy, or one of them HOT_CALLS
+  calls); then all its missing kernels compile in background processes and swap
+  in when ready. A Scan running on NumPy whose remaining steps would take longer
+  than LONG_SCAN seconds plus its kernel's expected compile time pauses, and the
+  compiled loop runs the rest from the step reached (scan.op.Paused).
 - 'background': every missing kernel starts compiling at link time.
 - 'sync': every kernel is compiled at link time (tests, benchmarks).
 - 'strict': as sync, and a kernel that fails to compile raises, as does a node
@@ -40,16 +42,17 @@ import numpy as np
 from theanine.backends.py.linker import link as py_link
 from theanine.backends.py.linker import py_funcify
 from theanine.graph.utils import user_stacklevel
-from theanine.scan.op import Scan, run_scan
+from theanine.scan.op import Paused, Scan, run_scan
 from theanine.tensor.composite import Composite
 
-from . import codegen, store
+from . import background, codegen, ops_scan, store
 from .registry import Unsupported, emitter_for, worth_compiling
 
 POLICIES = ("auto", "background", "sync", "strict", "checked")
-HOT_SECONDS = 0.2
+HOT_SECONDS = 0.1
 HOT_CALLS = 50
 LONG_SCAN = 1.0
+PAUSE_AFTER = 0.05  # seconds a NumPy loop runs before its projection is trusted
 _env_policy = os.environ.get("THEANINE_NUMBA_COMPILE", "auto").strip().lower()
 _env_gran = os.environ.get("THEANINE_NUMBA_GRANULARITY", "auto").strip().lower()
 _state = {"policy": _env_policy if _env_policy in POLICIES else "auto",
@@ -100,7 +103,10 @@ def kernel_text(node):
     if emitter_for(node.op) is None:
         raise Unsupported("no numba implementation is registered")
     m = codegen.Module()
-    codegen.emit_function(m, "kernel", node.inputs, node.outputs, boxed=True, cache=True)
+    if isinstance(node.op, Scan):
+        ops_scan.scan_entry(m, node)
+    else:
+        codegen.emit_function(m, "kernel", node.inputs, node.outputs, boxed=True, cache=True)
     return m.text()
 
 
@@ -126,6 +132,12 @@ def sig_name(node):
     """store.sig_key of expected_sig(node), without importing numba."""
     return ",".join(store.describe(v.type.dtype, v.type.ndim, lay, True)
                     for v, lay in zip(node.inputs, layouts(node)))
+
+
+def sig_spec(node):
+    """expected_sig without numba: [dtype, ndim, layout, read-only] per argument,
+    what a background worker compiles."""
+    return [[v.type.dtype, v.type.ndim, lay, True] for v, lay in zip(node.inputs, layouts(node))]
 
 
 def layouts(node):
@@ -159,6 +171,8 @@ class NodeKernel:
         self.calls = 0
         self.requested = False
         self.on_disk = None
+        self.siblings = [self]  # the kernels of the same function (link sets them)
+        self.shared_spent = [0.0]  # NumPy time of all of them (link shares the list)
         self.call = self._make_call()
 
     def _make_call(self):
@@ -222,6 +236,9 @@ class NodeKernel:
         if k.failed is None:
             if self.on_disk is None or (self.requested and background.done(k)):
                 self.on_disk = store.cached_on_disk(k, sig_name(self.node))
+                if not self.on_disk and background.failure(k):
+                    k.failed = "its background compile failed"
+                    warn_object_mode(self.node.op, k.failed)
             # A kernel on disk loads in milliseconds once numba runs in this process;
             # starting numba costs ~0.5 s, so a first call runs on NumPy and the
             # compiled kernels load from the second call on.
@@ -231,55 +248,92 @@ class NodeKernel:
         t0 = time.perf_counter()
         try:
             return self.fallback(*args)
-        except _LongScan:
-            self.compile_now()
-            if self.cell[0] is None:
-                return self.fallback.plain(*args)
-            return self.call(*args)
+        except Paused as p:  # a long loop: the rest runs compiled, not from step 0
+            return self._resume(p)
         finally:
-            self.spent += time.perf_counter() - t0
+            dt = time.perf_counter() - t0
+            self.spent += dt
+            self.shared_spent[0] += dt
             self.calls += 1
             if (not self.requested and k.failed is None and _state["policy"] == "auto"
-                    and (self.spent > HOT_SECONDS or self.calls >= HOT_CALLS)):
+                    and (self.shared_spent[0] > HOT_SECONDS or self.calls >= HOT_CALLS)):
                 self.request()
 
+    def _resume(self, paused):
+        """Run the steps of a paused NumPy loop that are left: compiled if the
+        kernel compiles (or loads), else on NumPy; each step runs once."""
+        node = self.node
+        n_rest, outer = paused.rest()
+        if self.compile_now():
+            out = self.call(np.asarray(n_rest, dtype=node.inputs[0].type.dtype), *outer)
+        else:
+            out = run_scan(node.op, node.op.inner_function(), node, n_rest, outer)
+        res = paused.join((out,) if len(node.outputs) == 1 else out)
+        return res if len(node.outputs) != 1 else res[0]
+
     def request(self):
+        """Compile this function's missing kernels that have run in the background
+        (the function is hot: in use), the largest first."""
         if not self.requested:
+            request_missing(self.siblings, used_only=True)
             self.requested = True
-            if self.kernel.usable():
-                background.request(self.kernel, expected_sig(self.node))
-            else:  # no disk cache for a worker to fill: compile here (store.py)
-                self.compile_now()
 
 
-class _LongScan(Exception):
-    pass
+def request_missing(kernels, used_only=False):
+    """Background compiles of the kernels not yet requested, compiled or on disk
+    (with `used_only`, of those that have run: a fused elementwise node that the glue
+    always sends to NumPy, its arrays being small, never needs its kernel)."""
+    batch = []
+    for nk in kernels:
+        if nk.requested or nk.kernel.failed is not None or nk.ready():
+            continue
+        if used_only and not nk.calls:
+            continue
+        nk.requested = True
+        if store.cached_on_disk(nk.kernel, sig_name(nk.node)):
+            nk.on_disk = True  # another process compiled it: it loads at its next call
+        elif not nk.kernel.usable():  # no disk cache for a worker to fill (store.py)
+            nk.compile_now()
+        else:
+            batch.append((nk.kernel, sig_spec(nk.node)))
+    background.request_all(batch)
 
 
-def _scan_fallback(node, base):
-    """The py Scan, stopping early (to wait for the compiled loop) when it projects
-    to run longer than LONG_SCAN seconds."""
+def compile_estimate(kernel):
+    """Seconds a compile of `kernel` is expected to take here (measured on 2
+    x86 cores: ~30 ms of CPU per generated line of a loop, plus numba's start);
+    a kernel on disk loads in milliseconds."""
+    if kernel.dispatcher is not None or store.cached_on_disk(kernel):
+        return 0.05
+    start = 0.0 if _state.get("numba_started") else 0.7
+    return start + 0.03 * kernel.text.count("\n")
+
+
+def _scan_fallback(node, kernel):
+    """The py Scan, paused (scan.op.Paused) when the steps left would take longer on
+    NumPy than LONG_SCAN plus compiling `kernel`: the compiled loop then runs the
+    rest, from where NumPy stopped."""
     op = node.op
     nout = len(node.outputs)
 
     def run(n_steps, *outer):
         n = int(n_steps)
-        inner = op.inner_function()
         t0 = time.perf_counter()
-        count = [0]
+        budget = []
 
-        def step(*a):
-            c = count[0] = count[0] + 1
-            if c & 15 == 0:
-                el = time.perf_counter() - t0
-                if el > 0.05 and el / c * (n - c) > LONG_SCAN:
-                    raise _LongScan
-            return inner(*a)
+        def pause(t):
+            if t & 15:
+                return False
+            el = time.perf_counter() - t0
+            if el < PAUSE_AFTER or el / t * (n - t) < LONG_SCAN:
+                return False
+            if not budget:
+                budget.append(LONG_SCAN + compile_estimate(kernel))
+            return el / t * (n - t) > budget[0]
 
-        res = run_scan(op, step, node, n, outer)
+        res = run_scan(op, op.inner_function(), node, n, outer, pause=pause)
         return res if nout != 1 else res[0]
 
-    run.plain = base
     return run
 
 
@@ -338,8 +392,9 @@ def link(fgraph, check_types=False, allow_gc=True, profile=None, **_):
             warn_object_mode(op, str(e))
             return base
 
-        fallback = _scan_fallback(node, base) if isinstance(op, Scan) else base
-        nk = NodeKernel(store.get(text), node, fallback)
+        kernel = store.get(text)
+        fallback = _scan_fallback(node, kernel) if isinstance(op, Scan) else base
+        nk = NodeKernel(kernel, node, fallback)
         kernels.append(nk)
         return _numpy_when_large(op, nk.call, base)
 
@@ -349,9 +404,10 @@ def link(fgraph, check_types=False, allow_gc=True, profile=None, **_):
         for nk in kernels:
             nk.compile_now(strict=pol != "sync")
     elif pol == "background":
-        for nk in kernels:
-            if not store.cached_on_disk(nk.kernel, sig_name(nk.node)):
-                nk.request()
+        request_missing(kernels)
+    shared_spent = [0.0]
+    for nk in kernels:
+        nk.siblings, nk.shared_spent = kernels, shared_spent
 
     def compile_now():
         return all([nk.compile_now() for nk in kernels])
@@ -359,9 +415,11 @@ def link(fgraph, check_types=False, allow_gc=True, profile=None, **_):
     fn.kernels = kernels
     fn.compile_now = compile_now
     fn.ready = lambda: all(nk.ready() for nk in kernels)
+    # full speed: every kernel that has run is compiled code (the glue sends small
+    # arrays of some fused elementwise nodes to NumPy: their kernels never run)
+    fn.full_speed = lambda: all(nk.ready() or not nk.calls for nk in kernels)
     return fn
 
 
-from . import background  # noqa: E402
 
 __all__ = ["link", "set_policy", "policy", "check_available"]

@@ -107,16 +107,20 @@ def _elemwise(ctx, node, ins, outs):
     _emit(ctx, node, ins, outs, steps)
 
 
-@register(Composite, outer=True)
-def _composite(ctx, node, ins, outs):
-    op = node.op
-    dtypes = [v.type.dtype for v in node.inputs]
+def composite_steps(op, in_dtypes):
+    """A Composite's program as emit_dag's steps, given its inputs' dtypes."""
+    dtypes = list(in_dtypes)
     steps = []
     for sop, args, dtype in op.program:
         refs = [("in", a) if a < op.nin else ("step", a - op.nin) for a in args]
         steps.append((sop, refs, [dtypes[a] for a in args], dtype))
         dtypes.append(dtype)
-    _emit(ctx, node, ins, outs, steps)
+    return steps
+
+
+@register(Composite, outer=True)
+def _composite(ctx, node, ins, outs):
+    _emit(ctx, node, ins, outs, composite_steps(node.op, [v.type.dtype for v in node.inputs]))
 
 
 @register(DimShuffle)

@@ -4,7 +4,11 @@
 
 Products: float32/float64 matrix products call NumPy's BLAS gemm (kernels/gemm.py:
 gemm_into) where NumPy ships OpenBLAS, else numba's np.dot; other float and complex
-products np.dot; integer products are loops (BLAS has none).
+products np.dot; integer products are loops (BLAS has none). A product where one
+operand has a single element and the other more is computed as np.dot does it (BLAS
+axpy: all zeros for a zero factor, also next to inf / NaN; see
+kernels/blas.one_element_dot_skips_zero), so Dot and Gemm give the py backend's
+values there too.
 
 Matrix algebra computes in the dtype NumPy / SciPy would use (integers in float64)
 and casts to the output dtype: numba's np.linalg (LAPACK) for inv, pinv, eig,
@@ -199,39 +203,105 @@ def _eigvalsh(ctx, node, ins, outs):
 
 
 # -- products ------------------------------------------------------------------
+def _zero_factor(x, y, xv, yv, dtype):
+    """A condition under which np.dot(x, y) is all zeros although IEEE arithmetic
+    (BLAS gemm, numba's np.dot) gives NaN for 0 * inf: one operand has a single
+    element, which is 0, and the other more (np.dot scales by it with BLAS axpy,
+    which skips a zero factor; blas.one_element_dot_skips_zero). None where this
+    NumPy does not skip, or the shapes cannot have such an operand. A nonzero single
+    element gives IEEE's products on both. Emitted as scalar tests, so kernels compile
+    no extra array code for this rare case."""
+    if not blas.one_element_dot_skips_zero(dtype):
+        return None
+    nx, ny = xv.type.ndim, yv.type.ndim
+    first = {1: "[0]", 2: "[0, 0]"}
+    if nx == 1 and ny == 1:
+        return None  # vector . vector: a single element each, or none
+    cases = []
+    if (nx, ny) != (2, 1):  # x is (1,) or (1, 1)
+        cases.append(f"({x}.size == 1 and {y}.size > 1 and {x}{first[nx]} == 0)")
+    if (nx, ny) != (1, 2):  # y is (1,) or (1, 1)
+        cases.append(f"({y}.size == 1 and {x}.size > 1 and {y}{first[ny]} == 0)")
+    return " or ".join(cases)
+
+
+def _dot_shape(a, b, na, nb):
+    """The shape of dot(a, b) (vector . vector, a scalar: ())."""
+    return {(1, 2): f"({b}.shape[1],)", (2, 1): f"({a}.shape[0],)",
+            (2, 2): f"({a}.shape[0], {b}.shape[1])"}.get((na, nb), "()")
+
+
 @register(Gemm)
 def _gemm(ctx, node, ins, outs):
+    """As py's Gemm: r = np.dot(x, y) * a + b * z (np.dot's zero factor included)."""
     z, a, x, y, b = ins
     with ctx.block(f"if {x}.shape[-1] != {y}.shape[0]:"):
         ctx.line("raise ValueError('dot: shapes are not aligned')")
     r = outs[0]
-    zv, _, xv, yv, _ = node.inputs
-    bz = zv.type.broadcastable
+    zv, av, xv, yv, bv = node.inputs
+    zero = _zero_factor(x, y, xv, yv, zv.type.dtype)
+    if zero is not None and not is_value(av, 1):
+        zero = f"({zero}) and math.isfinite({a})"  # else 0 * a is NaN: the product's way
     direct = xv.type.ndim == yv.type.ndim == 2 and blas.available(zv.type.dtype)
-    if direct and zv.type.ndim == 2 and not any(bz):
+    if direct and zv.type.ndim == 2 and not any(zv.type.broadcastable):
         # a whole z: its copy (a C-contiguous memcpy, ~4x faster than r[:] = z
         # into a new array) receives the product
         with ctx.block(f"if {z}.shape[0] != {x}.shape[0] or {z}.shape[1] != {y}.shape[1]:"):
             ctx.line("raise ValueError('Gemm: dot(x, y) does not have the shape of z')")
         ctx.line(f"{r} = {z}.copy()")
+        _gemm_into_unless(ctx, zero, node, ins, r)
+    elif direct:  # NumPy's gemm adds the product into a copy of z
+        ctx.line(f"{r} = np.empty(({x}.shape[0], {y}.shape[1]), {ctx.dtype(zv)})")
+        _check_z(ctx, node, z, r)
+        ctx.line(f"{r}[:] = {z}")
+        _gemm_into_unless(ctx, zero, node, ins, r)
+    else:  # a fresh product: scaled, summed in place
+        _product(ctx, zero, f"np.dot({x}, {y})",
+                 _dot_shape(x, y, xv.type.ndim, yv.type.ndim), ctx.dtype(zv), r)
+        _check_z(ctx, node, z, r)
+        # r = a * r + b * z as one explicit loop: numba compiles each array
+        # expression (r *= a; r += b * z) into a ufunc of its own (-26% compile time
+        # of a loop body made of matrix-vector products)
+        bz = zv.type.broadcastable
+        scaled = "" if is_value(av, 1) else f" * {a}"
+        plus = "" if is_value(bv, 1) else f"{b} * "
+        with ctx.loops([f"{r}.shape[{d}]" for d in range(len(bz))]) as idx:
+            at = ", ".join(idx)
+            zat = ", ".join("0" if bz[d] else i for d, i in enumerate(idx))
+            ctx.line(f"{r}[{at}] = {r}[{at}]{scaled} + {plus}{z}[{zat}]")
+
+
+def _gemm_into_unless(ctx, zero, node, ins, r):
+    """r (holding z) = a * x @ y + b * r, or b * r where the product is np.dot's zeros."""
+    z, a, x, y, b = ins
+    if zero is None:
         ctx.line(f"gemm_into({a}, {x}, {y}, {b}, {r})")
         return
-    if direct:  # NumPy's gemm adds the product into a copy of z
-        ctx.line(f"{r} = np.empty(({x}.shape[0], {y}.shape[1]), {ctx.dtype(zv)})")
-    else:
-        ctx.line(f"{r} = np.dot({x}, {y})")  # a fresh array: scaled, summed in place
-    same = [f"{z}.shape[{i}] != {r}.shape[{i}]" for i, b in enumerate(bz) if not b]
-    if same:  # a broadcastable dim of z has length 1 by its type
+    with ctx.block(f"if not ({zero}):"):
+        ctx.line(f"gemm_into({a}, {x}, {y}, {b}, {r})")
+    if not is_value(node.inputs[4], 1):
+        with ctx.block("else:"):
+            ctx.line(f"{r} *= {b}")
+
+
+def _product(ctx, zero, expr, shape, dtype, out):
+    """out = expr (a product), or zeros of `shape` where `zero` holds (np.dot's rule)."""
+    if zero is None:
+        ctx.line(f"{out} = {expr}")
+        return
+    with ctx.block(f"if {zero}:"):
+        ctx.line(f"{out} = np.zeros({shape}, {dtype})")
+    with ctx.block("else:"):
+        ctx.line(f"{out} = {expr}")
+
+
+def _check_z(ctx, node, z, r):
+    """z has the product r's shape (a broadcastable dim of z has length 1 by its type)."""
+    same = [f"{z}.shape[{i}] != {r}.shape[{i}]"
+            for i, bc in enumerate(node.inputs[0].type.broadcastable) if not bc]
+    if same:
         with ctx.block(f"if {' or '.join(same)}:"):
             ctx.line("raise ValueError('Gemm: dot(x, y) does not have the shape of z')")
-    if direct:
-        ctx.line(f"{r}[:] = {z}")
-        ctx.line(f"gemm_into({a}, {x}, {y}, {b}, {r})")
-        return
-    if not is_value(node.inputs[1], 1):
-        ctx.line(f"{r} *= {a}")
-    ctx.line(f"{r} += {z}" if is_value(node.inputs[4], 1) else f"{r} += {b} * {z}")
-
 
 
 def _blas_ok(dtype):
@@ -246,20 +316,35 @@ def _as(ctx, x, var, dtype):
     return f"{x}.astype({np_dtype(dtype)})"
 
 
-@register(Dot)
-def _dot(ctx, node, ins, outs):
-    a, b = ins
+def _operands(ctx, node, ins, mismatch, message):
+    """The two operands of a product in the output dtype, (a, b, av, bv, dtype), after
+    a check that raises ValueError(message) where `mismatch` ({a}, {b}) holds."""
     av, bv = node.inputs
     dt = node.outputs[0].type.dtype
-    a, b = _as(ctx, a, av, dt), _as(ctx, b, bv, dt)
-    with ctx.block(f"if {a}.shape[-1] != {b}.shape[0]:"):
-        ctx.line("raise ValueError('dot: shapes are not aligned')")
+    a, b = _as(ctx, ins[0], av, dt), _as(ctx, ins[1], bv, dt)
+    with ctx.block(f"if {mismatch.format(a=a, b=b)}:"):
+        ctx.line(f"raise ValueError({message!r})")
+    return a, b, av, bv, dt
+
+
+@register(Dot)
+def _dot(ctx, node, ins, outs):
+    a, b, av, bv, dt = _operands(ctx, node, ins, "{a}.shape[-1] != {b}.shape[0]",
+                                 "dot: shapes are not aligned")
+    zero = _zero_factor(a, b, av, bv, dt)
     if av.type.ndim == bv.type.ndim == 2 and blas.available(dt):
         ctx.line(f"{outs[0]} = np.empty(({a}.shape[0], {b}.shape[1]), {np_dtype(dt)})")
-        ctx.line(f"gemm_into(1.0, {a}, {b}, 0.0, {outs[0]})")
+        if zero is None:
+            ctx.line(f"gemm_into(1.0, {a}, {b}, 0.0, {outs[0]})")
+            return
+        with ctx.block(f"if {zero}:"):
+            ctx.line(f"{outs[0]}[:] = 0")
+        with ctx.block("else:"):
+            ctx.line(f"gemm_into(1.0, {a}, {b}, 0.0, {outs[0]})")
         return
     if _blas_ok(dt):
-        ctx.line(f"{outs[0]} = np.dot({a}, {b})")
+        _product(ctx, zero, f"np.dot({a}, {b})", _dot_shape(a, b, av.type.ndim, bv.type.ndim),
+                 np_dtype(dt), outs[0])
         return
     # integer / bool products: loops (BLAS has none)
     o = outs[0]
@@ -291,12 +376,9 @@ def _dot(ctx, node, ins, outs):
 
 @register(BatchedDot)
 def _batched_dot(ctx, node, ins, outs):
-    a, b = ins
-    av, bv = node.inputs
-    dt = node.outputs[0].type.dtype
-    a, b = _as(ctx, a, av, dt), _as(ctx, b, bv, dt)
-    with ctx.block(f"if {a}.shape[0] != {b}.shape[0] or {a}.shape[-1] != {b}.shape[1]:"):
-        ctx.line("raise ValueError('batched_dot: shapes do not match')")
+    a, b, av, bv, dt = _operands(
+        ctx, node, ins, "{a}.shape[0] != {b}.shape[0] or {a}.shape[-1] != {b}.shape[1]",
+        "batched_dot: shapes do not match")
     o, t = outs[0], ctx.tmp("t")
     na, nb = av.type.ndim, bv.type.ndim
     shape = [f"{a}.shape[0]"] + ([f"{a}.shape[1]"] if na == 3 else []) + \

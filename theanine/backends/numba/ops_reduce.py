@@ -21,20 +21,15 @@ _WIDE_SUM = {"float32": "float64", "complex64": "complex128"}
 _IDENT = {"sum": "0", "prod": "1", "prod_without_zeros": "1", "all": "True", "any": "False"}
 
 
+# kind -> how a reduction combines its accumulator {a} with a value {v}
+_COMBINE = {"sum": "{a} + {v}", "prod": "{a} * {v}",
+            "prod_without_zeros": "{a} * ({v} if {v} != 0 else 1)",
+            "max": "nan_max({a}, {v})", "min": "nan_min({a}, {v})",
+            "all": "{a} and ({v} != 0)", "any": "{a} or ({v} != 0)"}
+
+
 def _combine(kind, acc, v):
-    if kind == "sum":
-        return f"{acc} + {v}"
-    if kind == "prod":
-        return f"{acc} * {v}"
-    if kind == "prod_without_zeros":
-        return f"{acc} * ({v} if {v} != 0 else 1)"
-    if kind == "max":
-        return f"nan_max({acc}, {v})"
-    if kind == "min":
-        return f"nan_min({acc}, {v})"
-    if kind == "all":
-        return f"{acc} and ({v} != 0)"
-    return f"{acc} or ({v} != 0)"
+    return _COMBINE[kind].format(a=acc, v=v)
 
 
 @register(CAReduce)

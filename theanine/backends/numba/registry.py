@@ -37,14 +37,29 @@ from . import EMITTER_MODULES
 EMITTERS = Registry("numba", modules=EMITTER_MODULES)
 register = EMITTERS.register
 
+_PLANNER = []  # [plan, emit_group], installed by loops.py when it loads
+
 
 class Unsupported(Exception):
     """This node has no numba implementation (it runs in object mode)."""
 
 
 def emitter_for(op):
-    """The emitter registered for op's class (or a base class), else None."""
+    """The emitter registered for op's class (or a base class), else None; `op` may
+    also be a class."""
     return EMITTERS.lookup(op)
+
+
+def set_region_planner(plan, emit_group):
+    """Install loop fusion (loops.py): plan(nodes) -> items, a node or a group, in
+    emission order; emit_group(ctx, group, ref, names, needed) emits a group."""
+    _PLANNER[:] = [plan, emit_group]
+
+
+def region_planner():
+    """(plan, emit_group) of loops.py (loaded with the emitter modules)."""
+    EMITTERS.load()
+    return tuple(_PLANNER) or None
 
 
 def worth_compiling(op):

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from theanine.graph.basic import Constant
 from theanine.tensor.elemwise import Elemwise, check_broadcast
+from theanine.tensor.scalar_ops import Second
 
 from .linker import IMPLS
 
@@ -22,6 +24,15 @@ def _funcify_elemwise(op, node):
     impl = getattr(type(op.scalar_op).impl, "ufunc", None) or op.scalar_op.impl
     dtype = np.dtype(node.outputs[0].type.dtype)
     asarray = np.asarray
+    fill = node.inputs[1] if isinstance(op.scalar_op, Second) else None
+    if (isinstance(fill, Constant) and all(fill.type.broadcastable)
+            and not np.asarray(fill.data).any()):
+        zeros = np.zeros  # zeros_like(x): calloc'd pages, no broadcast and copy
+
+        def zeros_like(x, _):
+            return zeros(x.shape, dtype)
+
+        return zeros_like
     if len(node.inputs) == 1:
         def unary(a):
             r = asarray(impl(a))

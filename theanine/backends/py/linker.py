@@ -65,9 +65,10 @@ CHUNK_SIZE = 2000  # nodes per generated function
 
 @gc_paused()
 def link(fgraph, check_types=False, allow_gc=True, profile=None, funcify=py_funcify,
-         chunk_size=None, monitor=None):
+         chunk_size=None, monitor=None, **_):
     """Compile `fgraph` into fn(*inputs) -> tuple(outputs); ``fn.source`` is the code.
-    monitor: (pre_func, post_func) called around each node (Theano's MonitorMode)."""
+    monitor: (pre_func, post_func) called around each node (Theano's MonitorMode).
+    Other options (a device backend's ``updates=``) do not apply here."""
     chunk = chunk_size or CHUNK_SIZE
     nodes = fgraph.toposort()
     n_chunks = max(1, -(-len(nodes) // chunk))
@@ -106,6 +107,10 @@ def link(fgraph, check_types=False, allow_gc=True, profile=None, funcify=py_func
         bodies.append(_chunk_body(nodes, c * chunk, min(len(nodes), (c + 1) * chunk),
                                   fgraph.inputs, chunked, pos, last, last_here, slot,
                                   consts, allow_gc))
+    calls = {}  # (function name, line) -> (node index, argument expressions)
+    for c, body in enumerate(bodies):
+        for line, (k, args) in body[2].items():
+            calls[(f"chunk{c}" if chunked else "graph_fn", line)] = (k, args)
     for k, node in enumerate(nodes):
         fn = funcify(node.op, node)
         if profile is not None:
@@ -124,7 +129,7 @@ def link(fgraph, check_types=False, allow_gc=True, profile=None, funcify=py_func
                    + f"    return ({ret})\n"]
     else:
         # Compiled one by one: CPython compiles a huge module superlinearly.
-        sources = [f"def chunk{c}(s):\n" + "".join(b) for c, (b, _) in enumerate(bodies)]
+        sources = [f"def chunk{c}(s):\n" + "".join(b) for c, (b, _, _) in enumerate(bodies)]
         n_free = len(slot) - len(fgraph.inputs)
         sources.append(f"def graph_fn({params}):\n"
                        f"    s = [{params}{',' if params else ''}] + [None] * {n_free}\n"
@@ -134,14 +139,40 @@ def link(fgraph, check_types=False, allow_gc=True, profile=None, funcify=py_func
         exec(compile(src, "<theanine py graph>", "exec"), env)
     fn = env["graph_fn"]
     fn.source = "".join(sources)
+    codes = {env[f"chunk{c}"].__code__ for c in range(n_chunks)} if chunked else {fn.__code__}
+    fn.locate = lambda exc: _locate(exc, codes, calls, nodes)
     return fn
+
+
+def _locate(exc, codes, calls, nodes):
+    """(node, its input values) of the node call that raised `exc`, read from the
+    traceback (the generated function's line and local variables), or None. Nothing
+    runs again: user code in the graph runs as often as the graph says."""
+    tb = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        if frame.f_code in codes:
+            hit = calls.get((frame.f_code.co_name, tb.tb_lineno))
+            if hit is None:
+                return None
+            k, args = hit
+            scope = dict(frame.f_globals)
+            scope.update(frame.f_locals)
+            try:
+                values = [eval(a, scope) for a in args]  # noqa: S307 - our own names
+            except Exception:  # noqa: BLE001 - a value is gone: report the node alone
+                values = None
+            return nodes[k], values
+        tb = tb.tb_next
+    return None
 
 
 def _chunk_body(nodes, start, stop, inputs, chunked, pos, last, last_here, slot, consts,
                 allow_gc):
-    """Statements for nodes[start:stop]; returns (lines, {id(var): local name})."""
+    """Statements for nodes[start:stop]; returns (lines, {id(var): local name},
+    {line number of a node's call: (node index, argument expressions)})."""
     reg = {} if chunked else {id(v): f"i{k}" for k, v in enumerate(inputs)}
-    free, lines = [], []
+    free, lines, calls = [], [], {}
     n_regs = 0
     for k in range(start, stop):
         node = nodes[k]
@@ -176,6 +207,7 @@ def _chunk_body(nodes, start, stop, inputs, chunked, pos, last, last_here, slot,
             if id(o) not in last and allow_gc:  # an output nobody uses
                 unused.append(reg.pop(id(o)))
         call = f"f{k}({', '.join(args)})"
+        calls[len(lines) + 2] = (k, args)  # line 1 is the def line
         if len(targets) == 1 and id(node.outputs[0]) in slot:
             lines.append(f"    {targets[0]} = s[{slot[id(node.outputs[0])]}] = {call}\n")
         else:
@@ -187,7 +219,7 @@ def _chunk_body(nodes, start, stop, inputs, chunked, pos, last, last_here, slot,
             lines.append(f"    del {', '.join(dead + unused)}\n")
         lines.extend(f"    {r} = None\n" for r in dead_slots)
         free.extend(released + unused)
-    return lines, reg
+    return lines, reg, calls
 
 
 def _checked(fn, node):

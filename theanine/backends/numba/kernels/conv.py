@@ -105,7 +105,9 @@ def conv_cols(xf, xo, H, W, kh, kw, geo, oh, ow, cf):
 
 @_J
 def conv_uncols(xf, xo, H, W, kh, kw, geo, oh, ow, cf):
-    # col2im, the adjoint of conv_cols: xf[...] += cf[...]
+    # col2im, the adjoint of conv_cols: xf[...] += cf[...]. Its loop nest repeats
+    # conv_cols's on purpose: each innermost loop is then one plain copy or add that
+    # LLVM vectorises (a direction flag tested inside it would not).
     n, sw = oh * ow, np.uint64(geo[7])
     for c in range(cf.size // (n * kh * kw)):
         for i in range(kh):

@@ -80,30 +80,34 @@ def _new_state(state, cols):
 
 
 @_J
+def _fill(cols, n, out):
+    """Advance the streams (the six state columns `cols`) for n samples; sample i in
+    out[i], converted to out's dtype (float32 rounds as np.float32(z) does)."""
+    k = cols.shape[1]  # min(streams, n): a round of draws advances each stream once
+    x11, x12, x13, x21, x22, x23 = cols[0], cols[1], cols[2], cols[3], cols[4], cols[5]
+    for lo in range(0, n, max(k, 1)):
+        for j in range(min(k, n - lo)):
+            out[lo + j] = _next(x11, x12, x13, x21, x22, x23, j)
+
+
+@_J
 def mrg_uniform_f64(state, size):
     """(new state, flat float64 samples) for the samples of `size`."""
     n, cols = _columns(state, size)
-    ns, k = state.shape[0], cols.shape[1]
-    x11, x12, x13, x21, x22, x23 = cols[0], cols[1], cols[2], cols[3], cols[4], cols[5]
     out = np.empty(n, np.float64)
-    for lo in range(0, n, ns):
-        for j in range(min(k, n - lo)):
-            z = _next(x11, x12, x13, x21, x22, x23, j)
-            out[lo + j] = np.float64(z) * 4.656612873077392578125e-10
+    _fill(cols, n, out)
+    out *= 4.656612873077392578125e-10
     return _new_state(state, cols), out
 
 
 @_J
 def mrg_uniform_f32(state, size):
-    """(new state, flat float32 samples) for the samples of `size`."""
+    """(new state, flat float32 samples) for the samples of `size`: float32(z) times
+    the float32 scale, in float32, as the py op."""
     n, cols = _columns(state, size)
-    ns, k = state.shape[0], cols.shape[1]
-    x11, x12, x13, x21, x22, x23 = cols[0], cols[1], cols[2], cols[3], cols[4], cols[5]
     out = np.empty(n, np.float32)
-    for lo in range(0, n, ns):
-        for j in range(min(k, n - lo)):
-            z = _next(x11, x12, x13, x21, x22, x23, j)
-            out[lo + j] = np.float32(z) * np.float32(4.6566126e-10)
+    _fill(cols, n, out)
+    out *= np.float32(4.6566126e-10)
     return _new_state(state, cols), out
 
 

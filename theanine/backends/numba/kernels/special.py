@@ -17,7 +17,10 @@ with a 50-digit reference, tests/backends/highprec.py):
 - ``trigamma_f64``: +inf at 0, the negative integers and -inf (as SciPy); the
   recurrence up to 10 (all terms positive) and the asymptotic series; the
   reflection pi^2 / sin^2(pi x) - psi1(1 - x) below 0.
-- ``gammaln_f64``: libm's lgamma, with gammaln(-inf) = -inf as SciPy.
+- ``gammaln_f64``: libm's lgamma, with SciPy's values where they differ:
+  gammaln(-inf) = -inf, and +inf for a subnormal x with |x| < 1 / DBL_MAX
+  (SciPy's Cephes lgam divides 1 by x first, which overflows there; the true
+  value, -log|x|, is about 709.8-744.4). py (SciPy) is the reference.
 - ``softplus``: log(1 + exp(x)) without overflow; softplus(-inf) = 0.
 - ``erfinv_f64``, ``erfcx_f64``: accurate to a few ulps.
 
@@ -35,7 +38,6 @@ __all__ = ["softplus", "psi_f64", "trigamma_f64", "gammaln_f64", "erfinv_f64",
            "erfcx_f64"]
 
 _J = numba.njit(error_model="numpy", nogil=True)
-_INLINE = numba.njit(error_model="numpy", nogil=True, inline="always")
 
 # B_2k / (2k), k = 1..7 (Bernoulli numbers): the asymptotic series of psi
 _PSI_ASY = (1.0 / 12, -1.0 / 120, 1.0 / 252, -1.0 / 240, 1.0 / 132, -691.0 / 32760,
@@ -50,7 +52,7 @@ _SHIFT = 9  # _X0_HI + 9 > 10: the asymptotic series is accurate there
 _PI2 = np.pi * np.pi
 
 
-@_INLINE
+@_J
 def softplus(x):
     if x > 0:
         return x + np.log1p(np.exp(-x))
@@ -138,8 +140,13 @@ def trigamma_f64(x):
 
 @_J
 def gammaln_f64(x):
-    """log|gamma(x)| (libm); -inf at -inf as scipy.special.gammaln."""
-    return x if x == -np.inf else math.lgamma(x)
+    """log|gamma(x)| (libm); -inf at -inf, and +inf where 1 / x overflows (a subnormal
+    x, |x| < 1 / DBL_MAX), as scipy.special.gammaln."""
+    if x == -np.inf:
+        return x
+    if x != 0.0 and math.isinf(1.0 / x):
+        return np.inf
+    return math.lgamma(x)
 
 
 # -- erfinv, erfcx (accurate to a few ulps against scipy.special) ----------------

@@ -1,0 +1,182 @@
+"""Issue 14's figures for two checkouts side by side: training from a cold start
+and the compile of a loop with a large body, each run in a fresh process.
+
+    python benchmarks/speed_compare.py --baseline /work/main [--steps 1000]
+        [--models lstm_lm,rnn256,char_lstm] [--blocks 40] [--this-only-blocks 300]
+        [--skip-training] [--skip-body]
+
+For each model of training_runs.py: a cold run (empty cache) and a warm run (the
+cache the cold run left) of the baseline checkout and of this one, alternately,
+each with its own PYTHONPATH and cache directory, then JAX once. "full speed at":
+when every kernel that runs is compiled (this checkout's ``full_speed()``, the
+baseline's ``ready()`` if it has no such method: every kernel compiled); "steady
+from": the same judged from the step times alone (training_runs.STEADY), so both
+checkouts are measured alike.
+
+Big body: a scan whose step applies `blocks` times ``h = sigmoid(tanh(dot(h, W) +
+a * c * k) * 1.01 - a) + x`` (7 graph nodes a block as the user writes it; 40
+blocks: 280 nodes, 300 blocks: 2,100 nodes, issue 13 item 8's sizes), compiled
+with the numba policy 'sync' (everything at build time) in a process limited to
+BODY_MEMORY bytes of address space; the row gives the CPU seconds of building the
+function, the peak resident memory, and whether the compiled loop agrees with
+the py backend. Run on 2 cores shared with other jobs: compare the two checkouts
+within one run only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from benchmarks import peers  # noqa: E402
+from benchmarks import training_runs as tr  # noqa: E402
+
+BODY_MEMORY = 6 << 30
+
+BIG_BODY = textwrap.dedent("""
+    import json, resource, sys, time
+    resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[2]), int(sys.argv[2])))
+    import numpy as np
+    import theanine as theano, theanine.tensor as T
+    from theanine.backends.numba import linker
+    blocks, H = int(sys.argv[1]), 16
+    rng = np.random.default_rng(0)
+    W = theano.shared(rng.normal(size=(H, H)) * 0.3, name="W")
+    X, h0, a, c = T.dmatrix("X"), T.dvector("h0"), T.dvector("a"), T.dvector("c")
+    def step(x, h, a, c):
+        for k in range(blocks):
+            h = T.nnet.sigmoid(T.tanh(T.dot(h, W) + a * c * (k + 1)) * 1.01 - a) + x
+        return h
+    hs, _ = theano.scan(step, sequences=X, outputs_info=h0, non_sequences=[a, c])
+    args = (rng.normal(size=(20, H)) * 0.1, np.zeros(H), rng.normal(size=H) * 0.1,
+            rng.normal(size=H) * 0.1)
+    ref = theano.function([X, h0, a, c], hs, mode="PY")(*args)
+    def cpu():
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+    out = {"blocks": blocks}
+    linker.set_policy("sync")
+    c0, t0 = cpu(), time.perf_counter()
+    try:
+        f = theano.function([X, h0, a, c], hs)
+        out["cpu_s"], out["wall_s"] = round(cpu() - c0, 1), round(time.perf_counter() - t0, 1)
+        scan = [n for n in f.maker.fgraph.toposort() if type(n.op).__name__ == "Scan"][0]
+        out["body_nodes"] = len(theano.graph.fgraph.FunctionGraph(
+            scan.op.inner_inputs, scan.op.inner_outputs).toposort())
+        out["compiled"] = bool(f.fn.ready())
+        out["agrees"] = bool(np.allclose(f(*args), ref, rtol=1e-9, atol=1e-12))
+    except MemoryError:
+        out["error"] = "MemoryError"
+        out["cpu_s"], out["wall_s"] = round(cpu() - c0, 1), round(time.perf_counter() - t0, 1)
+    out["peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(json.dumps(out), flush=True)
+""")
+
+
+def _run(src, args, root, cache_dir, timeout=3600):
+    env = dict(os.environ, PYTHONPATH=root, ROOT=root, THEANINE_CACHE_DIR=cache_dir)
+    env.pop("THEANINE_NUMBA_COMPILE", None)
+    try:
+        r = subprocess.run([sys.executable, "-c", src, *map(str, args)], capture_output=True,
+                           text=True, env=env, cwd=root, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timeout after {timeout} s"}
+    if r.returncode:
+        return {"error": f"exit {r.returncode}: {r.stderr.strip().splitlines()[-1:]}"}
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def _table(title, header, rows):
+    print(f"\n#### {title}\n")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join("---" if k == 0 else "---:" for k in range(len(header))) + "|")
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+    sys.stdout.flush()
+
+
+def _fmt(x, spec):
+    return "-" if x is None else format(x, spec)
+
+
+def training(roots, models, steps, jax=True):
+    have_jax = jax and peers.installed("jax")
+    for name in models:
+        theanine_src, jax_src = tr.SCRIPTS[name]
+        runs = []
+        with tempfile.TemporaryDirectory() as d:
+            caches = {label: os.path.join(d, label) for label, _ in roots}
+            for state in ("cold", "warm"):
+                for label, root in roots:
+                    runs.append((f"{label}, {state} cache",
+                                 _run(theanine_src, [steps], root, caches[label])))
+        if have_jax:
+            runs.append(("JAX (jit)", _run(jax_src, [steps], ROOT, "/nonexistent")))
+        jax = runs[-1][1].get("marks") if have_jax else None
+        rows = []
+        for label, r in runs:
+            if "error" in r:
+                rows.append([label, r["error"]] + ["-"] * 6)
+                continue
+            m = r["marks"]
+            row = [label, f"{m['1']:.2f}", _fmt(r.get("full_speed"), ".1f"),
+                   _fmt(r.get("steady"), ".1f"), f"{m['100']:.1f}",
+                   f"{m[str(steps)]:.1f}" if steps > 100 else "-", f"{r['step_s'] * 1e3:.1f}"]
+            if jax:
+                row.append(" / ".join(f"{m[k] / jax[k]:.2f}x" for k in ("100", str(steps))
+                                      if k in m and k in jax))
+            rows.append(row)
+        _table(f"{tr.TITLES[name]}: seconds from process start, {steps} training steps",
+               ["run", "step 1 done", "full speed at", "steady from", "100 steps",
+                f"{steps} steps", "step (ms)"] + (["vs JAX (100 / " + f"{steps})"]
+                                                  if have_jax else []), rows)
+
+
+def big_body(roots, blocks_list, this_only=()):
+    print(f"\n#### compile of a scan with a large body (numba 'sync', address space limited "
+          f"to {BODY_MEMORY >> 30} GiB)\n")
+    print("| checkout | blocks | body nodes, user's graph / after rewriting | CPU s | wall s "
+          "| peak MB | result |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    for blocks in list(blocks_list) + list(this_only):
+        for label, root in roots if blocks not in this_only else roots[1:]:
+            with tempfile.TemporaryDirectory() as d:
+                r = _run(BIG_BODY, [blocks, BODY_MEMORY], root, d)
+            result = r.get("error") or f"compiled {r['compiled']}, agrees {r['agrees']}"
+            print(f"| {label} | {blocks} | {7 * blocks} / {_fmt(r.get('body_nodes'), 'd')} "
+                  f"| {_fmt(r.get('cpu_s'), '.1f')} | {_fmt(r.get('wall_s'), '.1f')} "
+                  f"| {_fmt(r.get('peak_mb'), 'd')} | {result} |", flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--baseline", required=True, help="root of the checkout to compare with")
+    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--models", default="lstm_lm,rnn256,char_lstm")
+    ap.add_argument("--blocks", default="40")
+    ap.add_argument("--this-only-blocks", default="300",
+                    help="sizes run on this checkout only (the baseline was OOM-killed at "
+                         "15.5 GB on a 2,000-node body, issue 13 item 8)")
+    ap.add_argument("--skip-training", action="store_true")
+    ap.add_argument("--skip-body", action="store_true")
+    ap.add_argument("--no-jax", action="store_true")
+    a = ap.parse_args()
+    roots = [("baseline", os.path.abspath(a.baseline)), ("this", ROOT)]
+    print(f"baseline {roots[0][1]}, this {ROOT}; {os.cpu_count()} cores")
+    if not a.skip_body:
+        big_body(roots, [int(b) for b in a.blocks.split(",") if b],
+                 [int(b) for b in a.this_only_blocks.split(",") if b])
+    if not a.skip_training:
+        training(roots, [m for m in a.models.split(",") if m], a.steps, jax=not a.no_jax)
+
+
+if __name__ == "__main__":
+    main()

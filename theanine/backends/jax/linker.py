@@ -1,0 +1,361 @@
+"""The jax linker: a function graph becomes jitted JAX functions.
+
+The whole graph is one Python function of jax.numpy / jax.lax calls (evaluate.py
+walks the nodes, each op's lowering emits its calls) under one ``jax.jit``; a
+function whose shapes depend on values is split into a few jitted segments with
+host steps between them (plan.py). Tracing and compiling happen at the first call
+(and at the first call with new input shapes, or new values of the inputs a
+segment is specialised on: one compiled variant each, at most MAX_VARIANTS per
+segment, the oldest dropped with a warning beyond that).
+
+The callable takes the explicit inputs then the shared values, and returns the
+outputs then the shared updates (compile/compiled_function.py), as device arrays;
+``device_io`` (device.py) tells Function how to keep shared values on the device
+and convert outputs to NumPy. Updated shared values are donated (their memory is
+reused for the new values) when the function is one segment.
+
+Run-time checks (checks.py) come back as one error code; on an error nothing is
+written, and donated shared values are handed back unchanged (``restored``).
+
+A node that cannot be traced after all (``NeedsHost``/``NotStatic`` raised while
+tracing, e.g. a loop body reading a value only known at run time) is moved to the
+host steps and the function is planned again, with a one-time warning.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from theanine.backends.py.linker import py_funcify
+from theanine.graph.sharedvalue import SharedVariable
+from theanine.scan.op import graph_key
+
+from . import callback, checks, evaluate
+from .callback import NeedsHost
+from .device import DeviceIO, default_device, x64
+from .plan import Plan, Segment
+from .sharding import function_sharding
+
+MAX_VARIANTS = 32
+SHARED_CACHE = 256  # jitted one-segment functions kept for structurally equal graphs
+_shared = collections.OrderedDict()  # structural key -> (jitted function, message table)
+
+
+def check_available():
+    return True
+
+
+class Replan(Exception):
+    """`node` turned out not to be traceable; it runs on the host instead."""
+
+    def __init__(self, node, why):
+        super().__init__(f"{node.op}: {why}")
+        self.node, self.why = node, why
+
+
+def link(fgraph, check_types=False, allow_gc=True, profile=None, updates=(), shard=None,
+         **_):
+    """fn(*inputs, *shared values) -> outputs + updates (device arrays); see module doc.
+    With `profile` (a ProfileStats), each jitted segment's calls are timed (waiting for
+    the device) and recorded as a labelled part naming its ops; XLA runs the ops
+    fused, so nodes have their calls counted but no time of their own. `shard`:
+    {explicit input position: normalised sharding spec} (sharding.py)."""
+    return JaxFunction(fgraph, updates, profile, shard)
+
+
+class JaxFunction:
+    def __init__(self, fgraph, updates=(), profile=None, shard=None):
+        self.fgraph, self.profile = fgraph, profile
+        self.updates = [(i, o) for i, o in updates
+                        if fgraph.outputs[o] is not fgraph.inputs[i]]
+        self.table = checks.MessageTable()
+        n_in = next((k for k, v in enumerate(fgraph.inputs)
+                     if isinstance(v, SharedVariable)), len(fgraph.inputs))
+        self.sharding = function_sharding(fgraph, shard, updates, n_in)
+        if self.sharding is not None:
+            self.device_io = self.sharding.io
+        else:
+            self.device_io = DeviceIO(default_device())
+        self._host = set()
+        self._nodes = set(fgraph.toposort())
+        self._plan()
+
+    def _plan(self):
+        self.plan = Plan(self.fgraph, host=self._host)
+        if (self.sharding is not None and not self.plan.single()
+                and jax.process_count() > 1):
+            raise NotImplementedError(
+                "theanine jax backend: this function needs values on the host between "
+                "compiled segments (shapes that depend on values, or ops run by Python; "
+                "docs/jax.md), which a function spread over several processes cannot do")
+        donate = self.updates if self.plan.single() else []
+        self.runners = {id(s): SegmentRunner(self, s, donate)
+                        for s in self.plan.steps if isinstance(s, Segment)}
+        self.single = self.runners[id(self.plan.steps[0])] if self.plan.single() else None
+
+    def __call__(self, *args):
+        if self.sharding is not None:
+            return self._call(self.sharding.place(args))
+        if self.device_io.device is not None:  # config.device names a GPU
+            with jax.default_device(self.device_io.device):
+                return self._call(args)
+        return self._call(args)
+
+    def _call(self, args):
+        retried = False
+        with x64(True):
+            while True:
+                try:
+                    if self.single is not None:
+                        return self.single.call_whole(args)
+                    return self._run(args)
+                except Replan as r:
+                    # the failed trace may be a structurally equal graph's (from the
+                    # shared cache): that function can never trace, so it leaves the
+                    # cache, and the retry traces this graph's own segments
+                    for runner in self.runners.values():
+                        runner.unshare()
+                    foreign = r.node not in self._nodes
+                    if r.node in self._host or (foreign and retried):
+                        raise RuntimeError(f"theanine jax backend: cannot plan {r.node.op} "
+                                           f"({r.why})") from r
+                    retried = foreign
+                    if foreign:
+                        continue
+                    warnings.warn(f"theanine jax backend: {r.node.op} runs on the host, "
+                                  f"between jitted segments: {r.why}", stacklevel=3)
+                    self._host.add(r.node)
+                    self._plan()
+
+    def _run(self, args):
+        fg = self.fgraph
+        env = {id(v): a for v, a in zip(fg.inputs, args)}
+        for step in self.plan.steps:
+            if isinstance(step, Segment):
+                self.runners[id(step)].call(env)
+            elif step[0] == "host":
+                _run_host(step[1], env)
+            else:
+                _finish(step[1], env)
+        return tuple(evaluate.value_of(env, v) for v in fg.outputs)
+
+
+class SegmentRunner:
+    """One segment's compiled variants (keyed by its concrete values)."""
+
+    def __init__(self, owner, seg, donate):
+        self.owner, self.seg = owner, seg
+        self.table = owner.table
+        self.variants = collections.OrderedDict()
+        self.shared_key = None  # the key of the shared compilation used (see _shared)
+        self.warned = False
+        fg = owner.fgraph
+        if owner.plan.single():  # the jitted function takes the graph's inputs as they come
+            seg.dynamic = list(fg.inputs)
+        pos = {id(v): k for k, v in enumerate(seg.dynamic)}
+        donated = {id(fg.inputs[i]) for i, _ in donate}
+        for v in fg.outputs:  # a donated input returned as is: the jit returns a copy
+            if id(v) in donated and not any(v is o for o in seg.outputs):
+                seg.outputs.append(v)
+        out = {id(v): k for k, v in enumerate(seg.outputs)}
+        # updated values keep their variable's sharding: (segment output index, sharding)
+        self.constrain = [] if owner.sharding is None else [
+            (out[id(fg.outputs[o])], s) for o, s in owner.sharding.updates.items()
+            if id(fg.outputs[o]) in out]
+        # donated updates: (argument index, graph input position, segment output index)
+        self.donate = [(pos[id(fg.inputs[i])], i, out[id(fg.outputs[o])])
+                       for i, o in donate if id(fg.inputs[i]) in pos
+                       and id(fg.outputs[o]) in out]
+        self.out_index = [out.get(id(v)) for v in fg.outputs]
+        inputs = {id(v): k for k, v in enumerate(fg.inputs)}
+        self.arg_index = [inputs.get(id(v)) for v in seg.dynamic]
+        self._all_args = list(range(len(fg.inputs)))
+        self._direct = self.out_index == list(range(len(fg.outputs)))
+
+    def label(self):
+        names = list(dict.fromkeys(str(n.op) for n in self.seg.nodes))
+        more = f", ... ({len(names) - 8} more)" if len(names) > 8 else ""
+        return f"jax segment {self.seg.index} ({', '.join(names[:8])}{more})"
+
+    def compiled(self, concrete):
+        key = tuple(_key(c) for c in concrete)
+        fn = self.variants.get(key)
+        if fn is not None:
+            self.variants.move_to_end(key)
+            return fn
+        if self.owner.plan.single():
+            fn = self.variants[key] = self._shared()
+            return fn
+        if len(self.variants) >= MAX_VARIANTS:
+            if not self.warned:
+                self.warned = True
+                names = [str(v) for v in self.seg.concrete]
+                warnings.warn(f"theanine jax backend: more than {MAX_VARIANTS} compiled "
+                              f"variants for the values of {names} (each distinct value "
+                              "decides a shape and costs a compilation); the oldest are "
+                              "dropped", stacklevel=4)
+            self.variants.popitem(last=False)
+        fn = self.variants[key] = self._compile(concrete)
+        return fn
+
+    def _shared(self):
+        """The jitted function of a structurally equal one-segment graph compiled before
+        (same ops, constants, input types and donations), else a new one: recompiling a
+        function, or a graph rebuilt identically, costs no new trace or XLA compile."""
+        seg = self.seg
+        try:
+            key = (graph_key(seg.dynamic, seg.outputs), tuple(d for d, _, _ in self.donate),
+                   None if self.owner.sharding is None else self.owner.sharding.key)
+        except (ValueError, AttributeError):  # not describable: compile for this graph only
+            return self._compile(())
+        self.shared_key = key
+        hit = _shared.get(key)
+        if hit is not None:
+            _shared.move_to_end(key)
+            self.table = hit[1]
+            return hit[0]
+        fn = self._compile(())
+        _shared[key] = (fn, self.table)
+        if len(_shared) > SHARED_CACHE:
+            _shared.popitem(last=False)
+        return fn
+
+    def unshare(self):
+        """Drop the shared compilation this runner uses (it failed to trace)."""
+        key = self.shared_key
+        if key is not None and key in _shared and any(
+                _shared[key][0] is fn for fn in self.variants.values()):
+            del _shared[key]
+        self.variants.clear()
+
+    def _compile(self, concrete):
+        seg, table, donate, constrain = self.seg, self.table, self.donate, self.constrain
+
+        def traced(*dyn):
+            env = {id(v): x for v, x in zip(seg.dynamic, dyn)}
+            env.update((id(v), c) for v, c in zip(seg.concrete, concrete))
+            with checks.collecting(table) as col:
+                _run_top(seg, env)
+                outs = [evaluate.value_of(env, v) for v in seg.outputs]
+                for o, sharding in constrain:
+                    outs[o] = jax.lax.with_sharding_constraint(outs[o], sharding)
+                raws = [env[("raw", id(n))] for n in seg.deferred]
+                code = col.code() if col.codes else None
+            if code is not None:
+                for d, _, o in donate:
+                    outs[o] = jnp.where(code == 0, outs[o], dyn[d])
+            return outs, raws, code
+
+        return jax.jit(traced, donate_argnums=tuple(d for d, _, _ in donate))
+
+    def _call(self, dyn, concrete):
+        fn = self.compiled(concrete)
+        if self.donate:
+            dyn = _unshared(dyn, self.donate)
+        profile = self.owner.profile
+        if profile is not None:
+            t0 = time.perf_counter()
+            outs, raws, code = jax.block_until_ready(fn(*dyn))
+            profile.record_extra(self.label(), time.perf_counter() - t0)
+            for node in self.seg.own:  # XLA fuses the nodes: calls counted, no time each
+                profile.record(node, 0.0)
+        else:
+            outs, raws, code = fn(*dyn)
+        if code is not None:
+            err = self.table.error(code)
+            if err is not None:
+                err.restored = {i: outs[o] for _, i, o in self.donate}
+                raise err
+        return outs, raws
+
+    def call(self, env):
+        seg = self.seg
+        dyn = [env[id(v)] for v in seg.dynamic]
+        concrete = [_host_value(env[id(v)]) for v in seg.concrete]
+        outs, raws = self._call(dyn, concrete)
+        for v, x in zip(seg.outputs, outs):
+            env[id(v)] = x
+        for n, r in zip(seg.deferred, raws):
+            env[("raw", id(n))] = r
+        fetched = self.owner.plan.fetched
+        for v in seg.outputs:
+            if id(v) in fetched:
+                env[id(v)] = _host_value(env[id(v)])
+
+    def call_whole(self, args):
+        """The one-segment fast path: args in graph input order, outputs in graph
+        output order."""
+        dyn = args if self.arg_index == self._all_args else [args[k] for k in self.arg_index]
+        outs, _ = self._call(dyn, ())
+        if self._direct:
+            return outs
+        fg = self.owner.fgraph
+        return [outs[k] if k is not None else evaluate.value_of(
+            {id(v): a for v, a in zip(fg.inputs, args)}, v)
+            for k, v in zip(self.out_index, fg.outputs)]
+
+
+def _run_top(seg, env):
+    """evaluate.run for a segment's nodes; a node that cannot be traced raises
+    Replan naming it."""
+    fold, deferred = seg.fold, seg.deferred
+    for node in seg.nodes:
+        ins = [evaluate.value_of(env, v) for v in node.inputs]
+        try:
+            if node in deferred:
+                env[("raw", id(node))] = evaluate.deferred_raw(node, ins)
+                continue
+            outs = evaluate.eval_node(node, ins, node in fold, env)
+        except (NeedsHost, evaluate.NotStatic) as e:
+            raise Replan(node, str(e)) from e
+        for var, val in zip(node.outputs, outs):
+            env[id(var)] = val
+
+
+def _run_host(node, env):
+    fn = evaluate.lowering_for(node.op)
+    if fn is None:
+        callback.warn_once(node.op, "has no JAX implementation and no infer_shape: it runs "
+                           "from Python between jitted segments (a round trip to the host)")
+    elif getattr(fn, "traceable", None) is not None:
+        callback.warn_once(node.op, "has a body that XLA cannot compile (see docs/jax.md): "
+                           "it runs on the py backend between jitted segments")
+    ins = [_host_value(evaluate.value_of(env, v)) for v in node.inputs]
+    res = py_funcify(node.op, node)(*ins)
+    res = [res] if len(node.outputs) == 1 else list(res)
+    for var, val in zip(node.outputs, res):
+        env[id(var)] = val
+
+
+def _finish(node, env):
+    outs = evaluate.deferred_finish(node, env.pop(("raw", id(node))))
+    for var, val in zip(node.outputs, outs):
+        env[id(var)] = val
+
+
+def _host_value(x):
+    return x if isinstance(x, np.ndarray | np.generic) else np.asarray(x)
+
+
+def _key(v):
+    v = np.asarray(v)
+    return (v.dtype.str, v.shape, v.tobytes())
+
+
+def _unshared(dyn, donate):
+    """Arguments with each donated one copied when the same array is also another
+    argument (two shared variables holding one array): XLA cannot donate it then."""
+    ids = collections.Counter(id(x) for x in dyn)
+    if all(ids[id(dyn[d])] == 1 for d, _, _ in donate):
+        return dyn
+    dyn = list(dyn)
+    for d, _, _ in donate:
+        if ids[id(dyn[d])] > 1:
+            dyn[d] = jnp.copy(dyn[d])
+    return dyn
