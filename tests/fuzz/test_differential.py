@@ -93,11 +93,13 @@ def assert_agree(ref, got, what, log, low=False):
                                    err_msg="values: " + where)
 
 
-# backend -> functions whose values at NaN/inf/huge/tiny points (and dot's 0 * inf with a
-# one-element operand) that backend does not yet give as py does: graphs using them with
-# special values skip that backend, as do the regression tests below. numba has none
-# left (issue 13 item 5); jax's are its own helper's (found when main merged jax).
-KNOWN = {"jax": {"softplus", "psi", "gammaln", "tri_gamma", "dot"}}
+# backend -> functions whose values at NaN/inf/huge/tiny points that backend does not
+# give as py does: graphs using them with special values skip that backend, as do the
+# regression tests below. numba has none left (issue 13 item 5). jax's dot is XLA's:
+# IEEE 0 * inf = NaN where np.dot's one-element rule gives 0, and another summation
+# order (with fused multiply-adds), so a float32 sum of products that overflows midway
+# can be +inf on py and finite on jax (docs/jax.md, known limits).
+KNOWN = {"jax": {"dot"}}
 
 
 KNOWN_NAMES = set().union(*KNOWN.values())
@@ -118,8 +120,10 @@ def check(data, dtype, special, scans):
         got = run(backend, b.inputs, outs + grads, b.values)
         low = dtype == "float32"
         assert_agree(ref[:len(outs)], got[:len(outs)], f"{backend}: output", b.log, low)
-        assert_agree(ref[len(outs):], got[len(outs):], f"{backend}: cost/gradient", b.log,
-                     low)
+        # the cost, sum(v * w), is rewritten into a dot: not compared where that
+        # backend's dot is known to differ at special values (its gradients are)
+        first = len(outs) + (1 if grads and special and _known(backend, ["dot"]) else 0)
+        assert_agree(ref[first:], got[first:], f"{backend}: cost/gradient", b.log, low)
 
 
 @hyp.settings(max_examples=examples(12), **SETTINGS)

@@ -65,6 +65,36 @@ def _round_away(x):
     return t + jnp.sign(x) * (jnp.abs(x - t) >= 0.5).astype(jnp.result_type(x))
 
 
+_EULER = 0.5772156649015329
+
+
+def _psi(x):
+    # near 0 psi(x) = -1/x - euler + O(x): SciPy's (and py's) -inf at +0, +inf at -0
+    # and at subnormals, where jax's digamma gives NaN
+    small = jnp.abs(x) < 1e-10
+    return jnp.where(small, -1 / x - _EULER, jss.digamma(jnp.where(small, 1.0, x)))
+
+
+def _tri_gamma(x):
+    # for large x trigamma(x) = 1/x + 1/(2x^2) + O(x^-3): 0 at +inf and no underflow
+    # to 0 at 1e300, where jax's polygamma gives NaN and 0; for x < 0 the reflection
+    # trigamma(x) = pi^2 / sin^2(pi x) - trigamma(1 - x) (jax's polygamma loses 7
+    # digits there), with sin(pi x) from x's distance to the nearest integer
+    big = x > 1e8
+    neg = x < 0
+    safe = jnp.where(big, 1.0, jnp.where(neg, 1 - x, x))
+    core = jss.polygamma(1, safe)
+    s = jnp.sin(jnp.pi * (x - jnp.round(x)))
+    out = jnp.where(big, 1 / x + 0.5 / (x * x),
+                    jnp.where(neg, jnp.pi ** 2 / (s * s) - core, core))
+    return jnp.where(x == -jnp.inf, jnp.inf, out)  # SciPy's value at -inf
+
+
+def _gammaln(x):
+    # -inf at -inf as SciPy's (py's); jax gives +inf there
+    return jnp.where(x == -jnp.inf, x, jss.gammaln(x))
+
+
 def _second(a, b):
     return jnp.broadcast_to(b, jnp.broadcast_shapes(jnp.shape(a), jnp.shape(b)))
 
@@ -90,8 +120,8 @@ SCALAR = {
     sm.Tanh: jnp.tanh, sm.ArcSinh: jnp.arcsinh, sm.ArcCosh: jnp.arccosh,
     sm.ArcTanh: jnp.arctanh, sm.Deg2Rad: jnp.deg2rad, sm.Rad2Deg: jnp.rad2deg,
     sm.Erf: jss.erf, sm.Erfc: jss.erfc, sm.Erfinv: jss.erfinv, sm.Erfcx: jss.erfcx,
-    sm.Gamma: jss.gamma, sm.GammaLn: jss.gammaln, sm.Psi: jss.digamma,
-    sm.TriGamma: lambda x: jss.polygamma(1, x), sm.Sigmoid: jss.expit,
+    sm.Gamma: jss.gamma, sm.GammaLn: _gammaln, sm.Psi: _psi,
+    sm.TriGamma: _tri_gamma, sm.Sigmoid: jss.expit,
     sm.Softplus: lambda x: jnp.logaddexp(0, x), sm.ArcTan2: jnp.arctan2,
     sm.Conj: jnp.conj, sm.Real: jnp.real, sm.Imag: jnp.imag, sm.Angle: jnp.angle,
 }
