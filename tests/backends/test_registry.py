@@ -247,11 +247,8 @@ EXCEPTIONS = {
         # a user's NumPy function (as_op): Python code, which XLA cannot compile; it runs
         # through jax's io_callback, exactly once per node evaluation (docs/jax.md)
         "FromFunctionOp": "runs the user's Python function through io_callback",
-        # issue 15's ops: their jax lowering (lax.associative_scan over
-        # tensor.recurrence.combine) is to be written on the jax side after linrec merges
-        "LinearRecurrence": "no jax lowering yet (tensor/recurrence.py states the seam)",
-        "FusedRecurrence": "no jax lowering yet (its unfused graph is LinearRecurrence's)",
-        "ZeroPad": "no jax lowering yet (jnp.zeros(...).at[a:b].set(y))",
+        # a memory-budgeted gradient's checkpoints of a loop carrying NumPy generators:
+        # not lowered yet (a budgeted random loop's gradient runs through a callback)
         "ListCheckpoints": "a Python list of generators, checkpointed",
     },
 }
