@@ -37,6 +37,27 @@ def _str(v):
     return str(v)
 
 
+_UNITS = {"": 1, "b": 1, "kb": 10 ** 3, "mb": 10 ** 6, "gb": 10 ** 9, "tb": 10 ** 12,
+          "kib": 2 ** 10, "mib": 2 ** 20, "gib": 2 ** 30, "tib": 2 ** 40}
+
+
+def memory_size(v):
+    """Bytes from an int or a string with a unit: 0, 1000000, '256MB', '1.5GiB', '64 kb'."""
+    if isinstance(v, str):
+        text = v.strip().lower().replace(" ", "").replace("_", "")
+        num = text.rstrip("kmgtib")
+        unit = text[len(num):]
+        try:
+            v = float(num) * _UNITS[unit]
+        except (KeyError, ValueError):
+            raise ValueError(f"expected a number of bytes, optionally with a unit "
+                             f"({', '.join(u.upper() for u in _UNITS if u)}), got {v!r}"
+                             ) from None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or v != v:
+        raise ValueError(f"expected a non-negative number of bytes, got {v!r}")
+    return int(v)
+
+
 def _nonnegative(v):
     v = float(v)
     if not v >= 0:
@@ -84,6 +105,14 @@ _FLAGS = {
     "deterministic": ("default", _choice("default", "more"), "accepted for Theano compatibility"),
     "nocleanup": (False, _bool, "accepted for Theano compatibility"),
     "scan.allow_gc": (False, _bool, "accepted for Theano compatibility"),
+    "scan_memory_budget": (0, memory_size,
+                           "bytes the gradient of a loop may keep for its trace (0: no "
+                           "limit); above it the gradient stores checkpoints and recomputes "
+                           "segments (units: 256MB, 1GiB; docs/scan_memory_budget.md)"),
+    "scan.parallel_linear": (True, _bool,
+                             "loop carries updated as A*h + B (cumsum, cumprod, running "
+                             "max/min, dot(h, M) + B) run as parallel prefix scans "
+                             "(docs/parallel_scan.md)"),
     "traceback.limit": (8, int, "accepted for Theano compatibility"),
     "blas.ldflags": ("", _str, "accepted for Theano compatibility"),
     "dnn.enabled": ("auto", _str, "accepted for Theano compatibility"),

@@ -55,3 +55,33 @@ def test_kernel_accuracy(name, ref, lo, hi, dt):
     u = _ulps(got, want, dt)
     worst = int(np.argmax(u))
     assert u[worst] <= 4, f"{name} {dt.__name__}: {u[worst]:.1f} ulps at x={x[worst]!r}"
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_sigmoid_pair_is_both_sigmoids(dt):
+    """sigmoid_pair(x) = (sigmoid(x), sigmoid(-x)) from one exp, within a few ulps of
+    each (both stay accurate where one of them is tiny), special values included."""
+    import numba
+
+    from theanine.backends.numba import runtime
+
+    pair = getattr(runtime, f"sigmoid_pair_f{np.dtype(dt).itemsize * 8}")
+
+    @numba.njit(error_model="numpy")
+    def g(a):
+        p, m = np.empty_like(a), np.empty_like(a)
+        for i in range(a.size):
+            p[i], m[i] = pair(a[i])
+        return p, m
+
+    rng = np.random.default_rng(1)
+    x = np.concatenate([np.linspace(-800, 800, 20001), rng.normal(size=2000) * 5,
+                        SPECIAL, [-1e30, 1e30]]).astype(dt)
+    p, m = g(x)
+    assert p.dtype == m.dtype == dt
+    with np.errstate(all="ignore"):
+        xl = x.astype(np.longdouble)
+        for got, want in ((p, 1 / (1 + np.exp(-xl))), (m, 1 / (1 + np.exp(xl)))):
+            u = _ulps(got, want.astype(np.float64), dt)
+            worst = int(np.argmax(u))
+            assert u[worst] <= 4, f"{u[worst]:.1f} ulps at x={x[worst]!r}"

@@ -101,9 +101,9 @@ def test_pipelines_are_plain_lists():
     assert [s.name for s in FAST_COMPILE] == ["inline", "merge", "dead_code",
                                               "constant_folding", "inner_graphs"]
     assert [s.name for s in FAST_RUN] == ["inline", "merge", "dead_code", "constant_folding",
-                                          "simplify", "scan", "scan_accumulate",
-                                          "scan_memory", "stabilize", "specialize", "fusion",
-                                          "inner_graphs"]
+                                          "simplify", "scan", "scan_accumulate", "scan_linear",
+                                          "tidy", "scan_memory", "stabilize", "specialize",
+                                          "fusion", "fuse_recurrences", "inner_graphs"]
     assert [s.name for s in FAST_RUN[4].items] == ["canonicalize", "shape"]
     names = all_names()
     assert len(names) == len(set(names)) and {"gemm", "log1p", "flatten"} <= set(names)

@@ -12,6 +12,14 @@ from theanine.rewrites.scan import scan_keep_last
 from theanine.scan.op import Scan
 
 
+@pytest.fixture(autouse=True)
+def _loops_stay_loops():
+    """These tests are about a Scan's ring buffers: the linear carries of their loops
+    would otherwise become LinearRecurrences (tests/scan/test_linear_recurrence.py)."""
+    with theano.config.change_flags({"scan.parallel_linear": False}):
+        yield
+
+
 def scan_nodes(outs):
     return [n for n in toposort(outs) if isinstance(n.op, Scan)]
 

@@ -84,7 +84,10 @@ def test_gradient_reads_generator_draws_from_the_forward_loop():
         return T.tanh(h * w + e) * keep
 
     r, upd = theano.scan(step, sequences=x, outputs_info=T.zeros((3,)))
-    f = theano.function([x, w], [r, T.grad(T.sum(r ** 2), w)], updates=upd)
+    # the reverse loop is linear in its adjoint: it stays a loop only without the
+    # scan_parallel_linear rewrite (which tests/scan/test_linear_recurrence.py covers)
+    with theano.config.change_flags({"scan.parallel_linear": False}):
+        f = theano.function([x, w], [r, T.grad(T.sum(r ** 2), w)], updates=upd)
     nodes = f.maker.fgraph.toposort()
     scans = [n for n in nodes if isinstance(n.op, Scan)]
     assert len(scans) == 2 and not any(isinstance(n.op, ListStepInputs) for n in nodes)

@@ -19,10 +19,12 @@ from .fusion import fusion
 from .inline import inline
 from .inner_graphs import inner_graphs
 from .merge import dead_code, merge
-from .scan import scan_accumulate, scan_loops, scan_memory
+from .recurrence_fusion import fuse_recurrences
+from .scan import scan_accumulate, scan_linear, scan_loops, scan_memory
 from .shape import shape
 from .specialize import specialize
 from .stabilize import stabilize
+from .tidy import tidy
 
 FAST_RUN = [
     inline,             # OpFromGraph(inline=True) nodes become their inner graphs
@@ -35,10 +37,13 @@ FAST_RUN = [
     ], "canonicalize and shape, to one fixed point: each creates work for the other"),
     scan_loops,         # loops do only the work they must (rewrites/scan/)
     scan_accumulate,    # sums of per-step products: one product after the loop
+    scan_linear,        # linear recurrences become parallel prefix scans
+    tidy,               # no copies for set_subtensor into zeros, alloc(1) * w, x[::-1][::-1]
     scan_memory,        # loops store only the last rows that are read
     stabilize,          # log1p, expm1, softplus, log_softmax, logsumexp
     specialize,         # sum(x*y) -> dot, outer products, gemm
     fusion,             # chains of elementwise ops -> one Composite op
+    fuse_recurrences,   # linear recurrences take in their elementwise neighbours
     inner_graphs,       # loop bodies through this same pipeline (every backend runs them)
 ]
 

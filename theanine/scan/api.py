@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 import theanine.tensor as T
+from theanine.config import memory_size
 from theanine.graph.basic import Constant, Variable, next_serial
 from theanine.graph.fgraph import MissingInputError
 from theanine.graph.profiling import ProfileStats
@@ -32,8 +33,12 @@ from .utils import OrderedUpdates, is_tensor, wrap_list
 
 def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None,
          truncate_gradient=-1, go_backwards=False, mode=None, name=None, profile=False,
-         allow_gc=None, strict=False, return_list=False, _finals=False):
+         allow_gc=None, strict=False, return_list=False, memory_budget=None, _finals=False):
     """Loop `fn` over `sequences` (Theano 1.0 semantics). Returns (outputs, updates).
+
+    `memory_budget` (bytes, or a string such as '256MB'; default: the config flag
+    scan_memory_budget) bounds what the gradient keeps of the loop's states: above
+    it, the gradient stores checkpoints and recomputes segments (checkpointed_grad.py).
 
     `_finals` (internal, for reduce/foldl/foldr): return the final state of each
     recurrent output instead of its trace (the initial state when no step runs)."""
@@ -42,6 +47,11 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
                 for k, v in enumerate(wrap_list(non_sequences))]
     if not isinstance(truncate_gradient, (int, np.integer)):
         raise TypeError(f"scan: truncate_gradient must be an int, got {truncate_gradient!r}")
+    if memory_budget is not None:
+        try:
+            memory_budget = memory_size(memory_budget)
+        except ValueError as e:
+            raise ValueError(f"scan: memory_budget: {e}") from None
     seqs = tp.sequences(wrap_list(sequences), go_backwards)
     outs = tp.outputs(wrap_list(outputs_info))
     steps = _n_steps(n_steps, seqs)
@@ -51,7 +61,8 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
     loop = _Loop(seqs, outs, outputs, cond)
     loop.add_shared_carries(fn_updates, before, non_seqs)
     loop.close(non_seqs, strict)
-    node = loop.node(steps, name, truncate_gradient, _profile(profile, name), mode)
+    node = loop.node(steps, name, truncate_gradient, _profile(profile, name), mode,
+                     memory_budget)
     results, updates = loop.results(node, _finals)
     for r in results:
         if name:
@@ -167,13 +178,13 @@ class _Loop:
         self.inner_out = clone_replace(outs, dict(zip(self.consts, consts_inner)))
         self.inner_in = self.inner_in + consts_inner
 
-    def node(self, steps, name, truncate_gradient, profile, mode):
+    def node(self, steps, name, truncate_gradient, profile, mode, memory_budget=None):
         """The Scan node of the loop."""
         n_c = len(self.carry_in) + len(self.shared)
         traced = [True] * len(self.carry_in) + [False] * len(self.shared)
         op = Scan(self.inner_in, self.inner_out, sum(len(s.args) for s in self.seqs), n_c,
                   traced, self.cond is not None, name, truncate_gradient, profile=profile,
-                  mode=mode)
+                  mode=mode, memory_budget=memory_budget)
         return op.make_node(steps, *[x for s in self.seqs for x in s.slices], *self.inits,
                             *[s for s, _ in self.shared], *self.consts)
 

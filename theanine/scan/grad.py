@@ -8,7 +8,9 @@ Reverse loop, for t = T-1 down to T-n (n = T, or truncate_gradient if smaller):
                       (x_t, c_t, consts) with cotangents (a + g_trace[t], g_y[t])
                       acc' = acc + g_consts_t
 
-The carries entering each step are [init, trace[0], ..., trace[T-2]], read from
+With a memory budget, checkpointed_grad.py builds the gradient instead (checkpoints
+and recomputed segments). Otherwise the carries entering each step are
+[init, trace[0], ..., trace[T-2]], read from
 a forward Scan that keeps every trace (the same node when it already does). Samples
 of NumPy generators the reverse body needs are per-step outputs of that forward Scan
 (read as sequences), not redrawn from the generators' states; the rewrites merge it
@@ -26,6 +28,7 @@ from theanine.tensor.elemwise import Elemwise
 from theanine.tensor.scalar_ops import Second
 from theanine.tensor.subtensor import IncSubtensor
 
+from . import checkpointed_grad as checkpointed
 from .generators import draws
 from .utils import ListType, is_tensor
 
@@ -113,6 +116,8 @@ def scan_grad(op, inputs, outputs, output_grads):
         if last is not None and not op.has_until:
             g_trace[k] = None
             g_final[k] = last if g_final[k] is None else g_final[k] + last
+    if checkpointed.applies(op):  # a memory budget: checkpoints and recomputed segments
+        return checkpointed.checkpointed_grad(op, inputs, outputs, g_trace, g_final, g_ys)
     diff_c = [k for k in range(C) if _float(inits[k])]
     diff_s = [k for k in range(S) if _float(seqs[k])]
     diff_k = [k for k in range(K) if _float(consts[k])]

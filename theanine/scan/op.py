@@ -4,6 +4,8 @@
     inner inputs : seq slices[S], carries[C], consts[K]
     inner outputs: new carries[C], per-step outputs ys[Y], (until condition)
     outer outputs: traces of the carries flagged in `traced`, finals[C], y traces[Y]
+    memory_budget : bytes the gradient may keep for this loop's trace (None: the
+                    config flag scan_memory_budget; 0: no limit): checkpointed_grad.py
     keep          : per carry, then per y: 0 stores every step's row; k > 0 stores only
                     the last k (a ring buffer; the output is the last min(steps, k)
                     rows, in order); -1 (carries only) stores the initial state as
@@ -62,9 +64,11 @@ class Scan(InnerGraphOp):
 
     __props__ = ("key", "n_seqs", "n_carries", "traced", "has_until", "name",
                  "truncate_gradient", "keep")
+    memory_budget = None
 
     def __init__(self, inner_inputs, inner_outputs, n_seqs, n_carries, traced, has_until,
-                 name=None, truncate_gradient=-1, profile=False, mode=None, keep=None):
+                 name=None, truncate_gradient=-1, profile=False, mode=None, keep=None,
+                 memory_budget=None):
         super().__init__(inner_inputs, inner_outputs)
         self.n_seqs, self.n_carries = n_seqs, n_carries
         self.n_consts = len(inner_inputs) - n_seqs - n_carries
@@ -79,6 +83,7 @@ class Scan(InnerGraphOp):
         self.truncate_gradient = int(truncate_gradient)
         self.profile = profile
         self.mode = mode
+        self.memory_budget = memory_budget  # not a prop: it shapes only the gradient
         self.keep = self._check_keep(keep)
         for k in range(n_carries):
             ci = self.inner_inputs[n_seqs + k]

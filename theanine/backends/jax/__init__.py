@@ -18,6 +18,7 @@ LOWERING_MODULES = [
     "theanine.backends.jax.nnet",  # tensor.nnet: softmax, crossentropy
     "theanine.backends.jax.pool",  # tensor.signal.pool
     "theanine.backends.jax.random",  # RandomStreams (JAX's threefry generator)
+    "theanine.backends.jax.recurrence",  # LinearRecurrence, FusedRecurrence, ZeroPad
     "theanine.backends.jax.reduce",  # tensor.reduce
     "theanine.backends.jax.scan",  # scan (lax.scan, lax.while_loop)
     "theanine.backends.jax.shape",  # tensor.shape, alloc, join, extra_ops ranges

@@ -21,11 +21,13 @@ EMITTER_MODULES = [
     "theanine.backends.numba.ops_elemwise",  # tensor.elemwise (Elemwise, DimShuffle), Composite
     "theanine.backends.numba.ops_extra",  # tensor.extra_ops: ranges, cumulative, repetition,
     #                                       diagonal, unravel
+    "theanine.backends.numba.ops_fused_recurrence",  # scan.fused_recurrence
     "theanine.backends.numba.loops",  # loop fusion in compiled regions (the region planner)
     "theanine.backends.numba.ops_linalg",  # tensor.linalg (Dot, Gemm), nlinalg, slinalg
     "theanine.backends.numba.ops_nnet",  # tensor.nnet: softmax, crossentropy checks
     "theanine.backends.numba.ops_pool",  # tensor.signal.pool
     "theanine.backends.numba.ops_random",  # sandbox.mrg (MRG_RandomStreams)
+    "theanine.backends.numba.ops_recurrence",  # tensor.recurrence (LinearRecurrence)
     "theanine.backends.numba.ops_reduce",  # tensor.reduce (CAReduce, Argmax)
     "theanine.backends.numba.ops_scan",  # scan
     "theanine.backends.numba.ops_shape",  # tensor.shape, alloc, dims, join

@@ -158,8 +158,10 @@ class Ctx:
         return var.type.ndim == 0
 
     def helper(self, src):
-        """Add module-level source (a generated helper function) once per module;
-        fixed helpers belong in kernels/."""
+        """Add module-level source once per module: a generated helper function, or an
+        import of compiled helpers that runtime.py does not gather (the linear-recurrence
+        kernels of recurrence_kernels.py, imported by name); fixed helpers belong in
+        kernels/."""
         if src not in self.module.defs:
             self.module.add(src)
 

@@ -1,5 +1,5 @@
 """numba emitters: Shape, Shape_i, MakeVector, Reshape (tensor.shape), Alloc,
-Rebroadcast (tensor.dims), Join.
+ZeroPad (tensor.zero_pad), Rebroadcast (tensor.dims), Join.
 
 Reshape copies a non-contiguous input first (numba reshapes only contiguous arrays).
 """
@@ -10,6 +10,7 @@ from theanine.tensor.alloc import Alloc
 from theanine.tensor.dims import Rebroadcast
 from theanine.tensor.join import Join
 from theanine.tensor.shape import MakeVector, Reshape, Shape, Shape_i
+from theanine.tensor.zero_pad import ZeroPad
 
 from .codegen import np_dtype
 from .registry import register
@@ -87,6 +88,27 @@ def _alloc(ctx, node, ins, outs):
                 ctx.line("raise ValueError('alloc: cannot broadcast the value to the shape')")
     bshape = ", ".join(f"np.int64({s})" for s in shape)
     ctx.line(f"{outs[0]}[...] = np.broadcast_to({v}, ({bshape},))")
+
+
+@register(ZeroPad)
+def _zero_pad(ctx, node, ins, outs):
+    """Inside compiled loops (at the top level its NumPy implementation runs, which
+    returns the value itself when it fills the whole result): zeros, the rows set."""
+    y, a, b, *shape = ins
+    yv = node.inputs[0]
+    dt = np_dtype(node.outputs[0].type.dtype)
+    o = outs[0]
+    ctx.line(f"{o} = np.zeros(({', '.join(f'np.int64({s})' for s in shape)},), {dt})")
+    view = ctx.tmp("view")
+    ctx.line(f"{view} = {o}[{a}:{b}]")
+    bc = yv.type.broadcastable
+    cond = " or ".join(f"({view}.shape[{d}] != {y}.shape[{d}]" +
+                       (f" and {y}.shape[{d}] != 1)" if bc[d] else ")")
+                       for d in range(yv.type.ndim))
+    with ctx.block(f"if {cond}:"):
+        ctx.line("raise ValueError('zero_pad: the value does not have the shape of the "
+                 "rows it is written to')")
+    ctx.line(f"{view}[...] = {y}")
 
 
 @register(Join)

@@ -32,6 +32,10 @@ builds a new Scan node; outputs nobody uses are never rebuilt. The rule set
 The rule set ``scan_accumulate`` (accumulate.py; the step after): sums of per-step
 products become one product after the loop.
 
+The rule set ``scan_linear`` (linear.py; the step after): loop carries updated as
+A*h + B (cumsum, cumprod, running max/min, dot(h, M) + B) become LinearRecurrence
+nodes (parallel prefix scans); the rules above run again on what is left.
+
 The rule set ``scan_memory`` (memory.py; the step after that): traces read only at their
 end keep a ring buffer, a trace read with its initial state stores it as row 0, and
 generator carries are advanced in place.
@@ -47,6 +51,7 @@ from .hoist import (
     scan_output_is_sequence,
     scan_sum_accumulation,
 )
+from .linear import linear_recurrence_final_only, scan_parallel_linear
 from .memory import scan_keep_last, scan_memory, scan_random_inplace, scan_trace_with_init
 from .merge import scan_merge_siblings, scan_merge_traced
 from .parts import ScanParts
@@ -59,7 +64,13 @@ scan_loops = RuleSet(
      scan_output_is_sequence, scan_sum_accumulation],
     doc="loops that do only the work they must (theanine/rewrites/scan/)")
 
-__all__ = ["ScanParts", "scan_loops", "scan_memory", "scan_accumulate", "scan_merge_traced",
+scan_linear = RuleSet(
+    "scan_linear", [scan_loops, scan_parallel_linear, linear_recurrence_final_only],
+    "loop carries that are linear recurrences become parallel prefix scans "
+    "(rewrites/scan/linear.py); the scan rules run again on what is left")
+
+__all__ = ["ScanParts", "scan_loops", "scan_memory", "scan_accumulate", "scan_linear",
+           "scan_parallel_linear", "linear_recurrence_final_only", "scan_merge_traced",
            "scan_merge_siblings", "scan_remove_unused", "scan_inline_constants",
            "scan_last_state", "scan_hoist_invariant", "scan_hoist_draws",
            "scan_hoist_sequences", "scan_output_is_sequence", "scan_sum_accumulation",

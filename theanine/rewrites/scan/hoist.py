@@ -9,6 +9,7 @@ from __future__ import annotations
 import theanine.tensor as T
 from theanine.graph.basic import Constant
 from theanine.graph.rewrite import rule
+from theanine.scan.checkpointed_grad import budget_of
 from theanine.scan.op import Scan
 from theanine.scan.utils import is_tensor
 from theanine.tensor.dims import Rebroadcast
@@ -91,8 +92,8 @@ def scan_hoist_sequences(graph, node):
     """Body work that depends only on sequence slices and non-sequences runs once over
     whole sequences (the batching rules are in vectorize_rules.py)."""
     parts = ScanParts(node)
-    if not parts.seqs:
-        return None
+    if not parts.seqs or budget_of(parts.op) > 0:
+        return None  # with a memory budget, per-step work is not stored for all steps
     n = parts.n_steps
     outer_of = {id(i): steps_of(o, n) for o, i in parts.seqs if is_tensor(i)}
     per_step = {id(i): True for _, i in parts.seqs if is_tensor(i)}

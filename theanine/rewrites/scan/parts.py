@@ -69,7 +69,7 @@ class ScanParts:
                       [c["traced"] for c in self.carries], self.cond is not None, op.name,
                       op.truncate_gradient, op.profile, op.mode,
                       [c.get("keep", 0) if c["traced"] else 0 for c in self.carries]
-                      + [y.get("keep", 0) for y in self.ys])
+                      + [y.get("keep", 0) for y in self.ys], op.memory_budget)
         outer = ([o for o, _ in self.seqs] + [c["init"] for c in self.carries]
                  + [o for o, _ in self.consts])
         new = new_op.make_node(self.n_steps, *outer).outputs

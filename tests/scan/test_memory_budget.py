@@ -1,0 +1,219 @@
+"""Gradients within a memory budget (scan/checkpointed_grad.py): budgeted gradients equal
+the unbudgeted ones for every scan feature (carries, per-step outputs, multi-tap
+outputs, until, nested loops, random draws, shared-variable updates), lengths 0, 1,
+odd and prime, budgets from 'everything fits' to 'three states', on every backend
+(tests/backend_suite.py)."""
+
+import numpy as np
+import pytest
+
+import theanine as theano
+import theanine.tensor as T
+from theanine.scan import checkpointed_grad as cg
+from theanine.scan.op import Scan
+from theanine.tensor.shared_randomstreams import RandomStreams
+
+# bytes: a few states (two levels of checkpoints), about sqrt(n) states, all of them
+BUDGETS = [100, 1000, 10 ** 9]
+
+
+def compare(build, inputs, values_list, budgets=BUDGETS, rtol=1e-11):
+    """build(budget) -> outputs (cost first, then gradients); the outputs with each
+    budget equal those without one, for every list of values."""
+    f0 = theano.function(inputs, build(None), on_unused_input="ignore")
+    for budget in budgets:
+        f1 = theano.function(inputs, build(budget), on_unused_input="ignore")
+        names = [type(n.op).__name__ + (n.op.name or "") if isinstance(n.op, Scan) else ""
+                 for n in f1.maker.fgraph.toposort()]
+        assert any(name.endswith("_segments") for name in names)
+        for values in values_list:
+            for a, b in zip(f1(*values), f0(*values)):
+                assert np.shape(a) == np.shape(b)
+                np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol)
+
+
+def rnn_values(n, rng):
+    return [rng.normal(size=(n, 2, 3)), rng.normal(size=(2, 4)),
+            rng.normal(size=(3, 4)) * 0.5, rng.normal(size=(4, 4)) * 0.4]
+
+
+def test_vanilla_rnn():
+    X, h0, W, U = T.dtensor3("X"), T.dmatrix("h0"), T.dmatrix("W"), T.dmatrix("U")
+
+    def build(budget):
+        h, _ = theano.scan(lambda x, h, W, U: T.tanh(T.dot(x, W) + T.dot(h, U)),
+                           sequences=X, outputs_info=h0, non_sequences=[W, U],
+                           memory_budget=budget)
+        cost = (h ** 2).sum() * 0.1 + T.tanh(h[-1]).sum()
+        return [cost] + theano.grad(cost, [X, h0, W, U])
+
+    rng = np.random.default_rng(0)
+    compare(build, [X, h0, W, U], [rnn_values(n, rng) for n in (1, 2, 7, 37)])
+
+
+def test_final_state_only_and_zero_steps():
+    X, h0, W = T.dmatrix("X"), T.dvector("h0"), T.dmatrix("W")
+
+    def build(budget):
+        h, _ = theano.scan(lambda x, h, W: T.tanh(x + T.dot(h, W)), sequences=X,
+                           outputs_info=h0, non_sequences=W, memory_budget=budget)
+        cost = (h ** 2).sum()
+        return [cost] + theano.grad(cost, [X, h0, W])
+
+    rng = np.random.default_rng(1)
+    compare(build, [X, h0, W], [[rng.normal(size=(n, 3)), rng.normal(size=3),
+                                  rng.normal(size=(3, 3)) * 0.5] for n in (0, 1, 13)])
+
+
+def test_per_step_outputs_and_two_carries():
+    X, a0, b0 = T.dmatrix("X"), T.dvector("a0"), T.dvector("b0")
+
+    def step(x, a, b):
+        na = T.tanh(a * b + x)
+        nb = T.sin(b) + na * 0.5
+        return na, nb, na * nb
+
+    def build(budget):
+        (a, b, y), _ = theano.scan(step, sequences=X, outputs_info=[a0, b0, None],
+                                   memory_budget=budget)
+        cost = (y ** 2).sum() + b[-1].sum()
+        return [cost] + theano.grad(cost, [X, a0, b0])
+
+    rng = np.random.default_rng(2)
+    compare(build, [X, a0, b0], [[rng.normal(size=(n, 3)), rng.normal(size=3),
+                                   rng.normal(size=3)] for n in (1, 11, 29)])
+
+
+def test_multi_tap_outputs_and_sequence_taps():
+    x, h0 = T.dvector("x"), T.dvector("h0")
+
+    def build(budget):
+        h, _ = theano.scan(lambda xm1, x0, a, b: T.tanh(0.5 * a - 0.3 * b + xm1 * x0),
+                           sequences=dict(input=x, taps=[-1, 0]),
+                           outputs_info=dict(initial=h0, taps=[-3, -1]),
+                           memory_budget=budget)
+        cost = (h ** 2).sum()
+        return [cost] + theano.grad(cost, [x, h0])
+
+    rng = np.random.default_rng(3)
+    compare(build, [x, h0], [[rng.normal(size=n), rng.normal(size=3)] for n in (2, 9, 24)])
+
+
+def test_until():
+    x, h0 = T.dvector("x"), T.dscalar("h0")
+
+    def build(budget):
+        def step(e, h):
+            new = T.tanh(h + e) + e * 0.5
+            return new, theano.scan_module.until(new > 1.2)
+
+        h, _ = theano.scan(step, sequences=x, outputs_info=h0, memory_budget=budget)
+        cost = (h ** 2).sum()
+        return [cost, h.shape[0]] + theano.grad(cost, [x, h0])
+
+    vals = [[np.linspace(-0.5, 0.8, n), np.float64(0.1)] for n in (1, 5, 23, 40)]
+    compare(build, [x, h0], vals)
+
+
+def test_until_with_only_the_final_state():
+    x, h0 = T.dvector("x"), T.dscalar("h0")
+
+    def build(budget):
+        def step(e, h):
+            new = T.tanh(h + e) + e * 0.5
+            return new, theano.scan_module.until(new > 1.2)
+
+        h, _ = theano.scan(step, sequences=x, outputs_info=h0, memory_budget=budget)
+        cost = h[-1] ** 2
+        return [cost] + theano.grad(cost, [x, h0])
+
+    compare(build, [x, h0], [[np.linspace(-0.5, 0.8, n), np.float64(0.1)] for n in (1, 23)])
+
+
+def test_nested_scan():
+    X, h0, w = T.dtensor3("X"), T.dvector("h0"), T.dvector("w")
+
+    def inner_sum(row, h, w):
+        r, _ = theano.scan(lambda e, acc, h, w: T.tanh(acc * w + e * h), sequences=row,
+                           outputs_info=T.zeros_like(h), non_sequences=[h, w])
+        return r[-1]
+
+    def build(budget):
+        h, _ = theano.scan(inner_sum, sequences=X, outputs_info=h0, non_sequences=w,
+                           memory_budget=budget)
+        cost = (h ** 2).sum()
+        return [cost] + theano.grad(cost, [X, h0, w])
+
+    rng = np.random.default_rng(4)
+    vals = [[rng.normal(size=(n, 2, 3)), rng.normal(size=3), rng.normal(size=3)]
+            for n in (1, 10)]
+    compare(build, [X, h0, w], vals, budgets=[50, 10 ** 9])
+
+
+def test_random_draws_repeat_in_the_recomputation():
+    """One loop (one random variable), its gradient built with and without the budget
+    flag: the recomputed segments draw the numbers the forward loop drew."""
+    h0, w = T.dvector("h0"), T.dscalar("w")
+    srng = RandomStreams(seed=5)
+    h, upd = theano.scan(lambda h, w: T.tanh(h * w + srng.normal(size=(3,))),
+                         outputs_info=h0, non_sequences=w, n_steps=17)
+    cost = (h ** 2).sum()
+    f0 = theano.function([h0, w], [cost] + theano.grad(cost, [h0, w]), updates=upd)
+    for budget in BUDGETS:
+        with theano.config.change_flags(scan_memory_budget=budget):
+            f1 = theano.function([h0, w], [cost] + theano.grad(cost, [h0, w]), updates=upd)
+        assert any(isinstance(n.op, Scan) and (n.op.name or "").endswith("_segments")
+                   for n in f1.maker.fgraph.toposort())
+        srng.seed(5)
+        got = f1(np.ones(3), 0.7)
+        srng.seed(5)
+        for a, b in zip(got, f0(np.ones(3), 0.7)):
+            np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-11)
+
+
+def test_config_flag_and_argument():
+    X, h0 = T.dmatrix("X"), T.dvector("h0")
+    h, _ = theano.scan(lambda x, h: T.tanh(x + h), sequences=X, outputs_info=h0)
+    assert not cg.applies(h.owner.op)
+    with theano.config.change_flags(scan_memory_budget="1KB"):
+        assert cg.applies(h.owner.op) and cg.budget_of(h.owner.op) == 1000
+    h2, _ = theano.scan(lambda x, h: T.tanh(x + h), sequences=X, outputs_info=h0,
+                        memory_budget="2 KiB")
+    assert h2.owner.op.memory_budget == 2048
+    with theano.config.change_flags(scan_memory_budget="1KB"):
+        h3, _ = theano.scan(lambda x, h: T.tanh(x + h), sequences=X, outputs_info=h0,
+                            memory_budget=0)
+        assert not cg.applies(h3.owner.op)  # the argument wins over the flag
+    with pytest.raises(ValueError, match="memory_budget"):
+        theano.scan(lambda x, h: x + h, sequences=X, outputs_info=h0, memory_budget="lots")
+    with pytest.raises(ValueError, match="scan_memory_budget"):
+        theano.config.scan_memory_budget = "-3MB"
+
+
+def test_segments_stay_within_the_states_given():
+    n, states = T.lscalar(), T.lscalar()
+    length, n_seg, below = cg._segments(n, states, 2)
+    f = theano.function([n, states], [length, n_seg, below], mode="PY")
+    for nv in (1, 2, 9, 100, 10000, 12345):
+        for cv in (3, 5, 40, 250, 10 ** 6):
+            s, k, b = [int(v) for v in f(nv, cv)]
+            assert s * k >= nv and (k - 1) * s < nv
+            if nv + 1 <= cv:
+                assert k == 1
+            elif 2 * np.ceil(np.sqrt(nv)) <= cv:
+                assert k + s <= cv + 1
+            else:  # two levels: k checkpoints, then sqrt of each segment below
+                assert k <= np.ceil(nv ** (1 / 3)) and s <= np.ceil(nv / k)
+
+
+def test_a_budgeted_loop_keeps_its_per_step_work_in_the_loop():
+    """x_t . W for all steps at once would be a T-row array: not with a budget."""
+    from theanine.graph.rewrite import rewrite_outputs
+    from theanine.rewrites.scan import scan_hoist_sequences
+
+    X, h0, W = T.dmatrix("X"), T.dvector("h0"), T.dmatrix("W")
+    for budget, hoisted in ((None, True), ("1MB", False)):
+        h, _ = theano.scan(lambda x, h, W: T.tanh(T.dot(x, W) + h), sequences=X,
+                           outputs_info=h0, non_sequences=W, memory_budget=budget)
+        new = rewrite_outputs(h, scan_hoist_sequences, inputs=[X, h0, W])
+        assert (new.owner.op.key != h.owner.op.key) == hoisted
