@@ -35,8 +35,7 @@ from theanine.graph.basic import Apply, Op
 from theanine.tensor.basic import as_tensor_variable
 from theanine.tensor.elemwise import Elemwise
 from theanine.tensor.join import concatenate
-from theanine.tensor.math import cast
-from theanine.tensor.recurrence import MODES, LinearRecurrence
+from theanine.tensor.recurrence import MODES, LinearRecurrence, check_rows, steps_and_state
 from theanine.tensor.recurrence_numpy import run as run_recurrence
 from theanine.tensor.shape import shape_padleft
 from theanine.tensor.type import TensorType
@@ -105,15 +104,7 @@ class FusedRecurrence(Op):
         return dtypes
 
     def make_node(self, n, h0, *xs):
-        n = as_tensor_variable(n)
-        if n.ndim != 0 or not n.dtype.startswith(("int", "uint")):
-            raise TypeError(f"{self}: n (the number of steps) must be an integer scalar, "
-                            f"got {n.type}")
-        n = cast(n, "int64")
-        h0 = as_tensor_variable(h0)
-        if not h0.dtype.startswith("float"):
-            raise TypeError(f"{self}: h0 (the initial state) must be a float tensor, got "
-                            f"{h0.type}")
+        n, h0 = steps_and_state(self, n, h0)
         xs = [as_tensor_variable(x) for x in xs]
         if len(xs) != self.nin:
             raise TypeError(f"{self}: takes {self.nin} inputs after n and h0, got {len(xs)}")
@@ -248,13 +239,7 @@ def _previous(trace, h0, reverse, join=None, pad=None):
 
 
 def _check_input(op, k, x, var, n, h0):
-    rows = x.shape[0]
-    if rows != n and not (rows == 1 and var.broadcastable[0]):
-        raise ValueError(f"{op}: input {k} has {rows} rows for {n} steps")
-    for i, (a, b) in enumerate(zip(x.shape[1:], np.shape(h0))):
-        if a != b and not var.broadcastable[i + 1]:
-            raise ValueError(f"{op}: input {k} has shape {x.shape}, which does not match the "
-                             f"state's shape {np.shape(h0)} in dimension {i + 1}")
+    check_rows(op, f"input {k}", x.shape, var.broadcastable, n, np.shape(h0))
 
 
 __all__ = ["FusedRecurrence", "FUSABLE_MODES", "depends_on_state"]

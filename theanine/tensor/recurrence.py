@@ -94,15 +94,7 @@ class LinearRecurrence(Op):
         return MODES[self.mode]
 
     def make_node(self, n, h0, *operands):
-        n = as_tensor_variable(n)
-        if n.ndim != 0 or not n.dtype.startswith(("int", "uint")):
-            raise TypeError(f"{self}: n (the number of steps) must be an integer scalar, "
-                            f"got {n.type}")
-        n = cast(n, "int64")
-        h0 = as_tensor_variable(h0)
-        if not h0.dtype.startswith("float"):
-            raise TypeError(f"{self}: h0 (the initial state) must be a float tensor, got "
-                            f"{h0.type}")
+        n, h0 = steps_and_state(self, n, h0)
         names = self.operand_names
         if len(operands) != len(names):
             raise TypeError(f"{self}: expected operands {', '.join(names)} "
@@ -180,13 +172,33 @@ def _check_value(op, name, x, var, n, h0):
             raise ValueError(f"{op}: M has shape {shape}; the state's last dim is {d}, so "
                              f"M must be ({d}, {d})")
         return
+    check_rows(op, f"operand {name}", shape, var.broadcastable, n, np.shape(h0))
+
+
+def steps_and_state(op, n, h0):
+    """(n as an int64 scalar, h0 as a float tensor) for op's make_node, or TypeError."""
+    n = as_tensor_variable(n)
+    if n.ndim != 0 or not n.dtype.startswith(("int", "uint")):
+        raise TypeError(f"{op}: n (the number of steps) must be an integer scalar, "
+                        f"got {n.type}")
+    h0 = as_tensor_variable(h0)
+    if not h0.dtype.startswith("float"):
+        raise TypeError(f"{op}: h0 (the initial state) must be a float tensor, got "
+                        f"{h0.type}")
+    return cast(n, "int64"), h0
+
+
+def check_rows(op, what, shape, broadcastable, n, state_shape):
+    """A per-step value of `shape` (`what` names it) fits n steps of a state of
+    `state_shape`: n rows, or one row broadcastable along the steps, then the
+    state's dims wherever not broadcastable. ValueError otherwise."""
     rows = shape[0]
-    if rows != n and not (rows == 1 and var.broadcastable[0]):
-        raise ValueError(f"{op}: operand {name} has {rows} rows for {n} steps")
-    for i, (a, b) in enumerate(zip(shape[1:], np.shape(h0))):
-        if a != b and not var.broadcastable[i + 1]:
-            raise ValueError(f"{op}: operand {name} has shape {shape}, which does not match "
-                             f"the state's shape {np.shape(h0)} in dimension {i + 1}")
+    if rows != n and not (rows == 1 and broadcastable[0]):
+        raise ValueError(f"{op}: {what} has {rows} rows for {n} steps")
+    for i, (a, b) in enumerate(zip(shape[1:], state_shape)):
+        if a != b and not broadcastable[i + 1]:
+            raise ValueError(f"{op}: {what} has shape {tuple(shape)}, which does not match "
+                             f"the state's shape {tuple(state_shape)} in dimension {i + 1}")
 
 
 def linear_recurrence(mode, h0, *operands, n=None, reverse=False, store=True,

@@ -17,7 +17,13 @@ import jax
 import jax.numpy as jnp
 
 from theanine.scan.fused_recurrence import FusedRecurrence, depends_on_state
-from theanine.tensor.recurrence import MODES, LinearRecurrence, apply_composed, combine
+from theanine.tensor.recurrence import (
+    MODES,
+    LinearRecurrence,
+    apply_composed,
+    check_rows,
+    combine,
+)
 from theanine.tensor.zero_pad import ZeroPad
 
 from .elemwise import apply_scalar
@@ -30,18 +36,6 @@ def _steps(op, n):
     if n < 0:
         raise ValueError(f"{op}: n_steps must be >= 0, got {n}")
     return n
-
-
-def _check_rows(op, what, x, var, n, h0):
-    """Operand / input rows and lanes as the py backend checks them (shapes are static
-    here, so a mismatch is refused when the function is compiled)."""
-    rows = x.shape[0]
-    if rows != n and not (rows == 1 and var.broadcastable[0]):
-        raise ValueError(f"{op}: {what} has {rows} rows for {n} steps")
-    for i, (a, b) in enumerate(zip(x.shape[1:], h0.shape)):
-        if a != b and not var.broadcastable[i + 1]:
-            raise ValueError(f"{op}: {what} has shape {x.shape}, which does not match the "
-                             f"state's shape {h0.shape} in dimension {i + 1}")
 
 
 def _recurrence(mode, reverse, n, h0, operands):
@@ -72,7 +66,7 @@ def _linear_recurrence(node, n, h0, *operands):
                 raise ValueError(f"{op}: M has shape {x.shape}; the state's last dim is {d}, "
                                  f"so M must be ({d}, {d})")
         else:
-            _check_rows(op, f"operand {name}", x, var, n, h0)
+            check_rows(op, f"operand {name}", x.shape, var.broadcastable, n, h0.shape)
     trace, final = _recurrence(op.mode, op.reverse, n, h0, [jnp.asarray(x) for x in operands])
     return (trace, final) if op.store else final
 
@@ -93,7 +87,7 @@ def _fused_recurrence(node, n, h0, *xs):
     h0 = jnp.asarray(h0)
     xs = [jnp.asarray(x) for x in xs]
     for k, (x, var) in enumerate(zip(xs, node.inputs[2:])):
-        _check_rows(op, f"input {k}", x, var, n, h0)
+        check_rows(op, f"input {k}", x.shape, var.broadcastable, n, h0.shape)
     dep = depends_on_state(op.nin, op.program)
     values = list(xs) + [None, None]
     for k, (sop, args, dtype) in enumerate(op.program):
