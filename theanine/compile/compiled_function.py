@@ -15,11 +15,13 @@ from __future__ import annotations
 import numpy as np
 
 from theanine import backends
-from theanine.backends.py.linker import run_nodes
+from theanine.backends.py.linker import py_funcify, run_nodes
 from theanine.config import config
 from theanine.graph.basic import Constant, Variable
 from theanine.graph.fgraph import FunctionGraph
+from theanine.graph.inner_graph import InnerGraphOp
 from theanine.graph.serialize import dump_graph, load_graph
+from theanine.tensor.python_ops import FromFunctionOp, Print
 from theanine.tensor.type import TensorType
 
 from . import calling
@@ -417,7 +419,7 @@ def explain(e, fgraph, values, label, fn=None):
     try:
         if locate is not None:
             hit = locate(e)
-            found = None if hit is None else (hit[0], hit[1], e)
+            found = None if hit is None else (hit[0], hit[1], _reference_error(*hit, e))
         else:
             found = run_nodes(fgraph, values)
     except Exception:  # noqa: BLE001 - diagnosis must never hide the original error
@@ -436,3 +438,21 @@ def explain(e, fgraph, values, label, fn=None):
         new = ValueError(msg)
     new.__cause__ = e
     return new
+
+
+def _reference_error(node, ins, e):
+    """The error the reference (py) implementation of `node` raises on `ins`, which
+    names the argument and the values, where a compiled kernel's message is generic;
+    `e` when that cannot be had cheaply and safely. Only one node runs again, and
+    only a built-in tensor op: never a loop or branch (the work of a whole loop, and
+    the step is already named), a user's Python code (as_op, Print: it runs as often
+    as the graph says) or an op on generator states (a draw would advance them)."""
+    op = node.op
+    if (ins is None or isinstance(op, (InnerGraphOp, FromFunctionOp, Print))
+            or not all(isinstance(v.type, TensorType) for v in node.inputs + node.outputs)):
+        return e
+    try:
+        py_funcify(op, node)(*ins)
+    except Exception as ref:  # noqa: BLE001 - the reference's own error, reported instead
+        return ref
+    return e
