@@ -110,3 +110,16 @@ def test_two_shared_variables_holding_one_array():
     f()
     np.testing.assert_array_equal(a.get_value(), [3, 3])
     np.testing.assert_array_equal(b.get_value(), [3, 3])
+
+
+def test_an_input_passed_through_as_an_update_is_copied():
+    # JAX may take an aligned NumPy array without copying it: the shared value must
+    # not change when the caller's array does (this failed about one call in two)
+    x = T.dvector("x")
+    w = theano.shared(np.zeros(64), name="w")
+    f = theano.function([x], [], updates=[(w, x)], mode="JAX")
+    for k in range(20):
+        a = np.arange(64.0) + k
+        f(a)
+        a[:] = -1.0
+        np.testing.assert_array_equal(w.get_value(), np.arange(64.0) + k)

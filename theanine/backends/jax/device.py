@@ -112,7 +112,10 @@ class DeviceIO:
         if value is container.raw:
             return  # an identity update: the value, and its host copy, are unchanged
         if isinstance(value, np.ndarray | np.generic):
-            value = self.put(value)
+            # a host value (an input passed through as an update, w <- x): copied, since
+            # JAX may keep an aligned NumPy array without copying it, and the caller's
+            # array, changed later, would change the shared value
+            value = self.put(np.array(value, copy=True))
         if isinstance(container.type, RandomStateType):
             container.store_device(value, generator_from_key)
         else:
