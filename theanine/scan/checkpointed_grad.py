@@ -89,13 +89,16 @@ def _steps_run(op, inputs, outputs):
 def _segment(op, seqs, start, length, inits, consts, traced):
     """A Scan of op's body (without `until`) over `length` steps from `start`; traced:
     keep every state and per-step output (a leaf), else only the final states (an
-    advance). Returns (its node, the sequence slices it reads). Its own budget is 0:
-    the rewrites may batch its per-step work (a segment is short)."""
+    advance). Returns (its node, the sequence slices it reads). A leaf's budget is 0:
+    the rewrites may batch its per-step work (a leaf is short); an advance keeps the
+    loop's budget, so its per-step work stays in its loop (an advance may run most
+    of the steps)."""
     C = op.n_carries
     body = op.carry_outputs + (op.y_outputs if traced else [])
     seg = type(op)(op.inner_inputs, body, op.n_seqs, C, (traced,) * C, False,
                    f"{op.name or 'scan_fn'}_{'leaf' if traced else 'advance'}",
-                   profile=op.profile, mode=op.mode, memory_budget=0)
+                   profile=op.profile, mode=op.mode,
+                   memory_budget=0 if traced else budget_of(op))
     slices = [s[start:start + length] for s in seqs]
     return seg.make_node(length, *slices, *inits, *consts), slices
 
