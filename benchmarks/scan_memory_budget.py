@@ -92,7 +92,7 @@ def run(budget, steps, calls):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--budgets", default="0,64MB,16MB,4MB,1MB,256KB,128KB")
+    ap.add_argument("--budgets", default="0,64MB,16MB,4MB,1MB,256KB")
     args = ap.parse_args()
     steps, calls = (2000, 3) if args.quick else (10000, 5)
     rows, base = [], None

@@ -241,3 +241,22 @@ def test_a_budgeted_loop_keeps_its_per_step_work_in_the_loop():
                            outputs_info=h0, non_sequences=W, memory_budget=budget)
         new = rewrite_outputs(h, scan_hoist_sequences, inputs=[X, h0, W])
         assert (new.owner.op.key != h.owner.op.key) == hoisted
+
+
+def test_gradients_nobody_reads_are_not_computed():
+    """The gradient of W alone: the reverse pass computes no gradient of the sequence
+    (a full-length array) nor of h0, and gives W's gradient of the unbudgeted run."""
+    X, h0, W = T.dmatrix("X"), T.dvector("h0"), T.dmatrix("W")
+    rng = np.random.default_rng(6)
+    vals = [rng.normal(size=(23, 3)), rng.normal(size=3), rng.normal(size=(3, 3)) / 3]
+    got = []
+    for budget in (None, 100):
+        h, _ = theano.scan(lambda x, h, W: T.tanh(x + T.dot(h, W)), sequences=X,
+                           outputs_info=h0, non_sequences=W, memory_budget=budget)
+        f = theano.function([X, h0, W], theano.grad((h ** 2).sum(), W))
+        got.append(f(*vals))
+    nodes = [n for n in f.maker.fgraph.toposort() if isinstance(n.op, RevolveGrad)]
+    assert len(nodes) == 1
+    S, C, K, dc, ds, dk = nodes[0].op.layout
+    assert ds == () and dk == (0,) and len(nodes[0].outputs) == 2
+    np.testing.assert_allclose(got[1], got[0], rtol=1e-11, atol=1e-11)
