@@ -8,7 +8,7 @@ import pytest
 
 import theanine as theano
 import theanine.tensor as T
-from theanine import In, Mode, Out, function, shared
+from theanine import In, Mode, Out, backends, function, shared
 from theanine.compile import calling
 from theanine.compile.function import UnusedInputError
 from theanine.graph.fgraph import MissingInputError
@@ -516,7 +516,6 @@ def test_unknown_mode_names_known_ones():
 def test_mode_excluding_and_including_return_modes():
     m = theano.compile.get_mode("FAST_RUN").excluding("fusion").including("x")
     assert isinstance(m, Mode) and "fusion" in m.excluding_
-    from theanine import backends
 
     expected = "numba" if backends.available("numba") else "py"
     assert theano.compile.get_default_mode().backend == expected
