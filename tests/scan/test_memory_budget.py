@@ -10,6 +10,8 @@ import pytest
 
 import theanine as theano
 import theanine.tensor as T
+from theanine.graph.rewrite import rewrite_outputs
+from theanine.rewrites.scan import scan_hoist_sequences
 from theanine.scan import checkpointed_grad as cg
 from theanine.scan import revolve
 from theanine.scan.checkpointed_grad import RevolveGrad
@@ -232,8 +234,6 @@ def test_the_body_runs_as_often_as_the_schedule_says(monkeypatch):
 
 def test_a_budgeted_loop_keeps_its_per_step_work_in_the_loop():
     """x_t . W for all steps at once would be a T-row array: not with a budget."""
-    from theanine.graph.rewrite import rewrite_outputs
-    from theanine.rewrites.scan import scan_hoist_sequences
 
     X, h0, W = T.dmatrix("X"), T.dvector("h0"), T.dmatrix("W")
     for budget, hoisted in ((None, True), ("1MB", False)):
