@@ -93,9 +93,16 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--budgets", default="0,64MB,16MB,4MB,1MB,256KB")
+    ap.add_argument("--calls", type=int, default=None, help="timed calls per budget")
     args = ap.parse_args()
     steps, calls = (2000, 3) if args.quick else (10000, 5)
-    rows, base = [], None
+    calls = args.calls or calls
+    print(f"\n### vanilla RNN forward + BPTT, B=32, D=64, H=256, T={steps}, float32, by "
+          "memory budget\n")
+    print("| budget | states | r | forward runs a step | peak above baseline, 1st call (MiB) "
+          "| vs none | later call (MiB) | time (s) | vs none |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+    base = None
     for budget in args.budgets.split(","):
         r = run(budget, steps, calls)
         if base is None:
@@ -110,16 +117,11 @@ def main():
                      f"{2 + advanced / steps:.2f}"]
         else:
             sched = [str(steps), "-", "1.00"]
-        rows.append([budget if budget != "0" else "none"] + sched + [f"{r['peak_mib']:.1f}",
-                     f"{r['peak_mib'] / base['peak_mib']:.1%}", f"{r['again_mib']:.1f}",
-                     f"{r['seconds']:.3f}", f"{r['seconds'] / base['seconds']:.2f}x"])
-    print(f"\n### vanilla RNN forward + BPTT, B=32, D=64, H=256, T={steps}, float32, by "
-          "memory budget\n")
-    print("| budget | states | r | forward runs a step | peak above baseline, 1st call (MiB) "
-          "| vs none | later call (MiB) | time (s) | vs none |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        print("| " + " | ".join(r) + " |")
+        row = [budget if budget != "0" else "none"] + sched + [
+            f"{r['peak_mib']:.1f}", f"{r['peak_mib'] / base['peak_mib']:.1%}",
+            f"{r['again_mib']:.1f}", f"{r['seconds']:.3f}",
+            f"{r['seconds'] / base['seconds']:.2f}x"]
+        print("| " + " | ".join(row) + " |", flush=True)
 
 
 if __name__ == "__main__":

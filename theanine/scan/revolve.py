@@ -13,7 +13,7 @@ times before the pass that keeps its trace (the "leaf"):
 
 So the steps reversible are capacity(s, r) = capacity(s - 1, r) + capacity(s, r - 1)
 with capacity(s, 0) = s + 1 and capacity(0, r) = 1, which is C(s + r + 1, s): the
-binomial bound of Griewank's revolve (s + 1 checkpoints counting the held state,
+binomial bound beta(s, r + 1) of Griewank and Walther's revolve (s checkpoints,
 r + 1 forward runs of a step counting the leaf's). For n steps and s states the
 reverse pass takes the fewest repetitions r with capacity(s, r) >= n; every step is
 then run forward at most r + 1 more times, and at most s + 1 states are kept at once
