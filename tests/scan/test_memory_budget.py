@@ -260,3 +260,12 @@ def test_gradients_nobody_reads_are_not_computed():
     S, C, K, dc, ds, dk = nodes[0].op.layout
     assert ds == () and dk == (0,) and len(nodes[0].outputs) == 2
     np.testing.assert_allclose(got[1], got[0], rtol=1e-11, atol=1e-11)
+
+
+def test_second_derivatives_through_a_budget_are_a_clear_error():
+    X, h0, W = T.dmatrix("X"), T.dvector("h0"), T.dmatrix("W")
+    h, _ = theano.scan(lambda x, h, W: T.tanh(x + T.dot(h, W)), sequences=X,
+                       outputs_info=h0, non_sequences=W, memory_budget=100)
+    gW = theano.grad((h ** 2).sum(), W)
+    with pytest.raises(Exception, match="not implemented.*memory_budget=0"):
+        theano.grad(gW.sum(), W)

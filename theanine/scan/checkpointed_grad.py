@@ -33,7 +33,7 @@ import numpy as np
 import theanine.tensor as T
 from theanine.backends.py.linker import link
 from theanine.config import config
-from theanine.gradient import disconnected_type, grad, grad_undefined
+from theanine.gradient import disconnected_type, grad, grad_not_implemented
 from theanine.graph.basic import Apply
 from theanine.graph.fgraph import FunctionGraph
 from theanine.graph.inner_graph import InnerGraphOp
@@ -264,9 +264,9 @@ class RevolveGrad(InnerGraphOp):
         return res[0] if len(res) == 1 else res
 
     def grad(self, inputs, output_grads):
-        why = "second derivatives through a memory-budgeted loop gradient"
-        return [grad_undefined(self, k, x, why + " are not implemented")
-                for k, x in enumerate(inputs)]
+        why = ("Second derivatives through a memory-budgeted loop gradient: take them "
+               "without a budget (memory_budget=0).")
+        return [grad_not_implemented(self, k, x, why) for k, x in enumerate(inputs)]
 
     def connection_pattern(self, node):
         return [[True] * len(node.outputs) for _ in node.inputs]
