@@ -249,10 +249,6 @@ EXCEPTIONS = {
         # a user's NumPy function (as_op): Python code, which XLA cannot compile; it runs
         # through jax's io_callback, exactly once per node evaluation (docs/jax.md)
         "FromFunctionOp": "runs the user's Python function through io_callback",
-        # a memory-budgeted gradient's reverse pass: a schedule decided at run time and
-        # run from Python (scan/revolve.py) through io_callback, its loops on the py
-        # backend (docs/scan_memory_budget.md)
-        "RevolveGrad": "runs the revolve schedule from Python through io_callback",
     },
 }
 

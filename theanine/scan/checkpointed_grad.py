@@ -148,7 +148,7 @@ def checkpointed_grad(op, inputs, outputs, g_trace, g_final, g_ys):
                 + list(gtr_in.values()) + list(gy_in.values()))
     rev = RevolveGrad(inner_in, adv.outputs[:C] + list(gs),
                       (S, C, K, tuple(diff_c), tuple(diff_s), tuple(diff_k)),
-                      f"grad_of_{op.name or 'scan_fn'}_revolve")
+                      f"grad_of_{op.name or 'scan_fn'}_revolve", op, (tuple(gtr), tuple(gy)))
     outs = rev.make_node(n, free, *seqs, *inits, *consts, *lam, *gtr.values(),
                          *gy.values()).outputs
 
@@ -185,13 +185,19 @@ class RevolveGrad(InnerGraphOp):
     perform runs revolve.reverse: the advances keep checkpoints (at most `free`
     states with a leaf's trace), each leaf recomputes its steps keeping their states
     and gives the adjoint of the state entering it to the next leaf back. The two
-    inner functions are linked by the linker running the node (``runner``)."""
+    inner functions are linked by the linker running the node (``runner``).
 
-    __props__ = ("key", "layout", "name")
+    loop: the forward Scan op (its body: a backend that differentiates loops itself,
+    the jax lowering, runs it); cotangents: the carries whose traces and the per-step
+    outputs whose values have cotangents among the inputs, in their order."""
 
-    def __init__(self, inner_inputs, inner_outputs, layout, name=None):
+    __props__ = ("key", "layout", "name", "cotangents")
+
+    def __init__(self, inner_inputs, inner_outputs, layout, name=None, loop=None,
+                 cotangents=((), ())):
         super().__init__(inner_inputs, inner_outputs)
-        self.layout, self.name = tuple(layout), name
+        self.layout, self.name, self.loop = tuple(layout), name, loop
+        self.cotangents = tuple(tuple(c) for c in cotangents)
 
     def __str__(self):
         return f"RevolveGrad{{{self.name}}}" if self.name else "RevolveGrad"
@@ -209,7 +215,8 @@ class RevolveGrad(InnerGraphOp):
         return Apply(self, ins, outs)
 
     def with_inner_outputs(self, inner_outputs):
-        return RevolveGrad(self.inner_inputs, inner_outputs, self.layout, self.name)
+        return RevolveGrad(self.inner_inputs, inner_outputs, self.layout, self.name,
+                           self.loop, self.cotangents)
 
     def link_inner(self, fgraph):
         fg = FunctionGraph(fgraph.inputs, lazy_ifelse(fgraph.inputs, fgraph.outputs))

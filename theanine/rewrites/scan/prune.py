@@ -117,7 +117,8 @@ def revolve_remove_unused(graph, node):
                       inner[:C + n_c] + [o for o, u in zip(leaf_s, use_s) if u]
                       + [o for o, u in zip(leaf_k, use_k) if u],
                       (S, C, K, dc, tuple(k for k, u in zip(ds, use_s) if u),
-                       tuple(k for k, u in zip(dk, use_k) if u)), op.name)
+                       tuple(k for k, u in zip(dk, use_k) if u)), op.name, op.loop,
+                      op.cotangents)
     outs = iter(new.make_node(*node.inputs).outputs)
     old_s, old_c = node.outputs[:n_s], node.outputs[n_s:n_s + n_c]
     old_k = node.outputs[n_s + n_c:]
