@@ -93,7 +93,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="lstm_lm")
     ap.add_argument("--opt", type=int, default=None)
+    ap.add_argument("--part-lines", type=int, default=None,
+                    help="codegen.PART_LINES (split loop bodies longer than this)")
     a = ap.parse_args()
+    if a.part_lines is not None:
+        from theanine.backends.numba import codegen
+
+        codegen.PART_LINES = a.part_lines
     if a.opt is not None:
         os.environ["NUMBA_OPT"] = str(a.opt)
     os.environ["THEANINE_CACHE_DIR"] = tempfile.mkdtemp(prefix="theanine-profile-")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import io
+import re
 import tokenize
 
 import numpy as np
@@ -74,6 +75,9 @@ def _float_src(x):
     return repr(x)
 
 
+_DIGITS = re.compile(r"\d+")
+
+
 def canonical(src, name):
     """`src`, the source of function `name`, with its name and its local variables
     (parameters and assigned names) renamed in order of first appearance: two
@@ -105,7 +109,7 @@ class Module:
     def __init__(self):
         self.defs = []
         self.counter = 0
-        self.shapes = {}  # canonical source of an inner function -> its name
+        self.shapes = {}  # source with numbers blanked -> [(name, source, canonical)]
 
     def add_function(self, name, src):
         """Add inner function `name` (its full source) unless a function that differs
@@ -113,10 +117,17 @@ class Module:
         the name to call. A large loop body is often the same block repeated (layers
         written in a Python loop), and numba compiles each distinct function once, so
         its parts compile once per shape, not once per occurrence."""
-        shape = canonical(src, name)
-        if shape in self.shapes:
-            return self.shapes[shape]
-        self.shapes[shape] = name
+        # canonical() tokenizes (~1 ms a function): only for functions that may match,
+        # those equal to an earlier one once every number is blanked out
+        rough = self.shapes.setdefault(_DIGITS.sub("#", src), [])
+        shape = canonical(src, name) if rough else None
+        for k, (other, other_src, other_shape) in enumerate(rough):
+            if other_shape is None:
+                other_shape = canonical(other_src, other)
+                rough[k] = (other, other_src, other_shape)
+            if other_shape == shape:
+                return other
+        rough.append((name, src, shape))
         self.add(src)
         return name
 
