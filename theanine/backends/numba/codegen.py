@@ -80,22 +80,35 @@ _DIGITS = re.compile(r"\d+")
 
 def canonical(src, name):
     """`src`, the source of function `name`, with its name and its local variables
-    (parameters and assigned names) renamed in order of first appearance: two
-    functions with the same canonical source compute the same thing (globals, helper
-    calls, constants and strings are kept as written)."""
+    (parameters and assigned names) replaced by placeholders numbered in order of
+    first appearance, which no identifier can equal: two functions with the same
+    canonical source compute the same thing. Globals, helper calls, constants,
+    strings, attribute names (``x.shape``) and keyword names (``dtype=``) are kept as
+    written (so an objmode block's typed locals are not renamed: such functions
+    merge only when their names are equal too)."""
     tree = ast.parse(src)
     local = {a.arg for fn in ast.walk(tree) if isinstance(fn, ast.FunctionDef)
              for a in fn.args.args}
     local |= {n.id for n in ast.walk(tree)
               if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-    renamed = {name: "_F"}
+    local.add(name)
+    toks = list(tokenize.generate_tokens(io.StringIO(src).readline))
+    renamed = {}
     out = []
-    for tok in tokenize.generate_tokens(io.StringIO(src).readline):
+    depth = 0
+    for k, tok in enumerate(toks):
         text = tok.string
-        if tok.type == tokenize.NAME and (text in local or text == name):
-            text = renamed.setdefault(text, f"_L{len(renamed)}")
-        out.append((tok.type, text))
-    return tokenize.untokenize(out)
+        if tok.type == tokenize.OP:
+            depth += text in "([{"
+            depth -= text in ")]}"
+        elif tok.type == tokenize.NAME and text in local:
+            after = toks[k + 1].string if k + 1 < len(toks) else ""
+            attribute = k > 0 and toks[k - 1].string == "."
+            keyword = depth > 0 and after == "="
+            if not (attribute or keyword):
+                text = renamed.setdefault(text, f"<{len(renamed)}>")
+        out.append(text)
+    return "\0".join(out)  # no token holds a NUL: the join is one-to-one
 
 
 def is_tensor(v):
