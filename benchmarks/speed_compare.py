@@ -19,8 +19,10 @@ blocks: 280 nodes, 300 blocks: 2,100 nodes, issue 13 item 8's sizes), compiled
 with the numba policy 'sync' (everything at build time) in a process limited to
 BODY_MEMORY bytes of address space; the row gives the CPU seconds of building the
 function, the peak resident memory, and whether the compiled loop agrees with
-the py backend. Run on 2 cores shared with other jobs: compare the two checkouts
-within one run only.
+the py backend. `--mixed` draws each block's two nonlinearities from six (tanh,
+sigmoid, softplus, sin, arctan, x/(1+|x|)), so that no two of the body's parts are
+alike and none is compiled once for several places. Run on 2 cores shared with
+other jobs: compare the two checkouts within one run only.
 """
 
 from __future__ import annotations
@@ -48,12 +50,17 @@ BIG_BODY = textwrap.dedent("""
     import theanine as theano, theanine.tensor as T
     from theanine.backends.numba import linker
     blocks, H = int(sys.argv[1]), 16
+    MIXED = sys.argv[3] == "mixed"
+    FS = [T.tanh, T.nnet.sigmoid, T.nnet.softplus, T.sin, T.arctan, lambda v: v / (1 + abs(v))]
     rng = np.random.default_rng(0)
     W = theano.shared(rng.normal(size=(H, H)) * 0.3, name="W")
     X, h0, a, c = T.dmatrix("X"), T.dvector("h0"), T.dvector("a"), T.dvector("c")
     def step(x, h, a, c):
+        # mixed: each block's two nonlinearities drawn from six, so the parts differ
+        pick = np.random.default_rng(1).integers(0, 6, size=(blocks, 2)) if MIXED else None
         for k in range(blocks):
-            h = T.nnet.sigmoid(T.tanh(T.dot(h, W) + a * c * (k + 1)) * 1.01 - a) + x
+            f1, f2 = (FS[pick[k, 0]], FS[pick[k, 1]]) if MIXED else (T.nnet.sigmoid, T.tanh)
+            h = f1(f2(T.dot(h, W) + a * c * (k + 1)) * 1.01 - a) + x
         return h
     hs, _ = theano.scan(step, sequences=X, outputs_info=h0, non_sequences=[a, c])
     args = (rng.normal(size=(20, H)) * 0.1, np.zeros(H), rng.normal(size=H) * 0.1,
@@ -71,6 +78,8 @@ BIG_BODY = textwrap.dedent("""
         scan = [n for n in f.maker.fgraph.toposort() if type(n.op).__name__ == "Scan"][0]
         out["body_nodes"] = len(theano.graph.fgraph.FunctionGraph(
             scan.op.inner_inputs, scan.op.inner_outputs).toposort())
+        text = linker.kernel_text(scan)
+        out["parts"] = text.count("def part")  # distinct part functions written
         out["compiled"] = bool(f.fn.ready())
         out["agrees"] = bool(np.allclose(f(*args), ref, rtol=1e-9, atol=1e-12))
     except MemoryError:
@@ -140,17 +149,18 @@ def training(roots, models, steps, jax=True):
                                                   if have_jax else []), rows)
 
 
-def big_body(roots, blocks_list, this_only=()):
-    print(f"\n#### compile of a scan with a large body (numba 'sync', address space limited "
-          f"to {BODY_MEMORY >> 30} GiB)\n")
+def big_body(roots, blocks_list, this_only=(), mixed=False):
+    print(f"\n#### compile of a scan with a large body{' of mixed blocks' if mixed else ''} "
+          f"(numba 'sync', address space limited to {BODY_MEMORY >> 30} GiB)\n")
     print("| checkout | blocks | body nodes, user's graph / after rewriting | CPU s | wall s "
           "| peak MB | result |")
     print("|---|---:|---:|---:|---:|---:|---|")
     for blocks in list(blocks_list) + list(this_only):
         for label, root in roots if blocks not in this_only else roots[1:]:
             with tempfile.TemporaryDirectory() as d:
-                r = _run(BIG_BODY, [blocks, BODY_MEMORY], root, d)
-            result = r.get("error") or f"compiled {r['compiled']}, agrees {r['agrees']}"
+                r = _run(BIG_BODY, [blocks, BODY_MEMORY, "mixed" if mixed else "same"], root, d)
+            result = r.get("error") or (f"compiled {r['compiled']}, agrees {r['agrees']}, "
+                                        f"{r['parts']} part functions")
             print(f"| {label} | {blocks} | {7 * blocks} / {_fmt(r.get('body_nodes'), 'd')} "
                   f"| {_fmt(r.get('cpu_s'), '.1f')} | {_fmt(r.get('wall_s'), '.1f')} "
                   f"| {_fmt(r.get('peak_mb'), 'd')} | {result} |", flush=True)
@@ -167,13 +177,15 @@ def main():
                          "15.5 GB on a 2,000-node body, issue 13 item 8)")
     ap.add_argument("--skip-training", action="store_true")
     ap.add_argument("--skip-body", action="store_true")
+    ap.add_argument("--mixed", action="store_true",
+                    help="each block's nonlinearities drawn at random: no two parts alike")
     ap.add_argument("--no-jax", action="store_true")
     a = ap.parse_args()
     roots = [("baseline", os.path.abspath(a.baseline)), ("this", ROOT)]
     print(f"baseline {roots[0][1]}, this {ROOT}; {os.cpu_count()} cores")
     if not a.skip_body:
         big_body(roots, [int(b) for b in a.blocks.split(",") if b],
-                 [int(b) for b in a.this_only_blocks.split(",") if b])
+                 [int(b) for b in a.this_only_blocks.split(",") if b], a.mixed)
     if not a.skip_training:
         training(roots, [m for m in a.models.split(",") if m], a.steps, jax=not a.no_jax)
 
