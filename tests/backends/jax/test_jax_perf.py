@@ -4,6 +4,8 @@ per-step copy that hand-written JAX would not, the gradient of an ifelse is a
 conditional on the device, a call converts its values as a jitted call does. Values
 are compared with py; no timing is asserted."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -12,6 +14,7 @@ pytestmark = pytest.mark.jax
 
 import theanine as theano  # noqa: E402
 import theanine.tensor as T  # noqa: E402
+from theanine.ifelse import ifelse  # noqa: E402
 from theanine.scan.op import Scan  # noqa: E402
 
 
@@ -29,6 +32,12 @@ def compiled(f, *args):
     """The XLA executable of a one-segment jax function for these arguments."""
     with jax.enable_x64(True):
         return f.fn.single.compiled(()).lower(*args).compile()
+
+
+def hlo(f, *args):
+    """The StableHLO text of a one-segment jax function for these arguments."""
+    with jax.enable_x64(True):
+        return f.fn.single.compiled(()).lower(*args).as_text()
 
 
 def rnn_bptt(T_, B, D, H):
@@ -81,3 +90,23 @@ def test_accumulation_rule_comes_back_when_included():
     ref = theano.function(ins, outs, mode="PY")(*args)
     for a, b in zip(ref, f(*args)):
         np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12)
+
+
+def test_gradient_of_ifelse_is_a_conditional_on_the_device():
+    # the gradient's branches hold zeros of an input's shape (an alloc of x.shape[0]
+    # minus one): the shape is known when tracing and stays so inside the branch, so
+    # the backward ifelse is a lax.cond in the one jitted function, not a host step
+    x, c, M = T.dvector("x"), T.dscalar("c"), T.dmatrix("M")
+    y = ifelse(T.gt(c, 0), x[1:] * T.tanh(x[:-1]), x[:-1] * 2).sum() \
+        + ifelse(T.gt(c, 0), T.dot(M, x), x[:2] ** 2).sum()
+    ins, outs = [x, c, M], [y, *theano.grad(y, [x, M])]
+    rng = np.random.default_rng(0)
+    xv, Mv = rng.normal(size=3), rng.normal(size=(2, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning that a node runs on the host
+        for cv in (1.0, -1.0):
+            f = compare(ins, outs, [xv, cv, Mv])
+    assert f.fn.single is not None
+    text = hlo(f, xv, 1.0, Mv)
+    conds = text.count("stablehlo.case") + text.count("stablehlo.if")
+    assert conds >= 4  # two forward ifelses, and the gradient's then/else ifelses
