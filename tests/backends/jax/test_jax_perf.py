@@ -110,3 +110,40 @@ def test_gradient_of_ifelse_is_a_conditional_on_the_device():
     text = hlo(f, xv, 1.0, Mv)
     conds = text.count("stablehlo.case") + text.count("stablehlo.if")
     assert conds >= 4  # two forward ifelses, and the gradient's then/else ifelses
+
+
+def test_calls_after_the_first_go_straight_to_the_jitted_function():
+    x, i = T.dvector("x"), T.lscalar("i")
+    w = theano.shared(np.arange(4.0), name="w")
+    f = theano.function([x, i], [T.tanh(x) * 2, x[i] * w], updates=[(w, w + x[i])],
+                        mode="JAX")
+    assert f.fn._fast is None  # nothing compiled yet
+    xv = np.linspace(-1, 1, 4)
+    a, b = f(xv, 1)
+    assert f.fn._fast is not None
+    for k in range(2, 4):  # the fast path: fresh writable arrays the caller owns
+        c, d = f(xv, k)
+        assert c.base is None and c.flags.writeable and c is not a
+        np.testing.assert_allclose(c, np.tanh(xv) * 2)
+        c[:] = 0  # the caller's array: the next result is unchanged
+    np.testing.assert_allclose(f(xv, 0)[0], np.tanh(xv) * 2)
+    np.testing.assert_allclose(w.get_value(), np.arange(4.0) + xv[1] + xv[2] + xv[3]
+                               + xv[0])
+    # new shapes compile through the fast path; a failing check raises the py error
+    # and leaves the shared value (donated to the call) as it was
+    before = w.get_value()
+    with pytest.raises(IndexError):
+        f(np.ones(4), 7)
+    np.testing.assert_array_equal(w.get_value(), before)
+    np.testing.assert_allclose(f(np.ones(4), 3)[1], before * 1.0)
+    np.testing.assert_allclose(f(np.zeros(6), 5)[0], np.zeros(6))
+
+
+def test_borrowed_output_and_input_returned_as_is_keep_their_rules():
+    x = T.dvector("x")
+    f = theano.function([x], [theano.Out(T.exp(x), borrow=True), x], mode="JAX")
+    xv = np.ones(3)
+    for _ in range(3):
+        e, same = f(xv)
+        np.testing.assert_allclose(e, np.exp(xv))
+        assert same is not xv and not np.shares_memory(same, xv)
