@@ -12,6 +12,10 @@ allocator then reuses memory it kept), and the median time of the later calls.
 Target (issue 15): a budget whose peak is <= 10 % of the unbudgeted peak, at <= 1.6x
 its time. One state of the loop is B*H*4 = 32 KiB; the unbudgeted gradient keeps T
 of them (plus, as any run, the input projections x_t W the rewrites compute at once).
+Budgets below 2 sqrt(T) states (6.4 MB at T = 10,000) take binomial schedules of more
+repetitions: the table gives, from scan/revolve.py, the states the budget allows, the
+repetitions r, and the forward runs of each step in all (the forward loop, the
+schedule's advances and its leaves: 1 + (advanced + n) / n).
 """
 
 from __future__ import annotations
@@ -22,6 +26,10 @@ import os
 import subprocess
 import sys
 import textwrap
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from theanine.config import memory_size  # noqa: E402
+from theanine.scan import revolve  # noqa: E402
 
 for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
@@ -84,26 +92,36 @@ def run(budget, steps, calls):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--budgets", default="0,64MB,16MB,4MB,1MB")
+    ap.add_argument("--budgets", default="0,64MB,16MB,4MB,1MB,256KB")
+    ap.add_argument("--calls", type=int, default=None, help="timed calls per budget")
     args = ap.parse_args()
     steps, calls = (2000, 3) if args.quick else (10000, 5)
-    rows, base = [], None
+    calls = args.calls or calls
+    print(f"\n### vanilla RNN forward + BPTT, B=32, D=64, H=256, T={steps}, float32, by "
+          "memory budget\n")
+    print("| budget | states | r | forward runs a step | peak above baseline, 1st call (MiB) "
+          "| vs none | later call (MiB) | time (s) | vs none |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+    base = None
     for budget in args.budgets.split(","):
         r = run(budget, steps, calls)
         if base is None:
             base = r
         for a, b in zip(r["grads"], base["grads"]):
             assert abs(a - b) <= 1e-4 * max(abs(b), 1), (budget, r["grads"], base["grads"])
-        rows.append([budget if budget != "0" else "none", f"{r['peak_mib']:.1f}",
-                     f"{r['peak_mib'] / base['peak_mib']:.1%}", f"{r['again_mib']:.1f}",
-                     f"{r['seconds']:.3f}", f"{r['seconds'] / base['seconds']:.2f}x"])
-    print(f"\n### vanilla RNN forward + BPTT, B=32, D=64, H=256, T={steps}, float32, by "
-          "memory budget\n")
-    print("| budget | peak above baseline, 1st call (MiB) | vs none | later call (MiB) | "
-          "time (s) | vs none |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for r in rows:
-        print("| " + " | ".join(r) + " |")
+        states = memory_size(budget) // (32 * 256 * 4)
+        if states:
+            free = max(states - 1, revolve.MIN_STATES)
+            advanced = revolve.counts(steps, free)[0]
+            sched = [str(states), str(revolve.repetitions(steps, free)),
+                     f"{2 + advanced / steps:.2f}"]
+        else:
+            sched = [str(steps), "-", "1.00"]
+        row = [budget if budget != "0" else "none"] + sched + [
+            f"{r['peak_mib']:.1f}", f"{r['peak_mib'] / base['peak_mib']:.1%}",
+            f"{r['again_mib']:.1f}", f"{r['seconds']:.3f}",
+            f"{r['seconds'] / base['seconds']:.2f}x"]
+        print("| " + " | ".join(row) + " |", flush=True)
 
 
 if __name__ == "__main__":

@@ -108,7 +108,8 @@ _FLAGS = {
     "scan_memory_budget": (0, memory_size,
                            "bytes the gradient of a loop may keep for its trace (0: no "
                            "limit); above it the gradient stores checkpoints and recomputes "
-                           "segments (units: 256MB, 1GiB; docs/scan_memory_budget.md)"),
+                           "steps on a binomial (revolve) schedule (units: 256MB, 1GiB; "
+                           "docs/scan_memory_budget.md)"),
     "scan.parallel_linear": (True, _bool,
                              "loop carries updated as A*h + B (cumsum, cumprod, running "
                              "max/min, dot(h, M) + B) run as parallel prefix scans "

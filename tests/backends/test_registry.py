@@ -239,17 +239,16 @@ EXCEPTIONS = {
         # the Python list of per-step generator states that the gradient of a random
         # loop reads, and that list reversed (a gradient of that gradient)
         "ListStepInputs": "a Python list of generators",
-        # a memory-budgeted gradient's checkpoints of a loop carrying generators
-        "ListCheckpoints": "a Python list of generators, checkpointed",
         "ReversedRows": "a Python list of per-step generators, reversed",
+        # a memory-budgeted gradient's reverse pass: the revolve schedule, decided at run
+        # time, runs in the Python glue and calls its advance and leaf loops, which the
+        # numba linker compiles (RevolveGrad.runner)
+        "RevolveGrad": "runs the revolve schedule from Python, calling compiled loops",
     },
     "jax": {
         # a user's NumPy function (as_op): Python code, which XLA cannot compile; it runs
         # through jax's io_callback, exactly once per node evaluation (docs/jax.md)
         "FromFunctionOp": "runs the user's Python function through io_callback",
-        # a memory-budgeted gradient's checkpoints of a loop carrying NumPy generators:
-        # not lowered yet (a budgeted random loop's gradient runs through a callback)
-        "ListCheckpoints": "a Python list of generators, checkpointed",
     },
 }
 

@@ -1,8 +1,9 @@
 """Gradients within a memory budget (scan/checkpointed_grad.py): budgeted gradients equal
 the unbudgeted ones for every scan feature (carries, per-step outputs, multi-tap
 outputs, until, nested loops, random draws, shared-variable updates), lengths 0, 1,
-odd and prime, budgets from 'everything fits' to 'three states', on every backend
-(tests/backend_suite.py)."""
+odd and prime, budgets from 'everything fits' to 'three states' (binomial schedules of
+several repetitions), on every backend (tests/backend_suite.py); the body runs exactly
+as often as the schedule says (tests/scan/test_revolve.py tests the schedule)."""
 
 import numpy as np
 import pytest
@@ -12,11 +13,17 @@ import theanine.tensor as T
 from theanine.graph.rewrite import rewrite_outputs
 from theanine.rewrites.scan import scan_hoist_sequences
 from theanine.scan import checkpointed_grad as cg
-from theanine.scan.op import Scan
+from theanine.scan import revolve
+from theanine.scan.checkpointed_grad import RevolveGrad
+from theanine.tensor.python_ops import as_op
 from theanine.tensor.shared_randomstreams import RandomStreams
 
-# bytes: a few states (two levels of checkpoints), about sqrt(n) states, all of them
-BUDGETS = [100, 1000, 10 ** 9]
+# bytes: three states (many repetitions), a few states, about sqrt(n) states, all of them
+BUDGETS = [1, 300, 1000, 10 ** 9]
+
+
+def budgeted(f):
+    return any(isinstance(n.op, RevolveGrad) for n in f.maker.fgraph.toposort())
 
 
 def compare(build, inputs, values_list, budgets=BUDGETS, rtol=1e-11):
@@ -25,9 +32,7 @@ def compare(build, inputs, values_list, budgets=BUDGETS, rtol=1e-11):
     f0 = theano.function(inputs, build(None), on_unused_input="ignore")
     for budget in budgets:
         f1 = theano.function(inputs, build(budget), on_unused_input="ignore")
-        names = [type(n.op).__name__ + (n.op.name or "") if isinstance(n.op, Scan) else ""
-                 for n in f1.maker.fgraph.toposort()]
-        assert any(name.endswith("_segments") for name in names)
+        assert budgeted(f1)
         for values in values_list:
             for a, b in zip(f1(*values), f0(*values)):
                 assert np.shape(a) == np.shape(b)
@@ -164,8 +169,7 @@ def test_random_draws_repeat_in_the_recomputation():
     for budget in BUDGETS:
         with theano.config.change_flags(scan_memory_budget=budget):
             f1 = theano.function([h0, w], [cost] + theano.grad(cost, [h0, w]), updates=upd)
-        assert any(isinstance(n.op, Scan) and (n.op.name or "").endswith("_segments")
-                   for n in f1.maker.fgraph.toposort())
+        assert budgeted(f1)
         srng.seed(5)
         got = f1(np.ones(3), 0.7)
         srng.seed(5)
@@ -192,20 +196,40 @@ def test_config_flag_and_argument():
         theano.config.scan_memory_budget = "-3MB"
 
 
-def test_segments_stay_within_the_states_given():
-    n, states = T.lscalar(), T.lscalar()
-    length, n_seg, below = cg._segments(n, states, 2)
-    f = theano.function([n, states], [length, n_seg, below], mode="PY")
-    for nv in (1, 2, 9, 100, 10000, 12345):
-        for cv in (3, 5, 40, 250, 10 ** 6):
-            s, k, b = [int(v) for v in f(nv, cv)]
-            assert s * k >= nv and (k - 1) * s < nv
-            if nv + 1 <= cv:
-                assert k == 1
-            elif 2 * np.ceil(np.sqrt(nv)) <= cv:
-                assert k + s <= cv + 1
-            else:  # two levels: k checkpoints, then sqrt of each segment below
-                assert k <= np.ceil(nv ** (1 / 3)) and s <= np.ceil(nv / k)
+def test_the_body_runs_as_often_as_the_schedule_says(monkeypatch):
+    """Each step of the body (counted by a Python op in it) runs once in the forward
+    loop and then exactly as the revolve schedule for n steps and the states the
+    budget allows says: its advances and one leaf pass per step."""
+    runs = [0]
+
+    @as_op(itypes=[T.lscalar], otypes=[T.dscalar])
+    def count(i):
+        runs[0] += 1
+        return np.float64(0.0)
+
+    seen = []
+    schedule = revolve.reverse
+
+    def recorded(n, free, state, advance, leaf):
+        seen.append((n, free))
+        return schedule(n, free, state, advance, leaf)
+
+    monkeypatch.setattr(revolve, "reverse", recorded)
+    X, h0, W, idx = T.dmatrix("X"), T.dvector("h0"), T.dmatrix("W"), T.lvector("idx")
+    rng = np.random.default_rng(5)
+    for budget, n, free in ((24 * 6, 50, 5), (24 * 3, 40, 2), (24 * 30, 61, 29),
+                            (10 ** 6, 30, 10 ** 6 // 24 - 1)):
+        h, _ = theano.scan(lambda i, x, h, W: T.tanh(x + T.dot(h, W)) + count(i),
+                           sequences=[idx, X], outputs_info=h0, non_sequences=W,
+                           memory_budget=budget)
+        f = theano.function([idx, X, h0, W], theano.grad((h ** 2).sum(), [X, h0, W]))
+        runs[0], seen[:] = 0, []
+        f(np.arange(n), rng.normal(size=(n, 3)), rng.normal(size=3),
+          rng.normal(size=(3, 3)) / 3)
+        advanced, leaves, _ = revolve.counts(n, free)
+        assert seen == [(n, free)]
+        assert leaves == n and runs[0] == n + advanced + leaves
+        assert advanced <= revolve.repetitions(n, free) * n
 
 
 def test_a_budgeted_loop_keeps_its_per_step_work_in_the_loop():
@@ -217,3 +241,31 @@ def test_a_budgeted_loop_keeps_its_per_step_work_in_the_loop():
                            outputs_info=h0, non_sequences=W, memory_budget=budget)
         new = rewrite_outputs(h, scan_hoist_sequences, inputs=[X, h0, W])
         assert (new.owner.op.key != h.owner.op.key) == hoisted
+
+
+def test_gradients_nobody_reads_are_not_computed():
+    """The gradient of W alone: the reverse pass computes no gradient of the sequence
+    (a full-length array) nor of h0, and gives W's gradient of the unbudgeted run."""
+    X, h0, W = T.dmatrix("X"), T.dvector("h0"), T.dmatrix("W")
+    rng = np.random.default_rng(6)
+    vals = [rng.normal(size=(23, 3)), rng.normal(size=3), rng.normal(size=(3, 3)) / 3]
+    got = []
+    for budget in (None, 100):
+        h, _ = theano.scan(lambda x, h, W: T.tanh(x + T.dot(h, W)), sequences=X,
+                           outputs_info=h0, non_sequences=W, memory_budget=budget)
+        f = theano.function([X, h0, W], theano.grad((h ** 2).sum(), W))
+        got.append(f(*vals))
+    nodes = [n for n in f.maker.fgraph.toposort() if isinstance(n.op, RevolveGrad)]
+    assert len(nodes) == 1
+    S, C, K, dc, ds, dk = nodes[0].op.layout
+    assert ds == () and dk == (0,) and len(nodes[0].outputs) == 2
+    np.testing.assert_allclose(got[1], got[0], rtol=1e-11, atol=1e-11)
+
+
+def test_second_derivatives_through_a_budget_are_a_clear_error():
+    X, h0, W = T.dmatrix("X"), T.dvector("h0"), T.dmatrix("W")
+    h, _ = theano.scan(lambda x, h, W: T.tanh(x + T.dot(h, W)), sequences=X,
+                       outputs_info=h0, non_sequences=W, memory_budget=100)
+    gW = theano.grad((h ** 2).sum(), W)
+    with pytest.raises(Exception, match="not implemented.*memory_budget=0"):
+        theano.grad(gW.sum(), W)

@@ -38,7 +38,8 @@ def scan(fn, sequences=None, outputs_info=None, non_sequences=None, n_steps=None
 
     `memory_budget` (bytes, or a string such as '256MB'; default: the config flag
     scan_memory_budget) bounds what the gradient keeps of the loop's states: above
-    it, the gradient stores checkpoints and recomputes segments (checkpointed_grad.py).
+    it, the gradient stores checkpoints and recomputes steps on a binomial (revolve)
+    schedule (checkpointed_grad.py, revolve.py).
 
     `_finals` (internal, for reduce/foldl/foldr): return the final state of each
     recurrent output instead of its trace (the initial state when no step runs)."""

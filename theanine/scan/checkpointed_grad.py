@@ -1,48 +1,47 @@
-"""The gradient of a Scan within a memory budget: checkpoints and recomputed segments.
+"""The gradient of a Scan within a memory budget: checkpoints and recomputed steps.
 
-The plain gradient (grad.py) reads every state the loop went through: T rows of each
+The plain gradient (grad.py) reads every state the loop went through: n rows of each
 carry. With a budget (``Scan.memory_budget``, else ``config.scan_memory_budget``, in
-bytes; 0: none), the reverse loop runs over segments instead:
+bytes; 0: none), the reverse pass keeps at most that many bytes of states and
+recomputes the others, on the binomial (revolve) schedule of revolve.py:
 
-    n       = the steps the forward loop ran (an `until` loop counts them: one byte a step)
-    c       = budget // (bytes of one state of all carries)       states we may keep
-    k       = 1 if n + 1 <= c else ceil(sqrt(n)) if 2 sqrt(n) <= c else ceil(cbrt(n))
-    S       = ceil(n / k) steps a segment, n_seg = ceil(n / S) segments
-    forward : a loop over segments 0 .. n_seg-2 keeps the state entering each segment
-              (a checkpoint: n_seg states in all)
-    reverse : a loop over the segments, last first: it recomputes the segment from its
-              checkpoint (a Scan of S steps over the slices of the sequences, keeping
-              its trace) and runs that Scan's own gradient with the adjoint carried in
-              from the later segments; the sequences' gradients are per-segment outputs.
+    n     = the steps the forward loop ran (an `until` loop counts them)
+    c     = budget // (bytes of one state of all carries)    states it may keep
+    free  = max(c - 1, MIN_STATES)                           besides the initial one
+    r     = the fewest repetitions with C(free + r + 1, free) >= n
 
-The recomputed segment is an ordinary Scan, so its gradient is again this function, one
-level down, with the states left after the checkpoints (c - k): where 2 sqrt(n) states
-do not fit, k = cbrt(n) segments of n**(2/3) steps are each split again into sqrt
-pieces (memory about 3 n**(1/3) states, at most `levels` levels). When everything fits
-(k = 1) the reverse loop recomputes the states once. Each step is recomputed once per
-level below the top: time is one or two extra forward passes.
+Every step is run forward at most r + 1 more times (r = 0: the states of all steps
+fit, one recomputation; r = 1 up to about free**2 / 2 steps; then each further
+repetition multiplies the steps by about free / r) and at most free + 1 states are
+kept at once besides the initial one, however tight the budget (down to 3 states).
 
-Values equal the plain gradient's: the recomputation runs the same body on the same
-values; random generators are checkpointed with the states (the draws repeat), and the
-body's `until` condition is dropped in the recomputation since the number of steps run
-is known. Not used for truncated gradients (truncate_gradient >= 0).
+The schedule is decided when the gradient runs (n and the states' sizes are known
+then) by RevolveGrad.perform, which calls two compiled inner functions: an advance
+(a Scan of the body over steps [a, m), final states only) and a leaf (a Scan of the
+body over [a, b) keeping its trace, and that Scan's own gradient, with the adjoint
+carried in from the later steps). Values equal the plain gradient's: the
+recomputation runs the same body on the same values; random generators are carried
+with the states into the checkpoints (the draws repeat), and the body's `until`
+condition is dropped in the recomputation since the number of steps run is known.
+Not used for truncated gradients (truncate_gradient >= 0).
 """
 
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 
 import theanine.tensor as T
+from theanine.backends.py.linker import link
 from theanine.config import config
-from theanine.gradient import disconnected_type, grad
-from theanine.graph.basic import Apply, Op
+from theanine.gradient import disconnected_type, grad, grad_not_implemented
+from theanine.graph.basic import Apply
+from theanine.graph.fgraph import FunctionGraph
+from theanine.graph.inner_graph import InnerGraphOp
+from theanine.ifelse.lazy import lazy_ifelse
 
-from .utils import ListType, is_tensor
-
-LEVELS = 2  # checkpoint levels (see the module docstring)
-_SEGMENTS = {}  # id(segment Scan op) -> (weakref, states left (a variable), levels left)
+from . import revolve
+from .revolve import MIN_STATES
+from .utils import is_tensor
 
 
 def budget_of(op):
@@ -53,56 +52,21 @@ def budget_of(op):
 
 def applies(op):
     """Whether the gradient of `op` is built by `checkpointed_grad`."""
-    seg = _SEGMENTS.get(id(op))
-    if seg is not None and seg[0]() is op:
-        return seg[2] > 0
     return budget_of(op) > 0 and op.truncate_gradient < 0 and op.n_carries > 0
-
-
-class ListCheckpoints(Op):
-    """[init] + trace, last first: the non-tensor carry (a random generator) entering
-    each segment, for the reverse loop over segments."""
-
-    __props__ = ()
-
-    def make_node(self, init, trace):
-        return Apply(self, [init, trace], [ListType(init.type)()])
-
-    def compute(self, node, init, trace):
-        return list(reversed([init] + list(trace)))
-
-    def grad(self, inputs, output_grads):
-        return [disconnected_type(), disconnected_type()]
 
 
 def _float(v):
     return is_tensor(v) and v.type.dtype.startswith(("float", "complex"))
 
 
-def _ceil_div(a, b):
-    return (a + b - 1) // b
-
-
 def _state_bytes(inits):
-    total = T.constant(np.int64(1))
+    """Bytes of one state of all tensor carries (at least 1)."""
+    total = T.constant(np.int64(0))
     for v in inits:
         if is_tensor(v):
             size = T.prod(T.shape(v)) if v.ndim else T.constant(np.int64(1))
             total = total + T.cast(size, "int64") * np.dtype(v.dtype).itemsize
-    return total
-
-
-def _segments(n, states, levels):
-    """(segment length S, number of segments, states left for the level below)."""
-    nf = T.cast(n, "float64")
-    sq = T.cast(T.ceil(T.sqrt(nf)), "int64")
-    k = T.switch(T.le(n + 1, states), 1, sq)
-    if levels > 1:
-        cb = T.cast(T.ceil(nf ** (1.0 / 3.0) - 1e-9), "int64")
-        k = T.switch(T.le(n + 1, states), 1, T.switch(T.le(2 * sq, states), sq, cb))
-    k = T.maximum(k, 1)
-    length = T.maximum(_ceil_div(n, k), 1)
-    return length, _ceil_div(n, length), T.maximum(states - k, 1)
+    return T.maximum(total, 1)
 
 
 def _steps_run(op, inputs, outputs):
@@ -121,21 +85,22 @@ def _steps_run(op, inputs, outputs):
     return T.cast(counter.make_node(*inputs).outputs[C].shape[0], "int64")
 
 
-def _segment(op, seqs, start, length, inits, consts):
-    """A Scan of op's body (without `until`) over `length` steps from `start`, keeping
-    every trace; returns (its node, the sequence slices it reads). Its own budget is
-    0 (the rewrites may batch its per-step work: a segment is short); the levels below
-    are set by _SEGMENTS."""
-    body = op.carry_outputs + op.y_outputs
-    seg = type(op)(op.inner_inputs, body, op.n_seqs, op.n_carries, (True,) * op.n_carries, False,
-               f"{op.name or 'scan_fn'}_segment", profile=op.profile, mode=op.mode,
-               memory_budget=0)
+
+def _segment(op, seqs, start, length, inits, consts, traced):
+    """A Scan of op's body (without `until`) over `length` steps from `start`; traced:
+    keep every state and per-step output (a leaf), else only the final states (an
+    advance). Returns (its node, the sequence slices it reads). A leaf's budget is 0:
+    the rewrites may batch its per-step work (a leaf is short); an advance keeps the
+    loop's budget, so its per-step work stays in its loop (an advance may run most
+    of the steps)."""
+    C = op.n_carries
+    body = op.carry_outputs + (op.y_outputs if traced else [])
+    seg = type(op)(op.inner_inputs, body, op.n_seqs, C, (traced,) * C, False,
+                   f"{op.name or 'scan_fn'}_{'leaf' if traced else 'advance'}",
+                   profile=op.profile, mode=op.mode,
+                   memory_budget=0 if traced else budget_of(op))
     slices = [s[start:start + length] for s in seqs]
     return seg.make_node(length, *slices, *inits, *consts), slices
-
-
-def _inner_like(v):
-    return v.type()
 
 
 def checkpointed_grad(op, inputs, outputs, g_trace, g_final, g_ys):
@@ -144,109 +109,177 @@ def checkpointed_grad(op, inputs, outputs, g_trace, g_final, g_ys):
     per-step output (None where disconnected)."""
     S, C, K = op.n_seqs, op.n_carries, op.n_consts
     seqs, inits, consts = inputs[1:1 + S], inputs[1 + S:1 + S + C], inputs[1 + S + C:]
-    seg_info = _SEGMENTS.get(id(op))
-    if seg_info is not None and seg_info[0]() is op:
-        states, levels = seg_info[1], seg_info[2]
-    else:
-        states = T.maximum(T.constant(np.int64(budget_of(op))) // _state_bytes(inits), 3)
-        levels = LEVELS
-    n = _steps_run(op, inputs, outputs)
-    length, n_seg, states_below = _segments(n, states, levels)
     diff_c = [k for k in range(C) if _float(inits[k])]
     diff_s = [k for k in range(S) if _float(seqs[k])]
     diff_k = [k for k in range(K) if _float(consts[k])]
-    ckpts = _checkpoints(op, seqs, inits, consts, length, n_seg)
-
-    # -- the reverse loop over segments, last first -----------------------------------
-    k_in = T.lscalar("segment")
-    ck_in = [_inner_like(v) for v in inits]  # the checkpoint (sequence)
-    a_in = {k: _inner_like(inits[k]) for k in diff_c}
-    acc_in = {k: _inner_like(consts[k]) for k in diff_k}
-    full_in = [_inner_like(s) for s in seqs]
-    const_in = [_inner_like(v) for v in consts]
     gtr = {k: g for k, g in enumerate(g_trace) if g is not None and k in diff_c}
     gy = {j: g for j, g in enumerate(g_ys) if g is not None and _float(op.y_outputs[j])}
-    gtr_in = {k: _inner_like(g) for k, g in gtr.items()}
-    gy_in = {j: _inner_like(g) for j, g in gy.items()}
-    len_in, n_in = T.lscalar("S"), T.lscalar("n")
-    below_in = T.lscalar("states")
-    start = k_in * len_in
-    steps = T.minimum(len_in, n_in - start)
-    node, slices = _segment(op, full_in, start, steps, ck_in, const_in)
-    n_tr = C
-    known = {}
-    for k in diff_c:
-        known[node.outputs[n_tr + k]] = a_in[k]
+    n = _steps_run(op, inputs, outputs)
+    states = T.constant(np.int64(budget_of(op))) // _state_bytes(inits)
+    free = T.maximum(states - 1, MIN_STATES)  # besides the state entering step 0
+    lam = [g_final[k] if g_final[k] is not None else T.zeros_like(inits[k]) for k in diff_c]
+
+    # the inner graph: an advance (final states) and a leaf's gradient
+    # separate step ranges for the two, so that no rewrite merges the advance's loop
+    # into the leaf's (the advance would then keep a trace)
+    a_start, a_length = T.lscalar("advance_start"), T.lscalar("advance_steps")
+    start, length = T.lscalar("start"), T.lscalar("steps")
+    full_in = [s.type() for s in seqs]
+    state_in = [v.type() for v in inits]
+    const_in = [v.type() for v in consts]
+    lam_in = [v.type() for v in lam]
+    gtr_in = {k: g.type() for k, g in gtr.items()}
+    gy_in = {j: g.type() for j, g in gy.items()}
+    adv, _ = _segment(op, full_in, a_start, a_length, state_in, const_in, traced=False)
+    node, slices = _segment(op, full_in, start, length, state_in, const_in, traced=True)
+    known = {node.outputs[C + k]: g for k, g in zip(diff_c, lam_in)}
     for k, g in gtr_in.items():
-        known[node.outputs[k]] = g[start:start + steps]
+        known[node.outputs[k]] = g[start:start + length]
     for j, g in gy_in.items():
-        known[node.outputs[2 * C + j]] = g[start:start + steps]
-    key = id(node.op)
-    _SEGMENTS[key] = (weakref.ref(node.op, lambda _: _SEGMENTS.pop(key, None)), below_in,
-                      levels - 1)
-    wrt = [ck_in[k] for k in diff_c] + [slices[k] for k in diff_s] + [const_in[k]
-                                                                       for k in diff_k]
+        known[node.outputs[2 * C + j]] = g[start:start + length]
+    wrt = ([state_in[k] for k in diff_c] + [slices[k] for k in diff_s]
+           + [const_in[k] for k in diff_k])
     if known and wrt:
         gs = grad(None, wrt, known_grads=known, disconnected_inputs="ignore",
                   return_disconnected="zero")
     else:
         gs = [T.zeros_like(w) for w in wrt]
-    g_c = gs[:len(diff_c)]
-    g_s = gs[len(diff_c):len(diff_c) + len(diff_s)]
-    g_k = gs[len(diff_c) + len(diff_s):]
-    padded = [T.set_subtensor(T.zeros_like(full_in[k][:len_in])[:steps], g)
-              for k, g in zip(diff_s, g_s)]
-    outs = list(g_c) + [acc_in[k] + g for k, g in zip(diff_k, g_k)] + padded
-    inner_seqs = [k_in] + ck_in
-    inner_carries = [a_in[k] for k in diff_c] + [acc_in[k] for k in diff_k]
-    inner_consts = (full_in + const_in + list(gtr_in.values()) + list(gy_in.values())
-                    + [len_in, n_in, below_in])
-    rop = type(op)(inner_seqs + inner_carries + inner_consts, outs, len(inner_seqs),
-               len(inner_carries), (False,) * len(inner_carries), False,
-               f"grad_of_{op.name or 'scan_fn'}_segments")
-    order = T.arange(n_seg)[::-1]
-    outer_inits = [g_final[k] if g_final[k] is not None else T.zeros_like(inits[k])
-                   for k in diff_c] + [T.zeros_like(consts[k]) for k in diff_k]
-    rnode = rop.make_node(n_seg, order, *ckpts, *outer_inits, *seqs, *consts,
-                          *gtr.values(), *gy.values(), length, n, states_below)
-    n_car = len(inner_carries)
-    finals, g_seg = rnode.outputs[:n_car], rnode.outputs[n_car:]
+    inner_in = ([a_start, a_length, start, length] + full_in + state_in + const_in + lam_in
+                + list(gtr_in.values()) + list(gy_in.values()))
+    rev = RevolveGrad(inner_in, adv.outputs[:C] + list(gs),
+                      (S, C, K, tuple(diff_c), tuple(diff_s), tuple(diff_k)),
+                      f"grad_of_{op.name or 'scan_fn'}_revolve", op, (tuple(gtr), tuple(gy)))
+    outs = rev.make_node(n, free, *seqs, *inits, *consts, *lam, *gtr.values(),
+                         *gy.values()).outputs
 
+    by_seq = dict(zip(diff_s, outs[:len(diff_s)]))
     result = [disconnected_type()]
-    by_seq = dict(zip(diff_s, g_seg))
     for k in range(S):
-        if k not in by_seq:
+        if k in by_seq:
+            result.append(by_seq[k])
+        else:
             result.append(T.zeros_like(seqs[k]) if _float(seqs[k]) else disconnected_type())
-            continue
-        g = by_seq[k][::-1]  # segments in order
-        g = T.reshape(g, [n_seg * length] + [g.shape[i] for i in range(2, g.ndim)])
-        result.append(T.set_subtensor(T.zeros_like(seqs[k])[:n], g[:n]))
-    fin = dict(zip(diff_c, finals[:len(diff_c)]))
-    result += [fin[k] if k in fin else disconnected_type() for k in range(C)]
-    acc = dict(zip(diff_k, finals[len(diff_c):]))
-    result += [acc[k] if k in acc else disconnected_type() for k in range(K)]
+    g_c = dict(zip(diff_c, outs[len(diff_s):len(diff_s) + len(diff_c)]))
+    result += [g_c[k] if k in g_c else disconnected_type() for k in range(C)]
+    g_k = dict(zip(diff_k, outs[len(diff_s) + len(diff_c):]))
+    result += [g_k[k] if k in g_k else disconnected_type() for k in range(K)]
     return result
 
 
-def _checkpoints(op, seqs, inits, consts, length, n_seg):
-    """The state entering each segment, last segment first (one sequence per carry)."""
-    C = op.n_carries
-    k_in = T.lscalar("segment")
-    c_in = [_inner_like(v) for v in inits]
-    full_in = [_inner_like(s) for s in seqs]
-    const_in = [_inner_like(v) for v in consts]
-    len_in = T.lscalar("S")
-    node, _ = _segment(op, full_in, k_in * len_in, len_in, c_in, const_in)
-    finals = node.outputs[C:2 * C]
-    fwd = type(op)([k_in] + c_in + full_in + const_in + [len_in], finals, 1, C, (True,) * C, False,
-               f"{op.name or 'scan_fn'}_checkpoints")
-    steps = T.maximum(n_seg - 1, 0)
-    traces = fwd.make_node(steps, T.arange(steps), *inits, *seqs, *consts,
-                           length).outputs[:C]
-    out = []
-    for init, tr in zip(inits, traces):
-        if is_tensor(init):
-            out.append(T.concatenate([T.shape_padleft(init), tr])[::-1])
-        else:
-            out.append(ListCheckpoints()(init, tr))
-    return out
+class RevolveGrad(InnerGraphOp):
+    """The reverse pass of a loop under a memory budget, run by the revolve schedule.
+
+    outer inputs : n (steps run), free (states it may keep besides the initial one),
+                   seqs[S], inits[C], consts[K], lam (cotangents of the final states
+                   of the differentiable carries), then the cotangents of the traces
+                   and per-step outputs the gradient reads (full length)
+    inner inputs : the advance's start and steps, the leaf's start and steps, then
+                   the outer inputs after `free` (the same types)
+    inner outputs: the final states after the advance's steps from its start, then
+                   the leaf's gradients: of its initial state (differentiable
+                   carries), its sequence slices, the constants
+    outputs      : gradients of the differentiable seqs (full length; rows >= n are
+                   zero), inits, consts (layout: S, C, K and the differentiable
+                   indices)
+
+    perform runs revolve.reverse: the advances keep checkpoints (at most `free`
+    states with a leaf's trace), each leaf recomputes its steps keeping their states
+    and gives the adjoint of the state entering it to the next leaf back. The two
+    inner functions are linked by the linker running the node (``runner``).
+
+    loop: the forward Scan op (its body: a backend that differentiates loops itself,
+    the jax lowering, runs it); cotangents: the carries whose traces and the per-step
+    outputs whose values have cotangents among the inputs, in their order."""
+
+    __props__ = ("key", "layout", "name", "cotangents")
+
+    def __init__(self, inner_inputs, inner_outputs, layout, name=None, loop=None,
+                 cotangents=((), ())):
+        super().__init__(inner_inputs, inner_outputs)
+        self.layout, self.name, self.loop = tuple(layout), name, loop
+        self.cotangents = tuple(tuple(c) for c in cotangents)
+
+    def __str__(self):
+        return f"RevolveGrad{{{self.name}}}" if self.name else "RevolveGrad"
+
+    def make_node(self, n, free, *outer):
+        ins = [T.cast(T.as_tensor_variable(v), "int64") for v in (n, free)]
+        if len(outer) != len(self.inner_inputs) - 4:
+            raise ValueError(f"{self}: expected {len(self.inner_inputs) - 4} inputs after n "
+                             f"and free, got {len(outer)}")
+        ins += [i.type.filter_variable(v) for v, i in zip(outer, self.inner_inputs[4:])]
+        S, C, K, dc, ds, dk = self.layout
+        seqs, inits, consts = ins[2:2 + S], ins[2 + S:2 + S + C], ins[2 + S + C:2 + S + C + K]
+        outs = ([seqs[k].type() for k in ds] + [inits[k].type() for k in dc]
+                + [consts[k].type() for k in dk])
+        return Apply(self, ins, outs)
+
+    def with_inner_outputs(self, inner_outputs):
+        return RevolveGrad(self.inner_inputs, inner_outputs, self.layout, self.name,
+                           self.loop, self.cotangents)
+
+    def link_inner(self, fgraph):
+        fg = FunctionGraph(fgraph.inputs, lazy_ifelse(fgraph.inputs, fgraph.outputs))
+        return link(fg, check_types=config.check_types)
+
+    def runner(self, link_fn):
+        """fn(n, free, *outer) -> outputs, its inner functions linked by link_fn."""
+        S, C, K, dc, ds, dk = self.layout
+        ins = self.inner_inputs
+
+        def linked(outs):
+            return link_fn(FunctionGraph(ins, lazy_ifelse(ins, outs)),
+                           check_types=config.check_types)
+
+        advance_fn = linked(self.inner_outputs[:C])
+        leaf_fn = linked(self.inner_outputs[C:])
+        n_dc, n_ds = len(dc), len(ds)
+
+        def run(n, free, *outer):
+            seqs, inits = outer[:S], outer[S:S + C]
+            consts = outer[S + C:S + C + K]
+            rest = list(outer[S + C + K + n_dc:])
+            lam = [list(outer[S + C + K:S + C + K + n_dc])]
+            g_seq = [np.zeros_like(seqs[k]) for k in ds]
+            g_const = [np.zeros_like(consts[k]) for k in dk]
+
+            def args(state, a, steps):
+                a, steps = np.int64(a), np.int64(steps)
+                return [a, steps, a, steps, *seqs, *state, *consts, *lam[0], *rest]
+
+            def advance(state, a, m):
+                return list(advance_fn(*args(state, a, m - a)))
+
+            def leaf(state, a, b):
+                res = leaf_fn(*args(state, a, b - a))
+                lam[0] = list(res[:n_dc])
+                for g, part in zip(g_seq, res[n_dc:n_dc + n_ds]):
+                    g[a:b] = part
+                for g, part in zip(g_const, res[n_dc + n_ds:]):
+                    g += part
+
+            revolve.reverse(int(n), int(free), list(inits), advance, leaf)
+            g_init = [np.asarray(g, dtype=inits[k].dtype) for g, k in zip(lam[0], dc)]
+            return tuple(g_seq + g_init + g_const)
+
+        run.linked = (advance_fn, leaf_fn)
+        return run
+
+    def compute(self, node, *values):
+        run = self.cached("runner", lambda: self.runner(link))
+        res = run(*values)
+        return res[0] if len(res) == 1 else res
+
+    def grad(self, inputs, output_grads):
+        why = ("Second derivatives through a memory-budgeted loop gradient: take them "
+               "without a budget (memory_budget=0).")
+        return [grad_not_implemented(self, k, x, why) for k, x in enumerate(inputs)]
+
+    def connection_pattern(self, node):
+        return [[True] * len(node.outputs) for _ in node.inputs]
+
+    def infer_shape(self, node, shapes):
+        S, C, K, dc, ds, dk = self.layout
+        ins = shapes[2:]
+        return ([ins[k] for k in ds] + [ins[S + k] for k in dc]
+                + [ins[S + C + k] for k in dk])

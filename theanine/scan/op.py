@@ -196,7 +196,7 @@ class Scan(InnerGraphOp):
     def with_inner_outputs(self, inner_outputs):
         return Scan(self.inner_inputs, inner_outputs, self.n_seqs, self.n_carries,
                     self.traced, self.has_until, self.name, self.truncate_gradient,
-                    self.profile, self.mode, self.keep)
+                    self.profile, self.mode, self.keep, self.memory_budget)
 
     # -- running -------------------------------------------------------------------
     def link_inner(self, fgraph):

@@ -46,6 +46,14 @@ from .type import TensorType, canonical_dtype
 _GENERATORS = (np.random.RandomState, np.random.Generator)
 
 
+# Draws from a generator state that is an array (the jax backend's uint32[4] key: a
+# loop the jax backend runs on the host, such as a memory-budgeted gradient's reverse
+# loop, passes its keys to this op's Python implementation): the backend that made
+# the key registers how to draw from it, so the host draws the numbers its compiled
+# code would (scan/checkpointed_grad.py replays a loop's draws from checkpointed keys).
+KEY_SAMPLERS = {}  # numpy dtype of the key -> fn(op, node, key, size, *params)
+
+
 def unwrap_generator(value):
     """`value`, or the generator inside a 0-d object array (np.asarray(generator))."""
     if isinstance(value, np.ndarray) and value.dtype == object and value.ndim == 0:
@@ -372,6 +380,8 @@ class RandomOp(Op):
     def compute(self, node, rng, size, *params):
         spec = DISTRIBUTIONS[self.dist]
         rng = unwrap_generator(rng)
+        if isinstance(rng, np.ndarray) and rng.dtype in KEY_SAMPLERS:
+            return KEY_SAMPLERS[rng.dtype](self, node, rng, size, *params)
         if not self.inplace:
             rng = copy_generator(rng)
         params = [np.asarray(p) for p in params]

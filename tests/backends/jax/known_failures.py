@@ -28,10 +28,6 @@ KNOWN = {
     "test_updates_gen_and_attributes": NUMPY_NUMBERS,
     "test_raw_functions_with_a_generator_and_explicit_updates": NUMPY_NUMBERS,
     "test_scalar_parameters_draw_the_numbers_of_broadcast_ones": NUMPY_NUMBERS,
-    "test_random_draws_repeat_in_the_recomputation": (
-        "a memory-budgeted gradient checkpoints a loop's NumPy generator states "
-        "(scan/checkpointed_grad.py); RandomStreams on jax carry JAX keys, which the "
-        "checkpointing does not handle yet (issue 15 note)"),
 }
 
 

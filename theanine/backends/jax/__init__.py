@@ -9,6 +9,7 @@ the user's page.
 # The modules holding the lowering registrations, imported by the registry at its
 # first lookup (so no lookup depends on what was imported before it).
 LOWERING_MODULES = [
+    "theanine.backends.jax.checkpoint",  # memory-budgeted loop gradients (RevolveGrad)
     "theanine.backends.jax.control",  # ifelse, OpFromGraph, Print, checks, gradient markers
     "theanine.backends.jax.conv",  # tensor.nnet.conv
     "theanine.backends.jax.cumulative",  # tensor.extra_ops: cumsum, cumprod

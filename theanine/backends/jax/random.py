@@ -21,7 +21,7 @@ import jax.extend.random as jxr
 import jax.numpy as jnp
 import numpy as np
 
-from theanine.tensor.random import DISTRIBUTIONS, RandomOp, batch_shape
+from theanine.tensor.random import DISTRIBUTIONS, KEY_SAMPLERS, RandomOp, batch_shape
 
 from .checks import require
 from .device import key_from_generator
@@ -85,6 +85,16 @@ def _random(node, rng, size, *params):
         sample = sample.reshape(shape + sample.shape[1:])
     _check(op.dist, params)
     return new, jnp.asarray(sample).astype(op.dtype)
+
+
+def _draw_on_host(op, node, key, size, *params):
+    """RandomOp's Python implementation given a key (a loop run on the host): the
+    numbers the compiled draw gives, as NumPy values."""
+    new, sample = _random(node, key, size, *params)
+    return np.asarray(new), np.asarray(sample)
+
+
+KEY_SAMPLERS[np.dtype(np.uint32)] = _draw_on_host
 
 
 def _float(dtype):

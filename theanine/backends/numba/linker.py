@@ -374,6 +374,13 @@ def link(fgraph, check_types=False, allow_gc=True, profile=None, **_):
     kernels = []
 
     def funcify(op, node):
+        if hasattr(op, "runner"):
+            # an op that runs from Python, calling inner graphs it has this linker
+            # compile (scan's RevolveGrad: a gradient's recomputed loop segments)
+            run = op.runner(link)
+            for inner in run.linked:  # compiled with this function's (compile_now, ...)
+                kernels.extend(inner.kernels)
+            return run
         base = py_funcify(op, node)
         if any(not codegen.is_tensor(v) for v in node.inputs + node.outputs):
             # a random draw, a list of generator states, a loop carrying a generator:

@@ -55,13 +55,18 @@ from .linear import linear_recurrence_final_only, scan_parallel_linear
 from .memory import scan_keep_last, scan_memory, scan_random_inplace, scan_trace_with_init
 from .merge import scan_merge_siblings, scan_merge_traced
 from .parts import ScanParts
-from .prune import scan_inline_constants, scan_last_state, scan_remove_unused
+from .prune import (
+    revolve_remove_unused,
+    scan_inline_constants,
+    scan_last_state,
+    scan_remove_unused,
+)
 
 scan_loops = RuleSet(
     "scan",
     [scan_merge_traced, scan_merge_siblings, scan_remove_unused, scan_inline_constants,
      scan_last_state, scan_hoist_invariant, scan_hoist_draws, scan_hoist_sequences,
-     scan_output_is_sequence, scan_sum_accumulation],
+     scan_output_is_sequence, scan_sum_accumulation, revolve_remove_unused],
     doc="loops that do only the work they must (theanine/rewrites/scan/)")
 
 scan_linear = RuleSet(
@@ -74,4 +79,5 @@ __all__ = ["ScanParts", "scan_loops", "scan_memory", "scan_accumulate", "scan_li
            "scan_merge_siblings", "scan_remove_unused", "scan_inline_constants",
            "scan_last_state", "scan_hoist_invariant", "scan_hoist_draws",
            "scan_hoist_sequences", "scan_output_is_sequence", "scan_sum_accumulation",
-           "scan_keep_last", "scan_trace_with_init", "scan_random_inplace"]
+           "scan_keep_last", "scan_trace_with_init", "scan_random_inplace",
+           "revolve_remove_unused"]

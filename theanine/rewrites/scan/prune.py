@@ -1,12 +1,14 @@
 """Scan rules that drop work nobody needs: outputs, traces, carries and inputs
 nobody reads (scan_remove_unused), constants passed in (scan_inline_constants), a
-trace read only at its end (scan_last_state)."""
+trace read only at its end (scan_last_state), the gradients nobody reads of a
+memory-budgeted loop's reverse pass (revolve_remove_unused)."""
 
 from __future__ import annotations
 
 from theanine.graph.basic import Constant
 from theanine.graph.rewrite import rule
 from theanine.graph.traversal import ancestors
+from theanine.scan.checkpointed_grad import RevolveGrad
 from theanine.scan.op import Scan
 from theanine.tensor.subtensor import Subtensor
 
@@ -93,3 +95,34 @@ def scan_last_state(graph, node):
                 out[u.outputs[0]] = c["final"]
     return out or None
 
+
+
+@rule(RevolveGrad)
+def revolve_remove_unused(graph, node):
+    """A budgeted reverse pass computes only the gradients read (a sequence's is a
+    full-length array); the gradients of the initial states stay: each leaf passes
+    them to the next one back."""
+    op = node.op
+    S, C, K, dc, ds, dk = op.layout
+    n_s, n_c = len(ds), len(dc)
+    use_s = [used(graph, o) for o in node.outputs[:n_s]]
+    use_k = [used(graph, o) for o in node.outputs[n_s + n_c:]]
+    if all(use_s) and all(use_k):
+        return None
+    if not any(used(graph, o) for o in node.outputs):
+        return {}
+    inner = op.inner_outputs
+    leaf_s, leaf_k = inner[C + n_c:C + n_c + n_s], inner[C + n_c + n_s:]
+    new = RevolveGrad(op.inner_inputs,
+                      inner[:C + n_c] + [o for o, u in zip(leaf_s, use_s) if u]
+                      + [o for o, u in zip(leaf_k, use_k) if u],
+                      (S, C, K, dc, tuple(k for k, u in zip(ds, use_s) if u),
+                       tuple(k for k, u in zip(dk, use_k) if u)), op.name, op.loop,
+                      op.cotangents)
+    outs = iter(new.make_node(*node.inputs).outputs)
+    old_s, old_c = node.outputs[:n_s], node.outputs[n_s:n_s + n_c]
+    old_k = node.outputs[n_s + n_c:]
+    result = {o: next(outs) for o, u in zip(old_s, use_s) if u}
+    result.update((o, next(outs)) for o in old_c)
+    result.update((o, next(outs)) for o, u in zip(old_k, use_k) if u)
+    return result
