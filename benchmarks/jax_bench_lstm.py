@@ -2,7 +2,9 @@
 
 4. A 2-layer LSTM language model (B=16, T=50, H=128, vocab 1000) trained by SGD for
    100 steps from a cold start (a new process; theanine's compile cache empty):
-   seconds from the model's definition to the first result, to full speed (the end
+   seconds from the model's definition (after every import: theanine, and the
+   backend's library, jax or numba, which theanine imports at the first function
+   of that mode) to the first result, to full speed (the end
    of the first step that runs within 1.25x the per-step time) and to the end of the
    100th step; the per-step time (median of the last 50 steps); the cost after 100
    steps (the same for every system: same initial weights and data). numba is
@@ -45,6 +47,8 @@ THEANINE_TRAIN = textwrap.dedent("""
     t_start = time.perf_counter()
     import numpy as np
     import theanine as theano, theanine.tensor as T
+    from theanine import backends
+    backends.load(sys.argv[1].lower())  # its library (jax, numba) is import time too
     t0 = time.perf_counter()
     """) + MODEL + textwrap.dedent("""
     P = {n: theano.shared(v, name=n) for n, v in VALUES.items()}

@@ -10,7 +10,13 @@ import theanine as theano
 import theanine.tensor as T
 from theanine.compile.mode import Mode
 from theanine.rewrites.composite import Composite
-from theanine.rewrites.pipeline import FAST_COMPILE, FAST_RUN, all_names, steps_for
+from theanine.rewrites.pipeline import (
+    BACKEND_EXCLUDES,
+    FAST_COMPILE,
+    FAST_RUN,
+    all_names,
+    steps_for,
+)
 
 PY_FAST_RUN = Mode("py", "fast_run")  # the same backend as FAST_COMPILE: only rewrites differ
 
@@ -198,3 +204,13 @@ def test_gradient_graph_of_a_model_is_smaller_after_rewriting():
     yv = np.array([0, 1, 2, 1, 0], dtype="int32")
     for a, b_ in zip(fast(xv, yv), slow(xv, yv)):
         np.testing.assert_allclose(a, b_, rtol=1e-7)
+
+
+def test_backend_excludes_apply_to_that_backend_only():
+    for backend, names in BACKEND_EXCLUDES.items():
+        _, excluded = Mode(backend, "fast_run").rewrite_steps()
+        assert set(names) <= excluded
+        _, excluded = Mode(backend, "fast_run", including=list(names)).rewrite_steps()
+        assert not set(names) & excluded
+    _, excluded = Mode("py", "fast_run").rewrite_steps()
+    assert "scan_accumulate_products" not in excluded

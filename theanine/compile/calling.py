@@ -25,7 +25,9 @@ output, ``make_caller`` writes (the fast path of every check inline)::
 A backend that keeps values on a device gives its callable a ``device_io``
 (backends/jax/device.py): shared values are then read with ``_rd(_c0)`` (moved
 to the device once, then kept there), updates are written with ``_wr`` without
-a copy (device arrays are immutable), outputs are converted with ``_host``, and
+a copy (device arrays are immutable), outputs are converted with ``_own`` (a
+fresh NumPy array the caller owns, which the fast path accepts as is; ``_host``,
+a host view, for Out(borrow=True)), and
 a failing call lets the backend ``_restore`` any shared value whose memory it
 consumed (donated) before the error was known.
 
@@ -72,7 +74,8 @@ def make_caller(f):
             lines += _input_check(k, i.variable.type, env)
     olds = []
     if dev is not None:
-        env.update(_rd=dev.read, _wr=dev.write, _host=dev.to_host, _restore=dev.restore)
+        env.update(_rd=dev.read, _wr=dev.write, _host=dev.to_host, _own=dev.owned,
+                   _restore=dev.restore)
     for j, c in enumerate(f.containers):
         env[f"_c{j}"] = c
         lines.append(f"    s{j} = _rd(_c{j}, {j})" if dev is not None
@@ -102,8 +105,9 @@ def make_caller(f):
             lines.append(f"    {x} = _r[{spec.position}]")
             writes.append(f"    _wr(_c{spec.slot}, {x})")
             continue
-        if dev is not None:
-            lines.append(f"    {x} = _host(_r[{spec.position}])")
+        if dev is not None:  # a borrowed output may stay a view of device storage
+            conv = "_host" if spec.borrow else "_own"
+            lines.append(f"    {x} = {conv}(_r[{spec.position}])")
         else:
             lines.append(f"    {x} = _r[{spec.position}]")
         against = owned if spec.borrow else pool

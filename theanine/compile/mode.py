@@ -83,8 +83,9 @@ class Mode:
 
     def rewrite_steps(self):
         """(steps, excluded names): this mode's rewrite pipeline (theanine/rewrites),
-        with `including` added and `excluding` (and the optimizer_* flags) applied."""
-        return steps_for(self.optimizer, self.excluding_, self.including_)
+        with `including` added and `excluding` (and the optimizer_* flags, and the
+        backend's own exclusions: rewrites/pipeline.py BACKEND_EXCLUDES) applied."""
+        return steps_for(self.optimizer, self.excluding_, self.including_, self.backend)
 
     def _key(self):
         return (type(self), self.backend, self.optimizer, self.excluding_, self.including_,

@@ -81,8 +81,20 @@ def _flag_names(text):
     return [n for n in text.replace(",", ":").split(":") if n]
 
 
-def steps_for(optimizer="fast_run", excluding=(), including=()):
-    """(steps, names to exclude) for an optimizer name and Mode-style name lists."""
+# Rules a backend's FAST_RUN leaves out (names as for `excluding`; the user's `including`
+# brings one back), each with the measurement that decided it (benchmarks/RESULTS.md).
+BACKEND_EXCLUDES = {
+    # XLA runs BPTT's in-loop accumulation dU += dot(h_t.T, dz_t) as one fused loop;
+    # storing h_t and dz_t per step for one product after the loop made XLA copy the
+    # gradient loop's reversed trace into a transposed buffer: the RNN BPTT (T=1000,
+    # H=256) peaked at 101.9 MiB with the rule, 63.2 MiB without (hand-written JAX: 94.5)
+    "jax": ("scan_accumulate_products",),
+}
+
+
+def steps_for(optimizer="fast_run", excluding=(), including=(), backend=None):
+    """(steps, names to exclude) for an optimizer name and Mode-style name lists;
+    `backend`'s BACKEND_EXCLUDES are excluded unless `including` names them."""
     if optimizer == "default":
         optimizer = config.optimizer
     key = optimizer.lower() if isinstance(optimizer, str) and optimizer != "None" else optimizer
@@ -94,7 +106,8 @@ def steps_for(optimizer="fast_run", excluding=(), including=()):
     if include:  # a FAST_RUN step joins if it is, or contains, an included name
         steps = [s for s in FAST_RUN if s in steps or include & set(s.names())]
     exclude = _names(list(excluding) + _flag_names(config.optimizer_excluding)
-                     + ([] if config.tensor.local_elemwise_fusion else ["fusion"]))
+                     + ([] if config.tensor.local_elemwise_fusion else ["fusion"])
+                     + [n for n in BACKEND_EXCLUDES.get(backend, ()) if n not in include])
     return steps, frozenset(exclude)
 
 

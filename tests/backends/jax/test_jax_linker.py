@@ -239,3 +239,16 @@ def test_numpy_integer_and_cast_semantics():
     f = theano.function([x, y], x ** y, mode="JAX")
     with pytest.raises(ValueError, match="negative integer powers"):
         f(np.array([2, 3]), np.array([-1, 1]))
+
+
+def test_row_update_at_an_int32_index_in_and_out_of_a_loop():
+    # the update's start indices mix the traced int32 index with constant zeros: one
+    # index dtype for dynamic_slice (a TypeError before)
+    i, x, v = T.iscalar("i"), T.dmatrix("x"), T.dvector("v")
+    idx = T.ivector("idx")
+    acc, _ = theano.scan(lambda j, a: T.inc_subtensor(a[j], v), sequences=idx,
+                         outputs_info=T.zeros_like(x))
+    args = [np.int32(-2), np.arange(12.0).reshape(4, 3), np.ones(3),
+            np.array([1, 3, 1], dtype="int32")]
+    both([i, x, v, idx], [T.inc_subtensor(x[i], v), T.set_subtensor(x[i], v), acc[-1]],
+         args)

@@ -60,10 +60,15 @@ def body_traceable(inputs, outputs):
     return True
 
 
-def _branch(op, outs, checked):
-    """A branch as a function for lax.cond; appends to `checked` whether its body
-    has run-time checks."""
-    def fn(free):
+def _branch(op, outs, checked, cuts):
+    """A branch as a function for lax.cond of the traced values among `cuts`; the
+    small values known when tracing (shapes, constants) are closed over, not passed,
+    so they stay known inside the branch (a gradient's zeros of an input's shape are
+    an alloc of that shape). Appends to `checked` whether its body has run-time
+    checks."""
+    def fn(traced):
+        it = iter(traced)
+        free = [next(it) if t else c for c, t in zip(cuts, _traced_mask(cuts))]
         with checks.collecting() as col:
             res = run_inner(op.inner_inputs, outs, free)
             code = col.code()
@@ -80,14 +85,23 @@ def _lazy_ifelse(node, cond, *cuts):
         res = run_inner(op.inner_inputs, op.then_outs if cond else op.else_outs, cuts)
         return res[0] if op.n_outs == 1 else tuple(res)
     checked = []
+    traced = [c for c, t in zip(cuts, _traced_mask(cuts)) if t]
     try:
-        res, code = jax.lax.cond(jnp.asarray(cond) != 0, _branch(op, op.then_outs, checked),
-                                 _branch(op, op.else_outs, checked), list(cuts))
+        res, code = jax.lax.cond(jnp.asarray(cond) != 0,
+                                 _branch(op, op.then_outs, checked, cuts),
+                                 _branch(op, op.else_outs, checked, cuts), traced)
     except TypeError as e:
         raise callback.NeedsHost(f"{op}: its branches' outputs differ in shape ({e})") from e
     if any(checked):  # else the code is 0: no error code for the function to return
         checks.add_code(code)
     return res[0] if op.n_outs == 1 else tuple(res)
+
+
+def _traced_mask(values):
+    """Which branch inputs lax.cond takes as operands: traced values, and large NumPy
+    constants (one constant outside the cond, not one per branch)."""
+    return [not evaluate.is_concrete(v) or np.size(v) > evaluate.FOLD_LIMIT
+            for v in values]
 
 
 _lazy_ifelse.traceable = lambda node: body_traceable(

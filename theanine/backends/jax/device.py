@@ -131,6 +131,17 @@ class DeviceIO:
     def to_host(value):
         return value if isinstance(value, np.ndarray) else np.asarray(value)
 
+    def owned(self, value):
+        """An output as a NumPy array the caller owns: a device array copied once into
+        a fresh writable array (its host view is read-only); a host value as it is,
+        so that the caller's checks see whether it is an input or a constant."""
+        if isinstance(value, np.ndarray):
+            return value
+        host = self.to_host(value)
+        if host.base is None and host.flags.writeable:
+            return host
+        return np.array(host)
+
 
 def default_device():
     """The device config.device names: 'cuda', 'gpu', 'cudaN', 'gpuN' select a GPU

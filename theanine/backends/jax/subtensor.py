@@ -149,7 +149,9 @@ def update_basic(x, idx, y, set_):
             sizes.append(len(r))
             dims_kept.append(d)
         else:
-            starts.append(jnp.where(i < 0, i + n, i) if not is_concrete(i) else int(i) % n)
+            # one index dtype for every start (dynamic_slice requires it): int64
+            starts.append(jnp.where(i < 0, i + n, i).astype("int64") if not is_concrete(i)
+                          else int(i) % n)
             sizes.append(1)
     if strided:
         return x.at[idx].set(y0) if set_ else x.at[idx].add(y0)
