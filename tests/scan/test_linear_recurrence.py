@@ -8,6 +8,7 @@ import pytest
 
 import theanine as theano
 import theanine.tensor as T
+from theanine.graph.traversal import ancestors
 from theanine.scan.fused_recurrence import FusedRecurrence
 from theanine.scan.op import Scan
 from theanine.tensor.composite import Composite
@@ -101,10 +102,13 @@ def test_adjoint_of_a_constant_decay_runs_on_the_cotangents(dtype, shape, backwa
     g = theano.grad(T.sum(w * h), x)
     f_on, f_off = compile_both([x, w], [g])
     nodes = f_on.maker.fgraph.toposort()
-    assert sum(isinstance(nd.op, LinearRecurrence) for nd in nodes) == 1
+    lrs = [nd for nd in nodes if isinstance(nd.op, LinearRecurrence)]
+    assert len(lrs) == 1 and lrs[0].op.mode == "affine"
     assert not any(isinstance(nd.op, (Scan, FusedRecurrence)) for nd in nodes)
-    assert not [nd for nd in nodes if isinstance(nd.op, (Elemwise, Composite))
-                and nd.outputs[0].ndim > 0]
+    per_step = [nd for nd in nodes if isinstance(nd.op, (Elemwise, Composite))
+                and nd.outputs[0].ndim > 0]  # (backwards: zeros that x[::-1]'s gradient fills)
+    assert not [nd for nd in per_step if nd.outputs[0] in ancestors([lrs[0].inputs[3]])]
+    assert not [nd for nd in per_step if lrs[0].outputs[0] in ancestors(nd.outputs)]
     for n in [0, 1, 7, CHUNKED]:
         r = np.random.default_rng(n)
         vals = [r.normal(size=(n,) + shape).astype(dtype) for _ in range(2)]

@@ -202,6 +202,27 @@ def test_gradients_finite_differences(mode, reverse, n):
     verify_grad(cost, [h0] + vals, rng=rng)
 
 
+@pytest.mark.parametrize("mode", ["affine", "mul"])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("lane_bcast", [False, True])
+@pytest.mark.parametrize("n", [0, 1, 6])
+def test_gradient_with_a_decay_constant_in_time(mode, reverse, lane_bcast, n):
+    """A with one row and only the trace in the cost: the gradient's recurrence runs
+    on the trace's cotangent itself (recurrence_grad's direct form)."""
+    rng = np.random.default_rng(8)
+    h0 = rng.normal(size=3)
+    vals = operands(mode, n, (3,), "float64", rng, time_bcast=True, lane_bcast=lane_bcast)
+    w_tr = rng.normal(size=(n, 3))
+    bcast = [tuple(s == 1 for s in v.shape) for v in vals]
+
+    def cost(h, *ops):
+        ops = [T.patternbroadcast(x, b) for x, b in zip(ops, bcast)]
+        tr, _ = LinearRecurrence(mode, reverse)(n, h, *ops)
+        return (tr * w_tr).sum()
+
+    verify_grad(cost, [h0] + vals, rng=rng)
+
+
 @pytest.mark.parametrize("mode", ["affine", "mul", "max", "min", "matrix"])
 def test_gradient_of_the_final_state_alone(mode):
     rng = np.random.default_rng(8)
