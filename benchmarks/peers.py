@@ -13,6 +13,8 @@ from __future__ import annotations
 import importlib.util
 import os
 
+from benchmarks import lstm_lm
+
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
                       "intra_op_parallelism_threads=1")
 
@@ -160,30 +162,7 @@ t_start = time.perf_counter()
 import numpy as np
 import jax, jax.numpy as jnp
 t_import = time.perf_counter()
-B, TT, H, V = 16, 50, 128, 1000
-rng = np.random.default_rng(0)
-def p(*s):
-    return jnp.asarray((rng.normal(size=s) * 0.1).astype("float32"))
-params = {"emb": p(V, H), "Wo": p(H, V), "bo": p(V),
-          "layers": [(p(H, 4 * H), p(H, 4 * H), p(4 * H)) for _ in range(2)]}
-def lstm(xs, W, U, b):
-    def step(carry, xt):
-        h, c = carry
-        z = xt @ W + h @ U + b
-        i, f, o = (jax.nn.sigmoid(z[:, k * H:(k + 1) * H]) for k in range(3))
-        g = jnp.tanh(z[:, 3 * H:])
-        c = f * c + i * g
-        h = o * jnp.tanh(c)
-        return (h, c), h
-    h0 = jnp.zeros((xs.shape[1], H), jnp.float32)
-    return jax.lax.scan(step, (h0, h0), xs)[1]
-def loss(params, tok, tgt):
-    x = params["emb"][tok]
-    for W, U, b in params["layers"]:
-        x = lstm(x, W, U, b)
-    logits = x.reshape(TT * B, H) @ params["Wo"] + params["bo"]
-    logp = jax.nn.log_softmax(logits)
-    return -jnp.mean(jnp.take_along_axis(logp, tgt.reshape(-1, 1), axis=1))
+""" + lstm_lm.JAX + """
 f = jax.jit(jax.value_and_grad(loss))
 toks = jnp.asarray(rng.integers(0, V, size=(TT, B)).astype("int32"))
 v, g = f(params, toks, toks)

@@ -45,7 +45,7 @@ import numpy as np  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from benchmarks import peers  # noqa: E402
+from benchmarks import lstm_lm, peers  # noqa: E402
 
 
 def interleaved(systems, rounds, warmup=2):
@@ -266,31 +266,7 @@ LSTM_SCRIPT = textwrap.dedent("""
     import numpy as np
     import theanine as theano, theanine.tensor as T
     t_import = time.perf_counter()
-    B, TT, H, V = 16, 50, 128, 1000
-    rng = np.random.default_rng(0)
-    def p(*s):
-        return theano.shared((rng.normal(size=s) * 0.1).astype("float32"))
-    emb = p(V, H)
-    layers = [(p(H, 4 * H), p(H, 4 * H), p(4 * H)) for _ in range(2)]
-    Wo, bo = p(H, V), p(V)
-    tok = T.imatrix("tok"); tgt = T.imatrix("tgt")
-    x = emb[tok]                        # (TT, B, H)
-    def lstm(xs, W, U, b):
-        def step(xt, h, c):
-            z = T.dot(xt, W) + T.dot(h, U) + b
-            i, f, o = (T.nnet.sigmoid(z[:, k * H:(k + 1) * H]) for k in range(3))
-            g = T.tanh(z[:, 3 * H:])
-            c = f * c + i * g
-            return o * T.tanh(c), c
-        h0 = T.zeros((xs.shape[1], H), dtype="float32")
-        (hs, _), _ = theano.scan(step, sequences=xs, outputs_info=[h0, h0])
-        return hs
-    for W, U, b in layers:
-        x = lstm(x, W, U, b)
-    logits = T.dot(x.reshape((TT * B, H)), Wo) + bo
-    cost = T.nnet.categorical_crossentropy(T.nnet.softmax(logits), tgt.flatten()).mean()
-    params = [emb, Wo, bo] + [v for l in layers for v in l]
-    grads = theano.grad(cost, params)
+""") + lstm_lm.THEANINE + textwrap.dedent("""
     f = theano.function([tok, tgt], [cost] + grads)
     toks = rng.integers(0, V, size=(TT, B)).astype("int32")
     res = f(toks, toks)

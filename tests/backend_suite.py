@@ -21,6 +21,7 @@ import pytest
 from tests.backends.conftest import HAVE_JAX, HAVE_NUMBA
 from tests.backends.jax import known_failures
 from theanine import config
+from theanine.backends.numba import linker
 
 PARAMS = (["py"] + ([pytest.param("numba", marks=pytest.mark.slow)] if HAVE_NUMBA else [])
           + ([pytest.param("jax", marks=pytest.mark.jax)] if HAVE_JAX else []))
@@ -39,7 +40,6 @@ def suite_backend(request):
         with config.change_flags(mode="JAX"):
             yield "jax"
         return
-    from theanine.backends.numba import linker
 
     with config.change_flags(mode="NUMBA"), linker.policy("checked", "all"):
         yield "numba"

@@ -6,6 +6,7 @@ import pytest
 import theanine as theano
 import theanine.tensor as T
 from tests.backend_suite import jax_too  # noqa: F401,E402 - runs each test on jax too
+from theanine.compile.ops import as_op
 from theanine.gradient import verify_grad
 from theanine.ifelse import ifelse
 
@@ -79,8 +80,6 @@ def test_inside_scan():
 
 
 def test_as_op_in_graph_and_scan():
-    from theanine.compile.ops import as_op
-
     @as_op(itypes=[T.dmatrix, T.dmatrix], otypes=[T.dmatrix])
     def numpy_dot(a, b):
         return np.dot(a, b)

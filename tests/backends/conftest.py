@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import theanine as theano
+from theanine.backends.numba import linker
 
 HAVE_NUMBA = importlib.util.find_spec("numba") is not None
 HAVE_JAX = importlib.util.find_spec("jax") is not None
@@ -30,8 +31,6 @@ def backend_mode(name):
 @pytest.fixture(params=_PARAMS)
 def backend(request):
     if request.param == "numba":
-        from theanine.backends.numba import linker
-
         with linker.policy("strict", "all"):
             yield "numba"
     else:
@@ -42,7 +41,6 @@ def backend(request):
 def numba_strict():
     if not HAVE_NUMBA:
         pytest.skip("numba is not installed")
-    from theanine.backends.numba import linker
 
     with linker.policy("strict", "all"):
         yield

@@ -13,6 +13,7 @@ import pytest
 
 from tests.backends.conftest import HAVE_NUMBA
 from theanine import cache
+from theanine.backends.numba import runtime, store
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -168,7 +169,6 @@ def test_the_key_changes_with_every_kernel_module(tmp_path, monkeypatch):
     emitters and every kernel module (kernels/) that compiled kernels call."""
     import shutil
 
-    from theanine.backends.numba import runtime, store
 
     hashed = {os.path.join(store.BACKEND_DIR, f) for f in store.source_files()}
     called = [os.path.abspath(m.__file__) for m in runtime.KERNEL_MODULES]

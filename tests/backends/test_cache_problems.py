@@ -24,6 +24,7 @@ import theanine as theano
 import theanine.tensor as T
 from tests.backends.conftest import HAVE_NUMBA
 from theanine import cache, config
+from theanine.backends.numba import background, linker, store
 from theanine.compile.ops import as_op
 
 pytestmark = pytest.mark.skipif(not HAVE_NUMBA, reason="numba is not installed")
@@ -36,7 +37,6 @@ X = np.arange(N, dtype="float64")
 @pytest.fixture
 def fresh_cache(tmp_path, monkeypatch):
     """An empty cache directory, and no kernel of this process remembered."""
-    from theanine.backends.numba import store
 
     d = tmp_path / "cache"
     monkeypatch.setenv("THEANINE_CACHE_DIR", str(d))
@@ -48,15 +48,12 @@ def fresh_cache(tmp_path, monkeypatch):
 def _forget():
     """Drop every compiled kernel of this process (functions must be deleted first),
     so that the next function loads from disk as a new process would."""
-    from theanine.backends.numba import store
 
     gc.collect()
     store.forget_loaded()
 
 
 def _function(expr, policy="sync"):
-    from theanine.backends.numba import linker
-
     x = T.dvector("x")
     with linker.policy(policy, "all"):
         return theano.function([x], expr(x), mode=theano.Mode(linker="numba",
@@ -83,7 +80,6 @@ def _nbc(entry):
 
 def _rewrite_manifest(entry):
     """Make the manifest match the files (what a careless copy or an attacker does)."""
-    from theanine.backends.numba import store
 
     key = os.path.basename(entry)
     with open(os.path.join(entry, "manifest.json")) as fh:
@@ -169,7 +165,6 @@ def _run_policy(policy, expr=_a):
             if f.fn.ready():
                 break
         if not f.fn.ready():  # auto with a usable cache: a worker compiles to disk
-            from theanine.backends.numba import background
 
             background.wait(timeout=300)
             np.testing.assert_array_equal(f(X), X * 3 + 1)
@@ -239,8 +234,6 @@ def _chain(x, n=60):
 
 
 def test_loading_a_cached_graph_costs_one_load_per_distinct_kernel(fresh_cache, monkeypatch):
-    from theanine.backends.numba import store
-
     f = _function(lambda x: T.grad(_chain(x).sum(), x))
     distinct = {nk.kernel.key for nk in f.fn.kernels}
     assert len(f.fn.kernels) >= 100 and len(distinct) <= 4
@@ -306,7 +299,6 @@ def test_info_shows_size_and_limit(fresh_cache):
 def test_kernel_no_function_uses_is_freed(fresh_cache, monkeypatch):
     import collections
 
-    from theanine.backends.numba import store
 
     monkeypatch.setattr(store, "_RECENT", collections.deque(maxlen=1))
     f = _function(_a)
@@ -345,7 +337,6 @@ def test_kernel_calling_python_runs_when_loaded_from_disk(fresh_cache, monkeypat
     the kernel lives (was: NameError 'run_python' in every later process, tested in
     test_cache.py; here numba's in-process memo hides it, so the registration is
     checked)."""
-    from theanine.backends.numba import store
 
     monkeypatch.setattr(store, "_RECENT", collections.deque(maxlen=1))
     calls = []

@@ -8,6 +8,7 @@ import pytest
 import theanine as theano
 import theanine.tensor as T
 from tests.backends.conftest import HAVE_NUMBA, assert_same, backend_mode
+from theanine.backends.numba import linker
 
 pytestmark = pytest.mark.skipif(not HAVE_NUMBA, reason="numba is not installed")
 
@@ -89,7 +90,6 @@ def test_float32_softmax_normaliser_is_accurate(numba_strict):
 
 def test_float64_sums_keep_their_float64_loop(numba_strict):
     """Only float32 / complex64 sums widen: the float64 kernel has no float64 copy."""
-    from theanine.backends.numba import linker
 
     for dtype, wide in (("float64", False), ("float32", True), ("complex64", True)):
         x = T.vector("x", dtype=dtype)

@@ -10,6 +10,8 @@ import pytest
 import theanine as theano
 import theanine.tensor as T
 from tests.backends.conftest import assert_same, backend_mode
+from theanine.backends.numba import linker
+from theanine.backends.numba.registry import Unsupported
 from theanine.compile.ops import as_op
 from theanine.ifelse import LazyIfElse, ifelse
 from theanine.printing import Print
@@ -101,7 +103,6 @@ def test_as_op_error_in_compiled_scan():
 
     x = T.vector("x")
     h, _ = theano.scan(lambda a, h: positive(h + a), sequences=x, outputs_info=T.constant(0.0))
-    from theanine.backends.numba import linker
 
     with linker.policy("strict", "all"):
         f = theano.function([x], h, mode=backend_mode("numba"))
@@ -165,8 +166,6 @@ def test_gradient_of_scan_with_ifelse(numba_strict, monkeypatch):
 
 
 def test_ifelse_branch_types_must_agree(numba_strict):
-    from theanine.backends.numba.registry import Unsupported
-
     c, v = T.scalar("c"), T.vector("v")
     inner = v.type()
     op = LazyIfElse([inner], [inner * 2], [T.cast(inner, "float32")])

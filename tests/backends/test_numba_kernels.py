@@ -8,6 +8,8 @@ import pytest
 import scipy.linalg as sla
 
 from tests.backends.conftest import HAVE_NUMBA
+from theanine.backends.numba import runtime
+from theanine.sandbox import mrg_core
 
 pytestmark = pytest.mark.skipif(not HAVE_NUMBA, reason="numba is not installed")
 
@@ -213,8 +215,6 @@ def test_conv_errors():
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("n_streams,size", [(1, (7,)), (4, (3, 5)), (10, (4,)), (3, ())])
 def test_mrg_uniform_is_bit_for_bit_the_numpy_one(dtype, n_streams, size):
-    from theanine.sandbox import mrg_core
-
     state = mrg_core.substreams(np.array([12345] * 6, "int32"), n_streams)
     fn = mrg.mrg_uniform_f32 if dtype == "float32" else mrg.mrg_uniform_f64
     new, out = fn(state, np.array(size, np.int64))
@@ -234,8 +234,6 @@ def test_mrg_uniform_errors():
 
 
 def test_mrg_multinomial_and_choice_pieces():
-    from theanine.sandbox import mrg_core
-
     p = R.dirichlet(np.ones(5), size=3)
     u = R.random(3 * 4)
     counts = np.zeros((3, 5), np.int64)
@@ -341,7 +339,6 @@ def test_kernel_modules_import_nothing_from_theanine():
     import ast
     import os
 
-    from theanine.backends.numba import runtime
 
     folder = os.path.dirname(runtime.KERNEL_MODULES[0].__file__)
     files = [os.path.join(folder, f) for f in os.listdir(folder) if f.endswith(".py")]

@@ -8,6 +8,8 @@ import pytest
 import theanine as theano
 import theanine.tensor as T
 from theanine.backends.numba.linker import _LARGE, _SMALL, _numpy_when_large
+from theanine.rewrites.composite import Composite
+from theanine.tensor import scalar_ops as so
 
 
 @pytest.mark.parametrize("n", [7, _SMALL + 5, _LARGE + 5])
@@ -20,9 +22,6 @@ def test_tanh_times_two_matches_numpy(n, rng):
 
 
 def test_dispatch_rule():
-    from theanine.rewrites.composite import Composite
-    from theanine.tensor import scalar_ops as so
-
     heavy = Composite(1, [(so.Tanh(), (0,), "float64"), (so.Mul(), (0, 1), "float64")])
     light = Composite(1, [(so.Add(), (0, 0), "float64")] +
                       [(so.Mul(), (k, k), "float64") for k in range(1, 5)])

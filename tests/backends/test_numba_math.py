@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from tests.backends.conftest import HAVE_NUMBA
+from theanine.backends.numba import runtime
 
 pytestmark = pytest.mark.skipif(not HAVE_NUMBA, reason="numba is not installed")
 
@@ -40,8 +41,6 @@ SPECIAL = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-30, -1e-30, 1e-40]
     ("sigmoid", lambda x: 1 / (1 + np.exp(-x)), -40.0, 40.0)])
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
 def test_kernel_accuracy(name, ref, lo, hi, dt):
-    from theanine.backends.numba import runtime
-
     f = _vectorised(getattr(runtime, f"{name}_f{np.dtype(dt).itemsize * 8}"))
     rng = np.random.default_rng(0)
     x = np.concatenate([np.linspace(lo, hi, 20001), rng.normal(size=2000) * 3,
@@ -63,7 +62,6 @@ def test_sigmoid_pair_is_both_sigmoids(dt):
     each (both stay accurate where one of them is tiny), special values included."""
     import numba
 
-    from theanine.backends.numba import runtime
 
     pair = getattr(runtime, f"sigmoid_pair_f{np.dtype(dt).itemsize * 8}")
 

@@ -13,6 +13,8 @@ import pytest
 import theanine as theano
 import theanine.tensor as T
 from tests.backends.conftest import assert_same, backend_mode
+from theanine.backends.numba.linker import kernel_text
+from theanine.backends.numba.registry import Unsupported
 from theanine.gradient import zero_grad
 
 D, S, SE, U = (importlib.import_module(f"theanine.tensor.{m}")
@@ -84,9 +86,6 @@ def test_unique(numba_strict):
 
 
 def test_unique_complex_is_unsupported():
-    from theanine.backends.numba.linker import kernel_text
-    from theanine.backends.numba.registry import Unsupported
-
     z = T.vector("z", dtype="complex128")
     with pytest.raises(Unsupported):
         kernel_text(S.unique(z).owner)

@@ -10,6 +10,10 @@ import pytest
 import theanine as theano
 import theanine.tensor as T
 from tests.backends.conftest import HAVE_NUMBA
+from theanine import cache
+from theanine.backends.numba import background, linker, registry, store
+from theanine.backends.numba.debug import DebugModeError
+from theanine.compile.mode import get_mode
 from theanine.graph.basic import Apply, Op
 
 pytestmark = pytest.mark.skipif(not HAVE_NUMBA, reason="numba is not installed")
@@ -29,8 +33,6 @@ class DoubleOp(Op):
 
 
 def test_fast_run_is_numba_and_named_modes(monkeypatch):
-    from theanine.compile.mode import get_mode
-
     assert get_mode("FAST_RUN").backend == "numba"
     assert get_mode("NUMBA").backend == "numba"
     assert get_mode("DEBUG").backend == "debug"
@@ -40,8 +42,6 @@ def test_fast_run_is_numba_and_named_modes(monkeypatch):
 
 
 def test_user_op_runs_in_object_mode_with_one_warning():
-    from theanine.backends.numba import linker
-
     linker._warned.discard("DoubleOp")
     x = T.vector("x")
     with pytest.warns(UserWarning, match="DoubleOp runs in object mode"):
@@ -53,8 +53,6 @@ def test_user_op_runs_in_object_mode_with_one_warning():
 
 
 def test_user_op_inside_scan_falls_back_to_py_scan():
-    from theanine.backends.numba import linker
-
     linker._warned.discard("Scan")
     x = T.vector("x")
     h, _ = theano.scan(lambda a, h: DoubleOp()(h) + a, sequences=x,
@@ -65,9 +63,6 @@ def test_user_op_inside_scan_falls_back_to_py_scan():
 
 
 def test_debug_mode_reports_a_mismatching_implementation():
-    from theanine.backends.numba import registry
-    from theanine.backends.numba.debug import DebugModeError
-
     class Halve(DoubleOp):
         def perform(self, node, inputs, output_storage):
             output_storage[0][0] = inputs[0] / 2
@@ -86,9 +81,6 @@ def test_debug_mode_reports_a_mismatching_implementation():
 
 @pytest.mark.slow
 def test_background_compile_swaps_in(tmp_path, monkeypatch):
-    from theanine import cache
-    from theanine.backends.numba import background, linker, store
-
     monkeypatch.setenv("THEANINE_CACHE_DIR", str(tmp_path))
     store.forget_loaded()
     x = T.vector("x")

@@ -9,6 +9,7 @@ import pytest
 import theanine as theano
 import theanine.tensor as T
 from tests.backends.conftest import assert_same, backend_mode
+from theanine.tensor.nnet.crossentropy import CheckTargets
 
 R = np.random.default_rng(11)
 
@@ -34,8 +35,6 @@ def test_softmax_logsoftmax_and_grads(numba_strict):
 
 
 def test_check_targets_raises(numba_strict):
-    from theanine.tensor.nnet.crossentropy import CheckTargets
-
     y, n, k = T.lvector("y"), T.lscalar("n"), T.lscalar("k")
     f = theano.function([y, n, k], CheckTargets()(y, n, k) * 2, mode=backend_mode("numba"))
     np.testing.assert_array_equal(f(np.array([0, 2]), 2, 3), [0, 4])

@@ -7,6 +7,7 @@ import pytest
 import theanine as theano
 import theanine.tensor as T
 from tests.backends.conftest import HAVE_NUMBA, assert_same, backend_mode
+from theanine.backends.numba import linker
 
 hyp = pytest.importorskip("hypothesis")
 st = hyp.strategies
@@ -23,8 +24,6 @@ REDUCE = [lambda v: v.sum(), lambda v: v.max(axis=0).sum(), lambda v: v.mean(axi
 
 
 def _both(inputs, outputs, args):
-    from theanine.backends.numba import linker
-
     ref = theano.function(inputs, outputs, mode=backend_mode("py"))(*args)
     with linker.policy("strict", "all"):
         got = theano.function(inputs, outputs, mode=backend_mode("numba"))(*args)

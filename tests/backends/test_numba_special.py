@@ -13,6 +13,9 @@ import theanine as theano
 import theanine.tensor as T
 from tests.backends import highprec as H
 from tests.backends.conftest import HAVE_NUMBA, backend_mode
+from theanine.backends.numba import linker
+from theanine.backends.numba.kernels import special
+from theanine.backends.numba.scalar_table import SCALAR
 
 pytestmark = pytest.mark.skipif(not HAVE_NUMBA, reason="numba is not installed")
 
@@ -79,7 +82,6 @@ def _grid(dtype):
 @pytest.fixture(scope="module")
 def values():
     """{dtype: (x, {name: (py result, numba result)})} for every UNARY function."""
-    from theanine.backends.numba import linker
 
     out = {}
     for dtype in ("float64", "float32"):
@@ -175,8 +177,6 @@ def test_numba_is_right_where_scipy_is_not():
 
 
 def test_every_unary_float_function_is_covered():
-    from theanine.backends.numba.scalar_table import SCALAR
-
     tested = set()
     for name in UNARY:
         node = getattr(T, name)(T.vector("x")).owner
@@ -212,8 +212,6 @@ POSITIVE = [1e-300, 1e-8, 0.01, 0.3, 0.9, 1.0, 1.2, 1.45, 1.4616321449683622,
 
 
 def test_psi_is_accurate_near_its_zero_and_everywhere():
-    from theanine.backends.numba.kernels import special
-
     rng = np.random.default_rng(5)
     xs = np.concatenate([POSITIVE, 1.4616321449683622 + rng.uniform(-1e-6, 1e-6, 20),
                          rng.uniform(0.01, 12, 60)])
@@ -225,7 +223,6 @@ def test_psi_is_accurate_near_its_zero_and_everywhere():
 def test_psi_reflection_next_to_the_poles():
     """x just above a negative integer: tan's argument is reduced to [-pi/2, pi/2]
     first, so psi stays accurate where pi * x rounds away the distance to the pole."""
-    from theanine.backends.numba.kernels import special
 
     for n, eps in [(1, 1e-10), (3, 9.48e-5), (29, 6.5e-5), (7, 0.25)]:
         x = -n + eps
@@ -238,8 +235,6 @@ def test_psi_reflection_next_to_the_poles():
 
 
 def test_trigamma_is_accurate():
-    from theanine.backends.numba.kernels import special
-
     rng = np.random.default_rng(6)
     xs = np.concatenate([POSITIVE[1:], [1e-150], rng.uniform(0.01, 15, 60)])
     got = _kernel_values(special.trigamma_f64, xs)
@@ -252,8 +247,6 @@ def test_trigamma_is_accurate():
 
 
 def test_psi_zero_in_the_kernel_is_the_reference_one():
-    from theanine.backends.numba.kernels import special
-
     x0 = H.digamma_root()
     assert special._X0_HI == float(x0)
     assert special._X0_LO == float(x0 - H.D(special._X0_HI))

@@ -7,6 +7,7 @@ import numpy as np
 import theanine as theano
 import theanine.tensor as T
 from theanine import ProfileStats, function, shared
+from theanine.compile import profiling
 
 
 def summary_of(stats):
@@ -63,7 +64,6 @@ def test_config_profile_flag_profiles_functions():
     assert f.profile is not None
     f(np.ones(2))
     assert f.profile.calls == 1
-    from theanine.compile import profiling
 
     assert f.profile in profiling._AT_EXIT  # printed at exit, as Theano
     profiling._AT_EXIT.remove(f.profile)  # keep the test run's output clean

@@ -27,6 +27,7 @@ import pytest
 import theanine as theano
 import theanine.tensor as T
 from theanine import backends
+from theanine.backends.numba import linker
 
 from .graphs import Builder
 
@@ -53,8 +54,6 @@ def examples(ci):
 def compiled(backend):
     """Every node this backend can compile is compiled before the first call."""
     if backend == "numba":
-        from theanine.backends.numba import linker
-
         with linker.policy("checked", "all"):
             yield
     else:

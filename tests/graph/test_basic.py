@@ -7,9 +7,11 @@ import pytest
 
 import theanine as theano
 import theanine.tensor as T
+from theanine.graph import serialize
 from theanine.graph.basic import Apply, Constant, Op, Variable
 from theanine.graph.fgraph import FunctionGraph, MissingInputError
 from theanine.graph.serialize import dump_graph, load_graph
+from theanine.graph.traversal import graph_inputs
 
 
 class Scale(Op):
@@ -175,8 +177,6 @@ def test_pickle_variable_graph_roundtrip():
 
 
 def _roots(v):
-    from theanine.graph.traversal import graph_inputs
-
     return graph_inputs([v])
 
 
@@ -243,7 +243,6 @@ def test_pickle_deep_graph_is_flat_and_keeps_identity():
     np.testing.assert_allclose(theano.function([x2], z2)(v), theano.function([x], z)(v))
     node2 = pickle.loads(pickle.dumps(z.owner))
     assert isinstance(node2, Apply) and node2.op == z.owner.op
-    from theanine.graph import serialize
 
     assert not serialize._local.scheduled  # bookkeeping freed with the pickler
 

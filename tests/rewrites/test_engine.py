@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import theanine.tensor as T
+from theanine.graph.basic import Apply, Op
 from theanine.graph.rewrite import (
     OUTPUT,
     Dispatch,
@@ -156,8 +157,6 @@ def test_merging_constants():
 
 
 def test_ops_without_props_merge_only_with_themselves():
-    from theanine.graph.basic import Apply, Op
-
     class NoProps(Op):
         def __init__(self, k):
             self.k = k

@@ -9,6 +9,7 @@ import pytest
 
 import theanine as theano
 import theanine.tensor as T
+from theanine.backends.numba import linker as numba_linker
 from theanine.gradient import DisconnectedInputError, hessian, jacobian
 from theanine.scan.op import Scan
 
@@ -168,7 +169,6 @@ def test_jacobian_conventions_kept(rng):
 def test_every_backend(rng, linker):
     if linker == "numba":
         pytest.importorskip("numba")
-        from theanine.backends.numba import linker as numba_linker
 
         policy = numba_linker.policy("strict", "all")  # compiled kernels, no fallback
     else:

@@ -5,6 +5,7 @@ import numpy as np
 import theanine.tensor as T
 from theanine.graph.rewrite import RewriteGraph, run_pipeline
 from theanine.rewrites.merge import dead_code, merge
+from theanine.tensor.shared_randomstreams import RandomStreams
 
 from .helpers import check_rewrite
 
@@ -60,8 +61,6 @@ def test_different_ops_do_not_merge():
 
 
 def test_random_draws_with_the_same_generator_merge_and_stay_equal():
-    from theanine.tensor.shared_randomstreams import RandomStreams
-
     srng = RandomStreams(3)
     u = srng.uniform((3,))
     v = srng.uniform((3,))

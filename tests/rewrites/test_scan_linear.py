@@ -6,6 +6,8 @@ import numpy as np
 import theanine as theano
 import theanine.tensor as T
 from tests.rewrites.helpers import check_rewrite, check_unchanged
+from theanine.graph.rewrite import rewrite_outputs
+from theanine.graph.traversal import ancestors
 from theanine.rewrites.scan import scan_linear
 from theanine.rewrites.scan.linear import (
     affine_form,
@@ -15,6 +17,7 @@ from theanine.rewrites.scan.linear import (
 from theanine.scan.op import Scan
 from theanine.scan.utils import CheckSteps
 from theanine.tensor.recurrence import LinearRecurrence
+from theanine.tensor.subtensor import Subtensor
 
 
 def ema(fn=lambda a, h: 0.5 * h + a, x=None, h0=None):
@@ -117,9 +120,6 @@ def test_a_loop_over_reversed_sequences_runs_backwards():
     """Every sequence read backwards (z[::-1], as a gradient's reverse loop reads the
     forward traces), no other carry: the recurrence runs backwards over z itself (its
     last n rows) and the trace is reversed after it, so no reversed view reaches it."""
-    from theanine.graph.rewrite import rewrite_outputs
-    from theanine.graph.traversal import ancestors
-    from theanine.tensor.subtensor import Subtensor
 
     x, y, h0 = T.dvector("x"), T.dvector("y"), T.dscalar("h0")
     h, _ = theano.scan(lambda a, b, h: 0.5 * h + a * b, sequences=[x[::-1], y[::-1]],

@@ -6,10 +6,12 @@ import pytest
 import theanine as theano
 import theanine.tensor as T
 from tests.backends.conftest import BACKENDS
+from theanine.backends.numba import linker
 from theanine.graph.rewrite import rewrite_outputs
 from theanine.graph.traversal import toposort
-from theanine.rewrites.scan import scan_keep_last
+from theanine.rewrites.scan import scan_keep_last, scan_trace_with_init
 from theanine.scan.op import Scan
+from theanine.tensor.join import Join
 
 
 @pytest.fixture(autouse=True)
@@ -45,7 +47,6 @@ def compiled(inputs, outs, mode):
     """A function on `mode`; on NUMBA every node compiled now (no NumPy fallback)."""
     if mode != "NUMBA":
         return theano.function(inputs, outs, mode=mode)
-    from theanine.backends.numba import linker
 
     with linker.policy("strict", "all"):
         return theano.function(inputs, outs, mode=mode)
@@ -161,9 +162,6 @@ def test_keep_is_validated():
 
 
 def test_trace_with_initial_state_row():
-    from theanine.rewrites.scan import scan_trace_with_init
-    from theanine.tensor.join import Join
-
     x, h, _ = loop()
     h0 = scan_nodes([h])[0].inputs[2]  # the initial state (outer input after the seq)
     both = T.concatenate([T.shape_padleft(h0), h], axis=0)

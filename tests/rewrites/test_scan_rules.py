@@ -9,6 +9,7 @@ import theanine.tensor as T
 from theanine.graph.rewrite import rewrite_outputs
 from theanine.graph.traversal import toposort
 from theanine.rewrites import scan as sr
+from theanine.rewrites.merge import merge
 from theanine.scan.op import Scan
 from theanine.tensor.linalg import Dot
 
@@ -208,7 +209,6 @@ def test_sibling_loops_merged(rng):
     v = T.dvector("v")
     a, _ = theano.scan(lambda e, acc: acc * 0.5 + e, sequences=v, outputs_info=T.constant(0.0))
     b, _ = theano.scan(lambda e, acc: acc * e + 1, sequences=v, outputs_info=T.constant(1.0))
-    from theanine.rewrites.merge import merge
 
     new = rewrite_outputs([a, b], [merge, sr.scan_merge_siblings])  # one n_steps variable
     (node,) = scans(new)
@@ -221,7 +221,6 @@ def test_dependent_loops_not_merged(rng):
     a, _ = theano.scan(lambda e, acc: acc + e, sequences=v, outputs_info=T.constant(0.0))
     b, _ = theano.scan(lambda e, acc: acc * e, sequences=a, outputs_info=T.constant(1.0),
                        n_steps=v.shape[0])
-    from theanine.rewrites.merge import merge
 
     new = rewrite_outputs([b], [merge, sr.scan_merge_siblings])
     assert len(scans(new)) == 2

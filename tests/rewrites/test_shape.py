@@ -4,6 +4,7 @@ import numpy as np
 
 import theanine as theano
 import theanine.tensor as T
+from theanine.graph.basic import Apply, Op
 from theanine.graph.traversal import toposort
 from theanine.rewrites import shape as S
 from theanine.tensor.shape import MakeVector, Shape_i
@@ -79,8 +80,6 @@ def test_shape_of_an_input_is_kept():
 
 
 def test_op_without_infer_shape_is_kept():
-    from theanine.graph.basic import Apply, Op
-
     class NoInfer(Op):
         __props__ = ()
 

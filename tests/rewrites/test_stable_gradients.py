@@ -14,7 +14,9 @@ import scipy.special as sps
 import theanine as theano
 import theanine.tensor as T
 from tests.backends.conftest import BACKENDS
+from theanine.backends.numba import linker
 from theanine.gradient_check import verify_grad
+from theanine.graph.rewrite import rewrite_outputs
 from theanine.rewrites import stabilize_grad as SG
 
 from .helpers import check_rewrite, check_unchanged
@@ -94,8 +96,6 @@ def _check(values, grad_values, expected):
 @pytest.fixture(params=BACKENDS)
 def strict_backend(request):
     if request.param == "numba":
-        from theanine.backends.numba import linker
-
         with linker.policy("strict", "all"):
             yield "numba"
     else:
@@ -210,8 +210,6 @@ def test_stable_product_exp_over_sum_of_exp():
 
 
 def check_rewrite_values(rule, before, inputs):
-    from theanine.graph.rewrite import rewrite_outputs
-
     from .helpers import check_same_values
 
     (after,) = rewrite_outputs([before], rule, inputs=inputs)

@@ -9,6 +9,8 @@ import pytest
 
 import theanine as theano
 import theanine.tensor as T
+from theanine.graph.rewrite import rewrite_outputs
+from theanine.rewrites.scan import scan_hoist_sequences
 from theanine.scan import checkpointed_grad as cg
 from theanine.scan.op import Scan
 from theanine.tensor.shared_randomstreams import RandomStreams
@@ -208,8 +210,6 @@ def test_segments_stay_within_the_states_given():
 
 def test_a_budgeted_loop_keeps_its_per_step_work_in_the_loop():
     """x_t . W for all steps at once would be a T-row array: not with a budget."""
-    from theanine.graph.rewrite import rewrite_outputs
-    from theanine.rewrites.scan import scan_hoist_sequences
 
     X, h0, W = T.dmatrix("X"), T.dvector("h0"), T.dmatrix("W")
     for budget, hoisted in ((None, True), ("1MB", False)):

@@ -6,7 +6,7 @@ import pytest
 
 import theanine as theano
 import theanine.tensor as T
-from theanine.gradient import verify_grad
+from theanine.gradient import disconnected_grad, verify_grad
 
 
 def _compare_unrolled(build_scan, build_unrolled, inputs, values):
@@ -255,8 +255,6 @@ def test_unrolled_sequence_taps_and_go_backwards(rng):
 
 
 def test_unrolled_truncate_gradient_matches_stopped_unrolled(rng):
-    from theanine.gradient import disconnected_grad
-
     x, h0 = T.dvector("x"), T.dscalar("h0")
     r, _ = theano.scan(lambda e, h: T.tanh(h * 0.9 + e), sequences=x, outputs_info=h0,
                        truncate_gradient=2)

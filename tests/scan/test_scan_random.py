@@ -6,9 +6,12 @@ import pytest
 
 import theanine as theano
 import theanine.tensor as T
+from theanine.rewrites.scan.draws import SEQUENTIAL
 from theanine.sandbox.rng_mrg import MRG_RandomStreams
+from theanine.scan.grad import ListStepInputs
+from theanine.scan.op import Scan
 from theanine.tensor import shared_randomstreams as raw
-from theanine.tensor.random import random_state_type
+from theanine.tensor.random import RandomOp, random_state_type
 from theanine.tensor.shared_randomstreams import RandomStreams
 
 
@@ -71,9 +74,6 @@ def test_gradient_uses_the_same_draws_as_the_forward_pass():
 def test_gradient_reads_generator_draws_from_the_forward_loop():
     # the reverse loop gets each step's sample from the one forward loop (no second
     # forward loop, no list of generator copies): it holds tensors only
-    from theanine.scan.grad import ListStepInputs
-    from theanine.scan.op import Scan
-    from theanine.tensor.random import RandomOp
 
     srng = RandomStreams(seed=9)
     w = T.dscalar("w")
@@ -136,9 +136,6 @@ def _until_walk(seed, n=30):
 
 
 def _body_draws(f):
-    from theanine.scan.op import Scan
-    from theanine.tensor.random import RandomOp
-
     scan = next(n.op for n in f.maker.fgraph.toposort() if isinstance(n.op, Scan))
     return [v.owner.op for v in theano.graph.traversal.ancestors(scan.inner_outputs)
             if v.owner is not None and isinstance(v.owner.op, RandomOp)]
@@ -200,7 +197,6 @@ def test_loop_invariant_draws_move_out_of_the_loop(dist):
 def test_bulk_draw_fills_in_step_order():
     # what scan_hoist_draws relies on: T draws of a shape are one draw of (T, shape)
     # in NumPy, numbers and final state alike (odd sizes: normal's cached value too)
-    from theanine.rewrites.scan.draws import SEQUENTIAL
 
     calls = {"uniform": ("uniform", (0.5, 2.0)), "normal": ("normal", (1.0, 2.0)),
              "binomial": ("binomial", (3, 0.3)), "poisson": ("poisson", (40.0,))}

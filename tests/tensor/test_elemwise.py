@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import theanine as theano
 import theanine.tensor as T
-from theanine.gradient import verify_grad
+from theanine.gradient import disconnected_type, verify_grad
 from theanine.tensor import scalar_ops as so
 from theanine.tensor.elemwise import DimShuffle, Elemwise, sum_to
 
@@ -175,7 +175,6 @@ def test_grad_method_and_disconnected_output_grad(rng):
     a, b = theano.function([x, y, gz], [gx, gy])(xv, yv, gv)
     np.testing.assert_allclose(a, gv * yv)
     np.testing.assert_allclose(b, (gv * xv).sum(0, keepdims=True))
-    from theanine.gradient import disconnected_type
     out = op(x, y)
     res = op.L_op([x, y], [out], [disconnected_type()])
     assert all(str(r.type) == "DisconnectedType" for r in res)

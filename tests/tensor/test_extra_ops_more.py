@@ -7,6 +7,7 @@ import pytest
 import theanine as theano
 import theanine.tensor as T
 from theanine.gradient import verify_grad
+from theanine.tensor import extra_ops
 
 from .test_extra_ops import check_infer_shape, run
 
@@ -228,8 +229,6 @@ def test_fill_diagonal_offset_and_errors(rng):
 
 
 def test_extra_ops_module_exports():
-    from theanine.tensor import extra_ops
-
     for name in extra_ops.__all__:
         assert getattr(T, name) is getattr(extra_ops, name)
     assert T.extra_ops.cumsum is T.cumsum

@@ -8,8 +8,11 @@ import pytest
 
 import theanine as theano
 import theanine.tensor as T
+from theanine.backends.py.linker import link
 from theanine.gradient import verify_grad
-from theanine.tensor.shape import MakeVector, Shape_i, shape_i
+from theanine.graph.fgraph import FunctionGraph
+from theanine.tensor.shape import MakeVector, Shape_i, infer_shapes, shape_i
+from theanine.tensor.sorting import Unique
 
 
 def typed(v, name=None):
@@ -428,9 +431,6 @@ def test_infer_shape_misc(rng):
 
 # -- infer_shapes -------------------------------------------------------------
 def _eval_shapes(shapes, inputs, values):
-    from theanine.backends.py.linker import link
-    from theanine.graph.fgraph import FunctionGraph
-
     flat = [e for s in shapes for e in s]
     res = link(FunctionGraph(inputs, flat))(*values)
     out, it = [], iter(res)
@@ -442,7 +442,6 @@ def _eval_shapes(shapes, inputs, values):
 def test_infer_shapes_reads_no_value_where_ops_can_say():
     """An index past the end of an empty matrix has a shape all the same (a zero-step
     loop's per-step output): infer_shapes never computes it."""
-    from theanine.tensor.shape import infer_shapes
 
     m, i = T.dmatrix("m"), T.lscalar("i")
     outs = [T.exp(m[i]) * 2, T.dot(m, m.T), m.T[:, 1:]]
@@ -454,9 +453,6 @@ def test_infer_shapes_reads_no_value_where_ops_can_say():
 
 
 def test_infer_shapes_computes_an_output_whose_op_cannot_say():
-    from theanine.tensor.shape import infer_shapes
-    from theanine.tensor.sorting import Unique
-
     x = T.dvector("x")
     u = Unique(False, False, False, None)(x)
     (shape_u,) = infer_shapes([u], [x])

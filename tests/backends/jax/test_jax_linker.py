@@ -14,6 +14,7 @@ pytestmark = pytest.mark.jax
 
 import theanine as theano  # noqa: E402
 import theanine.tensor as T  # noqa: E402
+from theanine import backends  # noqa: E402
 from theanine.backends.jax import callback, linker  # noqa: E402
 from theanine.compile.ops import as_op  # noqa: E402
 
@@ -86,7 +87,6 @@ def test_missing_jax_is_a_clear_error(monkeypatch):
         theano.Mode(linker="jax")
     with pytest.raises(ImportError, match=r"pip install theanine\[jax\]"):
         theano.function([T.dvector()], T.dvector() * 0 + 1, mode="JAX")
-    from theanine import backends
 
     with pytest.raises(ImportError, match=r"pip install theanine\[jax\]"):
         backends.load("jax")

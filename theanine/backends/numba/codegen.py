@@ -20,7 +20,11 @@ per module, every graph variable is assigned once.
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import io
+import re
+import tokenize
 
 import numpy as np
 
@@ -71,6 +75,42 @@ def _float_src(x):
     return repr(x)
 
 
+_DIGITS = re.compile(r"\d+")
+
+
+def canonical(src, name):
+    """`src`, the source of function `name`, with its name and its local variables
+    (parameters and assigned names) replaced by placeholders numbered in order of
+    first appearance, which no identifier can equal: two functions with the same
+    canonical source compute the same thing. Globals, helper calls, constants,
+    strings, attribute names (``x.shape``) and keyword names (``dtype=``) are kept as
+    written (so an objmode block's typed locals are not renamed: such functions
+    merge only when their names are equal too)."""
+    tree = ast.parse(src)
+    local = {a.arg for fn in ast.walk(tree) if isinstance(fn, ast.FunctionDef)
+             for a in fn.args.args}
+    local |= {n.id for n in ast.walk(tree)
+              if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    local.add(name)
+    toks = list(tokenize.generate_tokens(io.StringIO(src).readline))
+    renamed = {}
+    out = []
+    depth = 0
+    for k, tok in enumerate(toks):
+        text = tok.string
+        if tok.type == tokenize.OP:
+            depth += text in "([{"
+            depth -= text in ")]}"
+        elif tok.type == tokenize.NAME and text in local:
+            after = toks[k + 1].string if k + 1 < len(toks) else ""
+            attribute = k > 0 and toks[k - 1].string == "."
+            keyword = depth > 0 and after == "="
+            if not (attribute or keyword):
+                text = renamed.setdefault(text, f"<{len(renamed)}>")
+        out.append(text)
+    return "\0".join(out)  # no token holds a NUL: the join is one-to-one
+
+
 def is_tensor(v):
     t = v.type
     return hasattr(t, "ndim") and hasattr(t, "dtype") and hasattr(t, "broadcastable")
@@ -82,6 +122,27 @@ class Module:
     def __init__(self):
         self.defs = []
         self.counter = 0
+        self.shapes = {}  # source with numbers blanked -> [(name, source, canonical)]
+
+    def add_function(self, name, src):
+        """Add inner function `name` (its full source) unless a function that differs
+        only in the names of its local variables is already in the module; returns
+        the name to call. A large loop body is often the same block repeated (layers
+        written in a Python loop), and numba compiles each distinct function once, so
+        its parts compile once per shape, not once per occurrence."""
+        # canonical() tokenizes (~1 ms a function): only for functions that may match,
+        # those equal to an earlier one once every number is blanked out
+        rough = self.shapes.setdefault(_DIGITS.sub("#", src), [])
+        shape = canonical(src, name) if rough else None
+        for k, (other, other_src, other_shape) in enumerate(rough):
+            if other_shape is None:
+                other_shape = canonical(other_src, other)
+                rough[k] = (other, other_src, other_shape)
+            if other_shape == shape:
+                return other
+        rough.append((name, src, shape))
+        self.add(src)
+        return name
 
     def unique(self, prefix):
         self.counter += 1
@@ -169,8 +230,7 @@ class Ctx:
         """Emit the closed graph inputs -> outputs as a module function taking and
         returning unboxed values (0-d as scalars); returns its name."""
         name = name or self.module.unique("body")
-        emit_function(self.module, name, inputs, outputs, boxed=False, cache=False)
-        return name
+        return emit_function(self.module, name, inputs, outputs, boxed=False, cache=False)
 
 
 def emit_function(module, name, inputs, outputs, boxed, cache, const_params=(), dests=()):
@@ -262,8 +322,10 @@ def emit_function(module, name, inputs, outputs, boxed, cache, const_params=(), 
     opts += ", cache=True" if cache else ""
     params += [ctx.dests[id(v)] for v in dests]
     src = (f"@numba.njit({opts})\ndef {name}({', '.join(params)}):\n" + "".join(ctx.lines))
-    module.add(src)
-    return name
+    if boxed or cache:  # a kernel entry point keeps its name
+        module.add(src)
+        return name
+    return module.add_function(name, src)
 
 
 # A region whose statements exceed this many lines is emitted as several functions
@@ -369,8 +431,8 @@ def _emit_parts(ctx, items, sizes, ref, names, needed, outputs):
         sub.line(f"return ({', '.join(rets)}{',' if rets else ''})")
         opts = NJIT_OPTS.replace(", nogil=True", "") if sub.calls_python else NJIT_OPTS
         fname = module.unique("part")
-        module.add(f"@numba.njit({opts})\ndef {fname}({', '.join(params)}):\n"
-                   + "".join(sub.lines))
+        fname = module.add_function(fname, f"@numba.njit({opts})\ndef {fname}("
+                                    f"{', '.join(params)}):\n" + "".join(sub.lines))
         r = ctx.tmp("r")
         ctx.line(f"{r} = {fname}({', '.join(names[id(v)] for v in free)})")
         ctx.calls_python = ctx.calls_python or sub.calls_python

@@ -110,7 +110,7 @@ def scan_function(ctx, node, name=None, entry=False):
     body_dst = None
     if direct:
         body_dst = ctx.module.unique("bodyd")
-        emit_function(ctx.module, body_dst, op.inner_inputs, inner_outs, boxed=False,
+        body_dst = emit_function(ctx.module, body_dst, op.inner_inputs, inner_outs, boxed=False,
                       cache=False, dests=[inner_outs[C + j] for j in direct])
     m = ctx.module
     fname = name or m.unique("scan")
