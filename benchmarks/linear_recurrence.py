@@ -337,6 +337,7 @@ def main():
           + (f", JAX {jax.__version__}" if jax is not None else ""))
     for c in args.cases.split(","):
         {"1": case1, "2": case2, "3": case3}[c.strip()](rounds)
+    print(f"\nload average after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -8,8 +8,11 @@ import pytest
 
 import theanine as theano
 import theanine.tensor as T
+from theanine.graph.traversal import ancestors
 from theanine.scan.fused_recurrence import FusedRecurrence
 from theanine.scan.op import Scan
+from theanine.tensor.composite import Composite
+from theanine.tensor.elemwise import Elemwise
 from theanine.tensor.recurrence import LinearRecurrence
 from theanine.tensor.shared_randomstreams import RandomStreams
 
@@ -18,6 +21,7 @@ from theanine.tensor.shared_randomstreams import RandomStreams
 RECURRENCES = (LinearRecurrence, FusedRecurrence)
 
 LENGTHS = [0, 1, 7, 13, 3001]
+CHUNKED = 20011  # prime, above the numba kernels' CHUNK_MIN: their chunked/window paths
 OFF = {"scan.parallel_linear": False}
 
 
@@ -82,7 +86,33 @@ def test_exponential_moving_average(dtype):
                        outputs_info=h0)
     make = seqs(dtype, ())
     check([x, h0], [h], lambda n, r: make(n, r) + [np.asarray(0.5, dtype)], dtype,
-          wrt=[x, h0])
+          wrt=[x, h0], lengths=LENGTHS + [CHUNKED])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(), (3,)])
+@pytest.mark.parametrize("backwards", [False, True])
+def test_adjoint_of_a_constant_decay_runs_on_the_cotangents(dtype, shape, backwards):
+    """The gradient's recurrence of h_t = c*h + x_t is lam_t = c*lam + w_t on the
+    cotangent w itself (linear_recurrence_of_sums): no elementwise work over the steps
+    is left in the gradient, and values match the loop's."""
+    x, w = (T.tensor(dtype, (False,) * (1 + len(shape))) for _ in range(2))
+    h, _ = theano.scan(lambda a, h: T.cast(0.97, dtype) * h + a, sequences=x,
+                       outputs_info=T.zeros(shape, dtype), go_backwards=backwards)
+    g = theano.grad(T.sum(w * h), x)
+    f_on, f_off = compile_both([x, w], [g])
+    nodes = f_on.maker.fgraph.toposort()
+    lrs = [nd for nd in nodes if isinstance(nd.op, LinearRecurrence)]
+    assert len(lrs) == 1 and lrs[0].op.mode == "affine"
+    assert not any(isinstance(nd.op, (Scan, FusedRecurrence)) for nd in nodes)
+    per_step = [nd for nd in nodes if isinstance(nd.op, (Elemwise, Composite))
+                and nd.outputs[0].ndim > 0]  # (backwards: zeros that x[::-1]'s gradient fills)
+    assert not [nd for nd in per_step if nd.outputs[0] in ancestors([lrs[0].inputs[3]])]
+    assert not [nd for nd in per_step if lrs[0].outputs[0] in ancestors(nd.outputs)]
+    for n in [0, 1, 7, CHUNKED]:
+        r = np.random.default_rng(n)
+        vals = [r.normal(size=(n,) + shape).astype(dtype) for _ in range(2)]
+        np.testing.assert_allclose(f_on(*vals)[0], f_off(*vals)[0], **tol(dtype))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

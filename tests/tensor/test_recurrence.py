@@ -18,7 +18,8 @@ from theanine.tensor.recurrence import (
 from theanine.tensor.recurrence_numpy import chunks
 
 MODES = ["affine", "add", "mul", "max", "min", "matrix"]
-LENGTHS = [0, 1, 2, 7, 97, 3001]  # empty, one, even, odd, prime, long (chunked)
+LENGTHS = [0, 1, 2, 7, 97, 3001]  # empty, one, even, odd, prime, long (chunked on py)
+CHUNKED = 20011  # prime, above the numba kernels' CHUNK_MIN: their chunked/window paths
 
 
 def reference(mode, h0, ops, n, reverse=False):
@@ -140,6 +141,36 @@ def test_scalar_state(mode, n):
     assert got[1].shape == ()
 
 
+@pytest.mark.parametrize("mode,a_rows,dtype", [
+    ("affine", 1, "float64"), ("affine", None, "float64"), ("add", None, "float64"),
+    ("mul", None, "float64"), ("max", None, "float64"), ("min", None, "float64"),
+    ("affine", 1, "float32"), ("add", None, "float32")])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_scalar_state_long_both_ways(mode, a_rows, dtype, reverse):
+    """A scalar state over lengths up to a prime above the numba kernels' chunk
+    threshold, forwards and backwards, A constant in time (a_rows = 1: numba's window
+    kernels, window_rev backwards) or per step, trace and final-only nodes."""
+    for n in [0, 1, 17, CHUNKED]:
+        rng = np.random.default_rng(n)
+        rows = a_rows or n
+        a = rng.uniform(0.999, 1.0005 if mode == "mul" else 0.9995, size=rows)
+        vals = {"affine": [a, rng.normal(size=n)], "mul": [a]}.get(mode, [rng.normal(size=n)])
+        vals = [v.astype(dtype) for v in vals]
+        hv = T.tensor(dtype, ())
+        ov = [T.tensor(dtype, (k == 0 and a_rows == 1,)) for k, v in enumerate(vals)]
+        tr, fin = LinearRecurrence(mode, reverse)(n, hv, *ov)
+        only = LinearRecurrence(mode, reverse, store=False)(n, hv, *ov)
+        got = theano.function([hv] + ov, [tr, fin, only])(np.asarray(0.3, dtype), *vals)
+        want = reference(mode, np.asarray(0.3, dtype), vals, n, reverse)
+        # float32 over 20011 steps: the loop's own rounding, relative to the largest |h|
+        scale = 1e-9 if dtype == "float64" else 1e-3 * max(1.0, np.abs(want[0]).max(initial=0))
+        tol = dict(rtol=scale, atol=scale)
+        assert got[0].dtype == dtype and got[0].shape == (n,)
+        np.testing.assert_allclose(got[0], want[0], **tol)
+        np.testing.assert_allclose(got[1], want[1], **tol)
+        np.testing.assert_allclose(got[2], want[1], **tol)
+
+
 @pytest.mark.parametrize("n", [0, 4, 600])
 def test_matrix_with_a_batch_of_states(n):
     rng = np.random.default_rng(3)
@@ -167,6 +198,27 @@ def test_gradients_finite_differences(mode, reverse, n):
     def cost(h, *ops):
         tr, fin = LinearRecurrence(mode, reverse)(n, h, *ops)
         return (tr * w_tr).sum() + (fin * w_fin).sum()
+
+    verify_grad(cost, [h0] + vals, rng=rng)
+
+
+@pytest.mark.parametrize("mode", ["affine", "mul"])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("lane_bcast", [False, True])
+@pytest.mark.parametrize("n", [0, 1, 6])
+def test_gradient_with_a_decay_constant_in_time(mode, reverse, lane_bcast, n):
+    """A with one row and only the trace in the cost: the gradient's recurrence runs
+    on the trace's cotangent itself (recurrence_grad's direct form)."""
+    rng = np.random.default_rng(8)
+    h0 = rng.normal(size=3)
+    vals = operands(mode, n, (3,), "float64", rng, time_bcast=True, lane_bcast=lane_bcast)
+    w_tr = rng.normal(size=(n, 3))
+    bcast = [tuple(s == 1 for s in v.shape) for v in vals]
+
+    def cost(h, *ops):
+        ops = [T.patternbroadcast(x, b) for x, b in zip(ops, bcast)]
+        tr, _ = LinearRecurrence(mode, reverse)(n, h, *ops)
+        return (tr * w_tr).sum()
 
     verify_grad(cost, [h0] + vals, rng=rng)
 

@@ -17,6 +17,11 @@ nu runs backwards as an affine recurrence that starts from GF:
     dA = sum(lam * prev), dB = sum(lam) (max/min: lam where B wins), dM = prev^T . lam,
     each summed over the dims the operand broadcasts.
 
+A constant in time (affine, mul: A with one row, as a decay) and no GF: lam itself is
+the recurrence, lam[t] = A * lam[t+1] + G[t] from lam[n] = 0, and dh0 = A * lam[0]:
+one recurrence whose trace is dB, with no operand A*G and no shifted sum to compute
+(a constant A cannot be shifted by a step, so with a GF the general form is used).
+
 The comparisons of max/min follow tensor.maximum/minimum's gradient (ties go to the
 first argument; `ties` says which argument the state was), so values match the
 gradient of the sequential loop.
@@ -73,6 +78,7 @@ def grads(op, inputs, outputs, output_grads):
 
 def _forward(op, lr, n, h0, ops, trace, g, gf):
     """[dh0, d operands...] of a forward recurrence."""
+    no_final = gf is None
     if g is None:
         g = alloc(zeros_like(h0), n, *[h0.shape[i] for i in range(h0.ndim)])
     if gf is None:
@@ -99,8 +105,12 @@ def _forward(op, lr, n, h0, ops, trace, g, gf):
         lam = g + _next(nu, gf)
         return [dh0, sum_to(cast(take(prev, b), h0.dtype) * lam, b)]
     a = ops[0]
-    nu, dh0 = lr("affine", True)(n, gf, a, a * g)
-    lam = g + _next(nu, gf)
+    if no_final and a.broadcastable[0]:
+        lam, first = lr("affine", True)(n, zeros_like(h0), a, g)
+        dh0 = a[0] * first  # a's lanes broadcast everywhere or where h0's do
+    else:
+        nu, dh0 = lr("affine", True)(n, gf, a, a * g)
+        lam = g + _next(nu, gf)
     da = sum_to(lam * prev, a)
     return [dh0, da] + ([sum_to(lam, ops[1])] if mode == "affine" else [])
 

@@ -6,7 +6,9 @@ trace reshaped to the state's shape. A reverse recurrence runs on reversed views
     trace = r[0].reshape((n,) + h0.shape); final = r[1].reshape(h0.shape)
 
 A scalar state calls ``run1_<mode>`` on the 1-D operands (its final state is a
-scalar); matrix mode calls ``run_matrix`` with the state as (rows, d).
+scalar; affine and add running backwards call ``run1r_<mode>`` on the operands as
+they are, whose trace is in step order); matrix mode calls ``run_matrix`` with the
+state as (rows, d).
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from .codegen import np_dtype
 from .registry import Unsupported, register
 
 _IMPORT = ("from theanine.backends.numba.recurrence_kernels import (  # noqa: F401\n"
-           "    run1_add, run1_affine, run1_max, run1_min, run1_mul, run_add, run_affine,\n"
-           "    run_matrix, run_max, run_min, run_mul)\n")
+           "    run1_add, run1_affine, run1_max, run1_min, run1_mul, run1r_add, run1r_affine,\n"
+           "    run_add, run_affine, run_matrix, run_max, run_min, run_mul)\n")
 
 
 def _check_rows(ctx, x, var, n, name, op):
@@ -67,13 +69,22 @@ def _linear_recurrence(ctx, node, ins, outs):
             if name not in named:
                 ops.append(dummy)
             elif nd == 0:
-                ops.append(f"{named[name]}{rev}")
+                ops.append(named[name])
             else:
                 x = named[name]
                 ops.append(f"np.ascontiguousarray({x}).reshape({x}.shape[0], -1){rev}")
         if nd == 0:
-            ctx.line(f"{res} = run1_{op.mode}({n}, {h0}, {ops[0]}, {ops[1]}, {store})")
-            trace, final = f"{res}[0]{rev}", f"{res}[1]"
+            # backwards: run1r on the operands as they are (affine, add: the trace in
+            # step order), else run1 on reversed views (the trace in processing order)
+            if op.reverse and op.mode in ("affine", "add"):
+                call = f"run1r_{op.mode}({n}, {h0}, {ops[0]}, {ops[1]}, {store})"
+                trace = f"{res}[0]"
+            else:
+                a, b = (x if x == dummy else f"{x}{rev}" for x in ops)
+                call = f"run1_{op.mode}({n}, {h0}, {a}, {b}, {store})"
+                trace = f"{res}[0]{rev}"
+            ctx.line(f"{res} = {call}")
+            final = f"{res}[1]"
         else:
             flat = f"np.ascontiguousarray({h0}).reshape({h0}.size)"
             ctx.line(f"{res} = run_{op.mode}({n}, {flat}, {ops[0]}, {ops[1]}, {store})")

@@ -34,7 +34,8 @@ products become one product after the loop.
 
 The rule set ``scan_linear`` (linear.py; the step after): loop carries updated as
 A*h + B (cumsum, cumprod, running max/min, dot(h, M) + B) become LinearRecurrence
-nodes (parallel prefix scans); the rules above run again on what is left.
+nodes (parallel prefix scans); the rules above run again on what is left; the adjoint
+recurrence of a constant decay runs on the cotangents themselves (adjoint.py).
 
 The rule set ``scan_memory`` (memory.py; the step after that): traces read only at their
 end keep a ring buffer, a trace read with its initial state stores it as row 0, and
@@ -44,6 +45,7 @@ generator carries are advanced in place.
 from theanine.graph.rewrite import RuleSet
 
 from .accumulate import scan_accumulate
+from .adjoint import linear_recurrence_of_sums
 from .draws import scan_hoist_draws
 from .hoist import (
     scan_hoist_invariant,
@@ -70,12 +72,14 @@ scan_loops = RuleSet(
     doc="loops that do only the work they must (theanine/rewrites/scan/)")
 
 scan_linear = RuleSet(
-    "scan_linear", [scan_loops, scan_parallel_linear, linear_recurrence_final_only],
+    "scan_linear", [scan_loops, scan_parallel_linear, linear_recurrence_final_only,
+                    linear_recurrence_of_sums],
     "loop carries that are linear recurrences become parallel prefix scans "
     "(rewrites/scan/linear.py); the scan rules run again on what is left")
 
 __all__ = ["ScanParts", "scan_loops", "scan_memory", "scan_accumulate", "scan_linear",
-           "scan_parallel_linear", "linear_recurrence_final_only", "scan_merge_traced",
+           "scan_parallel_linear", "linear_recurrence_final_only",
+           "linear_recurrence_of_sums", "scan_merge_traced",
            "scan_merge_siblings", "scan_remove_unused", "scan_inline_constants",
            "scan_last_state", "scan_hoist_invariant", "scan_hoist_draws",
            "scan_hoist_sequences", "scan_output_is_sequence", "scan_sum_accumulation",
