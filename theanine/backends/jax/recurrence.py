@@ -1,9 +1,16 @@
 """Linear recurrences (tensor/recurrence.py, scan/fused_recurrence.py) as
-``lax.associative_scan`` prefix scans, and ZeroPad (tensor/zero_pad.py).
+``lax.associative_scan`` prefix scans on GPUs and sequential ``lax.scan`` loops on
+CPUs, and ZeroPad (tensor/zero_pad.py).
 
-LinearRecurrence: the per-step operands, broadcast to n rows, are composed by the
-op's own associative ``combine`` (earlier step first; ``reverse=True`` runs from the
-last row), and ``apply_composed`` applies h0: h_t for every t at once. FusedRecurrence
+LinearRecurrence on a GPU: the per-step operands, broadcast to n rows, are composed by
+the op's own associative ``combine`` (earlier step first; ``reverse=True`` runs from
+the last row), and ``apply_composed`` applies h0: h_t for every t at once. On a CPU,
+XLA runs the log-depth scan's extra work (about twice the multiply-adds, in passes
+over memory) slower than one loop: the scalar recurrence x_t = 0.999 x_{t-1} + a_t
+(N=1e6) took 2.3-3.3x a hand-written lax.scan that way and 1.29x as a lax.scan
+(benchmarks/RESULTS.md), so there each step applies its operands to the carry
+(``apply_composed`` of one step) in a lax.scan. ``PARALLEL`` forces one or the
+other (tests run both). FusedRecurrence
 is the same recurrence with its elementwise neighbours: the program steps that do not
 depend on the state run on whole arrays before the scan, the others on the traces
 after it (the unfused graph's values, computed by the same scalar functions as
@@ -26,9 +33,20 @@ from theanine.tensor.recurrence import (
 )
 from theanine.tensor.zero_pad import ZeroPad
 
+from .device import default_device
 from .elemwise import apply_scalar
 from .evaluate import static_inputs
 from .registry import lowerings
+
+PARALLEL = None  # None: associative scans on GPUs (and TPUs), loops on CPUs
+
+
+def parallel():
+    """Whether recurrences lower to lax.associative_scan (see the module docstring):
+    the device the backend runs on is not a CPU, unless PARALLEL says otherwise."""
+    if PARALLEL is not None:
+        return PARALLEL
+    return (default_device() or jax.devices()[0]).platform != "cpu"
 
 
 def _steps(op, n):
@@ -43,6 +61,8 @@ def _recurrence(mode, reverse, n, h0, operands):
     computed (h0 when n == 0)."""
     if n == 0:
         return jnp.zeros((0,) + h0.shape, h0.dtype), h0
+    if not parallel():
+        return _loop(mode, reverse, n, h0, operands)
     elems = []
     for name, x in zip(MODES[mode], operands):
         shape = x.shape if name == "M" else h0.shape
@@ -50,6 +70,27 @@ def _recurrence(mode, reverse, n, h0, operands):
     composed = jax.lax.associative_scan(combine(mode, jnp), tuple(elems), reverse=reverse)
     trace = apply_composed(mode, jnp, h0, composed).astype(h0.dtype)
     return trace, (trace[0] if reverse else trace[-1])
+
+
+def _loop(mode, reverse, n, h0, operands):
+    """The recurrence as a lax.scan: operands with a row per step are scanned over,
+    the others (M, and operands broadcast along time) are closed over, not copied to
+    n rows."""
+    names = MODES[mode]
+    per_step = [name != "M" and x.ndim > h0.ndim and x.shape[0] != 1
+                for name, x in zip(names, operands)]
+    fixed = [x[0] if name != "M" and x.ndim > h0.ndim else x
+             for name, x in zip(names, operands)]
+
+    def step(h, rows):
+        it = iter(rows)
+        e = tuple(next(it) if p else c for p, c in zip(per_step, fixed))
+        h = apply_composed(mode, jnp, h, e).astype(h0.dtype)
+        return h, h
+
+    rows = tuple(x for p, x in zip(per_step, operands) if p)
+    final, trace = jax.lax.scan(step, h0, rows, length=n, reverse=reverse)
+    return trace, final
 
 
 @lowerings.register(LinearRecurrence)
