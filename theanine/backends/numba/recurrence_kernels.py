@@ -125,17 +125,21 @@ def _run_source(mode):
     ]) + "\n"
 
 
+def _powers(D):
+    """Lines setting a0 .. aD to a**0 .. a**D (in out's dtype), for the windows."""
+    return ([f"    pw = np.empty({D + 1}, out.dtype)",
+             "    q = a - a + 1",
+             f"    for k in range({D + 1}):",
+             "        pw[k] = q",
+             "        q = q * a"]
+            + [f"    a{k} = pw[{k}]" for k in range(D + 1)])
+
+
 def _window_source(D=8):
     """`window(n, h, a, b, out)`: h_t = a*h_{t-1} + b_t for a constant a, one lane, as
     h_t = a**D * h_{t-D} + sum_k a**k * b_{t-k}: D chains D steps apart, which LLVM
     vectorises (the shifted views keep every index non-negative, as it needs)."""
-    src = ["def window(n, h, a, b, out):",
-           f"    pw = np.empty({D + 1}, out.dtype)",
-           "    q = a - a + 1",
-           f"    for k in range({D + 1}):",
-           "        pw[k] = q",
-           "        q = q * a"]
-    src += [f"    a{k} = pw[{k}]" for k in range(D + 1)]
+    src = ["def window(n, h, a, b, out):"] + _powers(D)
     src += [f"    for t in range(min(n, {2 * D})):",
             "        h = a * h + b[t]",
             "        out[t] = h",
@@ -156,13 +160,7 @@ def _window_rev_source(D=8):
     reversed view's negative stride LLVM does not vectorise; reading views at
     descending indices in an ascending loop took 2x as long as this descending one):
     out[t] = a**D * out[t+D] + sum_k a**k * b[t+k]."""
-    src = ["def window_rev(n, h, a, b, out):",
-           f"    pw = np.empty({D + 1}, out.dtype)",
-           "    q = a - a + 1",
-           f"    for k in range({D + 1}):",
-           "        pw[k] = q",
-           "        q = q * a"]
-    src += [f"    a{k} = pw[{k}]" for k in range(D + 1)]
+    src = ["def window_rev(n, h, a, b, out):"] + _powers(D)
     src += [f"    for s in range(min(n, {2 * D})):",
             "        t = n - 1 - s",
             "        h = a * h + b[t]",
