@@ -106,6 +106,7 @@ def run_pipeline(build, n, reference, min_nodes, label):
     return x, cost, g, f, phases
 
 
+@pytest.mark.slow  # 8-25 s on 2 cores (durations of the full run)
 @pytest.mark.parametrize("kind", ["tanh", "affine"])
 def test_10k_node_chain_builds_differentiates_compiles_runs(kind):
     if kind == "tanh":

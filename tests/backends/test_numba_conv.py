@@ -51,6 +51,7 @@ def _conv_graph(x, pairs):
     return outs + theano.grad(cost, [x] + filters)
 
 
+@pytest.mark.slow  # 8-25 s on 2 cores (durations of the full run)
 def test_conv2d_modes_and_gradients(numba_strict):
     x, w, wg = T.tensor4("x"), T.tensor4("w"), T.tensor4("wg")
     outs = _conv_graph(x, [(CONFIGS[0], w), (CONFIGS[1], wg), (CONFIGS[2], w)])
@@ -62,6 +63,7 @@ def test_conv2d_modes_and_gradients(numba_strict):
         f(np.zeros((2, 4, 7, 9)), *args[1:])
 
 
+@pytest.mark.slow  # 8-25 s on 2 cores (durations of the full run)
 def test_conv2d_float32_and_mixed_dtypes(numba_strict):
     x, wg = T.tensor4("x", dtype="float32"), T.tensor4("wg", dtype="float32")
     w64 = T.tensor4("w64")
@@ -108,6 +110,7 @@ def _pool_graph(x, cases):
     return outs + [theano.grad(cost, x), theano.grad((gmax * x).sum(), x)]
 
 
+@pytest.mark.slow  # 8-25 s on 2 cores (durations of the full run)
 def test_pool_modes_and_gradients(numba_strict):
     x = T.tensor3("x")
     xv = R.normal(size=(3, 7, 8))
@@ -135,6 +138,7 @@ def test_pool_integers(numba_strict):
     assert "Pool" in _compiled(f)
 
 
+@pytest.mark.slow  # 8-25 s on 2 cores (durations of the full run)
 def test_conv_and_pool_inside_scan(numba_strict):
     h0, w = T.tensor4("h0"), T.tensor4("w")
 

@@ -59,6 +59,7 @@ def test_advanced_indexing_first_axis_and_grads(numba_strict):
         f(np.ones((5, 4)), np.array([5]))
 
 
+@pytest.mark.slow  # 8-25 s on 2 cores (durations of the full run)
 def test_advanced_indexing_after_whole_axes_and_grads(numba_strict):
     # x[:, i], x[:, :, i, j], x[i, :, j]: the indexed axes move to the front (and back)
     W, X = T.matrix("W"), T.tensor4("X")
@@ -79,6 +80,7 @@ def test_advanced_indexing_after_whole_axes_and_grads(numba_strict):
         f(np.ones((3, 5)), np.array([5]))
 
 
+@pytest.mark.slow  # 8-25 s on 2 cores (durations of the full run)
 def test_arange_cumulative_sort(numba_strict):
     a, b = T.lscalar("a"), T.lscalar("b")
     s = T.scalar("s")

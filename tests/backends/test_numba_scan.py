@@ -76,6 +76,7 @@ def test_rnn_forward_and_bptt(run_both, dtype):
     run_both([X, W, U, b, h0], [cost] + grads, [a.astype(dtype) for a in args])
 
 
+@pytest.mark.slow  # 8-25 s on 2 cores (durations of the full run)
 def test_second_order_gradient_of_scan(run_both):
     x = T.vector("x")
     w = T.scalar("w")

@@ -165,7 +165,7 @@ def test_jacobian_conventions_kept(rng):
     assert fe(np.ones(3), np.zeros((0, 3))).shape == (0, 3)  # no rows: an empty Jacobian
 
 
-@pytest.mark.parametrize("linker", ["py", "numba"])
+@pytest.mark.parametrize("linker", ["py", pytest.param("numba", marks=pytest.mark.slow)])
 def test_every_backend(rng, linker):
     if linker == "numba":
         pytest.importorskip("numba")

@@ -44,6 +44,7 @@ def rnn_values(n, rng):
             rng.normal(size=(3, 4)) * 0.5, rng.normal(size=(4, 4)) * 0.4]
 
 
+@pytest.mark.slow  # 8-25 s on 2 cores (durations of the full run)
 def test_vanilla_rnn():
     X, h0, W, U = T.dtensor3("X"), T.dmatrix("h0"), T.dmatrix("W"), T.dmatrix("U")
 
