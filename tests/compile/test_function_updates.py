@@ -7,12 +7,8 @@ import pytest
 
 import theanine as theano
 import theanine.tensor as T
+from tests.compile.test_function import vec
 from theanine import In, function, shared
-
-
-def vec(*v):
-    return np.asarray(v, dtype="float64")
-
 
 # -- updates ----------------------------------------------------------------------
 
