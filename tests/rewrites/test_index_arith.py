@@ -43,6 +43,8 @@ def test_facts():
     assert not nonneg(a) and not nonneg(T.minimum(a, n)) and not nonneg(n - m)
     assert le(T.minimum(n, a), n) and le(n, T.maximum(m, n)) and le(T.constant(0), n)
     assert le(T.maximum(T.minimum(n, a), T.minimum(a, n)), n)
+    assert le(n, n + 1) and le(n, m + n) and le(n - m, n)
+    assert not le(n, n + a) and not le(n - a, n) and not le(n + 1, n)
     assert not le(n, m) and not le(T.constant(0), a) and not le(n, T.minimum(n, m))
 
 

@@ -24,7 +24,8 @@ elementwise work is not merged). The rules, on 0-d integer Elemwise nodes only
 
 a <= b is proved from: a is b; both constants; a = 0 and b non-negative (a Shape_i, a
 non-negative constant, a maximum with a non-negative argument, a minimum, sum or
-product of non-negative values); a a minimum with one argument <= b; b a maximum with
+product of non-negative values); b = a + non-negative terms; a = b - a non-negative
+term; a a minimum with one argument <= b; b a maximum with
 one argument >= a; a a maximum of arguments all <= b; b a minimum of arguments all
 >= a. The search is bounded (depth ``_DEPTH``). Values are unchanged.
 """
@@ -98,6 +99,13 @@ def le(a, b, depth=_DEPTH):
         return True
     if ew(b, so.Maximum) is not None and any(le(a, u, d) for u in b.owner.inputs):
         return True
+    add = ew(b, so.Add)
+    if add is not None and any(u is a for u in add.inputs) and \
+            sum(not (u is a) and not nonneg(u, d) for u in add.inputs) == 0:
+        return True  # b = a + (non-negative terms)
+    sub = ew(a, so.Sub)
+    if sub is not None and sub.inputs[0] is b and nonneg(sub.inputs[1], d):
+        return True  # a = b - (a non-negative term)
     if ew(a, so.Maximum) is not None and all(le(u, b, d) for u in a.owner.inputs):
         return True
     if ew(b, so.Minimum) is not None and all(le(a, u, d) for u in b.owner.inputs):
