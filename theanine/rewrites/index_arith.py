@@ -101,7 +101,7 @@ def le(a, b, depth=_DEPTH):
         return True
     add = ew(b, so.Add)
     if add is not None and any(u is a for u in add.inputs) and \
-            sum(not (u is a) and not nonneg(u, d) for u in add.inputs) == 0:
+            sum(u is not a and not nonneg(u, d) for u in add.inputs) == 0:
         return True  # b = a + (non-negative terms)
     sub = ew(a, so.Sub)
     if sub is not None and sub.inputs[0] is b and nonneg(sub.inputs[1], d):
