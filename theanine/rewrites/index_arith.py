@@ -22,12 +22,13 @@ elementwise work is not merged). The rules, on 0-d integer Elemwise nodes only
   -> ``CheckSteps(x, n)[:n]`` (one form for both orders); ``zero_pad(y, 0, n, n, ...)``
   -> y when y has n rows (y = CheckSteps(_, n)[:n]) and the other dims are y's.
 
-a <= b is proved from: a is b; both constants; a = 0 and b non-negative (a Shape_i, a
+Sums and products of lengths are taken not to overflow int64. a <= b is proved
+from: a is b; both constants; a = 0 and b non-negative (a Shape_i, ``x.shape[i]``, a
 non-negative constant, a maximum with a non-negative argument, a minimum, sum or
 product of non-negative values); b = a + non-negative terms; a = b - a non-negative
-term; a a minimum with one argument <= b; b a maximum with
-one argument >= a; a a maximum of arguments all <= b; b a minimum of arguments all
->= a. The search is bounded (depth ``_DEPTH``). Values are unchanged.
+term; a a minimum with one argument <= b; b a maximum with one argument >= a; a a
+maximum of arguments all <= b; b a minimum of arguments all >= a. The search is
+bounded (depth ``_DEPTH``). Values are unchanged.
 """
 
 from __future__ import annotations
@@ -113,9 +114,8 @@ def le(a, b, depth=_DEPTH):
     return False
 
 
-def _applies(node):
-    return all(_int0d(v) or (getattr(v.type, "ndim", None) == 0) for v in node.inputs) and \
-        node.outputs[0].ndim == 0
+def _all_0d(node):
+    return all(getattr(v.type, "ndim", None) == 0 for v in node.inputs + node.outputs)
 
 
 def _as(node, v):
@@ -151,7 +151,7 @@ def decided_comparison(graph, node):
 def constant_switch(graph, node):
     """switch(c, x, y) of 0-d values with c a constant -> x or y."""
     c, x, y = node.inputs
-    if not _applies(node) or not isinstance(c, Constant):
+    if not _all_0d(node) or not isinstance(c, Constant):
         return None
     return _as(node, x if bool(np.asarray(c.data)) else y)
 
