@@ -225,6 +225,12 @@ def _zero_factor(x, y, xv, yv, dtype):
     return " or ".join(cases)
 
 
+def _dot_shape(a, b, na, nb):
+    """The shape of dot(a, b) (vector . vector, a scalar: ())."""
+    return {(1, 2): f"({b}.shape[1],)", (2, 1): f"({a}.shape[0],)",
+            (2, 2): f"({a}.shape[0], {b}.shape[1])"}.get((na, nb), "()")
+
+
 @register(Gemm)
 def _gemm(ctx, node, ins, outs):
     """As py's Gemm: r = np.dot(x, y) * a + b * z (np.dot's zero factor included)."""
@@ -233,10 +239,7 @@ def _gemm(ctx, node, ins, outs):
     zv, av, xv, yv, bv = node.inputs
     direct = xv.type.ndim == yv.type.ndim == 2 and blas.available(zv.type.dtype)
     if not direct:  # a fresh product: scaled, summed in place
-        skip = blas.one_element_dot_skips_zero(zv.type.dtype)
-        if skip and not is_value(av, 1):
-            skip = f"math.isfinite({a})"  # else 0 * a is NaN: the product's way
-        ctx.line(f"{r} = dot_checked({x}, {y}, {skip})")
+        _fresh_product(ctx, node, x, y, a, r)
         _check_z(ctx, node, z, r)
         # r = a * r + b * z as one explicit loop: numba compiles each array
         # expression (r *= a; r += b * z) into a ufunc of its own (-26% compile time
@@ -249,11 +252,7 @@ def _gemm(ctx, node, ins, outs):
             zat = ", ".join("0" if bz[d] else i for d, i in enumerate(idx))
             ctx.line(f"{r}[{at}] = {r}[{at}]{scaled} + {plus}{z}[{zat}]")
         return
-    with ctx.block(f"if {x}.shape[-1] != {y}.shape[0]:"):
-        ctx.line("raise ValueError('dot: shapes are not aligned')")
-    zero = _zero_factor(x, y, xv, yv, zv.type.dtype)
-    if zero is not None and not is_value(av, 1):
-        zero = f"({zero}) and math.isfinite({a})"  # else 0 * a is NaN: the product's way
+    zero = _aligned(ctx, node, x, y, a)
     if zv.type.ndim == 2 and not any(zv.type.broadcastable):
         # a whole z: its copy (a C-contiguous memcpy, ~4x faster than r[:] = z
         # into a new array) receives the product
@@ -268,6 +267,33 @@ def _gemm(ctx, node, ins, outs):
         _gemm_into_unless(ctx, zero, node, ins, r)
 
 
+def _aligned(ctx, node, x, y, a):
+    """Gemm's alignment check; returns its zero-factor condition (or None)."""
+    zv, av, xv, yv, _ = node.inputs
+    with ctx.block(f"if {x}.shape[-1] != {y}.shape[0]:"):
+        ctx.line("raise ValueError('dot: shapes are not aligned')")
+    zero = _zero_factor(x, y, xv, yv, zv.type.dtype)
+    if zero is not None and not is_value(av, 1):
+        zero = f"({zero}) and math.isfinite({a})"  # else 0 * a is NaN: the product's way
+    return zero
+
+
+def _fresh_product(ctx, node, x, y, a, r):
+    """r = np.dot(x, y) (np.dot's zero factor included, unless a is not finite) after
+    the alignment check: one call of dot_checked in a part of a large body, else
+    written out (a call costs ~25 ns a step; see Ctx.in_part)."""
+    zv, av, xv, yv, _ = node.inputs
+    if ctx.in_part:
+        skip = blas.one_element_dot_skips_zero(zv.type.dtype)
+        if skip and not is_value(av, 1):
+            skip = f"math.isfinite({a})"  # else 0 * a is NaN: the product's way
+        ctx.line(f"{r} = dot_checked({x}, {y}, {skip})")
+        return
+    zero = _aligned(ctx, node, x, y, a)
+    _product(ctx, zero, f"np.dot({x}, {y})", _dot_shape(x, y, xv.type.ndim, yv.type.ndim),
+             ctx.dtype(zv), r)
+
+
 def _gemm_into_unless(ctx, zero, node, ins, r):
     """r (holding z) = a * x @ y + b * r, or b * r where the product is np.dot's zeros."""
     z, a, x, y, b = ins
@@ -279,6 +305,17 @@ def _gemm_into_unless(ctx, zero, node, ins, r):
     if not is_value(node.inputs[4], 1):
         with ctx.block("else:"):
             ctx.line(f"{r} *= {b}")
+
+
+def _product(ctx, zero, expr, shape, dtype, out):
+    """out = expr (a product), or zeros of `shape` where `zero` holds (np.dot's rule)."""
+    if zero is None:
+        ctx.line(f"{out} = {expr}")
+        return
+    with ctx.block(f"if {zero}:"):
+        ctx.line(f"{out} = np.zeros({shape}, {dtype})")
+    with ctx.block("else:"):
+        ctx.line(f"{out} = {expr}")
 
 
 def _check_z(ctx, node, z, r):
@@ -317,8 +354,9 @@ def _operands(ctx, node, ins, mismatch, message):
 def _dot(ctx, node, ins, outs):
     av, bv = node.inputs
     dt = node.outputs[0].type.dtype
-    if _blas_ok(dt) and (av.type.ndim, bv.type.ndim) in ((1, 2), (2, 1)) or (
-            av.type.ndim == bv.type.ndim == 2 and _blas_ok(dt) and not blas.available(dt)):
+    nd = (av.type.ndim, bv.type.ndim)
+    if ctx.in_part and _blas_ok(dt) and (nd in ((1, 2), (2, 1)) or (
+            nd == (2, 2) and not blas.available(dt))):  # see _fresh_product
         a, b = _as(ctx, ins[0], av, dt), _as(ctx, ins[1], bv, dt)
         skip = blas.one_element_dot_skips_zero(dt)
         ctx.line(f"{outs[0]} = dot_checked({a}, {b}, {skip})")
@@ -337,7 +375,8 @@ def _dot(ctx, node, ins, outs):
             ctx.line(f"gemm_into(1.0, {a}, {b}, 0.0, {outs[0]})")
         return
     if _blas_ok(dt):
-        ctx.line(f"{outs[0]} = np.dot({a}, {b})")  # two vectors: a scalar
+        _product(ctx, zero, f"np.dot({a}, {b})", _dot_shape(a, b, av.type.ndim, bv.type.ndim),
+                 np_dtype(dt), outs[0])
         return
     # integer / bool products: loops (BLAS has none)
     o = outs[0]
