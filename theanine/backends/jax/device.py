@@ -80,6 +80,9 @@ def _words_of(g):
     return words if np.array_equal(state[4:], _seeded_state(words[:2])[4:]) else None
 
 
+_HOST = (np.ndarray, np.generic)  # a tuple: isinstance is quicker than with a union
+
+
 def _array_to_host(v):
     return np.asarray(v)
 
@@ -111,7 +114,7 @@ class DeviceIO:
     def write(self, container, value):
         if value is container.raw:
             return  # an identity update: the value, and its host copy, are unchanged
-        if isinstance(value, np.ndarray | np.generic):
+        if isinstance(value, _HOST):
             # a host value (an input passed through as an update, w <- x): copied, since
             # JAX may keep an aligned NumPy array without copying it, and the caller's
             # array, changed later, would change the shared value

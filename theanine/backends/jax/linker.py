@@ -447,6 +447,8 @@ def _key(v):
 def _unshared(dyn, donate):
     """Arguments with each donated one copied when the same array is also another
     argument (two shared variables holding one array): XLA cannot donate it then."""
+    if len(set(map(id, dyn))) == len(dyn):  # no array given twice: the common case
+        return dyn
     ids = collections.Counter(id(x) for x in dyn)
     if all(ids[id(dyn[d])] == 1 for d, _, _ in donate):
         return dyn
