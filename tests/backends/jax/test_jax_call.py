@@ -3,6 +3,10 @@ generated caller goes straight to the fast entry, which runs the compiled execut
 outside x64 when no input is 64-bit. Every result is compared with py; the checks
 that the path is taken look at the objects, not at timings."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -12,6 +16,9 @@ pytestmark = pytest.mark.jax
 import theanine as theano  # noqa: E402
 import theanine.tensor as T  # noqa: E402
 from theanine.backends.jax import linker  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
 
 
 def both(inputs, outputs, **kw):
@@ -106,3 +113,17 @@ def test_donated_shared_value_through_the_executable_unchanged_on_error():
     u.container.store_device(v.container.raw, np.asarray)  # one device array in both
     np.testing.assert_allclose(g(), 8 * np.ones(3))
     np.testing.assert_allclose(v.get_value(), 8 * np.ones(3))
+
+
+def test_loading_the_backend_imports_its_lowerings():
+    # the lowering modules (and the JAX modules they need: jax.scipy.linalg, ...) are
+    # imported with the backend, not at the first function's compilation
+    code = ("import sys; from theanine import backends; backends.load('jax'); "
+            "from theanine.backends.jax import LOWERING_MODULES; "
+            "from theanine.backends.jax.registry import lowerings; "
+            "assert lowerings._loaded and all(m in sys.modules for m in LOWERING_MODULES); "
+            "assert 'jax.scipy.linalg' in sys.modules; print('ok')")
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env=env, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]

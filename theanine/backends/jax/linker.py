@@ -41,7 +41,13 @@ from . import callback, checks, evaluate
 from .callback import NeedsHost
 from .device import DeviceIO, default_device, x64
 from .plan import Plan, Segment
+from .registry import lowerings
 from .sharding import function_sharding
+
+# The lowerings are part of the backend: imported with it, not at the first function
+# (they import jax.scipy.linalg and jax.extend.random, about 0.1 s, which is importing
+# the backend's library, not compiling a function)
+lowerings.load()
 
 MAX_VARIANTS = 32
 SHARED_CACHE = 256  # jitted one-segment functions kept for structurally equal graphs
