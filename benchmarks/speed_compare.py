@@ -3,7 +3,7 @@ and the compile of a loop with a large body, each run in a fresh process.
 
     python benchmarks/speed_compare.py --baseline /work/main [--steps 1000]
         [--models lstm_lm,rnn256,char_lstm] [--blocks 40] [--this-only-blocks 300]
-        [--skip-training] [--skip-body]
+        [--skip-training] [--skip-body] [--mixed] [--inproc]
 
 For each model of training_runs.py: a cold run (empty cache) and a warm run (the
 cache the cold run left) of the baseline checkout and of this one, alternately,
@@ -21,7 +21,10 @@ BODY_MEMORY bytes of address space; the row gives the CPU seconds of building th
 function, the peak resident memory, and whether the compiled loop agrees with
 the py backend. `--mixed` draws each block's two nonlinearities from six (tanh,
 sigmoid, softplus, sin, arctan, x/(1+|x|)), so that no two of the body's parts are
-alike and none is compiled once for several places. Run on 2 cores shared with
+alike and none is compiled once for several places. A body whose compile is
+expected to exceed linker.SYNC_SECONDS runs on NumPy while background processes
+compile it (the row then says when it was compiled, from the build's start);
+`--inproc` lifts that bound and compiles in-process. Run on 2 cores shared with
 other jobs: compare the two checkouts within one run only.
 """
 
@@ -44,11 +47,11 @@ from benchmarks import training_runs as tr  # noqa: E402
 BODY_MEMORY = 6 << 30
 
 BIG_BODY = textwrap.dedent("""
-    import json, resource, sys, time
+    import json, resource, sys, time, warnings
     resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[2]), int(sys.argv[2])))
     import numpy as np
     import theanine as theano, theanine.tensor as T
-    from theanine.backends.numba import linker
+    from theanine.backends.numba import background, linker
     blocks, H = int(sys.argv[1]), 16
     MIXED = sys.argv[3] == "mixed"
     FS = [T.tanh, T.nnet.sigmoid, T.nnet.softplus, T.sin, T.arctan, lambda v: v / (1 + abs(v))]
@@ -71,10 +74,15 @@ BIG_BODY = textwrap.dedent("""
         return r.ru_utime + r.ru_stime
     out = {"blocks": blocks}
     linker.set_policy("sync")
+    if sys.argv[4] == "inproc":  # compile in this process whatever it costs
+        linker.SYNC_SECONDS = float("inf")
     c0, t0 = cpu(), time.perf_counter()
     try:
-        f = theano.function([X, h0, a, c], hs)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            f = theano.function([X, h0, a, c], hs)
         out["cpu_s"], out["wall_s"] = round(cpu() - c0, 1), round(time.perf_counter() - t0, 1)
+        out["deferred"] = any("policy 'sync' waits" in str(w.message) for w in caught)
         scan = [n for n in f.maker.fgraph.toposort() if type(n.op).__name__ == "Scan"][0]
         out["body_nodes"] = len(theano.graph.fgraph.FunctionGraph(
             scan.op.inner_inputs, scan.op.inner_outputs).toposort())
@@ -82,6 +90,12 @@ BIG_BODY = textwrap.dedent("""
         out["parts"] = text.count("def part")  # distinct part functions written
         out["compiled"] = bool(f.fn.ready())
         out["agrees"] = bool(np.allclose(f(*args), ref, rtol=1e-9, atol=1e-12))
+        if out["deferred"]:  # ran on NumPy: wait for the background processes
+            background.wait()
+            out["ready_s"] = round(time.perf_counter() - t0, 1)
+            out["agrees"] = out["agrees"] and bool(
+                np.allclose(f(*args), ref, rtol=1e-9, atol=1e-12))
+            out["compiled_after"] = bool(f.fn.ready())
     except MemoryError:
         out["error"] = "MemoryError"
         out["cpu_s"], out["wall_s"] = round(cpu() - c0, 1), round(time.perf_counter() - t0, 1)
@@ -149,18 +163,23 @@ def training(roots, models, steps, jax=True):
                                                   if have_jax else []), rows)
 
 
-def big_body(roots, blocks_list, this_only=(), mixed=False):
+def big_body(roots, blocks_list, this_only=(), mixed=False, inproc=False):
     print(f"\n#### compile of a scan with a large body{' of mixed blocks' if mixed else ''} "
-          f"(numba 'sync', address space limited to {BODY_MEMORY >> 30} GiB)\n")
+          f"(numba 'sync'{', compiled in-process whatever it costs' if inproc else ''}, "
+          f"address space limited to {BODY_MEMORY >> 30} GiB)\n")
     print("| checkout | blocks | body nodes, user's graph / after rewriting | CPU s | wall s "
           "| peak MB | result |")
     print("|---|---:|---:|---:|---:|---:|---|")
     for blocks in list(blocks_list) + list(this_only):
         for label, root in roots if blocks not in this_only else roots[1:]:
             with tempfile.TemporaryDirectory() as d:
-                r = _run(BIG_BODY, [blocks, BODY_MEMORY, "mixed" if mixed else "same"], root, d)
+                r = _run(BIG_BODY, [blocks, BODY_MEMORY, "mixed" if mixed else "same",
+                                    "inproc" if inproc else "bounded"], root, d)
             result = r.get("error") or (f"compiled {r['compiled']}, agrees {r['agrees']}, "
                                         f"{r['parts']} part functions")
+            if r.get("deferred"):
+                result += (f"; ran on NumPy (warned), compiled in the background by "
+                           f"{r['ready_s']} s: compiled {r['compiled_after']}")
             print(f"| {label} | {blocks} | {7 * blocks} / {_fmt(r.get('body_nodes'), 'd')} "
                   f"| {_fmt(r.get('cpu_s'), '.1f')} | {_fmt(r.get('wall_s'), '.1f')} "
                   f"| {_fmt(r.get('peak_mb'), 'd')} | {result} |", flush=True)
@@ -180,12 +199,14 @@ def main():
     ap.add_argument("--mixed", action="store_true",
                     help="each block's nonlinearities drawn at random: no two parts alike")
     ap.add_argument("--no-jax", action="store_true")
+    ap.add_argument("--inproc", action="store_true",
+                    help="big body: compile in-process however long it takes (no 'sync' bound)")
     a = ap.parse_args()
     roots = [("baseline", os.path.abspath(a.baseline)), ("this", ROOT)]
     print(f"baseline {roots[0][1]}, this {ROOT}; {os.cpu_count()} cores")
     if not a.skip_body:
         big_body(roots, [int(b) for b in a.blocks.split(",") if b],
-                 [int(b) for b in a.this_only_blocks.split(",") if b], a.mixed)
+                 [int(b) for b in a.this_only_blocks.split(",") if b], a.mixed, a.inproc)
     if not a.skip_training:
         training(roots, [m for m in a.models.split(",") if m], a.steps, jax=not a.no_jax)
 

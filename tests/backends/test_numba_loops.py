@@ -180,7 +180,7 @@ def test_repeated_blocks_of_a_large_body_compile_once(monkeypatch):
 def test_parts_that_differ_in_a_constant_stay_apart(monkeypatch):
     """Parts whose text differs in anything but local names (here each block's scalar
     constant) are separate functions: merging them would compute a wrong value."""
-    monkeypatch.setattr(codegen, "PART_LINES", 12)
+    monkeypatch.setattr(codegen, "PART_LINES", 8)
     X, W = T.matrix("X"), T.matrix("W")
 
     def step(x, h):

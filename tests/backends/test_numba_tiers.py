@@ -19,7 +19,7 @@ from theanine.scan.op import Scan
 pytestmark = pytest.mark.skipif(not HAVE_NUMBA, reason="numba is not installed")
 
 if HAVE_NUMBA:
-    from theanine.backends.numba import linker, store
+    from theanine.backends.numba import background, linker, store
 
 
 @pytest.fixture
@@ -82,6 +82,29 @@ def test_a_numpy_loop_that_cannot_compile_continues_on_numpy(fresh_cache, monkey
     xv = np.random.default_rng(1).normal(size=(50, 3))
     np.testing.assert_allclose(f(xv), reference(xv), rtol=1e-12)
     assert len(calls) == 50
+
+
+def test_sync_runs_a_loop_too_long_to_compile_on_numpy_meanwhile(fresh_cache, monkeypatch):
+    """Issue 13 item 8: under 'sync', a kernel whose compile is expected to take
+    longer than SYNC_SECONDS (here any kernel) is not compiled at link time: a warning
+    says so, the loop runs on NumPy with py's values, background processes compile it,
+    and the next call after they finish runs compiled code with the same values."""
+    monkeypatch.setattr(linker, "SYNC_SECONDS", 0.0)
+    x = T.matrix("x")
+    h, _ = theano.scan(lambda row, h: T.tanh(h * 0.5 + row), sequences=x,
+                       outputs_info=T.zeros(3))
+    xv = np.random.default_rng(2).normal(size=(40, 3))
+    ref = theano.function([x], h, mode="PY")(xv)
+    with linker.policy("sync"), pytest.warns(UserWarning, match="more than the 0 s that "
+                                               "policy 'sync' waits for"):
+        f = theano.function([x], h, mode="FAST_RUN")
+    (nk,) = [k for k in f.fn.kernels if type(k.node.op).__name__ == "Scan"]
+    assert not nk.ready()
+    np.testing.assert_allclose(f(xv), ref, rtol=1e-12)  # on NumPy
+    assert not nk.ready()
+    assert background.wait(timeout=300)
+    np.testing.assert_allclose(f(xv), ref, rtol=1e-12)
+    assert nk.ready()  # the background compile swapped in
 
 
 def test_a_compiled_loop_failing_at_its_last_step_is_not_run_again(monkeypatch):

@@ -35,6 +35,8 @@ from theanine.ifelse.lazy import lazy_ifelse
 from .registry import Unsupported, emitter_for, region_planner
 
 NJIT_OPTS = "error_model='numpy', nogil=True"
+# inner functions are called only from compiled code: no Python or C entry points
+INNER_OPTS = ", no_cpython_wrapper=True, no_cfunc_wrapper=True"
 MAX_INLINE_CONST = 4096  # elements of an inner array constant written into the source
 
 HEADER = ("import math\nimport numpy as np\nimport numba\n"
@@ -319,10 +321,11 @@ def emit_function(module, name, inputs, outputs, boxed, cache, const_params=(), 
     else:
         ctx.line(f"return ({', '.join(rets)}{',' if rets else ''})")
     opts = NJIT_OPTS.replace(", nogil=True", "") if ctx.calls_python else NJIT_OPTS
-    opts += ", cache=True" if cache else ""
+    entry = boxed or cache  # a kernel entry point keeps its name
+    opts += (", cache=True" if cache else "") if entry else INNER_OPTS
     params += [ctx.dests[id(v)] for v in dests]
     src = (f"@numba.njit({opts})\ndef {name}({', '.join(params)}):\n" + "".join(ctx.lines))
-    if boxed or cache:  # a kernel entry point keeps its name
+    if entry:
         module.add(src)
         return name
     return module.add_function(name, src)
@@ -431,7 +434,7 @@ def _emit_parts(ctx, items, sizes, ref, names, needed, outputs):
         sub.line(f"return ({', '.join(rets)}{',' if rets else ''})")
         opts = NJIT_OPTS.replace(", nogil=True", "") if sub.calls_python else NJIT_OPTS
         fname = module.unique("part")
-        fname = module.add_function(fname, f"@numba.njit({opts})\ndef {fname}("
+        fname = module.add_function(fname, f"@numba.njit({opts}{INNER_OPTS})\ndef {fname}("
                                     f"{', '.join(params)}):\n" + "".join(sub.lines))
         r = ctx.tmp("r")
         ctx.line(f"{r} = {fname}({', '.join(names[id(v)] for v in free)})")

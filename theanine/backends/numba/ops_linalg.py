@@ -225,39 +225,18 @@ def _zero_factor(x, y, xv, yv, dtype):
     return " or ".join(cases)
 
 
-def _dot_shape(a, b, na, nb):
-    """The shape of dot(a, b) (vector . vector, a scalar: ())."""
-    return {(1, 2): f"({b}.shape[1],)", (2, 1): f"({a}.shape[0],)",
-            (2, 2): f"({a}.shape[0], {b}.shape[1])"}.get((na, nb), "()")
-
-
 @register(Gemm)
 def _gemm(ctx, node, ins, outs):
     """As py's Gemm: r = np.dot(x, y) * a + b * z (np.dot's zero factor included)."""
     z, a, x, y, b = ins
-    with ctx.block(f"if {x}.shape[-1] != {y}.shape[0]:"):
-        ctx.line("raise ValueError('dot: shapes are not aligned')")
     r = outs[0]
     zv, av, xv, yv, bv = node.inputs
-    zero = _zero_factor(x, y, xv, yv, zv.type.dtype)
-    if zero is not None and not is_value(av, 1):
-        zero = f"({zero}) and math.isfinite({a})"  # else 0 * a is NaN: the product's way
     direct = xv.type.ndim == yv.type.ndim == 2 and blas.available(zv.type.dtype)
-    if direct and zv.type.ndim == 2 and not any(zv.type.broadcastable):
-        # a whole z: its copy (a C-contiguous memcpy, ~4x faster than r[:] = z
-        # into a new array) receives the product
-        with ctx.block(f"if {z}.shape[0] != {x}.shape[0] or {z}.shape[1] != {y}.shape[1]:"):
-            ctx.line("raise ValueError('Gemm: dot(x, y) does not have the shape of z')")
-        ctx.line(f"{r} = {z}.copy()")
-        _gemm_into_unless(ctx, zero, node, ins, r)
-    elif direct:  # NumPy's gemm adds the product into a copy of z
-        ctx.line(f"{r} = np.empty(({x}.shape[0], {y}.shape[1]), {ctx.dtype(zv)})")
-        _check_z(ctx, node, z, r)
-        ctx.line(f"{r}[:] = {z}")
-        _gemm_into_unless(ctx, zero, node, ins, r)
-    else:  # a fresh product: scaled, summed in place
-        _product(ctx, zero, f"np.dot({x}, {y})",
-                 _dot_shape(x, y, xv.type.ndim, yv.type.ndim), ctx.dtype(zv), r)
+    if not direct:  # a fresh product: scaled, summed in place
+        skip = blas.one_element_dot_skips_zero(zv.type.dtype)
+        if skip and not is_value(av, 1):
+            skip = f"math.isfinite({a})"  # else 0 * a is NaN: the product's way
+        ctx.line(f"{r} = dot_checked({x}, {y}, {skip})")
         _check_z(ctx, node, z, r)
         # r = a * r + b * z as one explicit loop: numba compiles each array
         # expression (r *= a; r += b * z) into a ufunc of its own (-26% compile time
@@ -269,6 +248,24 @@ def _gemm(ctx, node, ins, outs):
             at = ", ".join(idx)
             zat = ", ".join("0" if bz[d] else i for d, i in enumerate(idx))
             ctx.line(f"{r}[{at}] = {r}[{at}]{scaled} + {plus}{z}[{zat}]")
+        return
+    with ctx.block(f"if {x}.shape[-1] != {y}.shape[0]:"):
+        ctx.line("raise ValueError('dot: shapes are not aligned')")
+    zero = _zero_factor(x, y, xv, yv, zv.type.dtype)
+    if zero is not None and not is_value(av, 1):
+        zero = f"({zero}) and math.isfinite({a})"  # else 0 * a is NaN: the product's way
+    if zv.type.ndim == 2 and not any(zv.type.broadcastable):
+        # a whole z: its copy (a C-contiguous memcpy, ~4x faster than r[:] = z
+        # into a new array) receives the product
+        with ctx.block(f"if {z}.shape[0] != {x}.shape[0] or {z}.shape[1] != {y}.shape[1]:"):
+            ctx.line("raise ValueError('Gemm: dot(x, y) does not have the shape of z')")
+        ctx.line(f"{r} = {z}.copy()")
+        _gemm_into_unless(ctx, zero, node, ins, r)
+    else:  # NumPy's gemm adds the product into a copy of z
+        ctx.line(f"{r} = np.empty(({x}.shape[0], {y}.shape[1]), {ctx.dtype(zv)})")
+        _check_z(ctx, node, z, r)
+        ctx.line(f"{r}[:] = {z}")
+        _gemm_into_unless(ctx, zero, node, ins, r)
 
 
 def _gemm_into_unless(ctx, zero, node, ins, r):
@@ -282,17 +279,6 @@ def _gemm_into_unless(ctx, zero, node, ins, r):
     if not is_value(node.inputs[4], 1):
         with ctx.block("else:"):
             ctx.line(f"{r} *= {b}")
-
-
-def _product(ctx, zero, expr, shape, dtype, out):
-    """out = expr (a product), or zeros of `shape` where `zero` holds (np.dot's rule)."""
-    if zero is None:
-        ctx.line(f"{out} = {expr}")
-        return
-    with ctx.block(f"if {zero}:"):
-        ctx.line(f"{out} = np.zeros({shape}, {dtype})")
-    with ctx.block("else:"):
-        ctx.line(f"{out} = {expr}")
 
 
 def _check_z(ctx, node, z, r):
@@ -329,6 +315,14 @@ def _operands(ctx, node, ins, mismatch, message):
 
 @register(Dot)
 def _dot(ctx, node, ins, outs):
+    av, bv = node.inputs
+    dt = node.outputs[0].type.dtype
+    if _blas_ok(dt) and (av.type.ndim, bv.type.ndim) in ((1, 2), (2, 1)) or (
+            av.type.ndim == bv.type.ndim == 2 and _blas_ok(dt) and not blas.available(dt)):
+        a, b = _as(ctx, ins[0], av, dt), _as(ctx, ins[1], bv, dt)
+        skip = blas.one_element_dot_skips_zero(dt)
+        ctx.line(f"{outs[0]} = dot_checked({a}, {b}, {skip})")
+        return
     a, b, av, bv, dt = _operands(ctx, node, ins, "{a}.shape[-1] != {b}.shape[0]",
                                  "dot: shapes are not aligned")
     zero = _zero_factor(a, b, av, bv, dt)
@@ -343,8 +337,7 @@ def _dot(ctx, node, ins, outs):
             ctx.line(f"gemm_into(1.0, {a}, {b}, 0.0, {outs[0]})")
         return
     if _blas_ok(dt):
-        _product(ctx, zero, f"np.dot({a}, {b})", _dot_shape(a, b, av.type.ndim, bv.type.ndim),
-                 np_dtype(dt), outs[0])
+        ctx.line(f"{outs[0]} = np.dot({a}, {b})")  # two vectors: a scalar
         return
     # integer / bool products: loops (BLAS has none)
     o = outs[0]

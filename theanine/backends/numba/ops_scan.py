@@ -31,7 +31,7 @@ from theanine.scan.utils import CheckSteps
 from theanine.tensor.composite import Composite
 from theanine.tensor.elemwise import Elemwise
 
-from .codegen import Ctx, emit_function, np_dtype
+from .codegen import INNER_OPTS, NJIT_OPTS, Ctx, emit_function, np_dtype
 from .registry import Unsupported, register
 
 
@@ -218,7 +218,7 @@ def scan_function(ctx, node, name=None, entry=False):
     else:
         line(1, f"return ({', '.join(rets)},)" if rets else "return ()")
     params = [n] + seqs + carries + consts
-    opts = "error_model='numpy', nogil=True" + (", cache=True" if entry else "")
+    opts = NJIT_OPTS + (", cache=True" if entry else INNER_OPTS)
     m.add(f"@numba.njit({opts})\ndef {fname}({', '.join(params)}):\n" + "".join(L))
     return fname
 
