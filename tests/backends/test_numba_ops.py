@@ -5,6 +5,10 @@ import pytest
 
 import theanine as theano
 import theanine.tensor as T
+from tests.backends.conftest import HAVE_NUMBA, backend_mode
+
+if HAVE_NUMBA:
+    from theanine.backends.numba import linker
 
 R = np.random.default_rng(7)
 
@@ -72,12 +76,27 @@ def test_broadcasting_and_scalars(run_both):
 
 
 def test_broadcast_mismatch_raises(backend):
-    from tests.backends.conftest import backend_mode
-
     x, y = T.matrix("x"), T.matrix("y")
     f = theano.function([x, y], T.exp(x) * T.log(y), mode=backend_mode(backend))
     with pytest.raises(ValueError):
         f(f64(3, 4), np.abs(f64(3, 1)))
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="numba is not installed")
+def test_compiled_elementwise_shape_mismatch_raises():
+    """A fused elementwise kernel checks every input's length in each dimension (one
+    check per dimension, whichever input differs): a mismatch raises, with the
+    reference's message and the node (never reads past an input's end)."""
+    x, y, z = T.matrix("x"), T.matrix("y"), T.matrix("z")
+    with linker.policy("strict", granularity="all"):
+        f = theano.function([x, y, z], T.exp(x) * y + z, mode=backend_mode("numba"))
+    assert all(k.ready() for k in f.fn.kernels)
+    a = f64(300, 4)
+    np.testing.assert_allclose(f(a, a, a), np.exp(a) * a + a)
+    with pytest.raises(ValueError, match=r"cannot be broadcast(.|\n)*Composite"):
+        f(a, a, f64(300, 5))
+    with pytest.raises(ValueError, match=r"cannot be broadcast(.|\n)*Composite"):
+        f(a, f64(299, 4), a)
 
 
 @pytest.mark.parametrize("axis", [None, 0, 1, (0, 2)])
@@ -148,8 +167,6 @@ def test_subtensor(run_both):
 
 
 def test_subtensor_out_of_range_raises(backend):
-    from tests.backends.conftest import backend_mode
-
     x, i = T.vector("x"), T.lscalar("i")
     f = theano.function([x, i], x[i] * 2, mode=backend_mode(backend))
     assert f(np.arange(3.0), 2) == 4.0

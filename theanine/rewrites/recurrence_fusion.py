@@ -8,8 +8,10 @@ around it, becoming a FusedRecurrence that a backend runs as one loop:
   program becomes per-step work of the loop, and its result an output of the loop if
   anything else reads it;
 - producers: an Elemwise or Composite node computing an operand, or an input of a node
-  taken in, when only the recurrence and the nodes taken in read it: its program
-  computes that value inside the loop from its own inputs (so it is never stored);
+  taken in, when only the recurrence and the nodes taken in read it, or other
+  recurrences and elementwise work feeding only them (a forward loop and its
+  gradient's loop computing the same gates): its program computes that value inside
+  the loop from its own inputs (so it is never stored; shared, each loop computes it);
 - the states with h0 joined (which a gradient reads): stored with h0 as their first
   (last) row, so that they are not copied; the trace is stored only if something
   outside reads it.
@@ -106,6 +108,24 @@ def _is_padleft_of(v, h0):
         return _same_value(x, h0)
     if isinstance(v, Constant) and isinstance(h0, Constant):
         return np.array_equal(v.data, np.asarray(h0.data)[None])
+    return False
+
+
+def _reads_recurrence(v, depth=6):
+    """Whether v is computed elementwise from a fusable recurrence's states, seen
+    through slices, CheckSteps and a join with its initial state (as a gradient
+    reads them)."""
+    o = v.owner
+    if o is None or depth <= 0:
+        return False
+    if isinstance(o.op, LinearRecurrence):
+        return o.op.mode in FUSABLE_MODES
+    if isinstance(o.op, (Subtensor, CheckSteps)):
+        return _reads_recurrence(o.inputs[0], depth - 1)
+    if _elementwise(o):
+        return any(_reads_recurrence(u, depth - 1) for u in o.inputs)
+    if isinstance(o.op, Join):
+        return any(_reads_recurrence(u, depth - 1) for u in o.inputs)
     return False
 
 
@@ -229,13 +249,31 @@ class _Fusion:
             if not self.conforms(x) or self.steps + _size(p) > MAX_STEPS:
                 continue
             allowed = set(self.members) | {self.lr}
-            if any(r is OUTPUT or r not in allowed for r in self.readers(x)):
+            if any(r is OUTPUT or (r not in allowed and not self._feeds_recurrence(r))
+                   for r in self.readers(x)):
                 continue
             self.members[p] = "pre"
             self.steps += _size(p)
             if cut or c2:
                 self.cut.add(p)
             todo += [(v, cut or c2) for v in p.inputs]
+
+    def _feeds_recurrence(self, node, depth=4):
+        """Whether `node` (read outside this loop) is another recurrence, or elementwise
+        work that feeds recurrences or reads their states: each of them takes in what
+        it reads, so a producer shared with it is computed inside each loop
+        (recomputing an operand costs less than storing it and reading it back)
+        rather than stored."""
+        if node is OUTPUT or depth <= 0:
+            return False
+        if isinstance(node.op, LinearRecurrence):
+            return node.op.mode in FUSABLE_MODES
+        if not _elementwise(node):
+            return False
+        if any(_reads_recurrence(u) for u in node.inputs):
+            return True
+        readers = self.readers(node.outputs[0])
+        return bool(readers) and all(self._feeds_recurrence(r, depth - 1) for r in readers)
 
     # -- the fused node ----------------------------------------------------------------
     def build(self):

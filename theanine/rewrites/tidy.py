@@ -14,6 +14,8 @@ over the data that computes nothing.
 - shape_i_after_loops, shape_subtensor_after_loops: the shape step's rules again,
   for what scan_linear made (``x.shape[0]`` of a recurrence's trace is its n, so the
   recurrence is not run for its length).
+- index_arith (rewrites/index_arith.py): the slice bounds the gradient computes for
+  any number of steps, simplified with what is known (lengths >= 0, min/max order).
 
 Values are unchanged (zero_pad raises set_subtensor's errors; inc into zeros may
 turn -0.0 into 0.0). Runs after scan_linear, before the elementwise steps.
@@ -33,6 +35,7 @@ from theanine.tensor.shape import Shape_i
 from theanine.tensor.subtensor import IncSubtensor, Subtensor
 from theanine.tensor.zero_pad import zero_pad
 
+from .index_arith import index_arith
 from .shape import shape_i_rule, shape_subtensor
 from .utils import elemwise
 
@@ -124,7 +127,7 @@ shape_subtensor_after_loops = Rule(shape_subtensor.fn, shape_subtensor.tracks,
                                    "shape_subtensor_after_loops")
 
 tidy = RuleSet("tidy", [zeros_update, ones_product, reverse_of_reverse, shape_i_after_loops,
-                        shape_subtensor_after_loops],
+                        shape_subtensor_after_loops, index_arith],
                "copies out of gradient graphs: set/inc_subtensor into zeros, "
                "alloc(1) * w, double reversals; shapes without the loops' values "
                "(rewrites/tidy.py)")

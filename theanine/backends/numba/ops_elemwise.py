@@ -63,8 +63,9 @@ def emit_loop(ctx, inputs, in_exprs, out_var, out_name, body):
         n = ctx.tmp("n")
         if src:
             ctx.line(f"{n} = {src[0]}.shape[{d}]")
-            for e in src[1:]:
-                with ctx.block(f"if {e}.shape[{d}] != {n}:"):
+            if src[1:]:  # one raise per dimension: each raise is code numba compiles
+                cond = " or ".join(f"{e}.shape[{d}] != {n}" for e in src[1:])
+                with ctx.block(f"if {cond}:"):
                     ctx.line(f"raise ValueError('elemwise: input shapes differ in dimension "
                              f"{d}, which no input declares broadcastable')")
         else:

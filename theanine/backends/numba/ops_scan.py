@@ -53,7 +53,7 @@ def _rowcopy(ctx, ndim):
     per process and pair of ranks (2.4 s of CPU at the first one, measured)."""
     name = f"rowcopy{ndim}"
     idx = [f"i{d}" for d in range(ndim)]
-    src = f"@numba.njit(error_model='numpy', nogil=True)\ndef {name}(dst, src):\n"
+    src = f"@numba.njit({NJIT_OPTS}{INNER_OPTS})\ndef {name}(dst, src):\n"
     for d, i in enumerate(idx):
         src += "    " * (d + 1) + f"for {i} in range(src.shape[{d}]):\n"
     src += "    " * (ndim + 1) + f"dst[{', '.join(idx)}] = src[{', '.join(idx)}]\n"
