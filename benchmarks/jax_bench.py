@@ -1,5 +1,6 @@
 """The jax backend against the same models written by hand in JAX, and against the
-numba backend, on every case of scan_bench.py (results: RESULTS.md, "The jax backend").
+numba backend, on every case of scan_bench.py, and on the cost of one call of a small
+function (case 0) (results: RESULTS.md, "The jax backend").
 
     python benchmarks/jax_bench.py                # all cases, Markdown tables on stdout
     python benchmarks/jax_bench.py --cases 3,5    # some cases
@@ -119,6 +120,59 @@ def numba_ready(f):
     return f
 
 
+# -- 0. call overhead --------------------------------------------------------------------
+CALLS = 500  # calls per timed batch: one call is too short for the CPU clock
+
+
+def call_fns(mode):
+    """A 10-element float32 function, and a step updating a shared vector with it."""
+    x, y = T.fvector("x"), T.fvector("y")
+    w = theano.shared(np.ones(10, "float32"), name="w")
+    return (theano.function([x, y], T.tanh(x * y) + x, mode=mode),
+            theano.function([x], (w * x).sum(), updates=[(w, w - 0.01 * x * w)], mode=mode))
+
+
+def case0(quick):
+    import jax
+    import jax.numpy as jnp
+
+    xv, yv = np.linspace(-1, 1, 10, dtype="float32"), np.ones(10, "float32")
+    (fj, sj), (fn, sn) = call_fns("JAX"), call_fns("NUMBA")
+    numba_ready(fn), numba_ready(sn)
+    plain = jax.jit(lambda a, b: jnp.tanh(a * b) + a)
+
+    def step(w, a):
+        return (w * a).sum(), w - 0.01 * a * w
+
+    step_jit = jax.jit(step, donate_argnums=0)
+    state = {"w": jnp.ones(10, "float32"), "w np": jnp.ones(10, "float32")}
+
+    def hand_step(a, key):
+        cost, state[key] = step_jit(state[key], a)
+        return cost
+
+    def batch(fn, *args):
+        def run():
+            for _ in range(CALLS):
+                fn(*args)
+        return run
+
+    xd, yd = jax.device_put(xv), jax.device_put(yv)
+    rows = []
+    for what, systems in (
+            ("tanh(x * y) + x", {"jax": batch(fj, xv, yv), "JAX": batch(plain, xd, yd),
+                                 "JAX np": batch(lambda a, b: np.array(plain(a, b)), xv, yv),
+                                 "numba": batch(fn, xv, yv)}),
+            ("shared update w -= 0.01 x w", {
+                "jax": batch(sj, xv), "JAX": batch(hand_step, xd, "w"),
+                "JAX np": batch(lambda a: np.array(hand_step(a, "w np")), xv),
+                "numba": batch(sn, xv)})):
+        med, ratio = rounds(systems, 7 if quick else 21)
+        rows.append([what] + row_of(med, ratio, 1e6 / CALLS, "{:.2f}"))
+    table("0. call overhead: 10-element float32 functions (us per call)",
+          ["function", *SYSTEMS, *RATIOS], rows)
+
+
 # -- 1. scalar recurrence ----------------------------------------------------------------
 def recurrence_fn(mode):
     x, c = T.dvector("x"), T.dscalar("c")
@@ -226,7 +280,7 @@ def compile_table():
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--cases", default="1,2,3,4,5")
+    ap.add_argument("--cases", default="0,1,2,3,4,5")
     ap.add_argument("--quick", action="store_true")
     a = ap.parse_args()
     import jax
@@ -236,7 +290,7 @@ def main():
     print(f"jax {jax.__version__} on {jax.devices()[0].device_kind}, numpy {np.__version__}, "
           f"python {sys.version.split()[0]}, {os.cpu_count()} cores, "
           f"load {os.getloadavg()[0]:.1f}, {time.strftime('%Y-%m-%d %H:%M')}")
-    cases = {"1": case1, "2": case2, "3": case3, "4": jax_bench_lstm.case4,
+    cases = {"0": case0, "1": case1, "2": case2, "3": case3, "4": jax_bench_lstm.case4,
              "5": jax_bench_lstm.case5}
     for c in a.cases.split(","):
         cases[c.strip()](a.quick)

@@ -25,9 +25,10 @@ output, ``make_caller`` writes (the fast path of every check inline)::
 A backend that keeps values on a device gives its callable a ``device_io``
 (backends/jax/device.py): shared values are then read with ``_rd(_c0)`` (moved
 to the device once, then kept there), updates are written with ``_wr`` without
-a copy (device arrays are immutable), outputs are converted with ``_own`` (a
-fresh NumPy array the caller owns, which the fast path accepts as is; ``_host``,
-a host view, for Out(borrow=True)), and
+a copy (device arrays are immutable), outputs that are not NumPy arrays are
+converted with ``_own`` (a fresh NumPy array the caller owns, which the fast path
+accepts as is; ``_host``, a host view, for Out(borrow=True)), the callable may
+replace itself by a quicker entry point (``on_fast``: ``_fn`` is rebound), and
 a failing call lets the backend ``_restore`` any shared value whose memory it
 consumed (donated) before the error was known.
 
@@ -76,6 +77,8 @@ def make_caller(f):
     if dev is not None:
         env.update(_rd=dev.read, _wr=dev.write, _host=dev.to_host, _own=dev.owned,
                    _restore=dev.restore)
+        if hasattr(f.fn, "on_fast"):  # the backend's current entry point (see there)
+            f.fn.on_fast(lambda entry: env.__setitem__("_fn", entry))
     for j, c in enumerate(f.containers):
         env[f"_c{j}"] = c
         lines.append(f"    s{j} = _rd(_c{j}, {j})" if dev is not None
@@ -106,8 +109,11 @@ def make_caller(f):
             writes.append(f"    _wr(_c{spec.slot}, {x})")
             continue
         if dev is not None:  # a borrowed output may stay a view of device storage
-            conv = "_host" if spec.borrow else "_own"
-            lines.append(f"    {x} = {conv}(_r[{spec.position}])")
+            if spec.borrow:
+                lines.append(f"    {x} = _host(_r[{spec.position}])")
+            else:  # a host array as it is (the checks below see what it is)
+                lines += [f"    {x} = _r[{spec.position}]", f"    if {x}.__class__ is not _nd:",
+                          f"        {x} = _own({x})"]
         else:
             lines.append(f"    {x} = _r[{spec.position}]")
         against = owned if spec.borrow else pool

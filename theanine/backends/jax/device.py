@@ -11,8 +11,10 @@ the key.
 
 float64: theanine's dtypes are the graph's, and JAX computes in 32 bits unless
 x64 is enabled. Every trace, device transfer and call of this backend runs inside
-``jax.enable_x64(True)`` (a thread-local context, ~0.5 us per call), so the user's
-JAX configuration outside theanine is not changed.
+``jax.enable_x64(True)`` (a thread-local context, 1-2 us per call), so the user's
+JAX configuration outside theanine is not changed; the one exception is the call of
+a compiled executable whose inputs are all 32-bit or narrower (linker.py,
+SegmentRunner.fast), whose types were fixed under x64 when it was compiled.
 """
 
 from __future__ import annotations
@@ -80,6 +82,9 @@ def _words_of(g):
     return words if np.array_equal(state[4:], _seeded_state(words[:2])[4:]) else None
 
 
+_HOST = (np.ndarray, np.generic)  # a tuple: isinstance is quicker than with a union
+
+
 def _array_to_host(v):
     return np.asarray(v)
 
@@ -111,7 +116,7 @@ class DeviceIO:
     def write(self, container, value):
         if value is container.raw:
             return  # an identity update: the value, and its host copy, are unchanged
-        if isinstance(value, np.ndarray | np.generic):
+        if isinstance(value, _HOST):
             # a host value (an input passed through as an update, w <- x): copied, since
             # JAX may keep an aligned NumPy array without copying it, and the caller's
             # array, changed later, would change the shared value
@@ -131,16 +136,12 @@ class DeviceIO:
     def to_host(value):
         return value if isinstance(value, np.ndarray) else np.asarray(value)
 
-    def owned(self, value):
-        """An output as a NumPy array the caller owns: a device array copied once into
-        a fresh writable array (its host view is read-only); a host value as it is,
-        so that the caller's checks see whether it is an input or a constant."""
-        if isinstance(value, np.ndarray):
-            return value
-        host = self.to_host(value)
-        if host.base is None and host.flags.writeable:
-            return host
-        return np.array(host)
+    # An output that is not a NumPy array (a device array, a NumPy scalar) as a NumPy
+    # array the caller owns: one copy into a fresh writable array (a device array's
+    # host view is read-only). The generated call (compile/calling.py) passes NumPy
+    # arrays (host values) as they are, so its checks see whether they are an input
+    # or a constant.
+    owned = staticmethod(np.array)
 
 
 def default_device():

@@ -35,12 +35,19 @@ import numpy as np
 from theanine.backends.py.linker import py_funcify
 from theanine.graph.sharedvalue import SharedVariable
 from theanine.scan.op import graph_key
+from theanine.tensor.type import TensorType
 
 from . import callback, checks, evaluate
 from .callback import NeedsHost
 from .device import DeviceIO, default_device, x64
 from .plan import Plan, Segment
+from .registry import lowerings
 from .sharding import function_sharding
+
+# The lowerings are part of the backend: imported with it, not at the first function
+# (they import jax.scipy.linalg and jax.extend.random, about 0.1 s, which is importing
+# the backend's library, not compiling a function)
+lowerings.load()
 
 MAX_VARIANTS = 32
 SHARED_CACHE = 256  # jitted one-segment functions kept for structurally equal graphs
@@ -84,6 +91,7 @@ class JaxFunction:
             self.device_io = DeviceIO(default_device())
         self._host = set()
         self._nodes = set(fgraph.toposort())
+        self._listeners = []
         self._plan()
 
     def _plan(self):
@@ -98,15 +106,28 @@ class JaxFunction:
         self.runners = {id(s): SegmentRunner(self, s, donate)
                         for s in self.plan.steps if isinstance(s, Segment)}
         self.single = self.runners[id(self.plan.steps[0])] if self.plan.single() else None
-        self._fast = None  # set after the first call: see _call
+        self._set_fast(None)  # set after the first call: see _call
+
+    def on_fast(self, listener):
+        """Call `listener(entry)` now and whenever the function's entry changes: the
+        fast path's callable (same arguments and results as this object; see
+        SegmentRunner.fast) once there is one, else this object. A caller holding
+        the entry (compile/calling.py) skips one Python call per call."""
+        self._listeners.append(listener)
+        listener(self._fast or self)
+
+    def _set_fast(self, fast):
+        self._fast = fast
+        for listener in self._listeners:
+            listener(fast or self)
 
     def __call__(self, *args):
         fast = self._fast
         if fast is not None:
-            try:
-                return fast(args)
-            except Replan:  # a retrace (new shapes) met a node to run on the host
-                self._fast = None
+            return fast(*args)
+        return self._general(args)
+
+    def _general(self, args):
         if self.sharding is not None:
             return self._call(self.sharding.place(args))
         if self.device_io.device is not None:  # config.device names a GPU
@@ -122,7 +143,7 @@ class JaxFunction:
                     if self.single is not None:
                         outs = self.single.call_whole(args)
                         if self.sharding is None and self.device_io.device is None:
-                            self._fast = self.single.fast()
+                            self._set_fast(self.single.fast(args))
                         return outs
                     return self._run(args)
                 except Replan as r:
@@ -298,27 +319,55 @@ class SegmentRunner:
             if id(v) in fetched:
                 env[id(v)] = _host_value(env[id(v)])
 
-    def fast(self):
+    def fast(self, args):
         """The calls after the first of a one-segment function taking its arguments
-        and giving its outputs in graph order, without a profile: straight to the
-        jitted function (which compiles new shapes itself), or None. About 2 us of
-        Python less per call than call_whole."""
+        and giving its outputs in graph order, without a profile, or None: straight
+        to the jitted function (which compiles new shapes itself), about 2 us of
+        Python less per call than call_whole.
+
+        When no input has a 64-bit type, the call goes to the executable XLA compiled
+        for the latest argument shapes (``_executable``), outside ``x64``: entering the
+        x64 context costs 1-2 us per call, and an executable's types are fixed when it
+        is compiled (under x64), so it computes exactly what the jitted function
+        does. Arguments of other shapes fail its type check before anything runs
+        (nothing donated): that call goes through the jitted function under x64
+        (compiling the new shapes) and the executable follows the new shapes."""
         if (self.owner.profile is not None or not self._direct
                 or self.arg_index != self._all_args or len(self.variants) != 1):
             return None
         fn = next(iter(self.variants.values()))
         donate, table = self.donate, self.table
+        exe = [_executable(fn, args), None] if _narrow(self.owner.fgraph.inputs) else None
 
-        def call(args):
+        owner = self.owner
+
+        def call(*args):
             if donate:
                 args = _unshared(args, donate)
-            with x64(True):
-                outs, _, code = fn(*args)
-                if code is not None:
-                    err = table.error(code)
-                    if err is not None:
-                        err.restored = {i: outs[o] for _, i, o in donate}
-                        raise err
+            try:
+                if exe is None:
+                    with x64(True):
+                        outs, _, code = fn(*args)
+                else:
+                    run = exe[1]
+                    try:
+                        if run is None:  # the executable's own C++ entry is made at
+                            outs, _, code = exe[0](*args)  # its first call
+                            exe[1] = getattr(exe[0], "_call", None) or exe[0]
+                        else:
+                            outs, _, code = run(*args)
+                    except TypeError:  # other argument types, seen before anything ran
+                        with x64(True):
+                            outs, _, code = fn(*args)
+                        exe[:] = _executable(fn, args), None
+            except Replan:  # a retrace (new shapes) met a node to run on the host
+                owner._set_fast(None)
+                return owner._general(args)
+            if code is not None:
+                err = table.error(code)
+                if err is not None:
+                    err.restored = {i: outs[o] for _, i, o in donate}
+                    raise err
             return outs
 
         return call
@@ -334,6 +383,24 @@ class SegmentRunner:
         return [outs[k] if k is not None else evaluate.value_of(
             {id(v): a for v, a in zip(fg.inputs, args)}, v)
             for k, v in zip(self.out_index, fg.outputs)]
+
+
+def _executable(fn, args):
+    """The executable XLA compiled for `fn` at these argument types (cached by JAX:
+    the call before traced and compiled them), to be called outside x64 (see
+    SegmentRunner.fast)."""
+    with x64(True):
+        return fn.lower(*args).compile()
+
+
+_NARROW = frozenset(("bool", "int8", "int16", "int32", "uint8", "uint16", "uint32",
+                     "float16", "float32", "complex64"))
+
+
+def _narrow(inputs):
+    """Whether every input is a tensor of a type JAX keeps as it is outside x64."""
+    return all(isinstance(v.type, TensorType) and v.type.dtype in _NARROW
+               for v in inputs)
 
 
 def _run_top(seg, env):
@@ -386,6 +453,8 @@ def _key(v):
 def _unshared(dyn, donate):
     """Arguments with each donated one copied when the same array is also another
     argument (two shared variables holding one array): XLA cannot donate it then."""
+    if len(set(map(id, dyn))) == len(dyn):  # no array given twice: the common case
+        return dyn
     ids = collections.Counter(id(x) for x in dyn)
     if all(ids[id(dyn[d])] == 1 for d, _, _ in donate):
         return dyn

@@ -11,7 +11,8 @@ jax arrays (tracers), or NumPy values where the value is known when tracing
 the output value (one output) or a tuple of them. Lookup walks the op's MRO, so
 a lowering registered for a base class serves its subclasses. The modules that
 hold the registrations are listed in this package's ``__init__``
-(LOWERING_MODULES); the first lookup imports them.
+(LOWERING_MODULES); importing the linker (backends.load) imports them, else the
+first lookup.
 
 Attributes a lowering may carry, read by plan.py and control.py: ``host`` (the
 node runs on the host between jitted segments), ``deferred`` / ``traceable``

@@ -192,6 +192,9 @@ class ShardedIO(DeviceIO):
     def to_host(value):
         return value if isinstance(value, np.ndarray) else local_part(value)
 
+    def owned(self, value):
+        return np.array(self.to_host(value))
+
 
 class FunctionSharding:
     """Where a sharded function's values live (module doc), built when it is linked.
