@@ -20,6 +20,7 @@ from tests.backends.conftest import HAVE_NUMBA, backend_mode
 from theanine.tensor.linalg import matrix_product
 
 if HAVE_NUMBA:
+    from theanine.backends.numba import codegen, linker
     from theanine.backends.numba.kernels import blas
 
 R = np.random.default_rng(13)
@@ -153,3 +154,37 @@ def test_the_rule_is_asked_of_numpy():
             r = np.dot(np.zeros(1, dtype), np.array([[np.inf, 1.0]], dtype))
         assert blas.one_element_dot_skips_zero(dtype) == (not np.isnan(r).any())
     assert not blas.one_element_dot_skips_zero("int64")
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="numba is not installed")
+@pytest.mark.parametrize("dtype", ["float64", "complex128"])
+def test_products_in_parts_of_a_large_body_keep_the_rule(monkeypatch, dtype):
+    """In the parts of a large loop body (codegen.Ctx.in_part) Dot and Gemm call the
+    compiled dot_checked: np.dot's values there too, with 0 * a scale that is not
+    finite still NaN, and misaligned shapes still raising."""
+    monkeypatch.setattr(codegen.Ctx, "in_part", True)
+    mode = backend_mode("numba")
+    fns = {}
+    with np.errstate(all="ignore"):
+        for nx, ny, x, y in _cases(dtype, reps=3):
+            if (nx, ny) == (1, 1):
+                continue
+            if (nx, ny) not in fns:
+                xv, yv = T.TensorType(dtype, (False,) * nx)(), T.TensorType(dtype, (False,) * ny)()
+                zv = T.TensorType(dtype, (False,) * (1 if 1 in (nx, ny) else 2))()
+                a = T.scalar("a", dtype=dtype)
+                with linker.policy("strict", granularity="all"):  # every node compiled
+                    fns[nx, ny] = theano.function([zv, xv, yv, a], [T.dot(xv, yv),
+                                                                     zv + a * T.dot(xv, yv)],
+                                                  mode=mode)
+                text = "".join(nk.kernel.text for nk in fns[nx, ny].fn.kernels)
+                assert 1 not in (nx, ny) and blas.available(dtype) or "dot_checked(" in text
+            z = R.normal(size=np.dot(x, y).shape).astype(dtype)
+            for a in (3.0, np.inf):
+                got = fns[nx, ny](z, x, y, np.asarray(a, dtype))
+                what = f"in a part: dot({x.tolist()}, {y.tolist()}), a={a}"
+                _assert_same_special(got[0], np.dot(x, y), what)
+                _assert_same_special(got[1], (z + np.asarray(a, dtype) * np.dot(x, y)), what)
+    f = fns[1, 2]
+    with pytest.raises(ValueError):
+        f(np.zeros(3, dtype), np.zeros(2, dtype), np.ones((3, 3), dtype), np.asarray(1, dtype))

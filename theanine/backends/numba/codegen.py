@@ -170,16 +170,17 @@ class Module:
 class Ctx:
     """Statement builder for one function (see registry for the emitter API)."""
 
+    # a part of a large loop body (_emit_parts sets it), where compile time matters
+    # most: a vector-matrix product calls the compiled dot_checked (~0.1 s less
+    # compile a product, ~25 ns more a call) instead of writing its checks and np.dot
+    in_part = False
+
     def __init__(self, module, indent=1):
         self.module = module
         self.dests, self.dest = {}, None
         self.lines = []
         self.depth = indent
         self.calls_python = False  # an objmode block: compiled without nogil (it takes the GIL)
-        # a part of a large loop body (_emit_parts), where compile time matters most:
-        # a vector-matrix product calls the compiled dot_checked (~0.1 s less compile a
-        # product, ~25 ns more a call) instead of writing its checks and np.dot inline
-        self.in_part = False
 
     def line(self, s):
         self.lines.append("    " * self.depth + s + "\n")

@@ -310,8 +310,21 @@ def compile_estimate(kernel):
     a kernel on disk loads in milliseconds."""
     if kernel.dispatcher is not None or store.cached_on_disk(kernel):
         return 0.05
+    return _text_estimate(kernel)
+
+
+def _text_estimate(kernel):
+    """compile_estimate from the kernel's text alone (no disk access)."""
     start = 0.0 if _state.get("numba_started") else 0.7
     return start + 0.02 * kernel.text.count("\n")
+
+
+def _too_long_for_sync(kernel):
+    """Whether 'sync' should not wait for `kernel`: its text's estimate is over
+    SYNC_SECONDS (checked first: no disk access for the usual small kernel) and it
+    is neither compiled nor on disk."""
+    return (_text_estimate(kernel) > SYNC_SECONDS
+            and compile_estimate(kernel) > SYNC_SECONDS)
 
 
 def _defer(nk):
@@ -321,7 +334,7 @@ def _defer(nk):
     lines = nk.kernel.text.count("\n")
     warnings.warn(
         f"theanine numba backend: the kernel of {type(nk.node.op).__name__} ({lines} "
-        f"generated lines) would take about {compile_estimate(nk.kernel):.0f} s to compile, "
+        f"generated lines) would take about {_text_estimate(nk.kernel):.0f} s to compile, "
         f"more than the {SYNC_SECONDS:.0f} s that policy 'sync' waits for; it runs on NumPy "
         f"until background processes have compiled it (policy 'strict' waits for it)",
         stacklevel=user_stacklevel())
@@ -428,7 +441,7 @@ def link(fgraph, check_types=False, allow_gc=True, profile=None, **_):
                  funcify=funcify)
     if pol in ("sync", "strict", "checked"):
         for nk in kernels:
-            if pol == "sync" and compile_estimate(nk.kernel) > SYNC_SECONDS:
+            if pol == "sync" and _too_long_for_sync(nk.kernel):
                 _defer(nk)
             else:
                 nk.compile_now(strict=pol != "sync")

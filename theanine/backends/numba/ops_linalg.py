@@ -279,19 +279,23 @@ def _aligned(ctx, node, x, y, a):
 
 
 def _fresh_product(ctx, node, x, y, a, r):
-    """r = np.dot(x, y) (np.dot's zero factor included, unless a is not finite) after
-    the alignment check: one call of dot_checked in a part of a large body, else
-    written out (a call costs ~25 ns a step; see Ctx.in_part)."""
-    zv, av, xv, yv, _ = node.inputs
+    """r = np.dot(x, y) (np.dot's zero factor included) after the alignment check:
+    one call of dot_checked in a part of a large body, else written out (a call
+    costs ~25 ns a step; see Ctx.in_part)."""
+    zv, _, xv, yv, _ = node.inputs
     if ctx.in_part:
-        skip = blas.one_element_dot_skips_zero(zv.type.dtype)
-        if skip and not is_value(av, 1):
-            skip = f"math.isfinite({a})"  # else 0 * a is NaN: the product's way
-        ctx.line(f"{r} = dot_checked({x}, {y}, {skip})")
+        _dot_call(ctx, r, x, y, zv.type.dtype)
         return
     zero = _aligned(ctx, node, x, y, a)
     _product(ctx, zero, f"np.dot({x}, {y})", _dot_shape(x, y, xv.type.ndim, yv.type.ndim),
              ctx.dtype(zv), r)
+
+
+def _dot_call(ctx, out, x, y, dtype):
+    """out = dot_checked(x, y, skip) (in a part of a large body: Ctx.in_part), skip
+    being np.dot's zero rule on this NumPy. (Gemm scales this product afterwards, so
+    a scale that is not finite makes 0 * a NaN there, as in py's product.)"""
+    ctx.line(f"{out} = dot_checked({x}, {y}, {blas.one_element_dot_skips_zero(dtype)})")
 
 
 def _gemm_into_unless(ctx, zero, node, ins, r):
@@ -357,9 +361,7 @@ def _dot(ctx, node, ins, outs):
     nd = (av.type.ndim, bv.type.ndim)
     if ctx.in_part and _blas_ok(dt) and (nd in ((1, 2), (2, 1)) or (
             nd == (2, 2) and not blas.available(dt))):  # see _fresh_product
-        a, b = _as(ctx, ins[0], av, dt), _as(ctx, ins[1], bv, dt)
-        skip = blas.one_element_dot_skips_zero(dt)
-        ctx.line(f"{outs[0]} = dot_checked({a}, {b}, {skip})")
+        _dot_call(ctx, outs[0], _as(ctx, ins[0], av, dt), _as(ctx, ins[1], bv, dt), dt)
         return
     a, b, av, bv, dt = _operands(ctx, node, ins, "{a}.shape[-1] != {b}.shape[0]",
                                  "dot: shapes are not aligned")
