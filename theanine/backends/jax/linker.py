@@ -35,6 +35,12 @@ import numpy as np
 from theanine.backends.py.linker import py_funcify
 from theanine.graph.sharedvalue import SharedVariable
 from theanine.scan.op import graph_key
+from theanine.tensor.checks import SpecifyShape
+from theanine.tensor.dims import Rebroadcast
+from theanine.tensor.elemwise import DimShuffle, Elemwise
+from theanine.tensor.nnet.crossentropy import CheckTargets
+from theanine.tensor.scalar_ops import Cast
+from theanine.tensor.shape import Reshape
 from theanine.tensor.type import TensorType
 
 from . import callback, checks, evaluate
@@ -82,8 +88,8 @@ class JaxFunction:
         self.updates = [(i, o) for i, o in updates
                         if fgraph.outputs[o] is not fgraph.inputs[i]]
         self.table = checks.MessageTable()
-        n_in = next((k for k, v in enumerate(fgraph.inputs)
-                     if isinstance(v, SharedVariable)), len(fgraph.inputs))
+        n_in = self.n_in = next((k for k, v in enumerate(fgraph.inputs)
+                                 if isinstance(v, SharedVariable)), len(fgraph.inputs))
         self.sharding = function_sharding(fgraph, shard, updates, n_in)
         if self.sharding is not None:
             self.device_io = self.sharding.io
@@ -208,6 +214,11 @@ class SegmentRunner:
         self.arg_index = [inputs.get(id(v)) for v in seg.dynamic]
         self._all_args = list(range(len(fg.inputs)))
         self._direct = self.out_index == list(range(len(fg.outputs)))
+        # arguments whose range checks run on the host (checks.py): the explicit inputs,
+        # NumPy arrays the caller gave (not shared values on the device, nor values
+        # spread over devices)
+        self.host_ok = () if owner.sharding is not None else tuple(
+            k for k, i in enumerate(self.arg_index) if i is not None and i < owner.n_in)
 
     def label(self):
         names = list(dict.fromkeys(str(n.op) for n in self.seg.nodes))
@@ -242,7 +253,8 @@ class SegmentRunner:
         seg = self.seg
         try:
             key = (graph_key(seg.dynamic, seg.outputs), tuple(d for d, _, _ in self.donate),
-                   None if self.owner.sharding is None else self.owner.sharding.key)
+                   None if self.owner.sharding is None else self.owner.sharding.key,
+                   self.host_ok)
         except (ValueError, AttributeError):  # not describable: compile for this graph only
             return self._compile(())
         self.shared_key = key
@@ -267,12 +279,14 @@ class SegmentRunner:
 
     def _compile(self, concrete):
         seg, table, donate, constrain = self.seg, self.table, self.donate, self.constrain
+        host_ok, host = self.host_ok, {}
 
         def traced(*dyn):
             env = {id(v): x for v, x in zip(seg.dynamic, dyn)}
             env.update((id(v), c) for v, c in zip(seg.concrete, concrete))
-            with checks.collecting(table) as col:
+            with checks.collecting(table, {k: dyn[k] for k in host_ok}) as col:
                 _run_top(seg, env)
+                host[_shapes(dyn)] = tuple(col.host.items())
                 outs = [evaluate.value_of(env, v) for v in seg.outputs]
                 for o, sharding in constrain:
                     outs[o] = jax.lax.with_sharding_constraint(outs[o], sharding)
@@ -283,10 +297,14 @@ class SegmentRunner:
                     outs[o] = jnp.where(code == 0, outs[o], dyn[d])
             return outs, raws, code
 
-        return jax.jit(traced, donate_argnums=tuple(d for d, _, _ in donate))
+        fn = jax.jit(traced, donate_argnums=tuple(d for d, _, _ in donate))
+        fn.host_checks = host  # argument shapes -> the host checks of that trace
+        return fn
 
     def _call(self, dyn, concrete):
         fn = self.compiled(concrete)
+        if self.host_ok:
+            checks.check_host(_host_checks(fn, dyn), dyn)
         if self.donate:
             dyn = _unshared(dyn, self.donate)
         profile = self.owner.profile
@@ -336,8 +354,10 @@ class SegmentRunner:
                 or self.arg_index != self._all_args or len(self.variants) != 1):
             return None
         fn = next(iter(self.variants.values()))
-        donate, table = self.donate, self.table
-        exe = [_executable(fn, args), None] if _narrow(self.owner.fgraph.inputs) else None
+        donate, table, hosted = self.donate, self.table, bool(self.host_ok)
+        # [executable, its C++ entry, its host checks, its argument shapes]
+        exe = ([_executable(fn, args), None, *_exe_checks(fn, args, hosted)]
+               if _narrow(self.owner.fgraph.inputs) else None)
 
         owner = self.owner
 
@@ -347,10 +367,16 @@ class SegmentRunner:
             try:
                 if exe is None:
                     with x64(True):
+                        if hosted:
+                            checks.check_host(_host_checks(fn, args), args)
                         outs, _, code = fn(*args)
                 else:
                     run = exe[1]
                     try:
+                        if exe[2]:  # only for the shapes the checks were made for
+                            if _shapes(args) != exe[3]:
+                                raise TypeError
+                            checks.check_host(exe[2], args)
                         if run is None:  # the executable's own C++ entry is made at
                             outs, _, code = exe[0](*args)  # its first call
                             exe[1] = getattr(exe[0], "_call", None) or exe[0]
@@ -358,8 +384,10 @@ class SegmentRunner:
                             outs, _, code = run(*args)
                     except TypeError:  # other argument types, seen before anything ran
                         with x64(True):
+                            if hosted:
+                                checks.check_host(_host_checks(fn, args), args)
                             outs, _, code = fn(*args)
-                        exe[:] = _executable(fn, args), None
+                        exe[:] = _executable(fn, args), None, *_exe_checks(fn, args, hosted)
             except Replan:  # a retrace (new shapes) met a node to run on the host
                 owner._set_fast(None)
                 return owner._general(args)
@@ -383,6 +411,34 @@ class SegmentRunner:
         return [outs[k] if k is not None else evaluate.value_of(
             {id(v): a for v, a in zip(fg.inputs, args)}, v)
             for k, v in zip(self.out_index, fg.outputs)]
+
+
+def _shapes(args):
+    """The key of a trace's host checks: its arguments' shapes."""
+    return tuple(getattr(a, "shape", ()) for a in args)
+
+
+def _host_checks(fn, args):
+    """The host checks (checks.py) of `fn` traced for these arguments' shapes,
+    tracing it first if it was not (JAX keeps the trace for the call that follows).
+    Under x64."""
+    key = _shapes(args)
+    found = fn.host_checks.get(key)
+    if found is None:
+        fn.trace(*args)
+        found = fn.host_checks.get(key)
+        if found is None:
+            raise RuntimeError(f"theanine jax backend: no run-time checks recorded for "
+                               f"arguments of shapes {key}")
+    return found
+
+
+def _exe_checks(fn, args, hosted):
+    """[host checks, argument shapes] for the executable compiled for `args`."""
+    if not hosted:
+        return [(), None]
+    with x64(True):
+        return [_host_checks(fn, args), _shapes(args)]
 
 
 def _executable(fn, args):
@@ -418,6 +474,20 @@ def _run_top(seg, env):
             raise Replan(node, str(e)) from e
         for var, val in zip(node.outputs, outs):
             env[id(var)] = val
+        if _keeps_values(node):
+            checks.same_values(outs[0], ins[0])
+
+
+def _keeps_values(node):
+    """Whether output 0 of `node` holds exactly the values of its input 0 (reshaped,
+    transposed, cast to a type that holds every value): its range checks may run on
+    the host where its input's may (checks.same_values)."""
+    op = node.op
+    if isinstance(op, (Reshape, DimShuffle, Rebroadcast, SpecifyShape, CheckTargets)):
+        return True
+    return (isinstance(op, Elemwise) and isinstance(op.scalar_op, Cast)
+            and np.can_cast(node.inputs[0].type.numpy_dtype, node.outputs[0].type.numpy_dtype,
+                            "safe"))
 
 
 def _run_host(node, env):

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 from theanine.tensor.nnet.crossentropy import CheckTargets
 from theanine.tensor.nnet.softmax_ops import LogSoftmax, Softmax
 
-from .checks import require
+from .checks import require, require_range
 from .evaluate import is_concrete
 from .registry import lowerings
 
@@ -45,6 +45,12 @@ def _check_targets(node, y, n, k):
         require(y.shape[0] == n, ValueError,
                 f"{fn}: expected one target per row of the coding distribution, got "
                 f"{y.shape[0]} targets")
-    require((y >= 0) & (y < k), ValueError,
-            f"{fn}: targets must be class indices in [0, n_classes)")
+    if is_concrete(k):
+        k = int(k)
+        bound = f"[0, {k})"
+    else:
+        bound = "[0, n_classes)"
+    require_range(y, 0, k, ValueError, f"{fn}: targets must be class indices in {bound}",
+                  lambda v: ValueError(f"{fn}: targets must be class indices in {bound}, "
+                                       f"got {v}"))
     return y

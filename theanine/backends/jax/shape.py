@@ -26,7 +26,7 @@ from theanine.tensor.shape import MakeVector, Reshape, Shape, Shape_i
 from theanine.tensor.subtensor_extra import Nonzero, Split
 from theanine.tensor.unravel import RavelMultiIndex, UnravelIndex
 
-from .checks import require
+from .checks import known_range, require
 from .evaluate import ON_HOST, static_inputs
 from .registry import lowerings
 
@@ -143,7 +143,11 @@ def _arange(node, start, stop, step):
         raise ValueError("arange: step must not be 0")
     n = max(math.ceil((float(stop) - float(start)) / float(step)), 0)
     dt = node.op.dtype
-    return jnp.asarray(start, dt) + jnp.arange(n, dtype=dt) * jnp.asarray(step, dt)
+    out = jnp.asarray(start, dt) + jnp.arange(n, dtype=dt) * jnp.asarray(step, dt)
+    if n and np.dtype(dt).kind in "iu":  # its values are known: an index check of them is not
+        ends = (int(start), int(start) + (n - 1) * int(step))
+        known_range(out, min(ends), max(ends))
+    return out
 
 
 @lowerings.register(OneHot)

@@ -22,7 +22,7 @@ from theanine.tensor.subtensor import IncSubtensor, Subtensor, check_value_broad
 from theanine.tensor.subtensor_advanced import AdvancedIncSubtensor, AdvancedSubtensor
 from theanine.tensor.subtensor_index import check_int_index
 
-from .checks import require
+from .checks import require, require_range
 from .evaluate import is_concrete, static_inputs
 from .registry import lowerings
 
@@ -58,23 +58,26 @@ def _signed(a):
     return a.astype("int64") if a.dtype.kind == "u" else a
 
 
+def _index_error(n, axis):
+    def error(v):
+        return IndexError(f"index {int(v)} is out of bounds for axis {axis} with size {n}")
+
+    return error
+
+
 def _check_index(i, n, axis):
     if is_concrete(i):
         check_int_index(int(i), n, axis)
     else:
-        require((i >= -n) & (i < n), IndexError,
-                f"an index is out of bounds for axis {axis} with size {n}")
+        require_range(i, -n, n, IndexError,
+                      f"an index is out of bounds for axis {axis} with size {n}",
+                      _index_error(n, axis))
 
 
 def _check_array(a, n, axis):
-    if is_concrete(a):
-        a = np.asarray(a)
-        bad = (a < -n) | (a >= n)
-        if bad.any():
-            check_int_index(int(a[bad].reshape(-1)[0]), n, axis)
-    else:
-        require((a >= -n) & (a < n), IndexError,
-                f"an index array has an entry out of bounds for axis {axis} with size {n}")
+    require_range(a, -n, n, IndexError,
+                  f"an index array has an entry out of bounds for axis {axis} with size {n}",
+                  _index_error(n, axis))
 
 
 def index_tuple(pattern, slots, shape):
@@ -90,7 +93,8 @@ def index_tuple(pattern, slots, shape):
             out.append(slice(*parts))
             dim += 1
         elif p == "a":
-            a = _signed(next(it))
+            raw = next(it)
+            a = _signed(raw)
             if a.dtype == bool:
                 a = np.asarray(a)
                 if a.shape != tuple(shape[dim:dim + a.ndim]):
@@ -99,14 +103,14 @@ def index_tuple(pattern, slots, shape):
                 out.extend(np.nonzero(a))
                 dim += a.ndim
             else:
-                _check_array(a, shape[dim], dim)
+                _check_array(raw, shape[dim], dim)  # raw: the argument's own values
                 out.append(a)
                 dim += 1
         else:
             i = next(it) if p == "s" else p
+            _check_index(i, shape[dim], dim)
             if not is_concrete(i):
                 i = _signed(i)
-            _check_index(i, shape[dim], dim)
             out.append(i)
             dim += 1
     return tuple(out)
