@@ -30,7 +30,10 @@ converted with ``_own`` (a fresh NumPy array the caller owns, which the fast pat
 accepts as is; ``_host``, a host view, for Out(borrow=True)), the callable may
 replace itself by a quicker entry point (``on_fast``: ``_fn`` is rebound), and
 a failing call lets the backend ``_restore`` any shared value whose memory it
-consumed (donated) before the error was known.
+consumed (donated) before the error was known. A backend with a ``retry(exc, args)``
+is asked first to make a call its current entry refused (the jax backend's entry
+may be an XLA executable, which refuses arguments of other shapes with a TypeError
+before anything runs); ``retry`` re-raises what it cannot make.
 
 Invariants:
 - Nothing is written (shared containers, In defaults) before every output
@@ -86,11 +89,17 @@ def make_caller(f):
         olds.append(f"s{j}")
     everything = _tuple(args + olds)
     lines += ["    try:", f"        _r = _fn{everything}", "    except Exception as _e:"]
+    pad = "        "
+    if hasattr(f.fn, "retry"):  # the entry may refuse a call that the backend then makes
+        env["_retry"] = f.fn.retry
+        lines += [f"{pad}try:", f"{pad}    _r = _retry(_e, {everything})",
+                  f"{pad}except Exception as _e:"]
+        pad += "    "
     if dev is not None:  # restore what the call consumed; explain with host values
         conts = _tuple([f"_c{j}" for j in range(len(f.containers))])
-        lines.append(f"        _restore(_e, {conts}, {n_in})")
+        lines.append(f"{pad}_restore(_e, {conts}, {n_in})")
         everything = _tuple(args + [f"_c{j}.value" for j in range(len(f.containers))])
-    lines.append(f"        raise _explain(_e, {everything})")
+    lines.append(f"{pad}raise _explain(_e, {everything})")
     pool = args + olds
     use_set = len(pool) + len(f.results) > _INLINE_LIMIT
     if use_set:  # one list of the values so far, grown in place: linear in results

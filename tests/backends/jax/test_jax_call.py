@@ -127,3 +127,45 @@ def test_loading_the_backend_imports_its_lowerings():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        env=env, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]
+
+
+def test_entry_becomes_the_executable_and_retries_new_shapes():
+    # nothing to do around the executable (no donation, no check): after the first
+    # calls the caller calls XLA's own entry; other shapes come back through retry
+    x, y = T.fvector("x"), T.fvector("y")
+    p, f = both([x, y], [T.tanh(x * y) + x])
+    a, b = (np.linspace(-1, 1, n, dtype="float32") for n in (5, 8))
+    for _ in range(3):
+        same(f(a, a), p(a, a))
+    entry = f._call.__globals__["_fn"]
+    assert f.fn._raw and entry is f.fn._fast and not hasattr(entry, "__code__")
+    for v in (b, a, b):  # each new shape: retried, then a new executable entry
+        same(f(v, v), p(v, v))
+        # the backend's own entry too (device arrays out)
+        np.testing.assert_allclose(np.asarray(f.fn(v, v)[0]), p(v, v)[0], rtol=1e-6)
+    same(f(b, b), p(b, b))
+    assert f.fn._raw
+    with pytest.raises(ValueError):  # a real error still comes out, explained
+        f(a, b)
+    same(f(a, a), p(a, a))
+
+
+def test_donated_update_through_the_executable_entry():
+    x = T.fvector("x")
+    w = theano.shared(np.ones(4, "float32"), name="w")
+    f = theano.function([x], (w * x).sum(), updates=[(w, w - 0.5 * x * w)], mode="JAX")
+    xv = np.linspace(-1, 1, 4, dtype="float32")
+    want = np.ones(4, "float32")
+    for _ in range(4):
+        np.testing.assert_allclose(f(xv), (want * xv).sum(), rtol=1e-6)
+        want = want - 0.5 * xv * want
+        np.testing.assert_allclose(w.get_value(), want, rtol=1e-6)
+    assert f.fn._raw  # one shared value: it cannot be another argument
+    w.set_value(np.ones(6, "float32"))  # new shapes: retried
+    xv = np.linspace(-1, 1, 6, dtype="float32")
+    np.testing.assert_allclose(f(xv), xv.sum(), rtol=1e-6)
+    np.testing.assert_allclose(w.get_value(), 1 - 0.5 * xv, rtol=1e-6)
+    before = w.get_value()
+    with pytest.raises(ValueError):  # shapes that do not broadcast: nothing written
+        f(np.ones(4, "float32"))
+    np.testing.assert_array_equal(w.get_value(), before)

@@ -122,15 +122,29 @@ class JaxFunction:
         self._listeners.append(listener)
         listener(self._fast or self)
 
-    def _set_fast(self, fast):
-        self._fast = fast
+    def _set_fast(self, fast, raw=False):
+        self._fast, self._raw = fast, raw
         for listener in self._listeners:
             listener(fast or self)
 
     def __call__(self, *args):
         fast = self._fast
         if fast is not None:
-            return fast(*args)
+            try:
+                return fast(*args)
+            except TypeError as e:
+                return self.retry(e, args)
+        return self._general(args)
+
+    def retry(self, exc, args):
+        """The results of a call whose entry raised `exc`. An executable's own entry
+        (SegmentRunner.fast) refuses arguments of other shapes with a TypeError before
+        anything runs: that call goes the general way (compiling for the new shapes),
+        which makes a new entry. Anything else is raised."""
+        if not (self._raw and (isinstance(exc, TypeError)
+                               or len(set(map(id, args))) < len(args))):
+            raise exc  # (an array given twice, one donated: XLA refused it, nothing ran)
+        self._set_fast(None)
         return self._general(args)
 
     def _general(self, args):
@@ -295,7 +309,9 @@ class SegmentRunner:
             if code is not None:
                 for d, _, o in donate:
                     outs[o] = jnp.where(code == 0, outs[o], dyn[d])
-            return outs, raws, code
+            # one flat tuple (split by _parts): a call without raw values or checks
+            # returns the outputs alone, which the caller can index directly
+            return (*outs, *raws) + (() if code is None else (code,))
 
         fn = jax.jit(traced, donate_argnums=tuple(d for d, _, _ in donate))
         fn.host_checks = host  # argument shapes -> the host checks of that trace
@@ -310,12 +326,13 @@ class SegmentRunner:
         profile = self.owner.profile
         if profile is not None:
             t0 = time.perf_counter()
-            outs, raws, code = jax.block_until_ready(fn(*dyn))
+            res = jax.block_until_ready(fn(*dyn))
             profile.record_extra(self.label(), time.perf_counter() - t0)
             for node in self.seg.own:  # XLA fuses the nodes: calls counted, no time each
                 profile.record(node, 0.0)
         else:
-            outs, raws, code = fn(*dyn)
+            res = fn(*dyn)
+        outs, raws, code = self._parts(res)
         if code is not None:
             err = self.table.error(code)
             if err is not None:
@@ -337,6 +354,11 @@ class SegmentRunner:
             if id(v) in fetched:
                 env[id(v)] = _host_value(env[id(v)])
 
+    def _parts(self, res):
+        """(outputs, raw values, error code or None) of a flat result."""
+        n, r = len(self.seg.outputs), len(self.seg.deferred)
+        return res[:n], res[n:n + r], res[n + r] if len(res) > n + r else None
+
     def fast(self, args):
         """The calls after the first of a one-segment function taking its arguments
         and giving its outputs in graph order, without a profile, or None: straight
@@ -349,7 +371,13 @@ class SegmentRunner:
         is compiled (under x64), so it computes exactly what the jitted function
         does. Arguments of other shapes fail its type check before anything runs
         (nothing donated): that call goes through the jitted function under x64
-        (compiling the new shapes) and the executable follows the new shapes."""
+        (compiling the new shapes) and the executable follows the new shapes.
+
+        Where nothing is left to do around the executable (no check in the program
+        or on the host, its results the outputs, no donated value that could also be
+        another argument), the executable's own C++ entry becomes the function's
+        entry after its first call (one Python frame less); its TypeError on other
+        shapes comes back through ``JaxFunction.retry``."""
         if (self.owner.profile is not None or not self._direct
                 or self.arg_index != self._all_args or len(self.variants) != 1):
             return None
@@ -359,7 +387,12 @@ class SegmentRunner:
         exe = ([_executable(fn, args), None, *_exe_checks(fn, args, hosted)]
                if _narrow(self.owner.fgraph.inputs) else None)
 
-        owner = self.owner
+        owner, n_out = self.owner, len(self.seg.outputs)
+        parts = self._parts
+        # a donated value can be given twice (the same array in two shared variables)
+        # only where the function reads two shared values (inputs are NumPy arrays):
+        # otherwise nothing needs _unshared
+        alone = not donate or len(args) - owner.n_in == 1
 
         def call(*args):
             if donate:
@@ -369,7 +402,7 @@ class SegmentRunner:
                     with x64(True):
                         if hosted:
                             checks.check_host(_host_checks(fn, args), args)
-                        outs, _, code = fn(*args)
+                        res = fn(*args)
                 else:
                     run = exe[1]
                     try:
@@ -378,19 +411,24 @@ class SegmentRunner:
                                 raise TypeError
                             checks.check_host(exe[2], args)
                         if run is None:  # the executable's own C++ entry is made at
-                            outs, _, code = exe[0](*args)  # its first call
-                            exe[1] = getattr(exe[0], "_call", None) or exe[0]
+                            res = exe[0](*args)  # its first call
+                            run = exe[1] = getattr(exe[0], "_call", None) or exe[0]
+                            if alone and not exe[2] and len(res) == n_out:
+                                owner._set_fast(run, raw=True)  # nothing to do around it
                         else:
-                            outs, _, code = run(*args)
+                            res = run(*args)
                     except TypeError:  # other argument types, seen before anything ran
                         with x64(True):
                             if hosted:
                                 checks.check_host(_host_checks(fn, args), args)
-                            outs, _, code = fn(*args)
+                            res = fn(*args)
                         exe[:] = _executable(fn, args), None, *_exe_checks(fn, args, hosted)
             except Replan:  # a retrace (new shapes) met a node to run on the host
                 owner._set_fast(None)
                 return owner._general(args)
+            if len(res) == n_out:
+                return res
+            outs, _, code = parts(res)
             if code is not None:
                 err = table.error(code)
                 if err is not None:
@@ -415,7 +453,10 @@ class SegmentRunner:
 
 def _shapes(args):
     """The key of a trace's host checks: its arguments' shapes."""
-    return tuple(getattr(a, "shape", ()) for a in args)
+    try:
+        return tuple([a.shape for a in args])
+    except AttributeError:  # a Python number
+        return tuple(getattr(a, "shape", ()) for a in args)
 
 
 def _host_checks(fn, args):
