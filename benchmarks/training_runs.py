@@ -13,8 +13,10 @@ that runs was compiled code ("full_speed"). One script per system and model:
   streams of 64 characters, Adam, gradient clipping, state carried between
   batches), on its bundled text.
 
-theanine runs its default mode (FAST_RUN: NumPy first, kernels compiled in the
-background); JAX runs ``jax.jit`` of the whole step. One BLAS / XLA thread.
+theanine runs its default mode (FAST_RUN: kernels compiled in the background; until
+then a function whose kernels take long to compile runs on JAX when it is installed,
+compile/interim.py, else on NumPy; THEANINE_FLAGS=numba_interim=numpy for the latter);
+JAX runs ``jax.jit`` of the whole step. One BLAS / XLA thread.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ def cold(tmp_path, monkeypatch):
     monkeypatch.setenv("THEANINE_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(interim, "INTERIM_SECONDS", 0.0)
     store.forget_loaded()
-    with linker.policy("auto"):
+    with linker.policy("auto"), theano.config.change_flags(numba_interim="jax"):
         yield tmp_path
     background.wait(120)
     store.forget_loaded()
@@ -167,6 +167,7 @@ SCRIPT = textwrap.dedent("""
 def test_kernels_of_a_short_script_are_compiled_after_it_exits(tmp_path):
     env = dict(os.environ, PYTHONPATH=ROOT, THEANINE_CACHE_DIR=str(tmp_path))
     env.pop("THEANINE_NUMBA_COMPILE", None)
+    env.pop("THEANINE_FLAGS", None)
     run = [sys.executable, "-c", SCRIPT, "1.5"]
     out = subprocess.run(run, env=env, capture_output=True, text=True, timeout=300)
     assert out.stdout.split() == ["Interim", "True"], out.stderr
