@@ -15,8 +15,8 @@ import pytest
 import theanine as theano
 import theanine.tensor as T
 from tests.backends.conftest import HAVE_JAX, HAVE_NUMBA
+from tests.backends.test_numba_tiers import counting_loop
 from theanine.compile import interim
-from theanine.compile.ops import as_op
 from theanine.tensor.shared_randomstreams import RandomStreams
 
 pytestmark = [pytest.mark.skipif(not (HAVE_NUMBA and HAVE_JAX),
@@ -110,16 +110,7 @@ def test_a_failing_call_raises_numbas_error_and_changes_nothing(cold):
 
 
 def test_not_used_for_user_python_random_streams_or_when_switched_off(cold):
-    calls = []
-
-    @as_op(itypes=[T.dvector], otypes=[T.dvector])
-    def halve(v):
-        calls.append(1)
-        return v * 0.5
-
-    x = T.matrix("x")
-    h, _ = theano.scan(lambda row, h: halve(h) + T.tanh(row), sequences=x,
-                       outputs_info=T.zeros(3))
+    x, h, calls = counting_loop()  # a scan calling an as_op at each step
     f = theano.function([x], h[-1])
     xv = np.ones((4, 3))
     f(xv)

@@ -39,6 +39,7 @@ from __future__ import annotations
 import atexit
 import importlib.util
 import time
+import warnings
 import weakref
 
 import numpy as np
@@ -101,7 +102,9 @@ class Interim:
     def _on_jax(self, *args):
         t0 = time.perf_counter()
         try:
-            outs = self.jax_fn(*args)
+            with warnings.catch_warnings():  # the jax backend's notes (a node planned
+                warnings.simplefilter("ignore")  # on the host) are not this user's
+                outs = self.jax_fn(*args)
         except Exception:  # noqa: BLE001 - numba runs it and gives its own error
             return self._to_numba(args)
         outs = tuple(o if isinstance(o, np.ndarray) else np.array(o) for o in outs)
