@@ -41,7 +41,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -119,29 +118,10 @@ def _run(src, args, root, cache_dir, timeout=3600, flags=""):
     except subprocess.TimeoutExpired:
         return {"error": f"timeout after {timeout} s"}
     finally:  # compiles left to detached workers (numba_interim) finish before the next run
-        _wait_detached(cache_dir)
+        tr.wait_detached(cache_dir)
     if r.returncode:
         return {"error": f"exit {r.returncode}: {r.stderr.strip().splitlines()[-1:]}"}
     return json.loads(r.stdout.strip().splitlines()[-1])
-
-
-def _wait_detached(cache_dir, timeout=300):
-    """Wait until no process works for `cache_dir` (detached compile workers)."""
-    tag = f"THEANINE_CACHE_DIR={cache_dir}".encode()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        busy = False
-        for pid in os.listdir("/proc") if os.path.isdir("/proc") else ():
-            try:
-                with open(f"/proc/{pid}/environ", "rb") as fh:
-                    busy = tag in fh.read().split(b"\0")
-            except (OSError, ValueError):
-                continue
-            if busy:
-                break
-        if not busy:
-            return
-        time.sleep(0.5)
 
 
 def _table(title, header, rows):

@@ -21,7 +21,9 @@ JAX runs ``jax.jit`` of the whole step. One BLAS / XLA thread.
 
 from __future__ import annotations
 
+import os
 import textwrap
+import time
 
 from benchmarks import lstm_lm
 
@@ -226,3 +228,22 @@ TITLES = {
     "rnn256": "RNN H=256 (case 3 model), SGD",
     "char_lstm": "char-LSTM demo (examples/char_lm.py), Adam",
 }
+
+
+def wait_detached(cache_dir, timeout=300):
+    """Wait until no process works for `cache_dir` (detached compile workers)."""
+    tag = f"THEANINE_CACHE_DIR={cache_dir}".encode()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        busy = False
+        for pid in os.listdir("/proc") if os.path.isdir("/proc") else ():
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as fh:
+                    busy = tag in fh.read().split(b"\0")
+            except (OSError, ValueError):
+                continue
+            if busy:
+                break
+        if not busy:
+            return
+        time.sleep(0.5)
