@@ -24,7 +24,9 @@ output, ``make_caller`` writes (the fast path of every check inline)::
 
 A backend that keeps values on a device gives its callable a ``device_io``
 (backends/jax/device.py): shared values are then read with ``_rd(_c0)`` (moved
-to the device once, then kept there), updates are written with ``_wr`` without
+to the device once, then kept there; where the protocol is ``inline``, a value
+already there is read as ``_c0.raw`` and a device array update stored directly),
+updates are written with ``_wr`` without
 a copy (device arrays are immutable), outputs that are not NumPy arrays are
 converted with ``_own`` (a fresh NumPy array the caller owns, which the fast path
 accepts as is; ``_host``, a host view, for Out(borrow=True)), the callable may
@@ -76,16 +78,23 @@ def make_caller(f):
     if not f.trust_input:
         for k, i in enumerate(f.ins):
             lines += _input_check(k, i.variable.type, env)
-    olds = []
+    olds, inline = [], False
     if dev is not None:
         env.update(_rd=dev.read, _wr=dev.write, _host=dev.to_host, _own=dev.owned,
                    _restore=dev.restore)
+        inline = getattr(dev, "inline", False)
+        if inline:
+            env.update(_darr=dev.array_class, _toh=dev.to_host_array)
         if hasattr(f.fn, "on_fast"):  # the backend's current entry point (see there)
             f.fn.on_fast(lambda entry: env.__setitem__("_fn", entry))
     for j, c in enumerate(f.containers):
         env[f"_c{j}"] = c
-        lines.append(f"    s{j} = _rd(_c{j}, {j})" if dev is not None
-                     else f"    s{j} = _c{j}.value")
+        if dev is None:
+            lines.append(f"    s{j} = _c{j}.value")
+        elif inline:  # the device value as it is, else the backend moves it there
+            lines.append(f"    s{j} = _c{j}.raw if _c{j}.on_device else _rd(_c{j}, {j})")
+        else:
+            lines.append(f"    s{j} = _rd(_c{j}, {j})")
         olds.append(f"s{j}")
     everything = _tuple(args + olds)
     lines += ["    try:", f"        _r = _fn{everything}", "    except Exception as _e:"]
@@ -115,7 +124,12 @@ def make_caller(f):
         env[f"_t{idx}"] = spec.dtype
         if dev is not None and spec.kind == "update":
             lines.append(f"    {x} = _r[{spec.position}]")
-            writes.append(f"    _wr(_c{spec.slot}, {x})")
+            if inline and isinstance(spec.type, TensorType):  # a device array: stored
+                writes += [f"    if {x}.__class__ is _darr and {x} is not s{spec.slot}:",
+                           f"        _c{spec.slot}.store_device({x}, _toh)", "    else:",
+                           f"        _wr(_c{spec.slot}, {x})"]
+            else:
+                writes.append(f"    _wr(_c{spec.slot}, {x})")
             continue
         if dev is not None:  # a borrowed output may stay a view of device storage
             if spec.borrow:

@@ -161,6 +161,9 @@ def test_donated_update_through_the_executable_entry():
         want = want - 0.5 * xv * want
         np.testing.assert_allclose(w.get_value(), want, rtol=1e-6)
     assert f.fn._raw  # one shared value: it cannot be another argument
+    # the caller reads the device value and stores the new one itself
+    assert "s0 = _c0.raw if _c0.on_device" in f._call.source
+    assert "_c0.store_device(u0, _toh)" in f._call.source
     w.set_value(np.ones(6, "float32"))  # new shapes: retried
     xv = np.linspace(-1, 1, 6, dtype="float32")
     np.testing.assert_allclose(f(xv), xv.sum(), rtol=1e-6)

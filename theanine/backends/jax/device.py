@@ -19,6 +19,7 @@ SegmentRunner.fast), whose types were fixed under x64 when it was compiled.
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 
@@ -89,11 +90,29 @@ def _array_to_host(v):
     return np.asarray(v)
 
 
+@functools.cache
+def _array_class():
+    return type(jax.numpy.zeros((), "float32"))
+
+
 class DeviceIO:
-    """The protocol between a compiled Function's containers and this backend."""
+    """The protocol between a compiled Function's containers and this backend.
+
+    ``inline``: the generated caller (compile/calling.py) may do the common case of
+    ``read`` and ``write`` itself: a value on the device is read as
+    ``container.raw``, and an update that is a device array (``array_class``) of a
+    tensor is stored with ``container.store_device(value, to_host_array)``."""
+
+    inline = True
+    to_host_array = staticmethod(_array_to_host)
 
     def __init__(self, device=None):
         self.device = device
+
+    @property
+    def array_class(self):
+        """The class of the arrays a jitted function returns."""
+        return _array_class()
 
     def put(self, value):
         with x64(True):

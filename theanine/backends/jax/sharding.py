@@ -155,6 +155,8 @@ class ShardedIO(DeviceIO):
 
     shared: {slot: NamedSharding} of the shared inputs (replicated by default)."""
 
+    inline = False  # read places values on the mesh
+
     def __init__(self, mesh, shared, names):
         super().__init__(None)
         self.mesh = mesh
