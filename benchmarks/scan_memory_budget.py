@@ -12,10 +12,12 @@ allocator then reuses memory it kept), and the median time of the later calls.
 Target (issue 15): a budget whose peak is <= 10 % of the unbudgeted peak, at <= 1.6x
 its time. One state of the loop is B*H*4 = 32 KiB; the unbudgeted gradient keeps T
 of them (plus, as any run, the input projections x_t W the rewrites compute at once).
-Budgets below 2 sqrt(T) states (6.4 MB at T = 10,000) take binomial schedules of more
-repetitions: the table gives, from scan/revolve.py, the states the budget allows, the
-repetitions r, and the forward runs of each step in all (the forward loop, the
-schedule's advances and its leaves: 1 + (advanced + n) / n).
+The table gives the schedule the gradient chose at run time (scan/revolve.py): the
+states the budget allows, the bytes a leaf keeps a step in states (its trace and the
+per-step values of its gradient, scan/leaf_bytes.py), the repetitions r, and the
+forward runs of each step in all (the forward loop, the schedule's advances and its
+leaves: 2 + advanced / n); the peak against the budget; wall and CPU time (the
+machine may be shared: CPU time is the steadier figure).
 """
 
 from __future__ import annotations
@@ -41,6 +43,12 @@ SCRIPT = textwrap.dedent("""
     sys.path.insert(0, os.environ["ROOT"])
     import numpy as np
     import theanine as theano, theanine.tensor as T
+    from theanine.scan import revolve
+    plans, schedule = [], revolve.reverse
+    def recorded(n, s, state, advance, leaf, cost=revolve.EQUAL):
+        plans.append((n, s, cost))  # the schedule the gradient chose at run time
+        return schedule(n, s, state, advance, leaf, cost)
+    revolve.reverse = recorded
     budget, TT, calls = os.environ["BUDGET"], int(os.environ["TT"]), int(os.environ["CALLS"])
     B, D, H = 32, 64, 256
     X = T.ftensor3("X")
@@ -71,10 +79,12 @@ SCRIPT = textwrap.dedent("""
         return res, (peak[0] - base) / 2 ** 20
     out, first = measured()   # the first call: every buffer is new to the process
     _, again = measured()     # a later call: the allocator reuses what it kept
-    times = []
+    times, cpu = [], []
     for _ in range(calls):
-        t = time.perf_counter(); f(*args); times.append(time.perf_counter() - t)
+        t, c = time.perf_counter(), time.process_time(); f(*args)
+        times.append(time.perf_counter() - t); cpu.append(time.process_time() - c)
     print(json.dumps({"peak_mib": first, "again_mib": again, "seconds": float(np.median(times)),
+                      "cpu": float(np.median(cpu)), "plan": plans[-1] if plans else None,
                       "grads": [float(np.abs(g).sum()) for g in out]}))
 """)
 
@@ -99,9 +109,11 @@ def main():
     calls = args.calls or calls
     print(f"\n### vanilla RNN forward + BPTT, B=32, D=64, H=256, T={steps}, float32, by "
           "memory budget\n")
-    print("| budget | states | r | forward runs a step | peak above baseline, 1st call (MiB) "
-          "| vs none | later call (MiB) | time (s) | vs none |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+    print(f"load average before: {os.getloadavg()}")
+    print("| budget | states | leaf step (states) | r | forward runs a step "
+          "| peak above baseline, 1st call (MiB) | vs budget | vs none | later call (MiB) "
+          "| time (s) | vs none | CPU time (s) | vs none |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
     base = None
     for budget in args.budgets.split(","):
         r = run(budget, steps, calls)
@@ -109,18 +121,19 @@ def main():
             base = r
         for a, b in zip(r["grads"], base["grads"]):
             assert abs(a - b) <= 1e-4 * max(abs(b), 1), (budget, r["grads"], base["grads"])
-        states = memory_size(budget) // (32 * 256 * 4)
-        if states:
-            free = max(states - 1, revolve.MIN_STATES)
-            advanced = revolve.counts(steps, free)[0]
-            sched = [str(states), str(revolve.repetitions(steps, free)),
-                     f"{2 + advanced / steps:.2f}"]
+        if r["plan"]:
+            n, free, cost = r["plan"]
+            advanced = revolve.counts(n, free, cost)[0]
+            sched = [str(free + 1), f"{cost[1] / cost[0]:.2f}",
+                     str(revolve.repetitions(n, free, cost)), f"{2 + advanced / n:.2f}"]
+            vs_budget = f"{r['peak_mib'] * 2 ** 20 / memory_size(budget):.2f}x"
         else:
-            sched = [str(steps), "-", "1.00"]
+            sched, vs_budget = [str(steps), "-", "-", "1.00"], "-"
         row = [budget if budget != "0" else "none"] + sched + [
-            f"{r['peak_mib']:.1f}", f"{r['peak_mib'] / base['peak_mib']:.1%}",
+            f"{r['peak_mib']:.1f}", vs_budget, f"{r['peak_mib'] / base['peak_mib']:.1%}",
             f"{r['again_mib']:.1f}", f"{r['seconds']:.3f}",
-            f"{r['seconds'] / base['seconds']:.2f}x"]
+            f"{r['seconds'] / base['seconds']:.2f}x", f"{r['cpu']:.3f}",
+            f"{r['cpu'] / base['cpu']:.2f}x"]
         print("| " + " | ".join(row) + " |", flush=True)
 
 
