@@ -120,18 +120,19 @@ def test_capacity_with_costs_is_the_recursion(cost):
                                  (10_000, 122), (5000, 200)])
 def test_leaves_within_the_bytes_with_costs(n, s, cost):
     """With a leaf step costing cost[1] bytes and a checkpoint cost[0], the
-    checkpoints held plus a leaf's steps stay within (s + 1) checkpoints' bytes
-    (a leaf of one step where even one does not fit)."""
+    checkpoints held plus a leaf's steps stay within (s + 1) checkpoints' bytes,
+    plus what a leaf of one step takes beyond one state where even one does not
+    fit."""
     c, step = cost
     leaves, _ = _walk(n, s, cost)
     end = n
     for a, b, held in leaves:
         assert b == end and a < b
         end = a
-        assert held * c + (b - a) * step <= max((s + 1) * c, held * c + step)
+        assert held * c + (b - a) * step <= (s + 1) * c + max(step - c, 0)
     assert end == 0
     advanced, leaf_steps, most = revolve.counts(n, s, cost)
-    assert leaf_steps == n and most <= max((s + 1) * c, s * c + step)
+    assert leaf_steps == n and most <= (s + 1) * c + max(step - c, 0)
     assert advanced <= revolve.repetitions(n, s, cost) * n
 
 
