@@ -4,6 +4,7 @@ and the compile of a loop with a large body, each run in a fresh process.
     python benchmarks/speed_compare.py --baseline /work/main [--steps 1000]
         [--models lstm_lm,rnn256,char_lstm] [--blocks 40] [--this-only-blocks 300]
         [--skip-training] [--skip-body] [--mixed] [--inproc]
+        [--baseline-flags numba_interim=numpy] [--flags ...]
 
 For each model of training_runs.py: a cold run (empty cache) and a warm run (the
 cache the cold run left) of the baseline checkout and of this one, alternately,
@@ -11,7 +12,10 @@ each with its own PYTHONPATH and cache directory, then JAX once. "full speed at"
 when every kernel that runs is compiled (this checkout's ``full_speed()``, the
 baseline's ``ready()`` if it has no such method: every kernel compiled); "steady
 from": the same judged from the step times alone (training_runs.STEADY), so both
-checkouts are measured alike.
+checkouts are measured alike. `--baseline . --baseline-flags numba_interim=numpy`
+compares this checkout with itself without the JAX interim tier (compile/interim.py:
+a cold function then runs on JAX, and "full speed at" is its first JAX result);
+each run waits for the detached compile workers it left before the next starts.
 
 Big body: a scan whose step applies `blocks` times ``h = sigmoid(tanh(dot(h, W) +
 a * c * k) * 1.01 - a) + x`` (7 graph nodes a block as the user writes it; 40
@@ -104,14 +108,17 @@ BIG_BODY = textwrap.dedent("""
 """)
 
 
-def _run(src, args, root, cache_dir, timeout=3600):
-    env = dict(os.environ, PYTHONPATH=root, ROOT=root, THEANINE_CACHE_DIR=cache_dir)
+def _run(src, args, root, cache_dir, timeout=3600, flags=""):
+    env = dict(os.environ, PYTHONPATH=root, ROOT=root, THEANINE_CACHE_DIR=cache_dir,
+               THEANINE_FLAGS=flags)
     env.pop("THEANINE_NUMBA_COMPILE", None)
     try:
         r = subprocess.run([sys.executable, "-c", src, *map(str, args)], capture_output=True,
                            text=True, env=env, cwd=root, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"error": f"timeout after {timeout} s"}
+    finally:  # compiles left to detached workers (numba_interim) finish before the next run
+        tr.wait_detached(cache_dir)
     if r.returncode:
         return {"error": f"exit {r.returncode}: {r.stderr.strip().splitlines()[-1:]}"}
     return json.loads(r.stdout.strip().splitlines()[-1])
@@ -130,7 +137,8 @@ def _fmt(x, spec):
     return "-" if x is None else format(x, spec)
 
 
-def training(roots, models, steps, jax=True):
+def training(roots, models, steps, jax=True, flags=None):
+    flags = flags or {}
     have_jax = jax and peers.installed("jax")
     for name in models:
         theanine_src, jax_src = tr.SCRIPTS[name]
@@ -140,7 +148,8 @@ def training(roots, models, steps, jax=True):
             for state in ("cold", "warm"):
                 for label, root in roots:
                     runs.append((f"{label}, {state} cache",
-                                 _run(theanine_src, [steps], root, caches[label])))
+                                 _run(theanine_src, [steps], root, caches[label],
+                                      flags=flags.get(label, ""))))
         if have_jax:
             runs.append(("JAX (jit)", _run(jax_src, [steps], ROOT, "/nonexistent")))
         jax = runs[-1][1].get("marks") if have_jax else None
@@ -199,6 +208,10 @@ def main():
     ap.add_argument("--mixed", action="store_true",
                     help="each block's nonlinearities drawn at random: no two parts alike")
     ap.add_argument("--no-jax", action="store_true")
+    ap.add_argument("--baseline-flags", default="",
+                    help="THEANINE_FLAGS of the baseline's runs (e.g. numba_interim=numpy "
+                         "with --baseline . : this checkout without the JAX interim tier)")
+    ap.add_argument("--flags", default="", help="THEANINE_FLAGS of this checkout's runs")
     ap.add_argument("--inproc", action="store_true",
                     help="big body: compile in-process however long it takes (no 'sync' bound)")
     a = ap.parse_args()
@@ -208,7 +221,8 @@ def main():
         big_body(roots, [int(b) for b in a.blocks.split(",") if b],
                  [int(b) for b in a.this_only_blocks.split(",") if b], a.mixed, a.inproc)
     if not a.skip_training:
-        training(roots, [m for m in a.models.split(",") if m], a.steps, jax=not a.no_jax)
+        training(roots, [m for m in a.models.split(",") if m], a.steps, jax=not a.no_jax,
+                 flags={"baseline": a.baseline_flags, "this": a.flags})
 
 
 if __name__ == "__main__":

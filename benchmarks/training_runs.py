@@ -13,13 +13,17 @@ that runs was compiled code ("full_speed"). One script per system and model:
   streams of 64 characters, Adam, gradient clipping, state carried between
   batches), on its bundled text.
 
-theanine runs its default mode (FAST_RUN: NumPy first, kernels compiled in the
-background); JAX runs ``jax.jit`` of the whole step. One BLAS / XLA thread.
+theanine runs its default mode (FAST_RUN: kernels compiled in the background; until
+then a function whose kernels take long to compile runs on JAX when it is installed,
+compile/interim.py, else on NumPy; THEANINE_FLAGS=numba_interim=numpy for the latter);
+JAX runs ``jax.jit`` of the whole step. One BLAS / XLA thread.
 """
 
 from __future__ import annotations
 
+import os
 import textwrap
+import time
 
 from benchmarks import lstm_lm
 
@@ -224,3 +228,22 @@ TITLES = {
     "rnn256": "RNN H=256 (case 3 model), SGD",
     "char_lstm": "char-LSTM demo (examples/char_lm.py), Adam",
 }
+
+
+def wait_detached(cache_dir, timeout=300):
+    """Wait until no process works for `cache_dir` (detached compile workers)."""
+    tag = f"THEANINE_CACHE_DIR={cache_dir}".encode()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        busy = False
+        for pid in os.listdir("/proc") if os.path.isdir("/proc") else ():
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as fh:
+                    busy = tag in fh.read().split(b"\0")
+            except (OSError, ValueError):
+                continue
+            if busy:
+                break
+        if not busy:
+            return
+        time.sleep(0.5)

@@ -1,5 +1,8 @@
-"""Test configuration: every op's outputs are checked against their types; the jax runs
-of the tests listed in tests/backends/jax/known_failures.py (SLOW) are marked slow."""
+"""Test configuration: every op's outputs are checked against their types; a numba
+function runs on numba (NumPy, then its kernels), never on JAX while its kernels
+compile (numba_interim=numpy: the numba tests test numba; tests/backends/
+test_numba_interim.py tests the JAX interim tier); the jax runs of the tests listed
+in tests/backends/jax/known_failures.py (SLOW) are marked slow."""
 
 import numpy as np
 import pytest
@@ -18,7 +21,7 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(autouse=True)
 def _checked_types():
-    with config.change_flags(check_types=True):
+    with config.change_flags(check_types=True, numba_interim="numpy"):
         yield
 
 

@@ -110,6 +110,10 @@ _FLAGS = {
                            "limit); above it the gradient stores checkpoints and recomputes "
                            "steps on a binomial (revolve) schedule (units: 256MB, 1GiB; "
                            "docs/scan_memory_budget.md)"),
+    "numba_interim": ("jax", _choice("jax", "numpy"),
+                      "what runs a numba function while its kernels compile, when that "
+                      "is expected to take long: jax (if installed; else numpy) or numpy "
+                      "(docs/numba.md)"),
     "scan.parallel_linear": (True, _bool,
                              "loop carries updated as A*h + B (cumsum, cumprod, running "
                              "max/min, dot(h, M) + B) run as parallel prefix scans "

@@ -24,7 +24,7 @@ from theanine.graph.serialize import dump_graph, load_graph
 from theanine.tensor.python_ops import FromFunctionOp, Print
 from theanine.tensor.type import TensorType
 
-from . import calling
+from . import calling, interim
 from .io import In
 from .mode import MonitorMode
 from .profiling import ProfileStats
@@ -382,9 +382,12 @@ def link(fgraph, mode, profile, updates=(), shard=None):
         extra["shard"] = shard
     if isinstance(mode, MonitorMode):
         extra["monitor"] = (mode.pre_func, mode.post_func)
-    return backends.link(mode.backend, fgraph,
-                         check_types=config.check_types or mode.check_types,
-                         allow_gc=config.allow_gc, profile=profile, **extra)
+    fn = backends.link(mode.backend, fgraph,
+                       check_types=config.check_types or mode.check_types,
+                       allow_gc=config.allow_gc, profile=profile, **extra)
+    if mode.backend == "numba":  # a cold function's first calls may run on JAX
+        fn = interim.wrap(fn, fgraph, dict(extra, profile=profile))
+    return fn
 
 
 def _unpickle_function(state, ins_spec, containers, n_out, borrows, single, output_keys,

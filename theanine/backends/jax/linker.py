@@ -33,8 +33,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from theanine.backends.py.linker import py_funcify
+from theanine.graph.inner_graph import InnerGraphOp
 from theanine.graph.sharedvalue import SharedVariable
+from theanine.graph.traversal import toposort
 from theanine.scan.op import graph_key
+from theanine.tensor.python_ops import FromFunctionOp, Print
 from theanine.tensor.type import TensorType
 
 from . import callback, checks, evaluate
@@ -67,17 +70,36 @@ class Replan(Exception):
 
 
 def link(fgraph, check_types=False, allow_gc=True, profile=None, updates=(), shard=None,
-         **_):
+         device=None, **_):
     """fn(*inputs, *shared values) -> outputs + updates (device arrays); see module doc.
     With `profile` (a ProfileStats), each jitted segment's calls are timed (waiting for
     the device) and recorded as a labelled part naming its ops; XLA runs the ops
     fused, so nodes have their calls counted but no time of their own. `shard`:
-    {explicit input position: normalised sharding spec} (sharding.py)."""
-    return JaxFunction(fgraph, updates, profile, shard)
+    {explicit input position: normalised sharding spec} (sharding.py). `device`:
+    'cpu' runs on the CPU whatever config.device and JAX's default say."""
+    return JaxFunction(fgraph, updates, profile, shard, device)
+
+
+def runs_alike(fgraph):
+    """None if `fgraph` computes here what it computes on the other backends, with no
+    Python of the user's: every node (inner graphs included) has a lowering and is
+    no Print or Python op, and only tensors flow (a RandomStreams generator draws
+    other numbers here: random.py). Else why not (compile/interim.py asks)."""
+    todo = list(fgraph.toposort())
+    while todo:
+        node = todo.pop()
+        op = node.op
+        if isinstance(op, (Print, FromFunctionOp)) or lowerings.lookup(op) is None:
+            return f"{type(op).__name__} runs Python code"
+        if any(not isinstance(v.type, TensorType) for v in node.inputs + node.outputs):
+            return f"{type(op).__name__} takes or gives a value that is not a tensor"
+        if isinstance(op, InnerGraphOp):
+            todo.extend(toposort(op.inner_outputs, stop_at=op.inner_inputs))
+    return None
 
 
 class JaxFunction:
-    def __init__(self, fgraph, updates=(), profile=None, shard=None):
+    def __init__(self, fgraph, updates=(), profile=None, shard=None, device=None):
         self.fgraph, self.profile = fgraph, profile
         self.updates = [(i, o) for i, o in updates
                         if fgraph.outputs[o] is not fgraph.inputs[i]]
@@ -88,7 +110,8 @@ class JaxFunction:
         if self.sharding is not None:
             self.device_io = self.sharding.io
         else:
-            self.device_io = DeviceIO(default_device())
+            self.device_io = DeviceIO(jax.devices("cpu")[0] if device == "cpu"
+                                      else default_device())
         self._host = set()
         self._nodes = set(fgraph.toposort())
         self._listeners = []

@@ -57,16 +57,8 @@ def max_workers():
 
 
 class _Worker:
-    def __init__(self):
-        env = dict(os.environ)
-        env["THEANINE_CACHE_DIR"] = cache.cache_root()
-        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-        for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            env.setdefault(v, "1")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "theanine.backends.numba.worker"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            env=env, start_new_session=True)
+    def __init__(self, nice=0):
+        self.proc = _spawn(nice, subprocess.PIPE)
         self.alive = True
         threading.Thread(target=self._listen, daemon=True).start()
 
@@ -98,14 +90,28 @@ class _Worker:
         _start_more()
 
 
+def _spawn(nice, stdout):
+    env = dict(os.environ)
+    env["THEANINE_NUMBA_WORKER_NICE"] = str(nice)
+    env["THEANINE_CACHE_DIR"] = cache.cache_root()
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(v, "1")
+    return subprocess.Popen([sys.executable, "-m", "theanine.backends.numba.worker"],
+                            stdin=subprocess.PIPE, stdout=stdout,
+                            stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+
+
 def request(kernel, spec):
     request_all([(kernel, spec)])
 
 
-def request_all(pairs):
+def request_all(pairs, nice=0):
     """Compile (kernel, signature spec) pairs in the background, largest kernel
     first; a spec lists [dtype, ndim, layout, read-only] per array argument
-    (linker.sig_spec)."""
+    (linker.sig_spec). Workers started for them run at niceness `nice` (lower
+    priority than this process: the jax interim tier, compile/interim.py, keeps
+    its core while they compile)."""
     new = []
     with _lock:
         for kernel, spec in pairs:
@@ -127,12 +133,38 @@ def request_all(pairs):
         for w in list(_workers):
             if not w.send(new):
                 w.alive = False
-    _start_more()
+    _start_more(nice)
 
 
-def _start_more():
-    """Start workers up to max_workers() (and the number of jobs); send them every
-    unfinished job."""
+def request_detached(pairs, nice=0):
+    """Compile (kernel, spec) pairs in workers that this process does not wait for or
+    hear from: they get the jobs and an end of input at once, so they work detached
+    (the worker's lifetime bound) and leave what they finish in the cache, for the
+    next process (compile/interim.py, at exit). No thread is started: this runs at
+    interpreter exit."""
+    jobs = []
+    for kernel, spec in pairs:
+        if kernel.key in _jobs:
+            continue
+        try:
+            kernel.write_module()
+        except OSError:
+            continue
+        jobs.append({"key": kernel.key, "path": kernel.paths()[1], "sig": spec,
+                     "size": len(kernel.text)})
+    jobs.sort(key=lambda j: -j["size"])
+    for _ in range(min(max_workers(), len(jobs))):
+        try:
+            proc = _spawn(nice, subprocess.DEVNULL)
+            proc.stdin.write((json.dumps(jobs) + "\n").encode())
+            proc.stdin.close()
+        except (OSError, ValueError):
+            break
+
+
+def _start_more(nice=0):
+    """Start workers up to max_workers() (and the number of jobs), at niceness
+    `nice`; send them every unfinished job."""
     with _lock:
         live = [w for w in _workers if w.alive]
         want = min(max_workers(), len(_jobs)) - len(live)
@@ -141,7 +173,7 @@ def _start_more():
         jobs = sorted(_jobs.values(), key=lambda j: -j["size"])
         for _ in range(want):
             try:
-                w = _Worker()
+                w = _Worker(nice)
             except (OSError, ValueError):
                 break
             _workers.append(w)

@@ -283,10 +283,12 @@ class NodeKernel:
             self.requested = True
 
 
-def request_missing(kernels, used_only=False):
+def request_missing(kernels, used_only=False, nice=0, detached=False):
     """Background compiles of the kernels not yet requested, compiled or on disk
     (with `used_only`, of those that have run: a fused elementwise node that the glue
-    always sends to NumPy, its arrays being small, never needs its kernel)."""
+    always sends to NumPy, its arrays being small, never needs its kernel); `nice`:
+    the niceness of workers started for them (background.request_all); `detached`:
+    by workers this process does not wait for (background.request_detached)."""
     batch = []
     for nk in kernels:
         if nk.requested or nk.kernel.failed is not None or nk.ready():
@@ -297,10 +299,29 @@ def request_missing(kernels, used_only=False):
         if store.cached_on_disk(nk.kernel, sig_name(nk.node)):
             nk.on_disk = True  # another process compiled it: it loads at its next call
         elif not nk.kernel.usable():  # no disk cache for a worker to fill (store.py)
-            nk.compile_now()
+            if not detached:  # (at exit: nothing would use it)
+                nk.compile_now()
         else:
             batch.append((nk.kernel, sig_spec(nk.node)))
-    background.request_all(batch)
+    if detached:
+        background.request_detached(batch, nice=nice)
+    else:
+        background.request_all(batch, nice=nice)
+
+
+def _fetched(nk):
+    """Whether `nk` loads (or fails) at once now: compiled, failed, not requested
+    (another process wrote it, or nothing asked for it) or its background compile
+    finished; a failed background compile marks the kernel failed (NumPy runs it)."""
+    k = nk.kernel
+    if nk.ready() or k.failed is not None:
+        return True
+    if not background.done(k):
+        return not nk.requested
+    if background.failure(k) and not store.cached_on_disk(k, sig_name(nk.node)):
+        k.failed = "its background compile failed"
+        warn_object_mode(nk.node.op, k.failed)
+    return True
 
 
 def compile_estimate(kernel):
@@ -455,7 +476,13 @@ def link(fgraph, check_types=False, allow_gc=True, profile=None, **_):
         return all([nk.compile_now() for nk in kernels])
 
     fn.kernels = kernels
+    fn.policy = pol
     fn.compile_now = compile_now
+    fn.cold_estimate = lambda: sum(compile_estimate(nk.kernel) for nk in kernels
+                                   if not nk.ready() and nk.kernel.failed is None)
+    fn.prefetch = lambda nice=0, detached=False: request_missing(kernels, nice=nice,
+                                                                 detached=detached)
+    fn.fetched = lambda: all(_fetched(nk) for nk in kernels)
     fn.ready = lambda: all(nk.ready() for nk in kernels)
     # full speed: every kernel that has run is compiled code (the glue sends small
     # arrays of some fused elementwise nodes to NumPy: their kernels never run)

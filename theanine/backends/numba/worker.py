@@ -118,7 +118,19 @@ def _report(key, status):
         pass
 
 
+def _lower_priority():
+    """Run at the niceness the parent asked for ($THEANINE_NUMBA_WORKER_NICE,
+    background.request_all), so that its own work keeps its core."""
+    try:
+        nice = int(os.environ.get("THEANINE_NUMBA_WORKER_NICE", "0"))
+        if nice > 0:
+            os.nice(nice)
+    except (ValueError, OSError):
+        pass
+
+
 def main():
+    _lower_priority()
     inbox = queue.Queue()
     threading.Thread(target=_read_jobs, args=(inbox,), daemon=True).start()
     pending, done = {}, set()
