@@ -60,8 +60,9 @@ SCRIPT = textwrap.dedent("""
                             sequences=X, outputs_info=h0, non_sequences=[W, U, b])
         cost = (hs[-1] ** 2).sum()
         f = theano.function([X, W, U, b, h0], [cost] + theano.grad(cost, [W, U, b]),
-                            mode="NUMBA")
-    assert f.fn.compile_now()
+                            mode=os.environ["MODE"])
+    if os.environ["MODE"] == "NUMBA":
+        assert f.fn.compile_now()
     rng = np.random.default_rng(0)
     args = [rng.normal(size=(TT, B, D)).astype("float32"),
             (rng.normal(size=(D, H)) / 8).astype("float32"),
@@ -79,7 +80,12 @@ SCRIPT = textwrap.dedent("""
         res = f(*args)
         stop[0] = True; th.join()
         return res, (peak[0] - base) / 2 ** 20
-    f(args[0][:16], *args[1:])  # one-off costs of a first call (lazy set-ups), 16 steps
+    t = time.perf_counter()
+    if os.environ["MODE"] == "NUMBA":
+        f(args[0][:16], *args[1:])  # one-off costs of a first call (lazy set-ups), 16 steps
+    else:
+        f(*args)  # jax: traced and compiled for these shapes (n is static) at a first call
+    first_call = time.perf_counter() - t
     out, first = measured()   # the first call at this length: its buffers are new
     _, again = measured()     # a later call: the allocator reuses what it kept
     times, cpu = [], []
@@ -87,14 +93,15 @@ SCRIPT = textwrap.dedent("""
         t, c = time.perf_counter(), time.process_time(); f(*args)
         times.append(time.perf_counter() - t); cpu.append(time.process_time() - c)
     print(json.dumps({"peak_mib": first, "again_mib": again, "seconds": float(np.median(times)),
-                      "cpu": float(np.median(cpu)), "plan": plans[-1] if plans else None,
+                      "cpu": float(np.median(cpu)), "first_call": first_call,
+                      "plan": plans[-1] if plans else None,
                       "grads": [float(np.abs(g).sum()) for g in out]}))
 """)
 
 
-def run(budget, steps, calls):
+def run(budget, steps, calls, mode):
     env = dict(os.environ, ROOT=ROOT, PYTHONPATH=ROOT, BUDGET=str(budget), TT=str(steps),
-               CALLS=str(calls))
+               CALLS=str(calls), MODE=mode)
     r = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
                        env=env, cwd=ROOT, timeout=3000)
     if r.returncode:
@@ -107,19 +114,23 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--budgets", default="0,64MB,16MB,4MB,1MB,256KB")
     ap.add_argument("--calls", type=int, default=None, help="timed calls per budget")
+    ap.add_argument("--mode", default="NUMBA", help="NUMBA or JAX (JAX: the first call, "
+                    "which traces and compiles for T steps, is timed apart and not measured)")
     args = ap.parse_args()
     steps, calls = (2000, 3) if args.quick else (10000, 5)
     calls = args.calls or calls
     print(f"\n### vanilla RNN forward + BPTT, B=32, D=64, H=256, T={steps}, float32, by "
-          "memory budget\n")
+          f"memory budget, mode {args.mode}\n")
     print(f"load average before: {os.getloadavg()}")
     print("| budget | states | leaf step (states) | r | forward runs a step "
           "| peak above baseline, 1st call (MiB) | vs budget | vs none | later call (MiB) "
-          "| time (s) | vs none | CPU time (s) | vs none |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|", flush=True)
+          "| time (s) | vs none | CPU time (s) | vs none |"
+          + (" first call, compiling (s) |" if args.mode != "NUMBA" else ""))
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+          + ("---:|" if args.mode != "NUMBA" else ""), flush=True)
     base = None
     for budget in args.budgets.split(","):
-        r = run(budget, steps, calls)
+        r = run(budget, steps, calls, args.mode)
         if base is None:
             base = r
         for a, b in zip(r["grads"], base["grads"]):
@@ -136,7 +147,8 @@ def main():
             f"{r['peak_mib']:.1f}", vs_budget, f"{r['peak_mib'] / base['peak_mib']:.1%}",
             f"{r['again_mib']:.1f}", f"{r['seconds']:.3f}",
             f"{r['seconds'] / base['seconds']:.2f}x", f"{r['cpu']:.3f}",
-            f"{r['cpu'] / base['cpu']:.2f}x"]
+            f"{r['cpu'] / base['cpu']:.2f}x"] + (
+            [f"{r['first_call']:.2f}"] if args.mode != "NUMBA" else [])
         print("| " + " | ".join(row) + " |", flush=True)
 
 
