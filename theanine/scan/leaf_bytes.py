@@ -163,16 +163,13 @@ def _sizes(arrays, inputs, loop_type):
 
 def step_bytes(inputs, outputs, length, loop_type):
     """fn(values, n) -> the bytes the graph keeps a step of `length` (an inner input:
-    the leaf's number of steps), from the values of `inputs` with n steps available;
-    fn.counted: the arrays sized. loop_type: the Scan class (scan/op.py, which
-    imports this module's user)."""
+    the leaf's number of steps), from the values of `inputs` with n steps available.
+    loop_type: the Scan class (scan/op.py, which imports this module's user)."""
     arrays = allocated(inputs, outputs)
     total = T.constant(np.int64(0))
-    counted = []
-    for v, size in zip(arrays, _sizes(arrays, inputs, loop_type)):
+    for size in _sizes(arrays, inputs, loop_type):
         if size is not None:
             total = total + size
-            counted.append(v)
     sized = link(FunctionGraph(inputs, [total]))
     at = inputs.index(length)
 
@@ -184,5 +181,4 @@ def step_bytes(inputs, outputs, length, loop_type):
                     for k in (n, 1))
         return max(-(-(big - one) // (n - 1)), 0)
 
-    fn.counted = counted
     return fn
