@@ -64,12 +64,16 @@ def py_trajectory(W, w0, ref, xv, n):
     return costs, final
 
 
-def test_a_cold_function_runs_on_jax_then_on_numba_with_the_same_values(cold):
+def test_a_cold_function_runs_on_jax_then_on_numba_with_the_same_values(cold, monkeypatch):
+    monkeypatch.setattr(linker, "HOT_CALLS", 1)  # a NumPy call would ask for compiles
     x, cost, upd, W, w0, xv, ref = rnn_training()
     costs, final = py_trajectory(W, w0, ref, xv, 6)
     f = theano.function([x], cost, updates=upd)
     assert isinstance(f.fn, interim.Interim)
-    got = [float(f(xv)) for _ in range(3)]
+    got = [float(f(xv))]  # on NumPy, while a thread compiles the function for JAX
+    assert not f.fn.on_jax and f.fn.prepared(120)
+    assert not any(nk.requested for nk in f.fn.kernels)  # numba is held meanwhile
+    got += [float(f(xv)) for _ in range(2)]
     assert f.fn.on_jax and f.fn.full_speed()
     assert not any(nk.ready() for nk in f.fn.kernels)  # numba has not run
     assert f.fn.compile_now()  # the switch: numba's kernels from here on
@@ -82,9 +86,11 @@ def test_a_cold_function_runs_on_jax_then_on_numba_with_the_same_values(cold):
 def test_a_long_run_compiles_numba_in_the_background_and_switches(cold, monkeypatch):
     monkeypatch.setattr(interim, "PREFETCH_SECONDS", 0.0)
     x, cost, upd, W, w0, xv, ref = rnn_training()
-    costs, final = py_trajectory(W, w0, ref, xv, 5)
+    costs, final = py_trajectory(W, w0, ref, xv, 6)
     f = theano.function([x], cost, updates=upd)
     got = [float(f(xv))]
+    assert f.fn.prepared(120)
+    got += [float(f(xv))]
     assert f.fn.on_jax and f.fn.requested  # the background compile was asked for
     assert background.wait(120)
     got += [float(f(xv))]  # the last call on JAX sees the workers done and switches
@@ -97,6 +103,8 @@ def test_a_long_run_compiles_numba_in_the_background_and_switches(cold, monkeypa
 def test_a_failing_call_raises_numbas_error_and_changes_nothing(cold):
     x, cost, upd, W, w0, xv, ref = rnn_training()
     f = theano.function([x], cost, updates=upd)
+    f(xv)
+    assert f.fn.prepared(120)
     f(xv)
     assert f.fn.on_jax
     before = W.get_value().copy()
@@ -114,7 +122,9 @@ def test_not_used_for_user_python_random_streams_or_when_switched_off(cold):
     f = theano.function([x], h[-1])
     xv = np.ones((4, 3))
     f(xv)
-    assert not f.fn.on_jax and len(calls) == 4  # each step's Python ran once
+    assert not f.fn.prepared(120)  # JAX is not prepared at all: nothing ran there
+    f(xv)
+    assert not f.fn.on_jax and len(calls) == 8  # each step's Python ran once
 
     srng = RandomStreams(seed=3)
     h2, _ = theano.scan(lambda row, h: T.tanh(row + h), sequences=x,
@@ -122,7 +132,9 @@ def test_not_used_for_user_python_random_streams_or_when_switched_off(cold):
     g = theano.function([x], h2[-1].sum() + srng.normal((3,)).sum())
     assert isinstance(g.fn, interim.Interim)
     g(xv)
-    assert not g.fn.on_jax  # RandomStreams draws other numbers on JAX
+    assert not g.fn.prepared(120)  # RandomStreams draws other numbers on JAX
+    g(xv)
+    assert not g.fn.on_jax
 
     with theano.config.change_flags(numba_interim="numpy"):
         k = theano.function([x], T.tanh(x).sum())
@@ -149,6 +161,9 @@ SCRIPT = textwrap.dedent("""
     h, _ = theano.scan(lambda row, h: T.tanh(row + T.dot(h, W)), sequences=x,
                        outputs_info=T.zeros(3))
     f = theano.function([x], h[-1] * float(sys.argv[1]))
+    f(np.ones((5, 3)))
+    if hasattr(f.fn, "prepared"):
+        f.fn.prepared(120)
     f(np.ones((5, 3)))
     print(type(f.fn).__name__, getattr(f.fn, "on_jax", None))
 """)

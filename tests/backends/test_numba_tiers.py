@@ -217,3 +217,47 @@ def test_detached_workers_stop_at_their_bound(tmp_path):
         k.dir = str(root / key)
         compiled += [key] if k.verify(wipe=False) else []
     assert compiled == []
+
+
+NO_NUMBA_SCRIPT = """
+import sys
+import numpy as np
+import theanine as theano, theanine.tensor as T
+x = T.matrix("x")
+h, _ = theano.scan(lambda row, h: 0.5 * h + T.tanh(row), sequences=x,
+                   outputs_info=T.zeros(3))
+acc, _ = theano.scan(lambda a, s: 0.9 * s + a, sequences=x, outputs_info=T.zeros(3))
+f = theano.function([x], [h[-1], acc[-1], theano.grad(h[-1].sum() + acc.sum(), x)])
+f(np.ones((4, 3)))
+print("numba" in sys.modules)
+"""
+
+
+def test_building_and_a_first_call_do_not_import_numba(tmp_path):
+    # starting numba costs ~0.5 s: a cold function's first call runs on NumPy
+    # without it (emitters write text; the kernels they name import numba)
+    env = dict(os.environ, THEANINE_CACHE_DIR=str(tmp_path), THEANINE_FLAGS="",
+               PYTHONPATH=os.path.dirname(os.path.dirname(os.path.dirname(
+                   os.path.abspath(__file__)))))
+    env.pop("THEANINE_NUMBA_COMPILE", None)
+    out = subprocess.run([sys.executable, "-c", NO_NUMBA_SCRIPT], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.stdout.split() == ["False"], out.stdout + out.stderr
+
+
+def test_background_compiles_follow_a_change_of_cache_directory(tmp_path, monkeypatch):
+    """Workers started for one cache directory are not handed the jobs of another
+    (the same kernel, asked for again after $THEANINE_CACHE_DIR changed, is compiled
+    into the new directory, not reported done from the old one)."""
+    x = T.matrix("x")
+    h, _ = theano.scan(lambda row, h: T.tanh(h * 0.25 + row), sequences=x,
+                       outputs_info=T.zeros(3))
+    for name in ("one", "two"):
+        monkeypatch.setenv("THEANINE_CACHE_DIR", str(tmp_path / name))
+        store.forget_loaded()
+        with linker.policy("background"):
+            f = theano.function([x], h, mode="FAST_RUN")
+        (nk,) = [k for k in f.fn.kernels if type(k.node.op).__name__ == "Scan"]
+        assert background.wait(timeout=300)
+        assert store.cached_on_disk(nk.kernel, linker.sig_name(nk.node)), name
+    store.forget_loaded()

@@ -8,7 +8,10 @@ and the compile takes the cores the training needs. XLA compiles such a function
 whole in ~1.5 s and runs it at about numba's speed. So where JAX is installed
 (``pip install theanine[jax]``), a function whose missing kernels are expected
 (``compile_estimate``) to take longer than INTERIM_SECONDS to compile runs on the
-jax backend, on the CPU, from its first call, and numba compiles its kernels:
+jax backend, on the CPU: its first calls run on NumPy (asking numba for nothing)
+while a thread imports JAX and compiles the function (running it once on the first
+call's values; XLA compiles without holding Python's lock), every later call runs on
+JAX, and numba compiles the kernels:
 
 - when the process exits (detached workers, for at most their lifetime bound:
   backends/numba/worker.py), so that the next run of the script loads them from
@@ -38,6 +41,7 @@ from __future__ import annotations
 
 import atexit
 import importlib.util
+import threading
 import time
 import warnings
 import weakref
@@ -68,9 +72,10 @@ def wrap(fn, fgraph, options):
 
 
 class Interim:
-    """fn(*inputs, *shared values) -> outputs + updates, on JAX until numba's kernels
-    are compiled, then on numba (``numba_fn``). ``kernels``, ``ready``,
-    ``compile_now`` are numba's (compile_now also switches to numba now)."""
+    """fn(*inputs, *shared values) -> outputs + updates: on NumPy (numba's NumPy
+    tier, asking for no compile) while a thread prepares JAX, then on JAX until
+    numba's kernels are compiled, then on numba (``numba_fn``). ``kernels``,
+    ``ready``, ``compile_now`` are numba's (compile_now also switches to numba now)."""
 
     def __init__(self, numba_fn, fgraph):
         self.numba_fn, self.fgraph = numba_fn, fgraph
@@ -78,6 +83,8 @@ class Interim:
         self.jax_fn = None
         self.jax_seconds = 0.0  # time spent in calls run on JAX
         self.requested = False
+        self._prepared = threading.Event()
+        numba_fn.hold(True)
         self._run = self._first
 
     def __call__(self, *args):
@@ -88,16 +95,41 @@ class Interim:
         return self._run == self._on_jax
 
     def _first(self, *args):
+        """Start preparing JAX with this call's values (their types and shapes), and
+        run the call on NumPy."""
+        self._run = self._numpy
+        copies = [np.array(a) if isinstance(a, np.ndarray) else a for a in args]
+        threading.Thread(target=self._prepare, args=(copies,), daemon=True).start()
+        return self._numpy(*args)
+
+    def _prepare(self, args):
+        """(thread) Link and compile the jax function by running it once on `args`
+        (its result is dropped: nothing is written, nothing is donated); jax_fn stays
+        None if the graph would not run alike on JAX or JAX fails on it."""
         try:
             jax = backends.load("jax")
-            if jax.runs_alike(self.fgraph) is not None:
-                return self._to_numba(args)
-            self.jax_fn = jax.link(self.fgraph, device="cpu")
+            if jax.runs_alike(self.fgraph) is None:
+                fn = jax.link(self.fgraph, device="cpu")
+                fn(*args)
+                self.jax_fn = fn
         except Exception:  # noqa: BLE001 - JAX is an optimisation here; numba runs it
-            return self._to_numba(args)
-        self._run = self._on_jax
-        _live.add(self)
-        return self._on_jax(*args)
+            self.jax_fn = None
+        finally:
+            self._prepared.set()
+
+    def prepared(self, timeout=None):
+        """Wait (at most `timeout` s) for the thread preparing JAX; whether JAX runs the
+        calls from the next one on (for tests and benchmarks)."""
+        return self._prepared.wait(timeout) and self.jax_fn is not None
+
+    def _numpy(self, *args):
+        if self._prepared.is_set():
+            if self.jax_fn is not None:
+                self._run = self._on_jax
+                _live.add(self)
+                return self._on_jax(*args)
+            self._use_numba()
+        return self.numba_fn(*args)
 
     def _on_jax(self, *args):
         t0 = time.perf_counter()
@@ -106,7 +138,8 @@ class Interim:
                 warnings.simplefilter("ignore")  # on the host) are not this user's
                 outs = self.jax_fn(*args)
         except Exception:  # noqa: BLE001 - numba runs it and gives its own error
-            return self._to_numba(args)
+            self._use_numba()
+            return self.numba_fn(*args)
         outs = tuple(o if isinstance(o, np.ndarray) else np.array(o) for o in outs)
         self.jax_seconds += time.perf_counter() - t0
         if not self.requested:
@@ -116,12 +149,10 @@ class Interim:
             self.compile_now()  # loads what the workers wrote; later calls run numba
         return outs
 
-    def _to_numba(self, args):
-        self._use_numba()
-        return self.numba_fn(*args)
-
     def _use_numba(self):
+        """numba runs every later call, with its own tiers."""
         self._run = self.numba_fn
+        self.numba_fn.hold(False)
         _live.discard(self)
 
     def request(self, detached=False):

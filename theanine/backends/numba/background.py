@@ -58,6 +58,7 @@ def max_workers():
 
 class _Worker:
     def __init__(self, nice=0):
+        self.root = cache.cache_root()  # the cache it compiles into
         self.proc = _spawn(nice, subprocess.PIPE)
         self.alive = True
         threading.Thread(target=self._listen, daemon=True).start()
@@ -75,6 +76,8 @@ class _Worker:
         for line in self.proc.stdout:
             key, _, status = line.decode(errors="replace").strip().partition(" ")
             with _lock:
+                if self not in _workers:  # dropped (another cache): its work is not ours
+                    continue
                 _jobs.pop(key, None)
                 _finished.add(key)
                 if status == "failed":
@@ -130,6 +133,7 @@ def request_all(pairs, nice=0):
         if not new:
             return
         new.sort(key=lambda j: -j["size"])
+        _drop_other_roots()
         for w in list(_workers):
             if not w.send(new):
                 w.alive = False
@@ -162,10 +166,25 @@ def request_detached(pairs, nice=0):
             break
 
 
+def _drop_other_roots():
+    """Forget the workers of another cache directory ($THEANINE_CACHE_DIR changed in
+    this process): they get no more jobs and end detached (their input closed),
+    finishing what they hold into their own cache; their reports are ignored (a
+    kernel with the same key here is not compiled by them)."""
+    root = cache.cache_root()
+    for w in [w for w in _workers if w.root != root]:
+        _workers.remove(w)
+        try:
+            w.proc.stdin.close()
+        except (OSError, ValueError):
+            pass
+
+
 def _start_more(nice=0):
     """Start workers up to max_workers() (and the number of jobs), at niceness
     `nice`; send them every unfinished job."""
     with _lock:
+        _drop_other_roots()
         live = [w for w in _workers if w.alive]
         want = min(max_workers(), len(_jobs)) - len(live)
         if want <= 0 or not _jobs:

@@ -177,6 +177,7 @@ class NodeKernel:
         self.on_disk = None
         self.siblings = [self]  # the kernels of the same function (link sets them)
         self.shared_spent = [0.0]  # NumPy time of all of them (link shares the list)
+        self.held = [False]  # True: no background compile is asked for (link shares it)
         self.call = self._make_call()
 
     def _make_call(self):
@@ -259,7 +260,8 @@ class NodeKernel:
             self.spent += dt
             self.shared_spent[0] += dt
             self.calls += 1
-            if (not self.requested and k.failed is None and _state["policy"] == "auto"
+            if (not self.requested and not self.held[0] and k.failed is None
+                    and _state["policy"] == "auto"
                     and (self.shared_spent[0] > HOT_SECONDS or self.calls >= HOT_CALLS)):
                 self.request()
 
@@ -362,10 +364,10 @@ def _defer(nk):
     request_missing([nk])
 
 
-def _scan_fallback(node, kernel):
+def _scan_fallback(node, kernel, held):
     """The py Scan, paused (scan.op.Paused) when the steps left would take longer on
     NumPy than LONG_SCAN plus compiling `kernel`: the compiled loop then runs the
-    rest, from where NumPy stopped."""
+    rest, from where NumPy stopped. Never while `held[0]` (fn.hold)."""
     op = node.op
     nout = len(node.outputs)
 
@@ -375,7 +377,7 @@ def _scan_fallback(node, kernel):
         budget = []
 
         def pause(t):
-            if t & 15:
+            if t & 15 or held[0]:
                 return False
             el = time.perf_counter() - t0
             if el < PAUSE_AFTER or el / t * (n - t) < LONG_SCAN:
@@ -425,6 +427,7 @@ def link(fgraph, check_types=False, allow_gc=True, profile=None, **_):
     ``fn.compile_now()`` compiles them all in this process."""
     pol, gran = _state["policy"], _state["granularity"]
     kernels = []
+    held = [False]  # fn.hold: the function waits for another tier (compile/interim.py)
 
     def funcify(op, node):
         if hasattr(op, "runner"):
@@ -453,7 +456,7 @@ def link(fgraph, check_types=False, allow_gc=True, profile=None, **_):
             return base
 
         kernel = store.get(text)
-        fallback = _scan_fallback(node, kernel) if isinstance(op, Scan) else base
+        fallback = _scan_fallback(node, kernel, held) if isinstance(op, Scan) else base
         nk = NodeKernel(kernel, node, fallback)
         kernels.append(nk)
         return _numpy_when_large(op, nk.call, base)
@@ -470,7 +473,7 @@ def link(fgraph, check_types=False, allow_gc=True, profile=None, **_):
         request_missing(kernels)
     shared_spent = [0.0]
     for nk in kernels:
-        nk.siblings, nk.shared_spent = kernels, shared_spent
+        nk.siblings, nk.shared_spent, nk.held = kernels, shared_spent, held
 
     def compile_now():
         return all([nk.compile_now() for nk in kernels])
@@ -482,6 +485,13 @@ def link(fgraph, check_types=False, allow_gc=True, profile=None, **_):
                                    if not nk.ready() and nk.kernel.failed is None)
     fn.prefetch = lambda nice=0, detached=False: request_missing(kernels, nice=nice,
                                                                  detached=detached)
+
+    def hold(on=True):
+        """While held, NumPy calls ask for no background compile and no NumPy loop
+        pauses to continue compiled (another tier is being prepared)."""
+        held[0] = on
+
+    fn.hold = hold
     fn.fetched = lambda: all(_fetched(nk) for nk in kernels)
     fn.ready = lambda: all(nk.ready() for nk in kernels)
     # full speed: every kernel that has run is compiled code (the glue sends small

@@ -28,9 +28,9 @@ from __future__ import annotations
 from theanine.scan.fused_recurrence import FusedRecurrence, depends_on_state
 from theanine.tensor import scalar_ops as so
 
+from .chunking import CHUNK_MIN, PAR_LANES, K, L
 from .codegen import np_dtype
 from .ops_elemwise import cast_expr
-from .recurrence_kernels import CHUNK_MIN, PAR_LANES, K, L
 from .registry import Unsupported, register
 from .scalar_table import scalar_expr
 

@@ -22,12 +22,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .chunking import CHUNK_MIN, PAR_LANES, K, L
 from .kernels.basic import nan_max, nan_min
-
-K = 8           # chunks side by side (independent chains)
-L = 512         # steps per chunk: a block of K*L steps stays in L2
-PAR_LANES = 2   # widest recurrence run chunked lane by lane
-CHUNK_MIN = 4 * K * L  # shortest recurrence worth chunking
 
 _OPTS = dict(error_model="numpy", nogil=True, fastmath={"contract"})
 
