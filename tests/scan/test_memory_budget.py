@@ -5,6 +5,8 @@ odd and prime, budgets from 'everything fits' to 'three states' (binomial schedu
 several repetitions), on every backend (tests/backend_suite.py); the body runs exactly
 as often as the schedule says (tests/scan/test_revolve.py tests the schedule)."""
 
+import tracemalloc
+
 import numpy as np
 import pytest
 
@@ -208,12 +210,13 @@ def test_the_body_runs_as_often_as_the_schedule_says(monkeypatch):
         runs[0] += 1
         return np.float64(0.0)
 
-    seen = []
+    seen, costs = [], []
     schedule = revolve.reverse
 
-    def recorded(n, free, state, advance, leaf):
+    def recorded(n, free, state, advance, leaf, cost=revolve.EQUAL):
         seen.append((n, free))
-        return schedule(n, free, state, advance, leaf)
+        costs.append(cost)
+        return schedule(n, free, state, advance, leaf, cost)
 
     monkeypatch.setattr(revolve, "reverse", recorded)
     X, h0, W, idx = T.dmatrix("X"), T.dvector("h0"), T.dmatrix("W"), T.lvector("idx")
@@ -224,13 +227,13 @@ def test_the_body_runs_as_often_as_the_schedule_says(monkeypatch):
                            sequences=[idx, X], outputs_info=h0, non_sequences=W,
                            memory_budget=budget)
         f = theano.function([idx, X, h0, W], theano.grad((h ** 2).sum(), [X, h0, W]))
-        runs[0], seen[:] = 0, []
+        runs[0], seen[:], costs[:] = 0, [], []
         f(np.arange(n), rng.normal(size=(n, 3)), rng.normal(size=3),
           rng.normal(size=(3, 3)) / 3)
-        advanced, leaves, _ = revolve.counts(n, free)
-        assert seen == [(n, free)]
+        advanced, leaves, _ = revolve.counts(n, free, costs[0])
+        assert seen == [(n, free)] and costs[0][0] == 24  # a checkpoint: one state
         assert leaves == n and runs[0] == n + advanced + leaves
-        assert advanced <= revolve.repetitions(n, free) * n
+        assert advanced <= revolve.repetitions(n, free, costs[0]) * n
 
 
 def test_a_budgeted_loop_keeps_its_per_step_work_in_the_loop():
@@ -270,3 +273,49 @@ def test_second_derivatives_through_a_budget_are_a_clear_error():
     gW = theano.grad((h ** 2).sum(), W)
     with pytest.raises(Exception, match="not implemented.*memory_budget=0"):
         theano.grad(gW.sum(), W)
+
+
+def test_a_budgeted_gradient_keeps_about_its_budget(suite_backend):
+    """The schedule counts what a leaf really keeps a step (its states, the batched
+    input projections x_t W, the per-step terms of its gradient: scan/leaf_bytes.py),
+    not only the states: the peak NumPy memory of a call stays near the budget
+    (counting states only, the leaves took about 3 times as much), and the gradients
+    equal the unbudgeted ones."""
+    if suite_backend != "py":
+        pytest.skip("tracemalloc sees NumPy's allocations: the py backend's")
+    B, D, H, n = 8, 4, 32, 1000
+    X, h0, W, U = T.dtensor3("X"), T.dmatrix("h0"), T.dmatrix("W"), T.dmatrix("U")
+    rng = np.random.default_rng(7)
+    vals = [rng.normal(size=(n, B, D)), rng.normal(size=(B, H)),
+            rng.normal(size=(D, H)) / 2, rng.normal(size=(H, H)) / 6]
+    got, plans = {}, []
+    schedule = revolve.reverse
+
+    def recorded(n, free, state, advance, leaf, cost=revolve.EQUAL):
+        plans.append(cost)
+        return schedule(n, free, state, advance, leaf, cost)
+
+    for budget in (None, 200_000):
+        h, _ = theano.scan(lambda x, h, W, U: T.tanh(T.dot(x, W) + T.dot(h, U)),
+                           sequences=X, outputs_info=h0, non_sequences=[W, U],
+                           memory_budget=budget)
+        cost = (h[-1] ** 2).sum()
+        f = theano.function([X, h0, W, U], [cost] + theano.grad(cost, [W, U]), mode="PY")
+        f(*vals)  # the first call: buffers new to the process
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(revolve, "reverse", recorded)
+            tracemalloc.start()
+            try:
+                base = tracemalloc.get_traced_memory()[0]
+                got[budget] = f(*vals)
+                peak = tracemalloc.get_traced_memory()[1] - base
+            finally:
+                tracemalloc.stop()
+        if budget:
+            state = B * H * 8
+            assert peak <= 1.3 * budget, (peak, budget)
+            assert plans[-1][0] == state and plans[-1][1] >= 3 * state  # trace + 2 more
+        else:
+            assert peak > n * B * H * 8  # without a budget: every state
+    for a, b in zip(got[200_000], got[None]):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-11)

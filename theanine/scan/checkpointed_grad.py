@@ -8,14 +8,18 @@ recomputes the others, on the binomial (revolve) schedule of revolve.py:
     n     = the steps the forward loop ran (an `until` loop counts them)
     c     = budget // (bytes of one state of all carries)    states it may keep
     free  = max(c - 1, MIN_STATES)                           besides the initial one
-    r     = the fewest repetitions with C(free + r + 1, free) >= n
+    cost  = (bytes of a state, bytes a leaf keeps a step)    leaf_bytes.py
+    r     = the fewest repetitions with capacity(free, r, cost) >= n
 
-Every step is run forward at most r + 1 more times (r = 0: the states of all steps
-fit, one recomputation; r = 1 up to about free**2 / 2 steps; then each further
-repetition multiplies the steps by about free / r) and at most free + 1 states are
-kept at once besides the initial one, however tight the budget (down to 3 states).
+A checkpoint keeps one state; a leaf keeps, a step, its state and the per-step values
+of its gradient (the input projections its rewrites batch, the per-step gradient
+terms: about 4 states a step for a vanilla RNN), so a leaf takes about (free + 1) *
+state / step of those steps, and the checkpoints held plus a leaf's arrays stay within
+c states' bytes, the budget (at least one step, however tight the budget). Every
+step is run forward at most r + 1 more times (r = 0: all steps in one leaf; with
+equal costs the binomial bound C(free + r + 1, free), revolve.py).
 
-The schedule is decided when the gradient runs (n and the states' sizes are known
+The schedule is decided when the gradient runs (n and the arrays' sizes are known
 then) by RevolveGrad.perform, which calls two compiled inner functions: an advance
 (a Scan of the body over steps [a, m), final states only) and a leaf (a Scan of the
 body over [a, b) keeping its trace, and that Scan's own gradient, with the adjoint
@@ -40,6 +44,7 @@ from theanine.graph.inner_graph import InnerGraphOp
 from theanine.ifelse.lazy import lazy_ifelse
 
 from . import revolve
+from .leaf_bytes import step_bytes
 from .revolve import MIN_STATES
 from .utils import is_tensor
 
@@ -233,6 +238,7 @@ class RevolveGrad(InnerGraphOp):
 
         advance_fn = linked(self.inner_outputs[:C])
         leaf_fn = linked(self.inner_outputs[C:])
+        leaf_bytes = step_bytes(ins, self.inner_outputs[C:], ins[3], type(self.loop))
         n_dc, n_ds = len(dc), len(ds)
 
         def run(n, free, *outer):
@@ -258,7 +264,12 @@ class RevolveGrad(InnerGraphOp):
                 for g, part in zip(g_const, res[n_dc + n_ds:]):
                     g += part
 
-            revolve.reverse(int(n), int(free), list(inits), advance, leaf)
+            # a checkpoint keeps one state; a leaf keeps its states and the per-step
+            # values of its gradient (leaf_bytes.py): the schedule counts both
+            ckpt = max(sum(v.nbytes for v in inits if isinstance(v, np.ndarray)), 1)
+            per_step = max(leaf_bytes(args(inits, 0, 0), int(n)), 1)
+            revolve.reverse(int(n), int(free), list(inits), advance, leaf,
+                            cost=(ckpt, per_step))
             g_init = [np.asarray(g, dtype=inits[k].dtype) for g, k in zip(lam[0], dc)]
             return tuple(g_seq + g_init + g_const)
 
