@@ -3,11 +3,13 @@ meanwhile (compile/interim.py, issue 14): values equal py's, shared updates carr
 over the switch to numba, what must not run on JAX does not, a failing call leaves
 state unchanged, and the kernels are compiled for the next process."""
 
+import gc
 import os
 import subprocess
 import sys
 import textwrap
 import time
+import weakref
 
 import numpy as np
 import pytest
@@ -200,3 +202,16 @@ def test_a_worker_runs_at_the_niceness_asked_for():
     finally:
         proc.stdin.close()
         proc.wait(30)
+
+
+def test_a_function_never_called_is_freed_with_its_jax_thread(cold):
+    x, cost, upd, W, w0, xv, ref = rnn_training()
+    f = theano.function([x], cost, updates=upd)
+    assert isinstance(f.fn, interim.Interim)
+    gone = weakref.ref(f.fn)
+    del f
+    deadline = time.monotonic() + 30
+    while gone() is not None and time.monotonic() < deadline:
+        gc.collect()
+        time.sleep(0.2)
+    assert gone() is None

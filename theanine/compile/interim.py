@@ -83,9 +83,15 @@ class Interim:
         self.jax_fn = None
         self.jax_seconds = 0.0  # time spent in calls run on JAX
         self.requested = False
+        self._args = None  # the first call's values, for the thread's compile
+        self._called = threading.Event()
         self._prepared = threading.Event()
         numba_fn.hold(True)
         self._run = self._first
+        # JAX's import and the function's lowering start now, in parallel with whatever
+        # the user does before the first call (which gives the shapes to compile for)
+        threading.Thread(target=_prepare, args=(weakref.ref(self), self._called),
+                         daemon=True).start()
 
     def __call__(self, *args):
         return self._run(*args)
@@ -95,27 +101,12 @@ class Interim:
         return self._run == self._on_jax
 
     def _first(self, *args):
-        """Start preparing JAX with this call's values (their types and shapes), and
-        run the call on NumPy."""
+        """Give the thread this call's values (their types and shapes) and run the
+        call on NumPy."""
         self._run = self._numpy
-        copies = [np.array(a) if isinstance(a, np.ndarray) else a for a in args]
-        threading.Thread(target=self._prepare, args=(copies,), daemon=True).start()
+        self._args = [np.array(a) if isinstance(a, np.ndarray) else a for a in args]
+        self._called.set()
         return self._numpy(*args)
-
-    def _prepare(self, args):
-        """(thread) Link and compile the jax function by running it once on `args`
-        (its result is dropped: nothing is written, nothing is donated); jax_fn stays
-        None if the graph would not run alike on JAX or JAX fails on it."""
-        try:
-            jax = backends.load("jax")
-            if jax.runs_alike(self.fgraph) is None:
-                fn = jax.link(self.fgraph, device="cpu")
-                fn(*args)
-                self.jax_fn = fn
-        except Exception:  # noqa: BLE001 - JAX is an optimisation here; numba runs it
-            self.jax_fn = None
-        finally:
-            self._prepared.set()
 
     def prepared(self, timeout=None):
         """Wait (at most `timeout` s) for the thread preparing JAX; whether JAX runs the
@@ -176,6 +167,34 @@ class Interim:
 
     def locate(self, exc):
         return self.numba_fn.locate(exc)
+
+
+def _prepare(ref, called):
+    """(thread) Import JAX, link the jax function of Interim `ref()` and, at its first
+    call, compile it by running it once on that call's values (the result is dropped:
+    nothing is written, nothing is donated). Its ``jax_fn`` stays None if the graph
+    would not run alike on JAX or JAX fails on it. Holds no reference to the Interim
+    while waiting: a function never called is freed, and this thread ends."""
+    f, fn = ref(), None
+    try:
+        jax = backends.load("jax")
+        if jax.runs_alike(f.fgraph) is None:
+            fn = jax.link(f.fgraph, device="cpu")
+        del f
+        while fn is not None and not called.wait(1.0):
+            if ref() is None:
+                return
+        f = ref()
+        if f is not None and fn is not None:
+            fn(*f._args)
+            f.jax_fn = fn
+    except Exception:  # noqa: BLE001 - JAX is an optimisation here; numba runs it
+        pass
+    finally:
+        f = ref()
+        if f is not None:
+            f._args = None
+            f._prepared.set()
 
 
 @atexit.register
