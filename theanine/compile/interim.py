@@ -9,9 +9,9 @@ whole in ~1.5 s and runs it at about numba's speed. So where JAX is installed
 (``pip install theanine[jax]``), a function whose missing kernels are expected
 (``compile_estimate``) to take longer than INTERIM_SECONDS to compile runs on the
 jax backend, on the CPU: its first calls run on NumPy (asking numba for nothing)
-while a thread imports JAX and compiles the function (running it once on the first
-call's values; XLA compiles without holding Python's lock), every later call runs on
-JAX, and numba compiles the kernels:
+while a thread, started at the function's build, imports JAX and compiles the
+function (running it once on the first call's values; XLA compiles without holding
+Python's lock), every later call runs on JAX, and numba compiles the kernels:
 
 - when the process exits (detached workers, for at most their lifetime bound:
   backends/numba/worker.py), so that the next run of the script loads them from
