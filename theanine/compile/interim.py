@@ -66,7 +66,7 @@ def wrap(fn, fgraph, options):
             or getattr(fn, "policy", None) != "auto"
             or importlib.util.find_spec("jax") is None):
         return fn
-    if fn.cold_estimate() <= INTERIM_SECONDS:
+    if fn.cold_estimate(at_least=INTERIM_SECONDS) <= INTERIM_SECONDS:
         return fn
     return Interim(fn, fgraph)
 

@@ -105,6 +105,17 @@ def _spawn(nice, stdout):
                             stderr=subprocess.DEVNULL, env=env, start_new_session=True)
 
 
+def _job(kernel, spec):
+    """The worker's job for `kernel` (its module written where the worker reads it), or
+    None if the module cannot be written."""
+    try:
+        kernel.write_module()
+    except OSError:
+        return None
+    return {"key": kernel.key, "path": kernel.paths()[1], "sig": spec,
+            "size": len(kernel.text)}
+
+
 def request(kernel, spec):
     request_all([(kernel, spec)])
 
@@ -121,13 +132,10 @@ def request_all(pairs, nice=0):
             if kernel.key in _jobs:
                 continue
             _finished.discard(kernel.key)
-            try:
-                kernel.write_module()
-            except OSError:
+            job = _job(kernel, spec)
+            if job is None:
                 _finished.add(kernel.key)
                 continue
-            job = {"key": kernel.key, "path": kernel.paths()[1], "sig": spec,
-                   "size": len(kernel.text)}
             _jobs[kernel.key] = job
             new.append(job)
         if not new:
@@ -146,16 +154,8 @@ def request_detached(pairs, nice=0):
     (the worker's lifetime bound) and leave what they finish in the cache, for the
     next process (compile/interim.py, at exit). No thread is started: this runs at
     interpreter exit."""
-    jobs = []
-    for kernel, spec in pairs:
-        if kernel.key in _jobs:
-            continue
-        try:
-            kernel.write_module()
-        except OSError:
-            continue
-        jobs.append({"key": kernel.key, "path": kernel.paths()[1], "sig": spec,
-                     "size": len(kernel.text)})
+    jobs = [job for job in (_job(kernel, spec) for kernel, spec in pairs
+                            if kernel.key not in _jobs) if job is not None]
     jobs.sort(key=lambda j: -j["size"])
     for _ in range(min(max_workers(), len(jobs))):
         try:

@@ -240,10 +240,7 @@ class NodeKernel:
         k = self.kernel
         if k.failed is None:
             if self.on_disk is None or (self.requested and background.done(k)):
-                self.on_disk = store.cached_on_disk(k, sig_name(self.node))
-                if not self.on_disk and background.failure(k):
-                    k.failed = "its background compile failed"
-                    warn_object_mode(self.node.op, k.failed)
+                self._look_on_disk()
             # A kernel on disk loads in milliseconds once numba runs in this process;
             # starting numba costs ~0.5 s, so a first call runs on NumPy and the
             # compiled kernels load from the second call on.
@@ -264,6 +261,16 @@ class NodeKernel:
                     and _state["policy"] == "auto"
                     and (self.shared_spent[0] > HOT_SECONDS or self.calls >= HOT_CALLS)):
                 self.request()
+
+    def _look_on_disk(self):
+        """Whether the kernel is on disk now (kept in ``on_disk``); if not and its
+        background compile failed, it is marked failed (NumPy runs it, with a warning)."""
+        k = self.kernel
+        self.on_disk = store.cached_on_disk(k, sig_name(self.node))
+        if not self.on_disk and background.failure(k):
+            k.failed = "its background compile failed"
+            warn_object_mode(self.node.op, k.failed)
+        return self.on_disk
 
     def _resume(self, paused):
         """Run the steps of a paused NumPy loop that are left: compiled if the
@@ -320,9 +327,7 @@ def _fetched(nk):
         return True
     if not background.done(k):
         return not nk.requested
-    if background.failure(k) and not store.cached_on_disk(k, sig_name(nk.node)):
-        k.failed = "its background compile failed"
-        warn_object_mode(nk.node.op, k.failed)
+    nk._look_on_disk()
     return True
 
 
@@ -481,8 +486,15 @@ def link(fgraph, check_types=False, allow_gc=True, profile=None, **_):
     fn.kernels = kernels
     fn.policy = pol
     fn.compile_now = compile_now
-    fn.cold_estimate = lambda: sum(compile_estimate(nk.kernel) for nk in kernels
-                                   if not nk.ready() and nk.kernel.failed is None)
+    def cold_estimate(at_least=0.0):
+        """Seconds the kernels not compiled yet are expected to take (compile_estimate);
+        from their texts alone, without asking the disk, when that is <= `at_least`
+        (a kernel on disk only lowers the figure)."""
+        missing = [nk.kernel for nk in kernels if not nk.ready() and nk.kernel.failed is None]
+        rough = sum(max(_text_estimate(k), 0.05) for k in missing)
+        return rough if rough <= at_least else sum(map(compile_estimate, missing))
+
+    fn.cold_estimate = cold_estimate
     fn.prefetch = lambda nice=0, detached=False: request_missing(kernels, nice=nice,
                                                                  detached=detached)
 
