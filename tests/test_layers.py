@@ -82,6 +82,9 @@ DEFERRED = {
     ("theanine.__main__", "TheanoAliasFinder.find_spec"):
         "the `python -m theanine` shim imports theanine.* when a script imports theano.*",
     ("theanine.__main__", "install_theano_alias"): "as TheanoAliasFinder.find_spec",
+    ("theanine.tensor.scipy_deferred", "DeferredModule.__getattr__"):
+        "scipy.special and scipy.linalg cost ~0.25 s of every process start (most of "
+        "theanine's import): imported when an op first calls them",
 }
 
 

@@ -167,7 +167,7 @@ SCRIPT = textwrap.dedent("""
     if hasattr(f.fn, "prepared"):
         f.fn.prepared(120)
     f(np.ones((5, 3)))
-    print(type(f.fn).__name__, getattr(f.fn, "on_jax", None))
+    print(type(f.fn).__name__, getattr(f.fn, "on_jax", None), f.fn.ready())
 """)
 
 
@@ -178,15 +178,15 @@ def test_kernels_of_a_short_script_are_compiled_after_it_exits(tmp_path):
     env.pop("THEANINE_FLAGS", None)
     run = [sys.executable, "-c", SCRIPT, "1.5"]
     out = subprocess.run(run, env=env, capture_output=True, text=True, timeout=300)
-    assert out.stdout.split() == ["Interim", "True"], out.stderr
+    assert out.stdout.split() == ["Interim", "True", "False"], out.stderr
     deadline = time.monotonic() + 150  # detached workers compile after the exit
     while True:
         out = subprocess.run(run, env=env, capture_output=True, text=True, timeout=300)
-        if out.stdout.split() != ["Interim", "True"] or time.monotonic() > deadline:
+        if out.stdout.split()[0] != "Interim" or time.monotonic() > deadline:
             break
         time.sleep(2)
     # the next process finds every kernel on disk: plain numba, no JAX
-    assert out.stdout.split()[0] == "function", out.stdout + out.stderr
+    assert out.stdout.split()[:2] == ["function", "None"], out.stdout + out.stderr
 
 
 def test_a_worker_runs_at_the_niceness_asked_for():
@@ -215,3 +215,4 @@ def test_a_function_never_called_is_freed_with_its_jax_thread(cold):
         gc.collect()
         time.sleep(0.2)
     assert gone() is None
+

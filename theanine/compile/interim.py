@@ -8,10 +8,12 @@ and the compile takes the cores the training needs. XLA compiles such a function
 whole in ~1.5 s and runs it at about numba's speed. So where JAX is installed
 (``pip install theanine[jax]``), a function whose missing kernels are expected
 (``compile_estimate``) to take longer than INTERIM_SECONDS to compile runs on the
-jax backend, on the CPU: its first calls run on NumPy (asking numba for nothing)
+jax backend, on the CPU: its first call runs on NumPy (asking numba for nothing)
 while a thread, started at the function's build, imports JAX and compiles the
 function (running it once on the first call's values; XLA compiles without holding
-Python's lock), every later call runs on JAX, and numba compiles the kernels:
+Python's lock, and the calls before it is ready wait for the import and the link,
+which hold it, then run on NumPy), every later call runs on JAX, and numba compiles
+the kernels:
 
 - when the process exits (detached workers, for at most their lifetime bound:
   backends/numba/worker.py), so that the next run of the script loads them from
@@ -52,6 +54,7 @@ from theanine import backends
 from theanine.config import config
 
 INTERIM_SECONDS = 3.0  # expected numba compile work above which JAX runs meanwhile
+LINK_WAIT = 10.0  # the most a call waits for JAX's import and the jax link (see _numpy)
 PREFETCH_SECONDS = 60.0  # JAX call time after which numba compiles in this process
 WORKER_NICE = 19  # the compile workers yield the cores to the JAX calls
 
@@ -85,6 +88,7 @@ class Interim:
         self.requested = False
         self._args = None  # the first call's values, for the thread's compile
         self._called = threading.Event()
+        self._linked = threading.Event()  # JAX imported and the graph linked (or failed)
         self._prepared = threading.Event()
         numba_fn.hold(True)
         self._run = self._first
@@ -106,7 +110,7 @@ class Interim:
         self._run = self._numpy
         self._args = [np.array(a) if isinstance(a, np.ndarray) else a for a in args]
         self._called.set()
-        return self._numpy(*args)
+        return self.numba_fn(*args)  # now, without waiting for the link (_numpy)
 
     def prepared(self, timeout=None):
         """Wait (at most `timeout` s) for the thread preparing JAX; whether JAX runs the
@@ -114,6 +118,11 @@ class Interim:
         return self._prepared.wait(timeout) and self.jax_fn is not None
 
     def _numpy(self, *args):
+        # Importing JAX and linking hold Python's lock for ~1 s: a NumPy call beside
+        # them slows them by about its own length, while a step on XLA is 3-6x
+        # faster than on NumPy. So the calls after the first wait for the link, and
+        # run on NumPy only while XLA compiles, which does not hold the lock.
+        self._linked.wait(LINK_WAIT)
         if self._prepared.is_set():
             if self.jax_fn is not None:
                 self._run = self._on_jax
@@ -180,6 +189,7 @@ def _prepare(ref, called):
         jax = backends.load("jax")
         if jax.runs_alike(f.fgraph) is None:
             fn = jax.link(f.fgraph, device="cpu")
+        f._linked.set()
         del f
         while fn is not None and not called.wait(1.0):
             if ref() is None:
@@ -194,6 +204,7 @@ def _prepare(ref, called):
         f = ref()
         if f is not None:
             f._args = None
+            f._linked.set()
             f._prepared.set()
 
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.special as sps
 
 # the package, which imports this module: used at call time (gradient formulas)
 import theanine.tensor as T
 
 from .elemwise import ScalarOp
 from .scalar_ops import _Float, _RealFloat, _ufunc_impl
+from .scipy_deferred import special as sps
+from .scipy_deferred import special_function as _sf
 from .type import upgrade_to_float
 
 __all__ = ["Exp", "Exp2", "Expm1", "Log", "Log1p", "Log2", "Log10", "Sqrt", "Sin", "Cos",
@@ -64,15 +65,15 @@ ArcTanh = _unary_float("ArcTanh", np.arctanh, lambda x, o: 1 / (1 - x * x))
 Deg2Rad = _unary_float("Deg2Rad", np.deg2rad, lambda x, o: math.pi / 180, _RealFloat)
 Rad2Deg = _unary_float("Rad2Deg", np.rad2deg, lambda x, o: 180 / math.pi, _RealFloat)
 _TWO_RTPI = 2 / math.sqrt(math.pi)
-Erf = _unary_float("Erf", sps.erf, lambda x, o: _TWO_RTPI * T.exp(-x * x), _RealFloat)
-Erfc = _unary_float("Erfc", sps.erfc, lambda x, o: -_TWO_RTPI * T.exp(-x * x), _RealFloat)
-Erfinv = _unary_float("Erfinv", sps.erfinv,
+Erf = _unary_float("Erf", _sf("erf"), lambda x, o: _TWO_RTPI * T.exp(-x * x), _RealFloat)
+Erfc = _unary_float("Erfc", _sf("erfc"), lambda x, o: -_TWO_RTPI * T.exp(-x * x), _RealFloat)
+Erfinv = _unary_float("Erfinv", _sf("erfinv"),
                       lambda x, o: math.sqrt(math.pi) / 2 * T.exp(o * o), _RealFloat)
-Erfcx = _unary_float("Erfcx", sps.erfcx,
+Erfcx = _unary_float("Erfcx", _sf("erfcx"),
                      lambda x, o: 2 * x * o - _TWO_RTPI, _RealFloat)
-Gamma = _unary_float("Gamma", sps.gamma, lambda x, o: o * T.psi(x), _RealFloat)
-GammaLn = _unary_float("GammaLn", sps.gammaln, lambda x, o: T.psi(x), _RealFloat)
-Psi = _unary_float("Psi", sps.digamma, lambda x, o: T.tri_gamma(x), _RealFloat)
+Gamma = _unary_float("Gamma", _sf("gamma"), lambda x, o: o * T.psi(x), _RealFloat)
+GammaLn = _unary_float("GammaLn", _sf("gammaln"), lambda x, o: T.psi(x), _RealFloat)
+Psi = _unary_float("Psi", _sf("digamma"), lambda x, o: T.tri_gamma(x), _RealFloat)
 
 
 class TriGamma(_RealFloat):
@@ -81,7 +82,7 @@ class TriGamma(_RealFloat):
 
 
 class Sigmoid(_RealFloat):
-    impl = _ufunc_impl(sps.expit)
+    impl = _ufunc_impl(_sf("expit"))
 
     def grad(self, inputs, out, gz):
         return [gz * out * (1 - out)]

@@ -11,7 +11,6 @@ triangle it ignores, so finite differences on any matrix agree with it.
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg
 
 from theanine.graph.basic import Apply, Op
 
@@ -24,6 +23,7 @@ from .linalg import dot, outer
 from .nlinalg import Eigh, as_matrix, check_square, lapack_input, real_dtype
 from .ranges import tril, triu
 from .reduce import any as any_
+from .scipy_deferred import linalg as scipy_linalg
 from .shape import patternbroadcast, reshape
 from .type import TensorType, upcast, upgrade_to_float
 
@@ -61,7 +61,7 @@ class Cholesky(Op):
         check_square(x, "cholesky")
         dtype = node.outputs[0].type.dtype
         try:
-            c = scipy.linalg.cholesky(lapack_input(x), lower=self.lower)
+            c = scipy_linalg.cholesky(lapack_input(x), lower=self.lower)
         except np.linalg.LinAlgError:
             if self.on_error == "nan":
                 return np.full(x.shape, np.nan, dtype=dtype)
@@ -134,9 +134,9 @@ class Solve(Op):
         dtype = node.outputs[0].type.dtype
         a, b = lapack_input(a), lapack_input(b)
         if self.A_structure.endswith("triangular"):
-            x = scipy.linalg.solve_triangular(a, b, lower=self.A_structure.startswith("lower"))
+            x = scipy_linalg.solve_triangular(a, b, lower=self.A_structure.startswith("lower"))
         else:
-            x = scipy.linalg.solve(a, b)
+            x = scipy_linalg.solve(a, b)
         return np.asarray(x, dtype=dtype)
 
     def grad(self, inputs, output_grads):
@@ -217,7 +217,7 @@ class Eigvalsh(Op):
         if b is not None and b.shape != a.shape:
             raise ValueError(f"eigvalsh: b of shape {b.shape} must have the shape of a "
                              f"{a.shape}")
-        w = scipy.linalg.eigh(lapack_input(a), None if b is None else lapack_input(b),
+        w = scipy_linalg.eigh(lapack_input(a), None if b is None else lapack_input(b),
                               lower=self.lower, eigvals_only=True)
         return np.asarray(w, dtype=node.outputs[0].type.dtype)
 
@@ -267,7 +267,7 @@ class Expm(Op):
 
     def compute(self, node, a):
         check_square(a, "expm")
-        return np.asarray(scipy.linalg.expm(lapack_input(a)), dtype=node.outputs[0].type.dtype)
+        return np.asarray(scipy_linalg.expm(lapack_input(a)), dtype=node.outputs[0].type.dtype)
 
     def grad(self, inputs, output_grads):
         (a,), (g,) = inputs, output_grads

@@ -102,6 +102,10 @@ def warn_object_mode(op, why):
                   f"implementation, called from Python): {why}", stacklevel=user_stacklevel())
 
 
+_TEXTS = {}  # text_key(node) -> kernel text, for nodes repeating an op (MAX_TEXTS kept)
+MAX_TEXTS = 4096
+
+
 def kernel_text(node):
     """The module text of a kernel computing `node` (raises Unsupported)."""
     if emitter_for(node.op) is None:
@@ -109,9 +113,27 @@ def kernel_text(node):
     m = codegen.Module()
     if isinstance(node.op, Scan):
         ops_scan.scan_entry(m, node)
-    else:
+        return m.text()
+    key = text_key(node)
+    text = _TEXTS.get(key)
+    if text is None:
         codegen.emit_function(m, "kernel", node.inputs, node.outputs, boxed=True, cache=True)
-    return m.text()
+        if len(_TEXTS) >= MAX_TEXTS:
+            _TEXTS.clear()
+        text = _TEXTS[key] = m.text()
+    return text
+
+
+def text_key(node):
+    """What the kernel text of a node other than a Scan depends on: its op, the types of
+    its inputs and outputs, and which inputs are one variable. Every input is a
+    parameter of the kernel (codegen.emit_function), so constants' values are not in
+    the text, and no emitter reads anything else; a graph repeating an op (a deep
+    unrolled network: 20,000 fused tanh steps) emits its text once, not per node."""
+    first = {}
+    same = tuple(first.setdefault(id(v), k) for k, v in enumerate(node.inputs))
+    return (node.op, tuple(v.type for v in node.inputs),
+            tuple(v.type for v in node.outputs), same)
 
 
 _SIGS = {}  # sig_name -> numba types (building them costs ~100 us a node)

@@ -16,11 +16,11 @@ Runtime broadcasting of a dim not declared broadcastable raises Elemwise's error
 from __future__ import annotations
 
 import numpy as np
-import scipy.special as sps
 
 from theanine.tensor import scalar_ops as so
 from theanine.tensor.composite import Composite
 from theanine.tensor.elemwise import check_broadcast
+from theanine.tensor.scipy_deferred import special
 
 from .linker import IMPLS
 
@@ -30,8 +30,14 @@ UFUNCS = {
     so.Neg: np.negative, so.Exp: np.exp, so.Log: np.log, so.Log1p: np.log1p,
     so.Expm1: np.expm1, so.Tanh: np.tanh, so.Sqrt: np.sqrt, so.Sqr: np.square,
     so.Sin: np.sin, so.Cos: np.cos, so.Abs: np.abs, so.Maximum: np.maximum,
-    so.Minimum: np.minimum, so.Sigmoid: sps.expit, so.Inv: np.reciprocal,
+    so.Minimum: np.minimum, so.Inv: np.reciprocal,
 }
+DEFERRED_UFUNCS = {so.Sigmoid: "expit"}  # scipy.special's, read when a graph uses one
+
+
+def _ufunc(sop):
+    name = DEFERRED_UFUNCS.get(type(sop))
+    return UFUNCS.get(type(sop)) if name is None else getattr(special, name)
 
 
 def _and(patterns):
@@ -57,7 +63,7 @@ def _source(op, in_types):
         dtypes.append(dtype)
         names.append(f"v{v}")
         xs = [names[a] for a in args]
-        uf = UFUNCS.get(type(sop))
+        uf = _ufunc(sop)
         n_ok = uf is not None and (len(args) == uf.nin or uf.nin == 2 and len(args) > 2
                                    and uf in (np.add, np.multiply))
         if n_ok and dtype.startswith("float") and all(dtypes[a] == dtype for a in args):
@@ -92,13 +98,28 @@ def _source(op, in_types):
     return src, env
 
 
+_BODIES = {}  # (op, input types) -> (source, function): repeated composites compile once
+MAX_BODIES = 4096
+
+
+def _compiled(op, types):
+    """The source and the function computing Composite `op` on inputs of `types` (a
+    pure function of both: the source reads nothing else)."""
+    hit = _BODIES.get((op, types))
+    if hit is None:
+        src, env = _source(op, list(types))
+        exec(compile(src, "<theanine fused>", "exec"), env)
+        if len(_BODIES) >= MAX_BODIES:
+            _BODIES.clear()
+        hit = _BODIES[(op, types)] = (src, env["fused"])
+    return hit
+
+
 @IMPLS.register(Composite)
 def _funcify_composite(op, node):
     if node.outputs[0].ndim == 0:  # ufuncs return NumPy scalars: no buffers to reuse
         return lambda *inputs: op.compute(node, *inputs)
-    src, env = _source(op, [v.type for v in node.inputs])
-    exec(compile(src, "<theanine fused>", "exec"), env)
-    body = env["fused"]
+    src, body = _compiled(op, tuple(v.type for v in node.inputs))
 
     def fused(*inputs):
         try:
