@@ -13,6 +13,7 @@ import theanine as theano
 import theanine.tensor as T
 from theanine.backends.numba import linker as numba_linker
 from theanine.scan.fused_recurrence import FusedRecurrence
+from theanine.tensor import scalar_ops as so
 
 OFF = {"scan.parallel_linear": False}
 
@@ -108,3 +109,34 @@ def test_numpy_scalar_step_count_dispatches_once(monkeypatch):
     ref = theano.function(inputs, outputs, mode="PY")(*vals)
     for a, b in zip(got, ref):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("mask_dtype", ["int8", "float32"])
+def test_copied_inputs_of_the_state_dtype_only(reverse, mask_dtype):
+    # values: 0 k, 1 v, 2 m (another dtype), 3 hp, 4 hn; A = sigmoid(k), B = k;
+    # outputs hp * v (v: read by the outputs only, copied) and hn * m (m: read where
+    # it is, its dtype is not the buffer's)
+    program = [(so.Sigmoid(), (0,), "float64"), (so.Mul(), (3, 1), "float64"),
+               (so.Mul(), (4, 2), "float64")]
+    op = FusedRecurrence("affine", 3, program, (5, 0), (6, 7), reverse, store=True)
+    k, v = T.dmatrix("k"), T.dmatrix("v")
+    m = T.tensor(mask_dtype, (False, False), name="m")
+    h0, n = T.dvector("h0"), T.lscalar("n")
+    outs = op(n, h0, k, v, m)
+    f = theano.function([n, h0, k, v, m], outs, mode="NUMBA")
+    f_py = theano.function([n, h0, k, v, m], outs, mode="PY")
+    node = [nd for nd in f.maker.fgraph.toposort() if isinstance(nd.op, FusedRecurrence)][0]
+    lanes = numba_linker.kernel_text(node).split("def frec")[1]
+    # five arrays written (states, final, two outputs): the blocked lanes loop also
+    # forwards
+    operand_loop = lanes.split("for i in range(m * W):")[1].split("for w in range(W):")[0]
+    assert "= xf1[i]" in operand_loop and "xf2" not in operand_loop
+    rng = np.random.default_rng(3)
+    for steps in [0, 1, 7, 601, 20011]:
+        vals = [steps, rng.normal(size=8), rng.normal(size=(steps, 8)),
+                rng.normal(size=(steps, 8)),
+                rng.integers(-3, 4, size=(steps, 8)).astype(mask_dtype)]
+        for a, b in zip(f(*vals), f_py(*vals)):
+            assert a.dtype == b.dtype and a.shape == b.shape
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
