@@ -5,6 +5,7 @@ lax.associative_scan, forward and forward+gradient.
 
     python benchmarks/linear_recurrence.py            # all cases, Markdown tables
     python benchmarks/linear_recurrence.py --quick    # fewer rounds
+    python benchmarks/linear_recurrence.py --cases 1,2 --no-jax   # the targets only
 
 Cases (targets from issue 15: theanine <= 0.5x the hand-written sequential loop):
 1. scalar x_t = 0.999 x_{t-1} + a_t, N = 1e6, float64; gradient of sum(w * x) by a
@@ -12,6 +13,11 @@ Cases (targets from issue 15: theanine <= 0.5x the hand-written sequential loop)
    h_t = (1 - z) h_{t-1} + z v_t (minGRU's recurrence); gradient of sum(w * h) by k, v
 3. a wide one (T = 1000, 4096 lanes, float32), where the lanes already run in parallel:
    what the rewrite costs or saves there
+
+Forward + gradient tables add floors (plain numba loops, not implementations):
+case 1 "2 copies" (each array read or written once, the traffic any implementation
+needs); case 2 "memory" (the six arrays the two loops move, each once, no arithmetic)
+and "exps" (the gates both loops compute, into a buffer in cache, no memory traffic).
 
 Systems run side by side in one process, interleaved, median (and fastest) of the
 rounds after warm-up; BLAS, numba and XLA on one thread; theanine's kernels compiled
@@ -41,6 +47,7 @@ sys.path.insert(0, ROOT)
 
 import theanine as theano  # noqa: E402
 import theanine.tensor as T  # noqa: E402
+from theanine.backends.numba.kernels.vecmath import sigmoid_pair_f64  # noqa: E402
 
 try:
     import jax  # noqa: E402
@@ -162,6 +169,18 @@ def ema_grad_loop(a, w, c):
     return x, g
 
 
+@numba.njit
+def copies_floor(a, w):
+    """The memory traffic any forward + gradient of case 1 needs (a read, x written,
+    w read, g written), as two plain copies: a floor for streaming passes."""
+    x, g = np.empty_like(a), np.empty_like(w)
+    for i in range(a.shape[0]):
+        x[i] = a[i]
+    for i in range(w.shape[0]):
+        g[i] = w[i]
+    return x, g
+
+
 def jax_ema():
     def seq(a):
         return jax.lax.scan(lambda h, at: (0.999 * h + at,) * 2, jnp.zeros((), a.dtype), a)[1]
@@ -195,6 +214,7 @@ def case1(rounds):
     sys_f["numba loop"] = lambda: ema_loop(a, 0.999)
     sys_g = {k: (lambda f=f: f(a, w)) for k, f in grad.items()}
     sys_g["numba loop"] = lambda: ema_grad_loop(a, w, 0.999)
+    sys_g["floor: 2 copies"] = lambda: copies_floor(a, w)
     if jax is not None:
         for name, (jf, jg) in jax_ema().items():
             ja, jw = jax.device_put(a), jax.device_put(w)
@@ -236,6 +256,40 @@ def gated_grad_loop(k, v, wt):
             gk[t, i] = lam[i] * (v[t, i] - prev) * z * (1.0 - z)
             lam[i] *= 1.0 - z
     return out, gk, gv
+
+
+@numba.njit
+def gated_memory_floor(k, v, wt):
+    """The arrays case 2's forward and gradient loops read and write, once each, with
+    no arithmetic to speak of: states from k and v; then gk, gv from k, v, w and the
+    states."""
+    n, w = k.shape
+    st = np.empty((n + 1, w))
+    kf, vf, wf, sf = k.reshape(-1), v.reshape(-1), wt.reshape(-1), st.reshape(-1)
+    for i in range(n * w):
+        sf[w + i] = kf[i] + vf[i]
+    gk, gv = np.empty_like(k), np.empty_like(k)
+    gkf, gvf = gk.reshape(-1), gv.reshape(-1)
+    for i in range(n * w):
+        gkf[i] = kf[i] * wf[i] + vf[i] * sf[i]
+        gvf[i] = wf[i] * kf[i]
+    return st, gk, gv
+
+
+@numba.njit(error_model="numpy", fastmath={"contract"})  # as theanine's kernels
+def gated_exps_floor(k):
+    """The gates of case 2's forward and gradient loops (one sigmoid pair of each k,
+    twice: each loop computes them), into a buffer that stays in cache."""
+    kf = k.reshape(-1)
+    buf = np.empty((2, 4096))
+    for _ in range(2):
+        for q in range(0, kf.shape[0], 4096):
+            m = min(4096, kf.shape[0] - q)
+            for i in range(m):
+                z, y = sigmoid_pair_f64(kf[q + i])
+                buf[0, i] = z
+                buf[1, i] = y
+    return buf
 
 
 def jax_gated():
@@ -282,6 +336,8 @@ def case2(rounds):
     sys_f["numba loop"] = lambda: gated_loop(k, v)
     sys_g = {x: (lambda f=f: f(k, v, w)) for x, f in grad.items()}
     sys_g["numba loop"] = lambda: gated_grad_loop(k, v, w)
+    sys_g["floor: memory"] = lambda: gated_memory_floor(k, v, w)
+    sys_g["floor: exps"] = lambda: gated_exps_floor(k)
     if jax is not None:
         jk, jv, jw = (jax.device_put(x) for x in (k, v, w))
         for name, (jf, jg) in jax_gated().items():
@@ -326,9 +382,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--cases", default="1,2,3")
+    ap.add_argument("--no-jax", action="store_true", help="leave JAX's rows out")
     ap.add_argument("--system-malloc", action="store_true",
                     help="leave glibc's trimming of freed memory on (page faults counted)")
     args = ap.parse_args()
+    if args.no_jax:
+        global jax
+        jax = None
     rounds = 5 if args.quick else 21
     kept = not args.system_malloc and keep_freed_memory()
     print(f"load average before: {os.getloadavg()[0]:.1f}; glibc keeps freed memory: {kept}")

@@ -50,6 +50,7 @@ from theanine.tensor.composite import Composite
 
 from . import background, codegen, ops_scan, store
 from .registry import Unsupported, emitter_for, worth_compiling
+from .scalar_table import TRANSCENDENTAL
 
 POLICIES = ("auto", "background", "sync", "strict", "checked")
 HOT_SECONDS = 0.1
@@ -211,11 +212,11 @@ class NodeKernel:
             d = cell[0]
             if d is None:
                 return slow(args)
-            for k in c_pos:  # a C-contiguous parameter: copy a view (or convert a
-                flags = getattr(args[k], "flags", None)  # Python number) first, since
-                if flags is None or not flags.c_contiguous:  # a failed dispatch costs
-                    args = _normalize(args, lay)  # ~100 us
-                    break
+            for k in c_pos:  # a C-contiguous array parameter: copy a view, convert a
+                a = args[k]  # Python number or NumPy scalar (np.int64 from a shape's
+                if not (isinstance(a, np.ndarray) and a.flags.c_contiguous):  # min)
+                    args = _normalize(args, lay)  # first: a failed dispatch costs
+                    break  # 0.1-1.3 ms (the gated recurrence's gradient's loops)
             try:
                 return d(*args)
             except TypeError as e:
@@ -419,10 +420,8 @@ def _scan_fallback(node, kernel, held):
     return run
 
 
-# Scalar ops whose NumPy (SIMD, AVX-512) kernels beat our numba ones on large arrays
-# (measured: tanh 0.6 vs 1.4 ns per float32 element).
-_TRANSCENDENTAL = ("Exp", "Log", "Tanh", "Sigmoid", "Sin", "Cos", "Tan", "Log1p", "Expm1",
-                   "Softplus", "Exp2", "Log2", "Log10", "ArcTan", "Sinh", "Cosh", "Erf")
+# NumPy's (SIMD, AVX-512) kernels of the TRANSCENDENTAL scalar ops beat our numba ones
+# on large arrays (measured: tanh 0.6 vs 1.4 ns per float32 element).
 _LARGE = 8192  # elements
 _SMALL = 256
 
@@ -438,7 +437,7 @@ def _numpy_when_large(op, kernel_call, numpy_call):
     - otherwise the kernel (fusing cheap arithmetic saves calls and memory traffic)."""
     if not isinstance(op, Composite):
         return kernel_call
-    heavy = any(type(sop).__name__ in _TRANSCENDENTAL for sop, _, _ in op.program)
+    heavy = any(type(sop).__name__ in TRANSCENDENTAL for sop, _, _ in op.program)
 
     def call(*args):
         n = max(getattr(a, "size", 1) for a in args)

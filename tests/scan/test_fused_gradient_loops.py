@@ -1,0 +1,142 @@
+"""The numba loops of a gated recurrence's forward and gradient (minGRU: z = sigmoid(k),
+h_t = (1 - z) h_(t-1) + z v_t), as benchmarks/linear_recurrence.py runs them: the
+reverse FusedRecurrence's lanes loop reads the inputs that only its output loops use
+(v and the forward states) in its operand loop, into the block's buffer; the kernels
+receive the step count as NumPy computes it (an np.int64 from min of two shapes)
+without a failed dispatch; values and gradients equal py's and the sequential loop's
+for float32 and float64, lengths 0, 1, odd, prime and long, widths 3 and 8."""
+
+import numpy as np
+import pytest
+
+import theanine as theano
+import theanine.tensor as T
+from theanine.backends.numba import linker as numba_linker
+from theanine.scan.fused_recurrence import FusedRecurrence
+from theanine.tensor import scalar_ops as so
+
+OFF = {"scan.parallel_linear": False}
+
+
+def gated(dtype, width):
+    k, v, w = (T.tensor(dtype, (False, False), name=s) for s in "kvw")
+
+    def step(kt, vt, h):
+        z = T.nnet.sigmoid(kt)
+        return (1 - z) * h + z * vt
+
+    h, _ = theano.scan(step, sequences=[k, v], outputs_info=T.zeros((width,), dtype))
+    gk, gv = theano.grad(T.sum(w * h), [k, v])
+    return [k, v, w], [h, gk, gv]
+
+
+def reverse_node(f):
+    nodes = [nd for nd in f.maker.fgraph.toposort()
+             if isinstance(nd.op, FusedRecurrence) and nd.op.reverse]
+    assert len(nodes) == 1
+    return nodes[0]
+
+
+def test_gradient_loop_reads_v_and_states_in_its_operand_loop():
+    inputs, outputs = gated("float64", 8)
+    f = theano.function(inputs, outputs, mode="NUMBA")
+    node = reverse_node(f)
+    src = numba_linker.kernel_text(node)
+    lanes = src.split("def frec")[1]  # the lanes loop (the narrow one follows)
+    operand_loop = lanes.split("for i in range(m * W):")[1].split("for w in range(W):")[0]
+    # the inputs the output loops read from memory: v (x2) and the states (x3),
+    # copied into rows of the operand buffer where the gates' exps are computed
+    assert "= xf2[i]" in operand_loop and "= xf3[i]" in operand_loop
+    output_loops = lanes.split("h[w] = tbuf[0, w]")[1]
+    assert "xf2[" not in output_loops and "xf3[" not in output_loops
+
+
+def test_a_loop_without_transcendental_operands_copies_nothing():
+    # h_t = a_t h_(t-1) + b_t with a, b inputs: the operand loop is cheap, so the
+    # output loop reads its inputs where they are
+    a, b, w = (T.dmatrix(s) for s in "abw")
+    h, _ = theano.scan(lambda at, bt, h: at * h + bt, sequences=[a, b],
+                       outputs_info=T.zeros((6,), "float64"))
+    ga, gb = theano.grad(T.sum(w * h), [a, b])
+    f = theano.function([a, b, w], [h, ga, gb], mode="NUMBA")
+    node = reverse_node(f)
+    lanes = numba_linker.kernel_text(node).split("def frec")[1]
+    # the buffer holds the two operands only; the output loops read the inputs they
+    # need (the cotangent, the states) where they are
+    assert "pb = np.empty((2, bs, W)" in lanes
+    output_loops = lanes.split("h[w] = tbuf[0, w]")[1]
+    assert "xf1[i]" in output_loops and "pbf[" not in output_loops
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("width", [3, 8])
+def test_values_and_gradients_against_py_and_the_loop(dtype, width):
+    inputs, outputs = gated(dtype, width)
+    f = theano.function(inputs, outputs, mode="NUMBA")
+    f_py = theano.function(inputs, outputs, mode="PY")
+    with theano.config.change_flags(OFF):
+        f_loop = theano.function(inputs, outputs, mode="NUMBA")
+    tol = 1e-9 if dtype == "float64" else 3e-4
+    for n in [0, 1, 7, 13, 601, 20011]:  # 601, 20011: prime; blocks of 512 rows
+        rng = np.random.default_rng(n)
+        vals = [rng.normal(size=(n, width)).astype(dtype) for _ in range(3)]
+        got = f(*vals)
+        for ref in (f_py(*vals), f_loop(*vals)):
+            for a, b in zip(got, ref):
+                assert a.dtype == b.dtype and a.shape == b.shape == (n, width)
+                np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+def test_numpy_scalar_step_count_dispatches_once(monkeypatch):
+    inputs, outputs = gated("float64", 8)
+    f = theano.function(inputs, outputs, mode="NUMBA")
+    assert f.fn.compile_now()
+    retyped = []
+    real = numba_linker.NodeKernel._retype
+
+    def record(self, args):
+        retyped.append(str(self.node.op))
+        return real(self, args)
+
+    monkeypatch.setattr(numba_linker.NodeKernel, "_retype", record)
+    rng = np.random.default_rng(0)
+    vals = [rng.normal(size=(50, 8)) for _ in range(3)]
+    kernels = [nk for nk in f.fn.kernels if isinstance(nk.node.op, FusedRecurrence)]
+    assert len(kernels) == 2 and all(nk.ready() for nk in kernels)
+    got = f(*vals)
+    # the loops took the step count np.int64(min(len k, len v)) as a 0-d array at once
+    assert retyped == []
+    ref = theano.function(inputs, outputs, mode="PY")(*vals)
+    for a, b in zip(got, ref):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("mask_dtype", ["int8", "float32"])
+def test_copied_inputs_of_the_state_dtype_only(reverse, mask_dtype):
+    # values: 0 k, 1 v, 2 m (another dtype), 3 hp, 4 hn; A = sigmoid(k), B = k;
+    # outputs hp * v (v: read by the outputs only, copied) and hn * m (m: read where
+    # it is, its dtype is not the buffer's)
+    program = [(so.Sigmoid(), (0,), "float64"), (so.Mul(), (3, 1), "float64"),
+               (so.Mul(), (4, 2), "float64")]
+    op = FusedRecurrence("affine", 3, program, (5, 0), (6, 7), reverse, store=True)
+    k, v = T.dmatrix("k"), T.dmatrix("v")
+    m = T.tensor(mask_dtype, (False, False), name="m")
+    h0, n = T.dvector("h0"), T.lscalar("n")
+    outs = op(n, h0, k, v, m)
+    f = theano.function([n, h0, k, v, m], outs, mode="NUMBA")
+    f_py = theano.function([n, h0, k, v, m], outs, mode="PY")
+    node = [nd for nd in f.maker.fgraph.toposort() if isinstance(nd.op, FusedRecurrence)][0]
+    lanes = numba_linker.kernel_text(node).split("def frec")[1]
+    # five arrays written (states, final, two outputs): the blocked lanes loop also
+    # forwards
+    operand_loop = lanes.split("for i in range(m * W):")[1].split("for w in range(W):")[0]
+    assert "= xf1[i]" in operand_loop and "xf2" not in operand_loop
+    rng = np.random.default_rng(3)
+    for steps in [0, 1, 7, 601, 20011]:
+        vals = [steps, rng.normal(size=8), rng.normal(size=(steps, 8)),
+                rng.normal(size=(steps, 8)),
+                rng.integers(-3, 4, size=(steps, 8)).astype(mask_dtype)]
+        for a, b in zip(f(*vals), f_py(*vals)):
+            assert a.dtype == b.dtype and a.shape == b.shape
+            np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
