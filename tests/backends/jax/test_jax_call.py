@@ -93,6 +93,12 @@ def test_64_bit_inputs_run_the_executable_under_x64():
         same(f(v), p(v))
     same(f(v), p(v))  # the second call of these shapes: the executable's entry again
     assert f.fn._raw
+    with jax.enable_x64(True):  # the caller's JAX has x64 on: the entry enters no context
+        same(f(v), p(v))
+        same(f(xv), p(xv))  # (and new shapes are retried there too)
+        same(f(xv), p(xv))
+    with jax.enable_x64(False):
+        same(f(xv), p(xv))
     # the user's JAX configuration is unchanged: x64 was entered only inside
     assert jax.numpy.asarray(np.zeros(1)).dtype == np.dtype(
         "float64" if jax.config.jax_enable_x64 else "float32")

@@ -15,8 +15,9 @@ exactly what the jitted function does. Called with arguments of other shapes or
 types it raises a TypeError before anything runs or is donated: that call goes
 through the jitted function under x64 (compiling the new shapes), and the executable
 follows the new shapes. Where no input is 64-bit the executable is called outside
-``x64`` (entering the context costs about 1 us); where one is, inside it (outside,
-JAX would hand it 64-bit arguments as 32-bit ones, and the executable refuse them).
+``x64`` (entering the context costs 1-3 us); where one is, with x64 enabled: inside
+the context unless the caller's JAX has x64 on already (with x64 off, JAX would hand
+it 64-bit arguments as 32-bit ones, and the executable refuse them).
 
 Where nothing is left to do around the executable (no check in the program or on the
 host, its results the outputs, no donated value that could also be another argument),
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import collections
 
+import jax
 import jax.numpy as jnp
 
 from theanine.tensor.type import TensorType
@@ -99,15 +101,19 @@ def fast_entry(runner, args, replan):
 
 
 def _call(run, args, wide):
-    if wide:
+    if wide and not jax.config.jax_enable_x64:
         with x64(True):
             return run(*args)
     return run(*args)
 
 
 def _in_x64(run):
-    """`run` called inside x64: the entry of an executable with 64-bit inputs."""
+    """`run` called with x64 enabled: the entry of an executable with 64-bit inputs.
+    Where the caller's JAX runs with x64 already (its global setting or a context),
+    the call needs no context of its own (entering one costs 1-3 us)."""
     def entry(*args):
+        if jax.config.jax_enable_x64:
+            return run(*args)
         with x64(True):
             return run(*args)
 
