@@ -77,7 +77,7 @@ def fast_entry(runner, args, replan):
                     if alone and not exe[2] and len(res) == n_out:  # nothing around it
                         owner._set_fast(_in_x64(run) if wide else run, raw=True)
                 else:
-                    res = _call(run, args, wide)
+                    res = _call(run, args, wide) if wide else run(*args)
             except TypeError:  # other argument types, seen before anything ran
                 with x64(True):
                     if hosted:
