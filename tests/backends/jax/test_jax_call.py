@@ -1,6 +1,6 @@
-"""The jax backend's call path after the first call (linker.SegmentRunner.fast): the
-generated caller goes straight to the fast entry, which runs the compiled executable
-outside x64 when no input is 64-bit. Every result is compared with py; the checks
+"""The jax backend's call path after the first call (entry.py): the generated caller
+goes straight to the fast entry, which runs the compiled executable (outside x64 when
+no input is 64-bit, inside it otherwise). Every result is compared with py; the checks
 that the path is taken look at the objects, not at timings."""
 
 import os
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.jax
 
 import theanine as theano  # noqa: E402
 import theanine.tensor as T  # noqa: E402
-from theanine.backends.jax import linker  # noqa: E402
+from theanine.backends.jax import entry  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
@@ -79,14 +79,58 @@ def test_narrow_inputs_run_the_executable_and_follow_new_shapes():
         "float64" if jax.config.jax_enable_x64 else "float32")
 
 
-def test_64_bit_inputs_stay_on_the_jitted_function_under_x64():
+def test_64_bit_inputs_run_the_executable_under_x64():
     x = T.dvector("x")
     p, f = both([x], [T.exp(x) + 1e-300])  # a float64-only constant
     xv = np.linspace(-1, 1, 4)
     same(f(xv), p(xv))
     same(f(xv), p(xv))
-    assert executable_of(f) is None
-    assert not linker._narrow(f.fn.fgraph.inputs)
+    assert not entry.narrow(f.fn.fgraph.inputs)
+    # nothing around the executable: the entry is its own, called inside x64
+    entry_fn = f._call.__globals__["_fn"]
+    assert f.fn._raw and entry_fn is f.fn._fast
+    for v in (np.linspace(-1, 1, 7), xv, np.linspace(0, 2, 7)):  # new shapes: retried
+        same(f(v), p(v))
+    same(f(v), p(v))  # the second call of these shapes: the executable's entry again
+    assert f.fn._raw
+    with jax.enable_x64(True):  # the caller's JAX has x64 on: the entry enters no context
+        same(f(v), p(v))
+        same(f(xv), p(xv))  # (and new shapes are retried there too)
+        same(f(xv), p(xv))
+    with jax.enable_x64(False):
+        same(f(xv), p(xv))
+    # the user's JAX configuration is unchanged: x64 was entered only inside
+    assert jax.numpy.asarray(np.zeros(1)).dtype == np.dtype(
+        "float64" if jax.config.jax_enable_x64 else "float32")
+
+
+def test_64_bit_inputs_with_host_checks_through_the_executable():
+    x, i = T.dmatrix("x"), T.lscalar("i")
+    p, f = both([x, i], [T.exp(x[i]) * 2, x.shape[0] * 3])
+    a, b = (np.random.default_rng(0).normal(size=s) for s in ((3, 4), (5, 2)))
+    same(f(a, 1), p(a, 1))
+    exe = executable_of(f)
+    assert exe is not None and exe[2]  # the index's check runs on the host
+    for k in range(3):  # alternate shapes: each call right, the executable follows
+        for v in (b, a):
+            same(f(v, k % 2), p(v, k % 2))
+            assert [s.shape for s in exe[0].args_info[0]][0] == v.shape
+    with pytest.raises(IndexError):
+        f(a, 7)
+    same(f(a, -1), p(a, -1))
+
+
+def test_scalar_recurrence_float64_entry():
+    # benchmarks/jax_bench.py case 1: a LinearRecurrence with float64 inputs
+    x, c = T.dvector("x"), T.dscalar("c")
+    h, _ = theano.scan(lambda a, h, c: c * h + a, sequences=x, outputs_info=T.constant(0.0),
+                       non_sequences=c)
+    p, f = both([x, c], [h])
+    xv = np.random.default_rng(1).normal(size=50)
+    for _ in range(3):
+        same(f(xv, 0.9), p(xv, 0.9))
+    assert f.fn._raw
+    same(f(xv[:20], 0.5), p(xv[:20], 0.5))
 
 
 def test_donated_shared_value_through_the_executable_unchanged_on_error():

@@ -11,10 +11,10 @@ the key.
 
 float64: theanine's dtypes are the graph's, and JAX computes in 32 bits unless
 x64 is enabled. Every trace, device transfer and call of this backend runs inside
-``jax.enable_x64(True)`` (a thread-local context, 1-2 us per call), so the user's
+``jax.enable_x64(True)`` (a thread-local context, about 1 us per call), so the user's
 JAX configuration outside theanine is not changed; the one exception is the call of
-a compiled executable whose inputs are all 32-bit or narrower (linker.py,
-SegmentRunner.fast), whose types were fixed under x64 when it was compiled.
+a compiled executable whose inputs are all 32-bit or narrower (entry.py), whose
+types were fixed under x64 when it was compiled.
 """
 
 from __future__ import annotations

@@ -49,6 +49,7 @@ from theanine.tensor.type import TensorType
 from . import callback, checks, evaluate
 from .callback import NeedsHost
 from .device import DeviceIO, default_device, x64
+from .entry import fast_entry, host_checks, shapes_key, unshared
 from .plan import Plan, Segment
 from .registry import lowerings
 from .sharding import function_sharding
@@ -140,7 +141,7 @@ class JaxFunction:
     def on_fast(self, listener):
         """Call `listener(entry)` now and whenever the function's entry changes: the
         fast path's callable (same arguments and results as this object; see
-        SegmentRunner.fast) once there is one, else this object. A caller holding
+        entry.py) once there is one, else this object. A caller holding
         the entry (compile/calling.py) skips one Python call per call."""
         self._listeners.append(listener)
         listener(self._fast or self)
@@ -161,7 +162,7 @@ class JaxFunction:
 
     def retry(self, exc, args):
         """The results of a call whose entry raised `exc`. An executable's own entry
-        (SegmentRunner.fast) refuses arguments of other shapes with a TypeError before
+        (entry.py) refuses arguments of other shapes with a TypeError before
         anything runs: that call goes the general way (compiling for the new shapes),
         which makes a new entry. Anything else is raised."""
         if not (self._raw and (isinstance(exc, TypeError)
@@ -323,7 +324,7 @@ class SegmentRunner:
             env.update((id(v), c) for v, c in zip(seg.concrete, concrete))
             with checks.collecting(table, {k: dyn[k] for k in host_ok}) as col:
                 _run_top(seg, env)
-                host[_shapes(dyn)] = tuple(col.host.items())
+                host[shapes_key(dyn)] = tuple(col.host.items())
                 outs = [evaluate.value_of(env, v) for v in seg.outputs]
                 for o, sharding in constrain:
                     outs[o] = jax.lax.with_sharding_constraint(outs[o], sharding)
@@ -343,9 +344,9 @@ class SegmentRunner:
     def _call(self, dyn, concrete):
         fn = self.compiled(concrete)
         if self.host_ok:
-            checks.check_host(_host_checks(fn, dyn), dyn)
+            checks.check_host(host_checks(fn, dyn), dyn)
         if self.donate:
-            dyn = _unshared(dyn, self.donate)
+            dyn = unshared(dyn, self.donate)
         profile = self.owner.profile
         if profile is not None:
             t0 = time.perf_counter()
@@ -383,83 +384,8 @@ class SegmentRunner:
         return res[:n], res[n:n + r], res[n + r] if len(res) > n + r else None
 
     def fast(self, args):
-        """The calls after the first of a one-segment function taking its arguments
-        and giving its outputs in graph order, without a profile, or None: straight
-        to the jitted function (which compiles new shapes itself), about 2 us of
-        Python less per call than call_whole.
-
-        When no input has a 64-bit type, the call goes to the executable XLA compiled
-        for the latest argument shapes (``_executable``), outside ``x64``: entering the
-        x64 context costs 1-2 us per call, and an executable's types are fixed when it
-        is compiled (under x64), so it computes exactly what the jitted function
-        does. Arguments of other shapes fail its type check before anything runs
-        (nothing donated): that call goes through the jitted function under x64
-        (compiling the new shapes) and the executable follows the new shapes.
-
-        Where nothing is left to do around the executable (no check in the program
-        or on the host, its results the outputs, no donated value that could also be
-        another argument), the executable's own C++ entry becomes the function's
-        entry after its first call (one Python frame less); its TypeError on other
-        shapes comes back through ``JaxFunction.retry``."""
-        if (self.owner.profile is not None or not self._direct
-                or self.arg_index != self._all_args or len(self.variants) != 1):
-            return None
-        fn = next(iter(self.variants.values()))
-        donate, table, hosted = self.donate, self.table, bool(self.host_ok)
-        # [executable, its C++ entry, its host checks, its argument shapes]
-        exe = ([_executable(fn, args), None, *_exe_checks(fn, args, hosted)]
-               if _narrow(self.owner.fgraph.inputs) else None)
-
-        owner, n_out = self.owner, len(self.seg.outputs)
-        parts = self._parts
-        # a donated value can be given twice (the same array in two shared variables)
-        # only where the function reads two shared values (inputs are NumPy arrays):
-        # otherwise nothing needs _unshared
-        alone = not donate or len(args) - owner.n_in == 1
-
-        def call(*args):
-            if donate:
-                args = _unshared(args, donate)
-            try:
-                if exe is None:
-                    with x64(True):
-                        if hosted:
-                            checks.check_host(_host_checks(fn, args), args)
-                        res = fn(*args)
-                else:
-                    run = exe[1]
-                    try:
-                        if exe[2]:  # only for the shapes the checks were made for
-                            if _shapes(args) != exe[3]:
-                                raise TypeError
-                            checks.check_host(exe[2], args)
-                        if run is None:  # the executable's own C++ entry is made at
-                            res = exe[0](*args)  # its first call
-                            run = exe[1] = getattr(exe[0], "_call", None) or exe[0]
-                            if alone and not exe[2] and len(res) == n_out:
-                                owner._set_fast(run, raw=True)  # nothing to do around it
-                        else:
-                            res = run(*args)
-                    except TypeError:  # other argument types, seen before anything ran
-                        with x64(True):
-                            if hosted:
-                                checks.check_host(_host_checks(fn, args), args)
-                            res = fn(*args)
-                        exe[:] = _executable(fn, args), None, *_exe_checks(fn, args, hosted)
-            except Replan:  # a retrace (new shapes) met a node to run on the host
-                owner._set_fast(None)
-                return owner._general(args)
-            if len(res) == n_out:
-                return res
-            outs, _, code = parts(res)
-            if code is not None:
-                err = table.error(code)
-                if err is not None:
-                    err.restored = {i: outs[o] for _, i, o in donate}
-                    raise err
-            return outs
-
-        return call
+        """The calls after the first of a one-segment function (entry.py), or None."""
+        return fast_entry(self, args, Replan)
 
     def call_whole(self, args):
         """The one-segment fast path: args in graph input order, outputs in graph
@@ -472,55 +398,6 @@ class SegmentRunner:
         return [outs[k] if k is not None else evaluate.value_of(
             {id(v): a for v, a in zip(fg.inputs, args)}, v)
             for k, v in zip(self.out_index, fg.outputs)]
-
-
-def _shapes(args):
-    """The key of a trace's host checks: its arguments' shapes."""
-    try:
-        return tuple([a.shape for a in args])
-    except AttributeError:  # a Python number
-        return tuple(getattr(a, "shape", ()) for a in args)
-
-
-def _host_checks(fn, args):
-    """The host checks (checks.py) of `fn` traced for these arguments' shapes,
-    tracing it first if it was not (JAX keeps the trace for the call that follows).
-    Under x64."""
-    key = _shapes(args)
-    found = fn.host_checks.get(key)
-    if found is None:
-        fn.trace(*args)
-        found = fn.host_checks.get(key)
-        if found is None:
-            raise RuntimeError(f"theanine jax backend: no run-time checks recorded for "
-                               f"arguments of shapes {key}")
-    return found
-
-
-def _exe_checks(fn, args, hosted):
-    """[host checks, argument shapes] for the executable compiled for `args`."""
-    if not hosted:
-        return [(), None]
-    with x64(True):
-        return [_host_checks(fn, args), _shapes(args)]
-
-
-def _executable(fn, args):
-    """The executable XLA compiled for `fn` at these argument types (cached by JAX:
-    the call before traced and compiled them), to be called outside x64 (see
-    SegmentRunner.fast)."""
-    with x64(True):
-        return fn.lower(*args).compile()
-
-
-_NARROW = frozenset(("bool", "int8", "int16", "int32", "uint8", "uint16", "uint32",
-                     "float16", "float32", "complex64"))
-
-
-def _narrow(inputs):
-    """Whether every input is a tensor of a type JAX keeps as it is outside x64."""
-    return all(isinstance(v.type, TensorType) and v.type.dtype in _NARROW
-               for v in inputs)
 
 
 def _run_top(seg, env):
@@ -582,18 +459,3 @@ def _host_value(x):
 def _key(v):
     v = np.asarray(v)
     return (v.dtype.str, v.shape, v.tobytes())
-
-
-def _unshared(dyn, donate):
-    """Arguments with each donated one copied when the same array is also another
-    argument (two shared variables holding one array): XLA cannot donate it then."""
-    if len(set(map(id, dyn))) == len(dyn):  # no array given twice: the common case
-        return dyn
-    ids = collections.Counter(id(x) for x in dyn)
-    if all(ids[id(dyn[d])] == 1 for d, _, _ in donate):
-        return dyn
-    dyn = list(dyn)
-    for d, _, _ in donate:
-        if ids[id(dyn[d])] > 1:
-            dyn[d] = jnp.copy(dyn[d])
-    return dyn

@@ -37,6 +37,7 @@ from theanine.tensor.type import TensorType
 from . import callback, checks, evaluate
 from .control import body_traceable, run_inner
 from .evaluate import static_inputs
+from .hoisted import product_rows
 from .registry import lowerings
 
 
@@ -132,12 +133,15 @@ def _scan(node, *ins, env=None):
     op, C = loop.op, loop.op.n_carries
     traced = [k for k in range(C) if op.traced[k]]
     outs_idx = traced + [C + j for j in range(op.n_ys)]  # stored outputs, keep order
-    views = [_view(v, env) if loop.n else None for v in node.inputs[1:1 + op.n_seqs]]
+    # sequences read in the body from an ancestor's value (rows of it, or a hoisted
+    # product recomputed per step: hoisted.py) rather than sliced by lax.scan
+    views = [(product_rows(v, env) or _view(v, env)) if loop.n else None
+             for v in node.inputs[1:1 + op.n_seqs]]
 
     def body(carry, xs):
         carries, bufs, t, code = carry
         rows = iter(xs)
-        xs = [next(rows) if v is None else _row(v, t) for v in views]
+        xs = [next(rows) if v is None else v.row(t) for v in views]
         new, ys, _, code = loop.step(xs, carries, code)
         values = [new[k] for k in traced] + ys
         bufs = list(bufs)
@@ -191,6 +195,10 @@ class _View:
     def __init__(self, base, offset, stride):
         self.base, self.offset, self.stride = base, offset, stride
 
+    def row(self, t):
+        return jax.lax.dynamic_index_in_dim(self.base, self.offset + self.stride * t, 0,
+                                            keepdims=False)
+
 
 def _view(var, env):
     """How sequence `var` reads rows of an ancestor's value through basic slices of its
@@ -228,11 +236,6 @@ def _slice_start(start, step, length):
     if start < 0:
         start += length
     return min(max(start, 0), length) if step > 0 else min(max(start, -1), length - 1)
-
-
-def _row(view, t):
-    return jax.lax.dynamic_index_in_dim(view.base, view.offset + view.stride * t, 0,
-                                        keepdims=False)
 
 
 def _row_shapes(loop, outs_idx):
