@@ -163,6 +163,7 @@ def test_products_in_parts_of_a_large_body_keep_the_rule(monkeypatch, dtype):
     compiled dot_checked: np.dot's values there too, with 0 * a scale that is not
     finite still NaN, and misaligned shapes still raising."""
     monkeypatch.setattr(codegen.Ctx, "in_part", True)
+    monkeypatch.setattr(linker, "_TEXTS", {})  # texts made outside a part
     mode = backend_mode("numba")
     fns = {}
     with np.errstate(all="ignore"):

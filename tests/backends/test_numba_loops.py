@@ -121,6 +121,7 @@ def test_a_large_loop_body_is_emitted_as_bounded_parts(monkeypatch):
     in sequence (a 2,000-node body was OOM-killed at 15.5 GB as one function).
     PART_LINES is lowered here to keep the compile short; values equal py's."""
     monkeypatch.setattr(codegen, "PART_LINES", 30)
+    monkeypatch.setattr(linker, "_TEXTS", {})  # texts made with the usual setting
     X, W, a = T.tensor3("X"), T.matrix("W"), T.vector("a")
 
     def step(x, h):
@@ -159,6 +160,7 @@ def test_repeated_blocks_of_a_large_body_compile_once(monkeypatch):
     part once and calls it once per occurrence, so numba compiles it once (a
     2,100-node body: 117 s of CPU -> 20 s). Values equal py's."""
     monkeypatch.setattr(codegen, "PART_LINES", 30)
+    monkeypatch.setattr(linker, "_TEXTS", {})  # texts made with the usual setting
     X, W, a = T.matrix("X"), T.matrix("W"), T.vector("a")
 
     def step(x, h):
@@ -181,6 +183,7 @@ def test_parts_that_differ_in_a_constant_stay_apart(monkeypatch):
     """Parts whose text differs in anything but local names (here each block's scalar
     constant) are separate functions: merging them would compute a wrong value."""
     monkeypatch.setattr(codegen, "PART_LINES", 8)
+    monkeypatch.setattr(linker, "_TEXTS", {})  # texts made with the usual setting
     X, W = T.matrix("X"), T.matrix("W")
 
     def step(x, h):

@@ -130,7 +130,9 @@ def text_key(node):
     its inputs and outputs, and which inputs are one variable. Every input is a
     parameter of the kernel (codegen.emit_function), so constants' values are not in
     the text, and no emitter reads anything else; a graph repeating an op (a deep
-    unrolled network: 20,000 fused tanh steps) emits its text once, not per node."""
+    unrolled network: 20,000 fused tanh steps) emits its text once, not per node.
+    (A test that changes the generator's settings, codegen.PART_LINES or Ctx.in_part,
+    starts from an empty _TEXTS.)"""
     first = {}
     same = tuple(first.setdefault(id(v), k) for k, v in enumerate(node.inputs))
     return (node.op, tuple(v.type for v in node.inputs),
