@@ -12,13 +12,17 @@ import importlib
 
 
 class DeferredModule:
-    """The module `name`, imported when one of its attributes is first read."""
+    """The module `name`, imported when one of its attributes is first read; each
+    attribute read is kept on this object, so later reads (an op's every call) are
+    plain attribute reads."""
 
     def __init__(self, name):
         self.name = name
 
     def __getattr__(self, attr):
-        return getattr(importlib.import_module(self.name), attr)
+        value = getattr(importlib.import_module(self.name), attr)
+        setattr(self, attr, value)
+        return value
 
 
 special = DeferredModule("scipy.special")

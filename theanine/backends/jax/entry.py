@@ -72,12 +72,13 @@ def fast_entry(runner, args, replan):
                         raise TypeError
                     checks.check_host(exe[2], args)
                 if run is None:  # the executable's own C++ entry is made at its first call
-                    res = _call(exe[0], args, wide)
-                    run = exe[1] = getattr(exe[0], "_call", None) or exe[0]
+                    res = (_in_x64(exe[0]) if wide else exe[0])(*args)
+                    run = getattr(exe[0], "_call", None) or exe[0]
+                    run = exe[1] = _in_x64(run) if wide else run
                     if alone and not exe[2] and len(res) == n_out:  # nothing around it
-                        owner._set_fast(_in_x64(run) if wide else run, raw=True)
+                        owner._set_fast(run, raw=True)
                 else:
-                    res = _call(run, args, wide) if wide else run(*args)
+                    res = run(*args)
             except TypeError:  # other argument types, seen before anything ran
                 with x64(True):
                     if hosted:
@@ -98,13 +99,6 @@ def fast_entry(runner, args, replan):
         return outs
 
     return call
-
-
-def _call(run, args, wide):
-    if wide and not jax.config.jax_enable_x64:
-        with x64(True):
-            return run(*args)
-    return run(*args)
 
 
 def _in_x64(run):

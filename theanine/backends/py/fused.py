@@ -15,6 +15,8 @@ Runtime broadcasting of a dim not declared broadcastable raises Elemwise's error
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from theanine.tensor import scalar_ops as so
@@ -98,21 +100,14 @@ def _source(op, in_types):
     return src, env
 
 
-_BODIES = {}  # (op, input types) -> (source, function): repeated composites compile once
-MAX_BODIES = 4096
-
-
+@functools.lru_cache(maxsize=4096)
 def _compiled(op, types):
     """The source and the function computing Composite `op` on inputs of `types` (a
-    pure function of both: the source reads nothing else)."""
-    hit = _BODIES.get((op, types))
-    if hit is None:
-        src, env = _source(op, list(types))
-        exec(compile(src, "<theanine fused>", "exec"), env)
-        if len(_BODIES) >= MAX_BODIES:
-            _BODIES.clear()
-        hit = _BODIES[(op, types)] = (src, env["fused"])
-    return hit
+    pure function of both: the source reads nothing else), so that repeated
+    composites compile once."""
+    src, env = _source(op, list(types))
+    exec(compile(src, "<theanine fused>", "exec"), env)
+    return src, env["fused"]
 
 
 @IMPLS.register(Composite)
