@@ -43,3 +43,37 @@ def test_elemwise_fast_path_dtypes_and_broadcast_errors():
     h = theano.function([y, z], y + z, mode="PY")
     with pytest.raises(ValueError, match="broadcastable"):
         h(np.ones((2, 3), "float32"), np.ones((1, 3), "float32"))
+
+
+class _Returns(theano.Op):
+    """An op whose perform returns a given value, whatever its declared output type."""
+
+    __props__ = ("kind",)
+
+    def __init__(self, kind):
+        self.kind = kind
+
+    def make_node(self, x):
+        x = T.as_tensor_variable(x)
+        return theano.Apply(self, [x], [T.TensorType("float64", (False, True))()])
+
+    def perform(self, node, inputs, output_storage):
+        x = inputs[0].reshape(-1, 1)
+        output_storage[0][0] = {"right": x, "swapped": x.astype(">f8"),
+                                "float32": x.astype("float32"), "vector": x.ravel(),
+                                "wide": np.hstack([x, x]), "list": x.tolist()}[self.kind]
+
+
+@pytest.mark.parametrize("kind, error", [
+    ("right", None), ("swapped", None), ("float32", "dtype float32, ndim 2"),
+    ("vector", "dtype float64, ndim 1"), ("wide", "dim 1 is declared broadcastable"),
+    ("list", "returned list")])
+def test_check_types_names_the_wrong_output(kind, error):
+    x = T.dvector("x")
+    with theano.config.change_flags(check_types=True):
+        f = theano.function([x], _Returns(kind)(x), mode="PY")
+        if error is None:
+            np.testing.assert_array_equal(f(np.arange(3.0)), np.arange(3.0)[:, None])
+        else:
+            with pytest.raises(TypeError, match=error):
+                f(np.arange(3.0))

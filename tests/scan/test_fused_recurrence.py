@@ -30,27 +30,30 @@ def gated(mode, reverse=False, store=True, init_row=False, outputs=True, dtype=F
 
 
 def loop(op, h0, xs, n):
-    """The recurrence as a Python loop over steps, the program run per step on rows."""
-    def at(x, t):
-        return x[0] if x.shape[0] == 1 else x[t]
-
+    """The recurrence as a loop over steps; the program's parts that do not read the
+    carry (gates and operands before it, outputs after it) run on all steps at once."""
     h = np.array(h0, copy=True)
-    states = np.empty((n,) + h.shape, h.dtype)
-    dtypes = op.value_dtypes([x.dtype for x in xs], h.dtype)
-    ys = [np.empty((n,) + h.shape, dtypes[r]) for r in op.outputs]
+    shape = (n,) + h.shape
+    states = np.empty(shape, h.dtype)
+    rows = [np.broadcast_to(x[:1] if x.shape[0] == 1 else x[:n], shape) for x in xs]
+    vals = rows + [None, None]
+    for sop, args, dtype in op.program[:3]:
+        vals.append(np.asarray(sop.impl(*[vals[a] for a in args]), dtype))
+    a, b = vals[6], vals[7]
     for t in (range(n - 1, -1, -1) if op.reverse else range(n)):
-        vals = [np.broadcast_to(at(x, t), h.shape) for x in xs] + [h, None]
-        for sop, args, dtype in op.program[:3]:
-            vals.append(np.asarray(sop.impl(*[vals[a] for a in args]), dtype))
-        a, b = vals[6], vals[7]
-        new = {"affine": a * h + b, "add": h + b, "mul": h * a}[op.mode].astype(h.dtype)
-        vals[op.nin + 1] = new
-        for sop, args, dtype in op.program[3:]:
-            vals.append(np.asarray(sop.impl(*[vals[a] for a in args]), dtype))
-        for j, r in enumerate(op.outputs):
-            ys[j][t] = vals[r]
-        h = new
-        states[t] = h
+        h = {"affine": a[t] * h + b[t], "add": h + b[t], "mul": h * a[t]}[op.mode]
+        h = states[t] = h.astype(states.dtype)
+    before = np.empty(shape, h.dtype)  # each step's carry before the step
+    if n:
+        if op.reverse:
+            before[-1], before[:-1] = h0, states[1:]
+        else:
+            before[0], before[1:] = h0, states[:-1]
+    vals[op.nin], vals[op.nin + 1] = before, states
+    for sop, args, dtype in op.program[3:]:
+        vals.append(np.asarray(sop.impl(*[vals[a] for a in args]), dtype))
+    dtypes = op.value_dtypes([x.dtype for x in xs], h.dtype)
+    ys = [np.array(np.broadcast_to(vals[r], shape), dtypes[r]) for r in op.outputs]
     return states, h, ys
 
 

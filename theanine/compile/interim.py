@@ -8,12 +8,11 @@ and the compile takes the cores the training needs. XLA compiles such a function
 whole in ~1.5 s and runs it at about numba's speed. So where JAX is installed
 (``pip install theanine[jax]``), a function whose missing kernels are expected
 (``compile_estimate``) to take longer than INTERIM_SECONDS to compile runs on the
-jax backend, on the CPU: its first call runs on NumPy (asking numba for nothing)
-while a thread, started at the function's build, imports JAX and compiles the
-function (running it once on the first call's values; XLA compiles without holding
-Python's lock, and the calls before it is ready wait for the import and the link,
-which hold it, then run on NumPy), every later call runs on JAX, and numba compiles
-the kernels:
+jax backend, on the CPU: a thread, started at the function's build, imports JAX,
+links the function and compiles it (running it once on the first call's values);
+the calls before it is ready wait for the import and the link (which hold Python's
+lock) and then run on NumPy (asking numba for nothing) while XLA compiles (which
+does not hold it); every later call runs on JAX, and numba compiles the kernels:
 
 - when the process exits (detached workers, for at most their lifetime bound:
   backends/numba/worker.py), so that the next run of the script loads them from
@@ -106,11 +105,16 @@ class Interim:
 
     def _first(self, *args):
         """Give the thread this call's values (their types and shapes) and run the
-        call on NumPy."""
+        call on NumPy once JAX is imported and the graph linked: run beside them, it
+        took twice its own time and delayed them as much (char-LSTM, 3 pairs of
+        runs: step 1 at 1.8-2.0 s from process start instead of 2.0-2.7 s, but XLA
+        from step 11-15 at 3.8-4.1 s instead of step 3-6 at 3.3-3.5 s, and step
+        100 at 5.2-5.7 s instead of 4.9-5.0 s)."""
         self._run = self._numpy
         self._args = [np.array(a) if isinstance(a, np.ndarray) else a for a in args]
         self._called.set()
-        return self.numba_fn(*args)  # now, without waiting for the link (_numpy)
+        self._linked.wait(LINK_WAIT)  # see _numpy
+        return self.numba_fn(*args)
 
     def prepared(self, timeout=None):
         """Wait (at most `timeout` s) for the thread preparing JAX; whether JAX runs the

@@ -225,10 +225,11 @@ def _chunk_body(nodes, start, stop, inputs, chunked, pos, last, last_here, slot,
 def _checked(fn, node):
     """fn, then check its outputs against the node's output types."""
     single = len(node.outputs) == 1
+    expected = _expected(node)
 
     def run(*args):
         out = fn(*args)
-        check_outputs(node, (out,) if single else out)
+        check_outputs(node, (out,) if single else out, expected)
         return out
 
     return run
@@ -275,20 +276,29 @@ def _monitored(fn, k, node, pre, post):
     return run
 
 
-def check_outputs(node, values):
-    """Raise if a value does not match its output's type (config.check_types)."""
-    for o, v in zip(node.outputs, values):
-        t = o.type
-        if not hasattr(t, "dtype"):
+def _expected(node):
+    """Per output: None (not a tensor), or (np.dtype, ndim, the broadcastable axes)."""
+    return [(np.dtype(o.type.dtype), o.type.ndim,
+             [i for i, b in enumerate(o.type.broadcastable) if b])
+            if hasattr(o.type, "dtype") else None for o in node.outputs]
+
+
+def check_outputs(node, values, expected):
+    """Raise if a value does not match its output's type (config.check_types);
+    `expected` is ``_expected(node)``, made once per node by the caller."""
+    for o, v, want in zip(node.outputs, values, expected):
+        if want is None:
             continue
+        dtype, ndim, axes = want
         if not isinstance(v, (np.ndarray, np.generic)):
             raise TypeError(f"{node.op} returned {type(v).__name__} for output {o.index}, "
-                            f"expected an ndarray of {t}")
-        if v.dtype.name != t.dtype or v.ndim != t.ndim:
+                            f"expected an ndarray of {o.type}")
+        # (a dtype's name is a slow property; a byte-swapped array has the same name)
+        if (v.dtype != dtype and v.dtype.name != dtype.name) or v.ndim != ndim:
             raise TypeError(f"{node.op} returned dtype {v.dtype}, ndim {v.ndim} for output "
-                            f"{o.index}, expected {t}")
-        for i, b in enumerate(t.broadcastable):
-            if b and v.shape[i] != 1:
+                            f"{o.index}, expected {o.type}")
+        for i in axes:
+            if v.shape[i] != 1:
                 raise TypeError(f"{node.op} output {o.index} has shape {v.shape} but dim {i} "
                                 "is declared broadcastable")
 
