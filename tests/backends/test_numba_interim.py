@@ -72,15 +72,44 @@ def test_a_cold_function_runs_on_jax_then_on_numba_with_the_same_values(cold, mo
     costs, final = py_trajectory(W, w0, ref, xv, 6)
     f = theano.function([x], cost, updates=upd)
     assert isinstance(f.fn, interim.Interim)
-    got = [float(f(xv))]  # on NumPy, while a thread compiles the function for JAX
-    assert not f.fn.on_jax and f.fn.prepared(120)
+    got = [float(f(xv))]  # the thread's compile ran it on JAX; the call waited for it
+    assert f.fn.on_jax and f.fn.prepared(0) and f.fn.full_speed()
     assert not any(nk.requested for nk in f.fn.kernels)  # numba is held meanwhile
     got += [float(f(xv)) for _ in range(2)]
-    assert f.fn.on_jax and f.fn.full_speed()
+    assert f.fn.on_jax
     assert not any(nk.ready() for nk in f.fn.kernels)  # numba has not run
     assert f.fn.compile_now()  # the switch: numba's kernels from here on
     got += [float(f(xv)) for _ in range(3)]
     assert not f.fn.on_jax and all(nk.ready() for nk in f.fn.kernels)
+    np.testing.assert_allclose(got, costs, rtol=1e-10)
+    np.testing.assert_allclose(W.get_value(), final, rtol=1e-10)
+
+
+def test_a_first_call_that_stops_waiting_for_jax_runs_on_numpy(cold, monkeypatch):
+    monkeypatch.setattr(interim, "FIRST_WAIT", 0.0)
+    x, cost, upd, W, w0, xv, ref = rnn_training()
+    costs, final = py_trajectory(W, w0, ref, xv, 4)
+    f = theano.function([x], cost, updates=upd)
+    got = [float(f(xv))]  # on NumPy (JAX is still importing); the thread's run of
+    assert not f.fn.on_jax  # the function on these values is dropped
+    assert f.fn.prepared(120)
+    got += [float(f(xv)) for _ in range(3)]
+    assert f.fn.on_jax and f.fn._result is None
+    np.testing.assert_allclose(got, costs, rtol=1e-10)
+    np.testing.assert_allclose(W.get_value(), final, rtol=1e-10)
+
+
+def test_a_graph_jax_cannot_lower_runs_on_numba(cold, monkeypatch):
+    jax_linker = pytest.importorskip("theanine.backends.jax.linker")
+    real = jax_linker.lowerings.lookup
+    monkeypatch.setattr(jax_linker.lowerings, "lookup",
+                        lambda op: None if type(op).__name__ == "Scan" else real(op))
+    x, cost, upd, W, w0, xv, ref = rnn_training()
+    costs, final = py_trajectory(W, w0, ref, xv, 3)
+    f = theano.function([x], cost, updates=upd)
+    assert isinstance(f.fn, interim.Interim)
+    got = [float(f(xv)) for _ in range(3)]
+    assert not f.fn.prepared(0) and not f.fn.on_jax
     np.testing.assert_allclose(got, costs, rtol=1e-10)
     np.testing.assert_allclose(W.get_value(), final, rtol=1e-10)
 
@@ -122,21 +151,17 @@ def test_a_failing_call_raises_numbas_error_and_changes_nothing(cold):
 def test_not_used_for_user_python_random_streams_or_when_switched_off(cold):
     x, h, calls = counting_loop()  # a scan calling an as_op at each step
     f = theano.function([x], h[-1])
+    assert not isinstance(f.fn, interim.Interim)  # JAX is not prepared at all
     xv = np.ones((4, 3))
     f(xv)
-    assert not f.fn.prepared(120)  # JAX is not prepared at all: nothing ran there
     f(xv)
-    assert not f.fn.on_jax and len(calls) == 8  # each step's Python ran once
+    assert len(calls) == 8  # each step's Python ran once
 
     srng = RandomStreams(seed=3)
     h2, _ = theano.scan(lambda row, h: T.tanh(row + h), sequences=x,
                         outputs_info=T.zeros(3))
     g = theano.function([x], h2[-1].sum() + srng.normal((3,)).sum())
-    assert isinstance(g.fn, interim.Interim)
-    g(xv)
-    assert not g.fn.prepared(120)  # RandomStreams draws other numbers on JAX
-    g(xv)
-    assert not g.fn.on_jax
+    assert not isinstance(g.fn, interim.Interim)  # RandomStreams draws other numbers
 
     with theano.config.change_flags(numba_interim="numpy"):
         k = theano.function([x], T.tanh(x).sum())

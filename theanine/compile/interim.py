@@ -9,10 +9,9 @@ whole in ~1.5 s and runs it at about numba's speed. So where JAX is installed
 (``pip install theanine[jax]``), a function whose missing kernels are expected
 (``compile_estimate``) to take longer than INTERIM_SECONDS to compile runs on the
 jax backend, on the CPU: a thread, started at the function's build, imports JAX,
-links the function and compiles it (running it once on the first call's values);
-the calls before it is ready wait for the import and the link (which hold Python's
-lock) and then run on NumPy (asking numba for nothing) while XLA compiles (which
-does not hold it); every later call runs on JAX, and numba compiles the kernels:
+links the function and, at the first call, compiles it by running it on that
+call's values, whose result the first call waits for (at most FIRST_WAIT); every
+later call runs on JAX, and numba compiles the kernels:
 
 - when the process exits (detached workers, for at most their lifetime bound:
   backends/numba/worker.py), so that the next run of the script loads them from
@@ -25,12 +24,22 @@ Values: the jax backend is tested against py like numba is; the two differ by
 floating-point rounding only (XLA fuses and reorders differently), as numba's
 NumPy and compiled tiers do.
 
+Why the first call waits rather than running on NumPy meanwhile: JAX's import and
+the link hold Python's lock, and a NumPy step beside them took twice its own time
+and delayed them as much; beside XLA's compile, it slowed the compile (NumPy's BLAS
+takes both cores) by more than its progress was worth (a step on XLA is 3-8x
+faster). Cold, 150 steps, 2 cores (benchmarks/RESULTS.md, "Stop 23"): 100 steps
+in 0.83x hand-written JAX's time on the char-LSTM demo, against 1.00-1.07x with
+NumPy steps during the compile, 1.18x with NumPy steps beside the import; the first
+result comes at 2.0-2.6 s from process start instead of 1.7-2.5 s.
+
 Not used (the NumPy tier as before) when ``config.numba_interim`` is 'numpy'
 (``THEANO_FLAGS=numba_interim=numpy``), JAX is not installed, the numba policy is
 not 'auto', the function is profiled, monitored or sharded, or its graph holds
-something that would not run alike on JAX (``runs_alike``: a RandomStreams draw,
-whose generator differs there, or a user's Python op or Print, which must run
-exactly where and as often as the graph says). A call that fails on JAX runs again
+something that would not run alike on JAX (python_ops.host_only: a user's Python
+op or Print, which must run exactly where and as often as the graph says, or a
+RandomStreams draw, whose generator differs there; ``runs_alike``: an op with no
+lowering). A call that fails on JAX runs again
 on numba, which gives the error (or the result) and runs every later call: JAX
 donates nothing here and the call wrote nothing, so running it again is safe.
 
@@ -51,9 +60,11 @@ import numpy as np
 
 from theanine import backends
 from theanine.config import config
+from theanine.tensor.python_ops import host_only
 
 INTERIM_SECONDS = 3.0  # expected numba compile work above which JAX runs meanwhile
-LINK_WAIT = 10.0  # the most a call waits for JAX's import and the jax link (see _numpy)
+FIRST_WAIT = 30.0  # the most the first call waits for JAX (see _first)
+LINK_WAIT = 10.0  # the most a later call waits for JAX's import and the link (_numpy)
 PREFETCH_SECONDS = 60.0  # JAX call time after which numba compiles in this process
 WORKER_NICE = 19  # the compile workers yield the cores to the JAX calls
 
@@ -68,7 +79,8 @@ def wrap(fn, fgraph, options):
             or getattr(fn, "policy", None) != "auto"
             or importlib.util.find_spec("jax") is None):
         return fn
-    if fn.cold_estimate(at_least=INTERIM_SECONDS) <= INTERIM_SECONDS:
+    if (host_only(fgraph) is not None
+            or fn.cold_estimate(at_least=INTERIM_SECONDS) <= INTERIM_SECONDS):
         return fn
     return Interim(fn, fgraph)
 
@@ -86,6 +98,7 @@ class Interim:
         self.jax_seconds = 0.0  # time spent in calls run on JAX
         self.requested = False
         self._args = None  # the first call's values, for the thread's compile
+        self._result = None  # the thread's run of the function on them
         self._called = threading.Event()
         self._linked = threading.Event()  # JAX imported and the graph linked (or failed)
         self._prepared = threading.Event()
@@ -104,17 +117,19 @@ class Interim:
         return self._run == self._on_jax
 
     def _first(self, *args):
-        """Give the thread this call's values (their types and shapes) and run the
-        call on NumPy once JAX is imported and the graph linked: run beside them, it
-        took twice its own time and delayed them as much (char-LSTM, 3 pairs of
-        runs: step 1 at 1.8-2.0 s from process start instead of 2.0-2.7 s, but XLA
-        from step 11-15 at 3.8-4.1 s instead of step 3-6 at 3.3-3.5 s, and step
-        100 at 5.2-5.7 s instead of 4.9-5.0 s)."""
+        """Give the thread this call's values (their types and shapes) and wait for
+        it: it compiles the function by running it on them, and that run's result
+        is this call's. If JAX is not ready within FIRST_WAIT, or cannot run the
+        graph, the call runs on NumPy (_numpy)."""
         self._run = self._numpy
         self._args = [np.array(a) if isinstance(a, np.ndarray) else a for a in args]
         self._called.set()
-        self._linked.wait(LINK_WAIT)  # see _numpy
-        return self.numba_fn(*args)
+        if self._prepared.wait(FIRST_WAIT) and self.jax_fn is not None:
+            outs, self._result = self._result, None
+            self._run = self._on_jax
+            _live.add(self)
+            return tuple(o if isinstance(o, np.ndarray) else np.array(o) for o in outs)
+        return self._numpy(*args)
 
     def prepared(self, timeout=None):
         """Wait (at most `timeout` s) for the thread preparing JAX; whether JAX runs the
@@ -122,12 +137,12 @@ class Interim:
         return self._prepared.wait(timeout) and self.jax_fn is not None
 
     def _numpy(self, *args):
-        # Importing JAX and linking hold Python's lock for ~1 s: a NumPy call beside
-        # them slows them by about its own length, while a step on XLA is 3-6x
-        # faster than on NumPy. So the calls after the first wait for the link, and
-        # run on NumPy only while XLA compiles, which does not hold the lock.
+        # The calls after a first call that stopped waiting (FIRST_WAIT): they wait
+        # for JAX's import and the link (which hold Python's lock) and run on NumPy
+        # while XLA compiles; see the module doc.
         self._linked.wait(LINK_WAIT)
         if self._prepared.is_set():
+            self._result = None  # (the first call's, if it stopped waiting for it)
             if self.jax_fn is not None:
                 self._run = self._on_jax
                 _live.add(self)
@@ -184,8 +199,9 @@ class Interim:
 
 def _prepare(ref, called):
     """(thread) Import JAX, link the jax function of Interim `ref()` and, at its first
-    call, compile it by running it once on that call's values (the result is dropped:
-    nothing is written, nothing is donated). Its ``jax_fn`` stays None if the graph
+    call, compile it by running it once on that call's values (the result is that
+    call's, which waits for it: _first; JAX donates nothing here, so a call that
+    fails wrote nothing). Its ``jax_fn`` stays None if the graph
     would not run alike on JAX or JAX fails on it. Holds no reference to the Interim
     while waiting: a function never called is freed, and this thread ends."""
     f, fn = ref(), None
@@ -200,7 +216,7 @@ def _prepare(ref, called):
                 return
         f = ref()
         if f is not None and fn is not None:
-            fn(*f._args)
+            f._result = fn(*f._args)
             f.jax_fn = fn
     except Exception:  # noqa: BLE001 - JAX is an optimisation here; numba runs it
         pass

@@ -41,10 +41,9 @@ from theanine.tensor.checks import SpecifyShape
 from theanine.tensor.dims import Rebroadcast
 from theanine.tensor.elemwise import DimShuffle, Elemwise
 from theanine.tensor.nnet.crossentropy import CheckTargets
-from theanine.tensor.python_ops import FromFunctionOp, Print
+from theanine.tensor.python_ops import host_only
 from theanine.tensor.scalar_ops import Cast
 from theanine.tensor.shape import Reshape
-from theanine.tensor.type import TensorType
 
 from . import callback, checks, evaluate
 from .callback import NeedsHost
@@ -89,20 +88,17 @@ def link(fgraph, check_types=False, allow_gc=True, profile=None, updates=(), sha
 
 def runs_alike(fgraph):
     """None if `fgraph` computes here what it computes on the other backends, with no
-    Python of the user's: every node (inner graphs included) has a lowering and is
-    no Print or Python op, and only tensors flow (a RandomStreams generator draws
-    other numbers here: random.py). Else why not (compile/interim.py asks)."""
-    todo = list(fgraph.toposort())
+    Python of the user's (python_ops.host_only) and every node (inner graphs
+    included) lowered. Else why not (compile/interim.py asks)."""
+    why = host_only(fgraph)
+    todo = [] if why else list(fgraph.toposort())
     while todo:
         node = todo.pop()
-        op = node.op
-        if isinstance(op, (Print, FromFunctionOp)) or lowerings.lookup(op) is None:
-            return f"{type(op).__name__} runs Python code"
-        if any(not isinstance(v.type, TensorType) for v in node.inputs + node.outputs):
-            return f"{type(op).__name__} takes or gives a value that is not a tensor"
-        if isinstance(op, InnerGraphOp):
-            todo.extend(toposort(op.inner_outputs, stop_at=op.inner_inputs))
-    return None
+        if lowerings.lookup(node.op) is None:
+            return f"{type(node.op).__name__} has no lowering"
+        if isinstance(node.op, InnerGraphOp):
+            todo.extend(toposort(node.op.inner_outputs, stop_at=node.op.inner_inputs))
+    return why
 
 
 class JaxFunction:
