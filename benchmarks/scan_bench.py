@@ -280,9 +280,13 @@ LSTM_SCRIPT = textwrap.dedent("""
     if "--until-compiled" in sys.argv:
         from theanine.backends.numba import background
         f.fn.compile_now() if "--sync" in sys.argv else None
+        if hasattr(f.fn, "on_jax"):  # compile/interim.py: on JAX, numba asked for nothing
+            f.fn.request()
         for nk in f.fn.kernels:
             nk.request()
         background.wait()
+        if hasattr(f.fn, "on_jax"):
+            f.fn.compile_now()  # loads what the workers wrote; numba from here on
         f(toks, toks)
         out["compiled"] = time.perf_counter() - t_import
         out["ready"] = f.fn.ready()
