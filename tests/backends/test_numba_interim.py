@@ -72,11 +72,11 @@ def test_a_cold_function_runs_on_jax_then_on_numba_with_the_same_values(cold, mo
     costs, final = py_trajectory(W, w0, ref, xv, 6)
     f = theano.function([x], cost, updates=upd)
     assert isinstance(f.fn, interim.Interim)
-    got = [float(f(xv))]  # the thread's compile ran it on JAX; the call waited for it
-    assert f.fn.on_jax and f.fn.prepared(0) and f.fn.full_speed()
+    got = [float(f(xv))]  # on NumPy; then a thread compiles the function for JAX
+    assert not f.fn.on_jax and f.fn.prepared(120)
     assert not any(nk.requested for nk in f.fn.kernels)  # numba is held meanwhile
     got += [float(f(xv)) for _ in range(2)]
-    assert f.fn.on_jax
+    assert f.fn.on_jax and f.fn.full_speed()
     assert not any(nk.ready() for nk in f.fn.kernels)  # numba has not run
     assert f.fn.compile_now()  # the switch: numba's kernels from here on
     got += [float(f(xv)) for _ in range(3)]
@@ -85,16 +85,30 @@ def test_a_cold_function_runs_on_jax_then_on_numba_with_the_same_values(cold, mo
     np.testing.assert_allclose(W.get_value(), final, rtol=1e-10)
 
 
-def test_a_first_call_that_stops_waiting_for_jax_runs_on_numpy(cold, monkeypatch):
-    monkeypatch.setattr(interim, "FIRST_WAIT", 0.0)
+def test_a_second_call_that_stops_waiting_for_jax_runs_on_numba(cold, monkeypatch):
+    monkeypatch.setattr(interim, "JAX_WAIT", 0.0)
     x, cost, upd, W, w0, xv, ref = rnn_training()
     costs, final = py_trajectory(W, w0, ref, xv, 4)
     f = theano.function([x], cost, updates=upd)
-    got = [float(f(xv))]  # on NumPy (JAX is still importing); the thread's run of
-    assert not f.fn.on_jax  # the function on these values is dropped
-    assert f.fn.prepared(120)
-    got += [float(f(xv)) for _ in range(3)]
-    assert f.fn.on_jax and f.fn._result is None
+    got = [float(f(xv)) for _ in range(2)]  # JAX is still importing at the second
+    assert f.fn.prepared(120)  # the thread finishes, but numba runs every call now
+    got += [float(f(xv)) for _ in range(2)]
+    assert not f.fn.on_jax
+    np.testing.assert_allclose(got, costs, rtol=1e-10)
+    np.testing.assert_allclose(W.get_value(), final, rtol=1e-10)
+
+
+def test_a_first_call_that_raises_leaves_the_next_call_first(cold):
+    x, cost, upd, W, w0, xv, ref = rnn_training()
+    costs, final = py_trajectory(W, w0, ref, xv, 3)
+    f = theano.function([x], cost, updates=upd)
+    with pytest.raises(ValueError):  # a row of 4 added to a state of 3
+        f(np.ones((5, 4)))
+    assert not f.fn.prepared(0.5)  # the thread waits for a first call that ran
+    got = [float(f(xv))]
+    assert f.fn.prepared(120)  # compiled for these values, so JAX runs the next calls
+    got += [float(f(xv)) for _ in range(2)]
+    assert f.fn.on_jax
     np.testing.assert_allclose(got, costs, rtol=1e-10)
     np.testing.assert_allclose(W.get_value(), final, rtol=1e-10)
 

@@ -8,10 +8,10 @@ and the compile takes the cores the training needs. XLA compiles such a function
 whole in ~1.5 s and runs it at about numba's speed. So where JAX is installed
 (``pip install theanine[jax]``), a function whose missing kernels are expected
 (``compile_estimate``) to take longer than INTERIM_SECONDS to compile runs on the
-jax backend, on the CPU: a thread, started at the function's build, imports JAX,
-links the function and, at the first call, compiles it by running it on that
-call's values, whose result the first call waits for (at most FIRST_WAIT); every
-later call runs on JAX, and numba compiles the kernels:
+jax backend, on the CPU: its first call runs on NumPy (asking numba for nothing);
+then a thread imports JAX, links the function and compiles it for the first call's
+values (by running it on them); the second call waits for the thread (at most
+JAX_WAIT), and every call from it on runs on JAX, while numba compiles the kernels:
 
 - when the process exits (detached workers, for at most their lifetime bound:
   backends/numba/worker.py), so that the next run of the script loads them from
@@ -24,14 +24,16 @@ Values: the jax backend is tested against py like numba is; the two differ by
 floating-point rounding only (XLA fuses and reorders differently), as numba's
 NumPy and compiled tiers do.
 
-Why the first call waits rather than running on NumPy meanwhile: JAX's import and
-the link hold Python's lock, and a NumPy step beside them took twice its own time
-and delayed them as much; beside XLA's compile, it slowed the compile (NumPy's BLAS
-takes both cores) by more than its progress was worth (a step on XLA is 3-8x
-faster). Cold, 150 steps, 2 cores (benchmarks/RESULTS.md, "Stop 23"): 100 steps
-in 0.83x hand-written JAX's time on the char-LSTM demo, against 1.00-1.07x with
-NumPy steps during the compile, 1.18x with NumPy steps beside the import; the first
-result comes at 2.0-2.6 s from process start instead of 1.7-2.5 s.
+Why in this order: JAX's import and the link hold Python's lock, so the first
+call run beside them took twice its time and delayed them as much; and a NumPy
+call beside XLA's compile slowed the compile (NumPy's BLAS takes both cores) by
+more than its progress was worth (a step on XLA is 3-8x faster). Run one after the
+other, the first result comes as fast as NumPy gives it and XLA runs as early as
+when the first call waited for it (benchmarks/RESULTS.md, "Stop 23": cold LSTM LM,
+first result 0.44 s from the graph's construction against 1.57 s with the first call
+beside the import, 2.1 s waiting for XLA; 100 training steps 0.83-0.86x
+hand-written JAX's time on the LSTM LM and the char-LSTM demo, against 0.97-1.18x
+before).
 
 Not used (the NumPy tier as before) when ``config.numba_interim`` is 'numpy'
 (``THEANO_FLAGS=numba_interim=numpy``), JAX is not installed, the numba policy is
@@ -63,8 +65,7 @@ from theanine.config import config
 from theanine.tensor.python_ops import host_only
 
 INTERIM_SECONDS = 3.0  # expected numba compile work above which JAX runs meanwhile
-FIRST_WAIT = 30.0  # the most the first call waits for JAX (see _first)
-LINK_WAIT = 10.0  # the most a later call waits for JAX's import and the link (_numpy)
+JAX_WAIT = 30.0  # the most the second call waits for the thread (then NumPy runs it)
 PREFETCH_SECONDS = 60.0  # JAX call time after which numba compiles in this process
 WORKER_NICE = 19  # the compile workers yield the cores to the JAX calls
 
@@ -86,9 +87,9 @@ def wrap(fn, fgraph, options):
 
 
 class Interim:
-    """fn(*inputs, *shared values) -> outputs + updates: on NumPy (numba's NumPy
-    tier, asking for no compile) while a thread prepares JAX, then on JAX until
-    numba's kernels are compiled, then on numba (``numba_fn``). ``kernels``,
+    """fn(*inputs, *shared values) -> outputs + updates: the first call on NumPy
+    (numba's NumPy tier, asking for no compile), then on JAX until numba's kernels
+    are compiled, then on numba (``numba_fn``). ``kernels``,
     ``ready``, ``compile_now`` are numba's (compile_now also switches to numba now)."""
 
     def __init__(self, numba_fn, fgraph):
@@ -98,14 +99,10 @@ class Interim:
         self.jax_seconds = 0.0  # time spent in calls run on JAX
         self.requested = False
         self._args = None  # the first call's values, for the thread's compile
-        self._result = None  # the thread's run of the function on them
-        self._called = threading.Event()
-        self._linked = threading.Event()  # JAX imported and the graph linked (or failed)
+        self._called = threading.Event()  # the first call is done: the thread starts
         self._prepared = threading.Event()
         numba_fn.hold(True)
         self._run = self._first
-        # JAX's import and the function's lowering start now, in parallel with whatever
-        # the user does before the first call (which gives the shapes to compile for)
         threading.Thread(target=_prepare, args=(weakref.ref(self), self._called),
                          daemon=True).start()
 
@@ -117,38 +114,29 @@ class Interim:
         return self._run == self._on_jax
 
     def _first(self, *args):
-        """Give the thread this call's values (their types and shapes) and wait for
-        it: it compiles the function by running it on them, and that run's result
-        is this call's. If JAX is not ready within FIRST_WAIT, or cannot run the
-        graph, the call runs on NumPy (_numpy)."""
-        self._run = self._numpy
-        self._args = [np.array(a) if isinstance(a, np.ndarray) else a for a in args]
+        """Run the call on NumPy, then let the thread import JAX and compile the
+        function for this call's values (their types and shapes). A call that
+        raises leaves the next one first."""
+        values = [np.array(a) if isinstance(a, np.ndarray) else a for a in args]
+        outs = self.numba_fn(*args)
+        self._args, self._run = values, self._second
         self._called.set()
-        if self._prepared.wait(FIRST_WAIT) and self.jax_fn is not None:
-            outs, self._result = self._result, None
+        return outs
+
+    def _second(self, *args):
+        """Wait for the thread (at most JAX_WAIT), then run on JAX, or on numba if
+        JAX cannot run this graph or is not ready."""
+        if self._prepared.wait(JAX_WAIT) and self.jax_fn is not None:
             self._run = self._on_jax
             _live.add(self)
-            return tuple(o if isinstance(o, np.ndarray) else np.array(o) for o in outs)
-        return self._numpy(*args)
+            return self._on_jax(*args)
+        self._use_numba()
+        return self.numba_fn(*args)
 
     def prepared(self, timeout=None):
         """Wait (at most `timeout` s) for the thread preparing JAX; whether JAX runs the
         calls from the next one on (for tests and benchmarks)."""
         return self._prepared.wait(timeout) and self.jax_fn is not None
-
-    def _numpy(self, *args):
-        # The calls after a first call that stopped waiting (FIRST_WAIT): they wait
-        # for JAX's import and the link (which hold Python's lock) and run on NumPy
-        # while XLA compiles; see the module doc.
-        self._linked.wait(LINK_WAIT)
-        if self._prepared.is_set():
-            self._result = None  # (the first call's, if it stopped waiting for it)
-            if self.jax_fn is not None:
-                self._run = self._on_jax
-                _live.add(self)
-                return self._on_jax(*args)
-            self._use_numba()
-        return self.numba_fn(*args)
 
     def _on_jax(self, *args):
         t0 = time.perf_counter()
@@ -198,34 +186,29 @@ class Interim:
 
 
 def _prepare(ref, called):
-    """(thread) Import JAX, link the jax function of Interim `ref()` and, at its first
-    call, compile it by running it once on that call's values (the result is that
-    call's, which waits for it: _first; JAX donates nothing here, so a call that
-    fails wrote nothing). Its ``jax_fn`` stays None if the graph
-    would not run alike on JAX or JAX fails on it. Holds no reference to the Interim
-    while waiting: a function never called is freed, and this thread ends."""
-    f, fn = ref(), None
+    """(thread) Once the first call of Interim `ref()` is done: import JAX, link its
+    jax function and compile it by running it on that call's values (the result is
+    dropped: JAX donates nothing here, nothing is written). Its ``jax_fn`` stays None
+    if the graph would not run alike on JAX or JAX fails on it. Holds no reference to
+    the Interim while waiting: a function never called is freed, and this thread
+    ends."""
+    while not called.wait(1.0):
+        if ref() is None:
+            return
+    f = ref()
+    if f is None:
+        return
     try:
         jax = backends.load("jax")
         if jax.runs_alike(f.fgraph) is None:
             fn = jax.link(f.fgraph, device="cpu")
-        f._linked.set()
-        del f
-        while fn is not None and not called.wait(1.0):
-            if ref() is None:
-                return
-        f = ref()
-        if f is not None and fn is not None:
-            f._result = fn(*f._args)
+            fn(*f._args)
             f.jax_fn = fn
     except Exception:  # noqa: BLE001 - JAX is an optimisation here; numba runs it
         pass
     finally:
-        f = ref()
-        if f is not None:
-            f._args = None
-            f._linked.set()
-            f._prepared.set()
+        f._args = None
+        f._prepared.set()
 
 
 @atexit.register
