@@ -47,10 +47,11 @@ from theanine.backends.py.linker import py_funcify
 from theanine.graph.utils import user_stacklevel
 from theanine.scan.op import Paused, Scan, run_scan
 from theanine.tensor.composite import Composite
+from theanine.tensor.elemwise import Elemwise
 
 from . import background, codegen, ops_scan, store
 from .registry import Unsupported, emitter_for, worth_compiling
-from .scalar_table import TRANSCENDENTAL
+from .scalar_table import NUMPY_SLOWER, TRANSCENDENTAL
 
 POLICIES = ("auto", "background", "sync", "strict", "checked")
 HOT_SECONDS = 0.1
@@ -423,23 +424,30 @@ def _scan_fallback(node, kernel, held):
 
 
 # NumPy's (SIMD, AVX-512) kernels of the TRANSCENDENTAL scalar ops beat our numba ones
-# on large arrays (measured: tanh 0.6 vs 1.4 ns per float32 element).
+# on large arrays (measured: tanh 0.32 vs 0.79 ns per float32 element), except
+# NUMPY_SLOWER's (sigmoid: scipy.special.expit 2.9 vs 0.9 ns)
 _LARGE = 8192  # elements
 _SMALL = 256
 
 
 def _numpy_when_large(op, kernel_call, numpy_call):
-    """Choose, per call, between the compiled kernel of a fused elementwise op and
-    NumPy's kernels (measured on this 2-core machine):
+    """Choose, per call, between the compiled kernel of an elementwise op (fused or
+    lone: ops_elemwise's top-level ones) and NumPy's kernels (measured on this
+    2-core machine):
     - tiny arrays (< _SMALL elements): NumPy; the kernel's dispatch costs more than
       the work (10-step chain on 10 elements: 6.5 vs 8.4 us);
-    - large arrays with transcendental functions: NumPy's SIMD kernels (tanh(x)*2
-      over 10^6 floats: 0.57 vs 1.5 ms; a 10-step chain with tanh and exp at
-      100x100: 55 vs 97 us);
-    - otherwise the kernel (fusing cheap arithmetic saves calls and memory traffic)."""
-    if not isinstance(op, Composite):
+    - large arrays with transcendental functions that NumPy runs faster: NumPy's
+      SIMD kernels (tanh(x)*2 over 10^6 floats: 0.57 vs 1.5 ms; a 10-step chain
+      with tanh and exp at 100x100: 55 vs 97 us);
+    - otherwise the kernel (fusing cheap arithmetic saves calls and memory traffic;
+      a sigmoid runs 3x faster than NumPy's)."""
+    if isinstance(op, Composite):
+        names = {type(sop).__name__ for sop, _, _ in op.program}
+    elif isinstance(op, Elemwise):
+        names = {type(op.scalar_op).__name__}
+    else:
         return kernel_call
-    heavy = any(type(sop).__name__ in TRANSCENDENTAL for sop, _, _ in op.program)
+    heavy = bool(names.intersection(TRANSCENDENTAL)) and not names.intersection(NUMPY_SLOWER)
 
     def call(*args):
         n = max(getattr(a, "size", 1) for a in args)

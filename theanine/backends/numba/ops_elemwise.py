@@ -27,7 +27,7 @@ from theanine.tensor.elemwise import DimShuffle, Elemwise
 
 from .codegen import np_dtype
 from .registry import register
-from .scalar_table import scalar_expr
+from .scalar_table import NUMPY_SLOWER, scalar_expr
 
 
 def cast_expr(expr, dtype):
@@ -100,7 +100,13 @@ def _emit(ctx, node, ins, outs, steps):
     emit_loop(ctx, node.inputs, ins, node.outputs[0], outs[0], body)
 
 
-@register(Elemwise)
+def _numpy_is_slower(op):
+    """A lone Elemwise whose NumPy implementation is slower than our kernel
+    (scalar_table.NUMPY_SLOWER) is compiled at the top level too."""
+    return type(op.scalar_op).__name__ in NUMPY_SLOWER
+
+
+@register(Elemwise, outer=_numpy_is_slower)
 def _elemwise(ctx, node, ins, outs):
     in_dtypes = [v.type.dtype for v in node.inputs]
     steps = [(node.op.scalar_op, [("in", k) for k in range(len(ins))], in_dtypes,

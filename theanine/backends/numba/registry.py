@@ -19,10 +19,10 @@ non-tensor type): that node then runs its NumPy implementation from Python
 ("object mode"), with a one-time warning.
 
 ``outer=True``: a lone node of this class is worth compiling at the top level of a
-function. Ops for which NumPy called from Python is as fast as compiled code
-(shape ops, BLAS products, single ufuncs) run their NumPy implementation there
-(no JIT cost); their emitters are still used inside compiled loops (scan bodies)
-and fused kernels.
+function (``outer=predicate``: those nodes whose op the predicate accepts). Ops for
+which NumPy called from Python is as fast as compiled code (shape ops, BLAS products,
+single ufuncs) run their NumPy implementation there (no JIT cost); their emitters are
+still used inside compiled loops (scan bodies) and fused kernels.
 
 The registry is theanine.graph.dispatch.Registry; the modules holding the
 registrations are listed in this package's ``__init__`` (EMITTER_MODULES).
@@ -63,4 +63,5 @@ def region_planner():
 
 
 def worth_compiling(op):
-    return bool(EMITTERS.info(op, "outer", False))
+    outer = EMITTERS.info(op, "outer", False)
+    return bool(outer(op) if callable(outer) else outer)
