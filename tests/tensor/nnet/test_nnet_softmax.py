@@ -80,6 +80,24 @@ def test_minus_infinity_masks_entries():
                                [0.5, 0.0, 0.5])
 
 
+@pytest.mark.parametrize("fn", [nnet.softmax, nnet.logsoftmax])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_every_row_length_and_non_finite_rows_as_on_py(fn, dtype, rng):
+    """Rows of 1-9 entries (the compiled sums take 4 at a time) and rows holding
+    -inf, inf or nan give the py backend's values."""
+    x = T.matrix("x", dtype=dtype)
+    f = theano.function([x], fn(x))
+    ref = theano.function([x], fn(x), mode="PY")
+    tol = 1e-5 if dtype == "float32" else 1e-12  # (log-softmax near 0: absolute)
+    for n in range(1, 10):
+        v = (rng.standard_normal((3, n)) * 5).astype(dtype)
+        np.testing.assert_allclose(f(v), ref(v), rtol=tol, atol=tol)
+    v = np.array([[-np.inf, -np.inf, -np.inf], [np.inf, 0.0, 1.0], [np.nan, 0.0, 1.0],
+                  [-np.inf, 2.0, -np.inf]], dtype)
+    with np.errstate(all="ignore"):
+        np.testing.assert_allclose(f(v), ref(v), rtol=tol, atol=tol)
+
+
 def test_empty_input():
     x = T.dmatrix("x")
     out = theano.function([x], nnet.softmax(x))(np.zeros((0, 3)))
