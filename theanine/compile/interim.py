@@ -31,7 +31,7 @@ more than its progress was worth (a step on XLA is 3-8x faster). Run one after t
 other, the first result comes as fast as NumPy gives it and XLA runs as early as
 when the first call waited for it (benchmarks/RESULTS.md, "Stop 23": cold LSTM LM,
 first result 0.44 s from the graph's construction against 1.57 s with the first call
-beside the import, 2.1 s waiting for XLA; 100 training steps 0.83-0.86x
+beside the import, 2.1 s waiting for XLA; 100 training steps 0.83-0.93x
 hand-written JAX's time on the LSTM LM and the char-LSTM demo, against 0.97-1.18x
 before).
 
@@ -65,7 +65,7 @@ from theanine.config import config
 from theanine.tensor.python_ops import host_only
 
 INTERIM_SECONDS = 3.0  # expected numba compile work above which JAX runs meanwhile
-JAX_WAIT = 30.0  # the most the second call waits for the thread (then NumPy runs it)
+JAX_WAIT = 30.0  # the most the second call waits for the thread (then numba runs it)
 PREFETCH_SECONDS = 60.0  # JAX call time after which numba compiles in this process
 WORKER_NICE = 19  # the compile workers yield the cores to the JAX calls
 

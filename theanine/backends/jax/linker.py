@@ -91,14 +91,16 @@ def runs_alike(fgraph):
     Python of the user's (python_ops.host_only) and every node (inner graphs
     included) lowered. Else why not (compile/interim.py asks)."""
     why = host_only(fgraph)
-    todo = [] if why else list(fgraph.toposort())
+    if why is not None:
+        return why
+    todo = list(fgraph.toposort())
     while todo:
         node = todo.pop()
         if lowerings.lookup(node.op) is None:
             return f"{type(node.op).__name__} has no lowering"
         if isinstance(node.op, InnerGraphOp):
             todo.extend(toposort(node.op.inner_outputs, stop_at=node.op.inner_inputs))
-    return why
+    return None
 
 
 class JaxFunction:
