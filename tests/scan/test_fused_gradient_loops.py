@@ -1,10 +1,10 @@
 """The numba loops of a gated recurrence's forward and gradient (minGRU: z = sigmoid(k),
 h_t = (1 - z) h_(t-1) + z v_t), as benchmarks/linear_recurrence.py runs them: the
-reverse FusedRecurrence's lanes loop reads the inputs that only its output loops use
-(v and the forward states) in its operand loop, into the block's buffer; the kernels
-receive the step count as NumPy computes it (an np.int64 from min of two shapes)
-without a failed dispatch; values and gradients equal py's and the sequential loop's
-for float32 and float64, lengths 0, 1, odd, prime and long, widths 3 and 8."""
+reverse FusedRecurrence's lanes loop is pipelined (one loop writes a block's outputs
+and computes the next block's operands); the kernels receive the step count as NumPy
+computes it (an np.int64 from min of two shapes) without a failed dispatch; values and
+gradients equal py's and the sequential loop's for float32 and float64, lengths 0, 1,
+odd, prime, long and at the blocks' edges, widths 3 and 8."""
 
 import numpy as np
 import pytest
@@ -37,23 +37,28 @@ def reverse_node(f):
     return nodes[0]
 
 
-def test_gradient_loop_reads_v_and_states_in_its_operand_loop():
+def _pipelined_loop(lanes):
+    """The body of the loop computing a block's outputs and the next block's operands."""
+    return lanes.split("for i in range(m2 * W):")[1].split("for i in range(m2 * W, m * W)")[0]
+
+
+def test_gradient_loop_is_pipelined():
     inputs, outputs = gated("float64", 8)
     f = theano.function(inputs, outputs, mode="NUMBA")
     node = reverse_node(f)
-    src = numba_linker.kernel_text(node)
-    lanes = src.split("def frec")[1]  # the lanes loop (the narrow one follows)
-    operand_loop = lanes.split("for i in range(m * W):")[1].split("for w in range(W):")[0]
-    # the inputs the output loops read from memory: v (x2) and the states (x3),
-    # copied into rows of the operand buffer where the gates' exps are computed
-    assert "= xf2[i]" in operand_loop and "= xf3[i]" in operand_loop
-    output_loops = lanes.split("h[w] = tbuf[0, w]")[1]
-    assert "xf2[" not in output_loops and "xf3[" not in output_loops
+    lanes = numba_linker.kernel_text(node).split("def frec")[1]  # the narrow one follows
+    body = _pipelined_loop(lanes)
+    # the two gradients of this block (v and the states read where they are) and the
+    # gates of the next block (k: x1) into the other buffer
+    assert "yb0[i] =" in body and "yb1[i] =" in body
+    assert "xf2[i]" in body and "xf3[i]" in body
+    assert "sigmoid_pair_f64(nf1[i])" in body and "nff[0 * BW + i] =" in body
+    assert "cur, nxt = nxt, cur" in lanes
 
 
-def test_a_loop_without_transcendental_operands_copies_nothing():
-    # h_t = a_t h_(t-1) + b_t with a, b inputs: the operand loop is cheap, so the
-    # output loop reads its inputs where they are
+def test_a_buffer_of_the_operands_only_when_outputs_read_inputs():
+    # h_t = a_t h_(t-1) + b_t with a, b inputs: the buffer holds the two operands, the
+    # outputs read the inputs they need (the cotangent, the states) where they are
     a, b, w = (T.dmatrix(s) for s in "abw")
     h, _ = theano.scan(lambda at, bt, h: at * h + bt, sequences=[a, b],
                        outputs_info=T.zeros((6,), "float64"))
@@ -61,11 +66,8 @@ def test_a_loop_without_transcendental_operands_copies_nothing():
     f = theano.function([a, b, w], [h, ga, gb], mode="NUMBA")
     node = reverse_node(f)
     lanes = numba_linker.kernel_text(node).split("def frec")[1]
-    # the buffer holds the two operands only; the output loops read the inputs they
-    # need (the cotangent, the states) where they are
-    assert "pb = np.empty((2, bs, W)" in lanes
-    output_loops = lanes.split("h[w] = tbuf[0, w]")[1]
-    assert "xf1[i]" in output_loops and "pbf[" not in output_loops
+    assert "cur = np.empty((2, bs, W)" in lanes
+    assert "xf1[i]" in _pipelined_loop(lanes)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -77,7 +79,7 @@ def test_values_and_gradients_against_py_and_the_loop(dtype, width):
     with theano.config.change_flags(OFF):
         f_loop = theano.function(inputs, outputs, mode="NUMBA")
     tol = 1e-9 if dtype == "float64" else 3e-4
-    for n in [0, 1, 7, 13, 601, 20011]:  # 601, 20011: prime; blocks of 512 rows
+    for n in [0, 1, 7, 13, 512, 513, 601, 20011]:  # prime; blocks of 512 rows (width 8)
         rng = np.random.default_rng(n)
         vals = [rng.normal(size=(n, width)).astype(dtype) for _ in range(3)]
         got = f(*vals)
@@ -113,10 +115,9 @@ def test_numpy_scalar_step_count_dispatches_once(monkeypatch):
 
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("mask_dtype", ["int8", "float32"])
-def test_copied_inputs_of_the_state_dtype_only(reverse, mask_dtype):
+def test_pipelined_loop_with_states_and_an_input_of_another_dtype(reverse, mask_dtype):
     # values: 0 k, 1 v, 2 m (another dtype), 3 hp, 4 hn; A = sigmoid(k), B = k;
-    # outputs hp * v (v: read by the outputs only, copied) and hn * m (m: read where
-    # it is, its dtype is not the buffer's)
+    # outputs hp * v and hn * m
     program = [(so.Sigmoid(), (0,), "float64"), (so.Mul(), (3, 1), "float64"),
                (so.Mul(), (4, 2), "float64")]
     op = FusedRecurrence("affine", 3, program, (5, 0), (6, 7), reverse, store=True)
@@ -129,11 +130,14 @@ def test_copied_inputs_of_the_state_dtype_only(reverse, mask_dtype):
     node = [nd for nd in f.maker.fgraph.toposort() if isinstance(nd.op, FusedRecurrence)][0]
     lanes = numba_linker.kernel_text(node).split("def frec")[1]
     # five arrays written (states, final, two outputs): the blocked lanes loop also
-    # forwards
-    operand_loop = lanes.split("for i in range(m * W):")[1].split("for w in range(W):")[0]
-    assert "= xf1[i]" in operand_loop and "xf2" not in operand_loop
+    # forwards; the states are written in the pipelined loop too
+    body = _pipelined_loop(lanes)
+    assert "sbf[i] =" in body and "yb0[i] =" in body and "yb1[i] =" in body
+    assert "xf2[i]" in body and "nff[" in body
     rng = np.random.default_rng(3)
-    for steps in [0, 1, 7, 601, 20011]:
+    # width 8: blocks of 512 rows; 512, 1024: whole blocks only; 513, 1025: a last
+    # block of one row
+    for steps in [0, 1, 7, 511, 512, 513, 601, 1024, 1025, 20011]:
         vals = [steps, rng.normal(size=8), rng.normal(size=(steps, 8)),
                 rng.normal(size=(steps, 8)),
                 rng.integers(-3, 4, size=(steps, 8)).astype(mask_dtype)]

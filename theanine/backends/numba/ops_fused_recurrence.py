@@ -32,10 +32,11 @@ from .chunking import CHUNK_MIN, PAR_LANES, K, L
 from .codegen import np_dtype
 from .ops_elemwise import cast_expr
 from .registry import Unsupported, register
-from .scalar_table import TRANSCENDENTAL, scalar_expr
+from .scalar_table import scalar_expr
 
 _IMPORT = ("from theanine.backends.numba.recurrence_kernels import (  # noqa: F401\n"
-           "    scalar_add, scalar_affine, scalar_mul, window)\n")
+           "    scalar_add, scalar_affine, scalar_mul, window)\n"
+           "from theanine.backends.numba.kernels.vector_width import wide_vectors\n")
 _OPTS = "error_model='numpy', nogil=True, fastmath={'contract'}"
 _STEP = {"affine": "{A} * {hp} + {B}", "add": "{hp} + {B}", "mul": "{hp} * {A}"}
 
@@ -53,13 +54,13 @@ class _Program:
         self.dep = depends_on_state(op.nin, op.program)
         self.pairs = _sigmoid_pairs(op, self.dtypes)
 
-    def leaf(self, i, t, w, block=False):
+    def leaf(self, i, t, w, block=False, view="xf"):
         """Input i at step t, lane w (of its block's view `xb<i>` when `block`; in
-        flat loops (block == "flat"), element t of its flattened block `xf<i>`, or
-        the scalar `c<i>`)."""
+        flat loops (block == "flat"), element t of its flattened block `<view><i>`,
+        or the scalar `c<i>`)."""
         v = self.ins[i]
         if block == "flat":
-            return f"c{i}" if all(v.type.broadcastable) else f"xf{i}[{t}]"
+            return f"c{i}" if all(v.type.broadcastable) else f"{view}{i}[{t}]"
         ww = "0" if all(v.type.broadcastable[1:]) else w
         if v.type.broadcastable[0]:
             return f"x{i}[0, {ww}]"
@@ -95,12 +96,13 @@ class _Program:
         used = set(self.op.outputs) | {a for k in post for a in self.op.program[k][1]}
         return pre, sorted(v for v in avail if v in used), post
 
-    def lines(self, steps, t, w, hp="hp", hn="hn", expr=None, block=False, given=None):
+    def lines(self, steps, t, w, hp="hp", hn="hn", expr=None, block=False, given=None,
+              view="xf"):
         """Statements computing `steps` (the values already computed: `expr`, or the
         inputs, hp, hn and the expressions `given`); returns (lines, the expression
         of each value)."""
         if expr is None:
-            expr = {i: self.leaf(i, t, w, block) for i in range(self.nin)}
+            expr = {i: self.leaf(i, t, w, block, view) for i in range(self.nin)}
             expr[self.nin], expr[self.nin + 1] = hp, hn
             expr.update(given or {})
         out = []
@@ -157,6 +159,7 @@ def _loop_source(name, node, dt):
     s_off = "1" if op.init_row and not op.reverse else "0"
     src = [f"@numba.njit({_OPTS})",
            f"def {name}(n, h, {args}):",
+           "    wide_vectors()",
            "    W = h.shape[0]",
            f"    if W <= {PAR_LANES} and n >= {CHUNK_MIN}:",
            f"        {name}_narrow(n, h, {args})",
@@ -176,6 +179,8 @@ def _loop_source(name, node, dt):
 # than the same loop writing one 3-d array. So each loop below writes one array
 # (scratch buffers hold several values as rows), and results are copied out after.
 _MAX_CHECKS = 8
+
+BLOCK = 4096  # elements of a block of the lanes sweep (_lanes_blocked)
 
 
 def _lanes_direct(op, p, s_off):
@@ -203,23 +208,29 @@ def _operand_rows(op, p, spill):
     return rows
 
 
-def _copied_inputs(p, pre, post):
-    """Inputs that only the output loops read (whole (n, lanes) arrays of the state's
-    dtype), when the operand loop computes a transcendental function: that loop copies
-    their block into the operand buffer, so that their reads from memory overlap its
-    arithmetic, and the output loops (bound by memory: they write the outputs) read
-    them from cache.
-    Measured on the gated recurrence's gradient (k, v, w, the states; width 8, 1e5
-    steps): its loop 0.80-0.84x the time with the reads of v and the states there."""
-    prog = p.op.program
-    if not any(type(prog[k][0]).__name__ in TRANSCENDENTAL for k in pre):
-        return []
-    read_pre = {a for k in pre for a in prog[k][1]} | set(p.op.operands)
-    read_post = {a for k in post for a in prog[k][1]}
-    state = p.dtypes[p.nin]  # the buffer's dtype: an input of another is read in place
-    return sorted(i for i in read_post - read_pre
-                  if i < p.nin and not any(p.ins[i].type.broadcastable)
-                  and p.dtypes[i] == state)
+def _bounds(op, q, lo, hi):
+    """Lines setting `lo`, `hi` to the rows of block `q` (an expression; from the last
+    rows when the recurrence runs backwards; empty past the last block)."""
+    if op.reverse:
+        return [f"{hi} = max(0, n - ({q}) * bs)", f"{lo} = max(0, {hi} - bs)"]
+    return [f"{lo} = min(n, ({q}) * bs)", f"{hi} = min(n, {lo} + bs)"]
+
+
+def _block_recurrence(op, rows, buf):
+    """Lines running a block's recurrence in tbuf from h, the operands in rows of
+    `buf` (a (rows, bs, W) array), leaving the block's last state in h; and the
+    expressions of the states before and after step t, lane w."""
+    names = ("A", "B") if op.mode == "affine" else ("B",) if op.mode == "add" else ("A",)
+    op_rows = dict(zip(names, [f"{buf}[{rows[r]}, t, w]" for r in op.operands]))
+    if op.reverse:  # tbuf[t] = the state after step t, tbuf[m] = the block's start
+        first, rng, prev, at, last = "m", "range(m - 1, -1, -1)", "t + 1", "t", "0"
+    else:  # tbuf[t + 1] = the state after step t, tbuf[0] = the block's start
+        first, rng, prev, at, last = "0", "range(m)", "t", "t + 1", "m"
+    step = _STEP[op.mode].format(hp=f"tbuf[{prev}, w]", **op_rows)
+    return (["for w in range(W):", f"    tbuf[{first}, w] = h[w]",
+             f"for t in {rng}:", "    for w in range(W):", f"        tbuf[{at}, w] = {step}",
+             "for w in range(W):", f"    h[w] = tbuf[{last}, w]"],
+            f"tbuf[{prev}, w]", f"tbuf[{at}, w]")
 
 
 def _lanes_blocked(op, p, dt, s_off):
@@ -227,78 +238,87 @@ def _lanes_blocked(op, p, dt, s_off):
     runs backwards): a block's operands computed in step order into one buffer (rows
     read in ascending order, which the hardware prefetches: read in descending order,
     a loop with an exp in it ran 3x slower), its recurrence run in cache, its outputs
-    computed in step order, one loop per output. When no input broadcasts along one
-    axis only, the operand and output loops run over the block's elements as one flat
-    range (a loop over 8 lanes inside a loop over rows ran 2x slower: the vector loop
-    and its alias checks restart every row)."""
+    computed in step order. When no input broadcasts along one axis only, the loops
+    run over the block's elements as one flat range and are pipelined
+    (_lanes_pipelined); else over rows and lanes, one loop per output."""
+    if p.flat_ok():
+        return _lanes_pipelined(op, p, dt, s_off)
+    pre, spill, post = p.plan(op.operands)
+    rows = _operand_rows(op, p, spill)
+    src = [f"    bs = max(16, {BLOCK} // max(W, 1))",
+           f"    pb = np.empty(({len(rows)}, bs, W), {dt})",
+           f"    tbuf = np.empty((bs + 1, W), {dt})",
+           "    for q in range((n + bs - 1) // bs):"]
+    src += [f"        {x}" for x in _bounds(op, "q", "lo", "hi")] + ["        m = hi - lo"]
+    src += [f"        xb{i} = x{i}[lo:hi]" for i in range(op.nin)
+            if not p.ins[i].type.broadcastable[0]]
+    loop = ["        for t in range(m):", "            for w in range(W):"]
+    ind = "                "
+    lines, expr = p.lines(pre, "t", "w", block=True)
+    src += loop + [f"{ind}{x}" for x in lines + [f"pb[{k}, t, w] = {expr[v]}"
+                                                 for v, k in rows.items()]]
+    rec, hp, hn = _block_recurrence(op, rows, "pb")
+    src += [f"        {x}" for x in rec]
+    if op.store:
+        src.append(f"        sb = states[lo + {s_off}:hi + {s_off}]")
+        src += loop + [f"{ind}sb[t, w] = {hn}"]
+    given = {v: f"pb[{rows[v]}, t, w]" for v in spill}
+    for j, r in enumerate(op.outputs):  # one loop per output: one array written each
+        steps = [k for k in post if k in p.needed([r], known=set(spill))]
+        more, expr = p.lines(steps, "t", "w", hp=hp, hn=hn, block=True, given=given)
+        src.append(f"        yb = y{j}[lo:hi]")
+        src += loop + [f"{ind}{x}" for x in more + [f"yb[t, w] = {expr[r]}"]]
+    return src
+
+
+def _lanes_pipelined(op, p, dt, s_off):
+    """The flat lanes sweep in blocks, software-pipelined: one loop computes the
+    outputs (and states) of block q and the operands of block q+1, into the other of
+    two buffers, so that the outputs' writes to memory overlap the operands' reads and
+    arithmetic (exps); one loop after the other leaves each phase bound by one of them.
+    The gated recurrence's gradient (width 8, 1e5 steps, float64; 4 inputs, 2
+    outputs), against one loop for the operands then one per output: 2.2-2.5 -> 2.1
+    ms with its arrays in cache, 5.0-5.1 -> 4.1 ms from memory. LLVM still vectorises
+    the loop (exps included) with five outputs and the states written in it."""
     nin = op.nin
     pre, spill, post = p.plan(op.operands)
     rows = _operand_rows(op, p, spill)
-    flat = p.flat_ok()
-    copied = _copied_inputs(p, pre, post) if flat else []
-    for i in copied:
-        rows.setdefault(i, len(rows))
-    src = ["    bs = max(16, 4096 // max(W, 1))",
-           f"    pb = np.empty(({len(rows)}, bs, W), {dt})",
-           f"    tbuf = np.empty((bs + 1, W), {dt})"]
-    if flat:
-        src += ["    BW = bs * W", "    pbf = pb.reshape(-1)", "    tf = tbuf.reshape(-1)"]
-        src += [f"    c{i} = x{i}[0, 0]" for i in range(nin) if all(p.ins[i].type.broadcastable)]
-    src.append("    for q in range((n + bs - 1) // bs):")
-    if op.reverse:
-        src += ["        hi = n - q * bs", "        lo = max(0, hi - bs)"]
-    else:
-        src += ["        lo = q * bs", "        hi = min(n, lo + bs)"]
+    sliced = [i for i in range(nin) if not p.ins[i].type.broadcastable[0]]
+    src = [f"    bs = max(16, {BLOCK} // max(W, 1))",
+           f"    cur = np.empty(({len(rows)}, bs, W), {dt})",
+           f"    nxt = np.empty(({len(rows)}, bs, W), {dt})",
+           f"    tbuf = np.empty((bs + 1, W), {dt})",
+           "    BW = bs * W", "    tf = tbuf.reshape(-1)", "    nb = (n + bs - 1) // bs"]
+    src += [f"    c{i} = x{i}[0, 0]" for i in range(nin) if all(p.ins[i].type.broadcastable)]
+    lines, expr = p.lines(pre, "i", None, block="flat", view="nf")
+    operands = lines + [f"nff[{k} * BW + i] = {expr[v]}" for v, k in rows.items()]
+    # the prologue: block 0's operands
+    src += ["    if nb > 0:"] + [f"        {x}" for x in _bounds(op, "0", "lo2", "hi2")]
+    src += [f"        nf{i} = x{i}[lo2:hi2].reshape(-1)" for i in sliced]
+    src += ["        nff = cur.reshape(-1)", "        for i in range((hi2 - lo2) * W):"]
+    src += [f"            {x}" for x in operands]
+    src += ["    for q in range(nb):"] + [f"        {x}" for x in _bounds(op, "q", "lo", "hi")]
     src.append("        m = hi - lo")
-    for i in range(nin):
-        if not p.ins[i].type.broadcastable[0]:
-            src.append(f"        xb{i} = x{i}[lo:hi]")
-            if flat:
-                src.append(f"        xf{i} = xb{i}.reshape(-1)")
-    if flat:
-        loop = ["        for i in range(m * W):"]
-        mode, el, ind = "flat", ("i", None), "            "
-
-        def buf(k):
-            return f"pbf[{k} * BW + i]"
-    else:
-        loop = ["        for t in range(m):", "            for w in range(W):"]
-        mode, el, ind = True, ("t", "w"), "                "
-
-        def buf(k):
-            return f"pb[{k}, t, w]"
-    lines, expr = p.lines(pre, *el, block=mode)
-    src += loop + [f"{ind}{x}" for x in lines + [f"{buf(k)} = {expr[v]}"
-                                                 for v, k in rows.items()]]
-    names = ("A", "B") if op.mode == "affine" else ("B",) if op.mode == "add" else ("A",)
-    op_rows = dict(zip(names, [f"pb[{rows[r]}, t, w]" for r in op.operands]))
-    if op.reverse:  # tbuf[t] = the state after step t, tbuf[m] = the block's start
-        first, rng, prev, at = "m", "range(m - 1, -1, -1)", "t + 1", "t"
-    else:  # tbuf[t + 1] = the state after step t, tbuf[0] = the block's start
-        first, rng, prev, at = "0", "range(m)", "t", "t + 1"
-    step = _STEP[op.mode].format(hp=f"tbuf[{prev}, w]", **op_rows)
-    last = "0" if op.reverse else "m"
-    src += ["        for w in range(W):", f"            tbuf[{first}, w] = h[w]",
-            f"        for t in {rng}:", "            for w in range(W):",
-            f"                tbuf[{at}, w] = {step}",
-            "        for w in range(W):", f"            h[w] = tbuf[{last}, w]"]
-    if flat:
-        hp, hn = ("tf[i + W]", "tf[i]") if op.reverse else ("tf[i]", "tf[i + W]")
-    else:
-        hp, hn = f"tbuf[{prev}, w]", f"tbuf[{at}, w]"
+    rec, _, _ = _block_recurrence(op, rows, "cur")
+    src += [f"        {x}" for x in rec]
+    hp, hn = ("tf[i + W]", "tf[i]") if op.reverse else ("tf[i]", "tf[i + W]")
+    # the outputs and states of block q, the operands of block q + 1
+    src += [f"        {x}" for x in _bounds(op, "q + 1", "lo2", "hi2")]
+    src += [f"        xf{i} = x{i}[lo:hi].reshape(-1)" for i in sliced]
+    src += [f"        nf{i} = x{i}[lo2:hi2].reshape(-1)" for i in sliced]
+    src += ["        cf = cur.reshape(-1)", "        nff = nxt.reshape(-1)"]
+    src += [f"        yb{j} = y{j}[lo:hi].reshape(-1)" for j in range(len(op.outputs))]
+    given = {v: f"cf[{k} * BW + i]" for v, k in rows.items()}
+    outputs, expr = p.lines(post, "i", None, hp=hp, hn=hn, block="flat", given=given)
+    outputs += [f"yb{j}[i] = {expr[r]}" for j, r in enumerate(op.outputs)]
     if op.store:
-        src.append(f"        sb = states[lo + {s_off}:hi + {s_off}]")
-        if flat:
-            src += ["        sbf = sb.reshape(-1)"] + loop + [f"{ind}sbf[i] = {hn}"]
-        else:
-            src += loop + [f"{ind}sb[t, w] = {hn}"]
-    given = {v: buf(rows[v]) for v in list(spill) + copied}
-    for j, r in enumerate(op.outputs):  # one loop per output: one array written each
-        steps = [k for k in post if k in p.needed([r], known=set(spill))]
-        more, expr = p.lines(steps, *el, hp=hp, hn=hn, block=mode, given=given)
-        src.append(f"        yb = y{j}[lo:hi]" + (".reshape(-1)" if flat else ""))
-        src += loop + [f"{ind}{x}" for x in more + [f"yb[{'i' if flat else 't, w'}] = "
-                                                     f"{expr[r]}"]]
+        src.append(f"        sbf = states[lo + {s_off}:hi + {s_off}].reshape(-1)")
+        outputs.append(f"sbf[i] = {hn}")
+    src += ["        m2 = hi2 - lo2", "        for i in range(m2 * W):"]
+    src += [f"            {x}" for x in outputs + operands]
+    if outputs:  # block q + 1 is shorter (the last one) or empty
+        src += ["        for i in range(m2 * W, m * W):"] + [f"            {x}" for x in outputs]
+    src.append("        cur, nxt = nxt, cur")
     return src
 
 
@@ -325,6 +345,7 @@ def _narrow_source(name, node, p, dt):
         rows.setdefault(r, len(rows))
     src = [f"@numba.njit({_OPTS})",
            f"def {name}_narrow(n, h, {args}):",
+           "    wide_vectors()",
            f"    pb = np.empty(({len(rows)}, {bs}), {dt})",
            f"    tbuf = np.empty({bs}, {dt})",
            f"    c = np.empty(3, {dt})",

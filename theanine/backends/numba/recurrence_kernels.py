@@ -24,6 +24,7 @@ import numpy as np
 
 from .chunking import CHUNK_MIN, PAR_LANES, K, L
 from .kernels.basic import nan_max, nan_min
+from .kernels.vector_width import wide_vectors
 
 _OPTS = dict(error_model="numpy", nogil=True, fastmath={"contract"})
 
@@ -210,11 +211,17 @@ def _run1_source(mode):
     ]) + "\n"
 
 
+def _wide(src):
+    """The kernel's source with a call of wide_vectors() as its first statement."""
+    head, body = src.split("\n", 1)
+    return f"{head}\n    wide_vectors()\n{body}"
+
+
 def _build():
-    ns = {"np": np, "nan_max": nan_max, "nan_min": nan_min}
+    ns = {"np": np, "nan_max": nan_max, "nan_min": nan_min, "wide_vectors": wide_vectors}
     out = {}
     for name, make in (("window", _window_source), ("window_rev", _window_rev_source)):
-        exec(compile(make(), f"<recurrence kernel {name}>", "exec"), ns)  # noqa: S102
+        exec(compile(_wide(make()), f"<recurrence kernel {name}>", "exec"), ns)  # noqa: S102
         ns[name] = numba.njit(**_OPTS)(ns[name])
         out[name] = ns[name]
     for mode in _TEMPLATES:
@@ -222,7 +229,7 @@ def _build():
         if mode in ("affine", "add"):
             makers += (_run1r_source,)
         for make in makers:
-            src = make(mode)
+            src = _wide(make(mode))
             exec(compile(src, f"<recurrence kernel {mode}>", "exec"), ns)  # noqa: S102
             name = src.split("(", 1)[0][4:]
             ns[name] = numba.njit(**_OPTS)(ns[name])

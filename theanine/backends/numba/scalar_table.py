@@ -31,8 +31,7 @@ from .codegen import np_dtype
 from .registry import Unsupported
 
 # Scalar ops (by class name) whose cost is arithmetic, not memory: NumPy's SIMD kernels
-# beat ours on large arrays of them (linker._numpy_when_large), and a recurrence loop
-# computing them has time to read other arrays (ops_fused_recurrence._copied_inputs).
+# beat ours on large arrays of them (linker._numpy_when_large).
 TRANSCENDENTAL = ("Exp", "Log", "Tanh", "Sigmoid", "Sin", "Cos", "Tan", "Log1p", "Expm1",
                   "Softplus", "Exp2", "Log2", "Log10", "ArcTan", "Sinh", "Cosh", "Erf")
 # ... except these, whose NumPy implementation has no SIMD loop: scipy.special.expit

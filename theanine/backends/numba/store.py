@@ -104,8 +104,10 @@ def version_tag():
         import numba
 
         nb_version = numba.__version__
+    # the vector width the kernels ask LLVM for (kernels/vector_width.py)
+    width = os.environ.get("THEANINE_NUMBA_VECTOR_WIDTH", "").strip()
     return (f"py{sys.version_info[0]}.{sys.version_info[1]}-np{numpy.__version__}-"
-            f"nb{nb_version}-{source_digest()[:16]}")
+            f"nb{nb_version}-vw{width}-{source_digest()[:16]}")
 
 
 def key_of(text):
