@@ -175,9 +175,12 @@ def _loop_source(name, node, dt):
 
 # LLVM vectorises a loop over arrays it cannot prove distinct only after comparing
 # their addresses at run time, and gives up beyond 8 comparisons (one per pair of a
-# written array and another array): a loop writing four arrays from two ran 4x slower
-# than the same loop writing one 3-d array. So each loop below writes one array
-# (scratch buffers hold several values as rows), and results are copied out after.
+# written array and another array): a loop over steps and lanes writing four arrays
+# from two ran 4x slower than the same loop writing one 3-d array. So the direct sweep
+# is for few arrays, and the blocked loops over rows and lanes write one array each
+# (scratch buffers hold several values as rows). The pipelined loops over a block's
+# flat elements write several arrays and still run in vector form (measured: a program
+# with five outputs as fast pipelined as in one loop per output, exps included).
 _MAX_CHECKS = 8
 
 BLOCK = 4096  # elements of a block of the lanes sweep (_lanes_blocked)
@@ -239,8 +242,10 @@ def _lanes_blocked(op, p, dt, s_off):
     read in ascending order, which the hardware prefetches: read in descending order,
     a loop with an exp in it ran 3x slower), its recurrence run in cache, its outputs
     computed in step order. When no input broadcasts along one axis only, the loops
-    run over the block's elements as one flat range and are pipelined
-    (_lanes_pipelined); else over rows and lanes, one loop per output."""
+    run over the block's elements as one flat range (a loop over 8 lanes inside a loop
+    over rows ran 2x slower: the vector loop and its alias checks restart every row)
+    and are pipelined (_lanes_pipelined); else over rows and lanes, one loop per
+    output."""
     if p.flat_ok():
         return _lanes_pipelined(op, p, dt, s_off)
     pre, spill, post = p.plan(op.operands)
@@ -277,9 +282,9 @@ def _lanes_pipelined(op, p, dt, s_off):
     two buffers, so that the outputs' writes to memory overlap the operands' reads and
     arithmetic (exps); one loop after the other leaves each phase bound by one of them.
     The gated recurrence's gradient (width 8, 1e5 steps, float64; 4 inputs, 2
-    outputs), against one loop for the operands then one per output: 2.2-2.5 -> 2.1
-    ms with its arrays in cache, 5.0-5.1 -> 4.1 ms from memory. LLVM still vectorises
-    the loop (exps included) with five outputs and the states written in it."""
+    outputs), against one loop for the operands then one per output: 2.2-2.5 -> 1.9-2.2
+    ms with its arrays in cache, 5.0-5.8 -> 3.9-4.1 ms from memory (benchmarks/RESULTS.md,
+    "Stop 24")."""
     nin = op.nin
     pre, spill, post = p.plan(op.operands)
     rows = _operand_rows(op, p, spill)

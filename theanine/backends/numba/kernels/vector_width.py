@@ -6,9 +6,9 @@ for the clock drop of heavy 512-bit work on the first AVX-512 Xeons).
 The recurrence kernels (recurrence_kernels.py, ops_fused_recurrence.py) call it: their
 loops compute exps and sigmoid pairs (kernels/vecmath.py), which take half the
 instructions at 512 bits. Measured on an AVX-512 Xeon (family 6 model 167), float64:
-800,000 sigmoid pairs 1.39-1.47 -> 1.10-1.11 ms; the gated recurrence of width 8
-(benchmarks/linear_recurrence.py case 2), forward + gradient, 0.56-0.58x -> 0.47x the
-sequential loop. On a CPU without AVX-512 it changes nothing (no wider registers).
+800,000 sigmoid pairs 1.39-1.47 -> 1.04-1.11 ms; the forward of the gated recurrence of
+width 8 (benchmarks/linear_recurrence.py case 2, alone) 1.16-1.29 -> 1.01-1.03 ms. On a
+CPU without AVX-512 it changes nothing (no wider registers).
 
 The attribute is LLVM's per-function ``"prefer-vector-width"``; it goes on the function
 being compiled (the kernel whose body makes the call). ``THEANINE_NUMBA_VECTOR_WIDTH``
