@@ -35,8 +35,7 @@ from .registry import Unsupported, register
 from .scalar_table import scalar_expr
 
 _IMPORT = ("from theanine.backends.numba.recurrence_kernels import (  # noqa: F401\n"
-           "    scalar_add, scalar_affine, scalar_mul, window)\n"
-           "from theanine.backends.numba.kernels.vector_width import wide_vectors\n")
+           "    scalar_add, scalar_affine, scalar_mul, window)\n")
 _OPTS = "error_model='numpy', nogil=True, fastmath={'contract'}"
 _STEP = {"affine": "{A} * {hp} + {B}", "add": "{hp} + {B}", "mul": "{hp} * {A}"}
 

@@ -8,7 +8,18 @@ cache imports numba, NumPy and these modules only.
 
 from __future__ import annotations
 
-from .kernels import basic, callback, conv, gemm, linalg, mrg, special, unique, vecmath
+from .kernels import (
+    basic,
+    callback,
+    conv,
+    gemm,
+    linalg,
+    mrg,
+    special,
+    unique,
+    vecmath,
+    vector_width,
+)
 from .kernels.basic import *  # noqa: F401,F403
 from .kernels.callback import *  # noqa: F401,F403
 from .kernels.conv import *  # noqa: F401,F403
@@ -18,6 +29,8 @@ from .kernels.mrg import *  # noqa: F401,F403
 from .kernels.special import *  # noqa: F401,F403
 from .kernels.unique import *  # noqa: F401,F403
 from .kernels.vecmath import *  # noqa: F401,F403
+from .kernels.vector_width import *  # noqa: F401,F403
 
-KERNEL_MODULES = (basic, callback, conv, gemm, linalg, mrg, special, unique, vecmath)
+KERNEL_MODULES = (basic, callback, conv, gemm, linalg, mrg, special, unique, vecmath,
+                  vector_width)
 __all__ = [name for m in KERNEL_MODULES for name in m.__all__]

@@ -17,5 +17,5 @@ gammaln, softplus, erfinv, erfcx), basic (NaN-aware max/min, index checks, ring
 buffers), gemm and blas (NumPy's BLAS from compiled code), linalg (LU, solves, QR,
 expm, lstsq), conv (im2col convolutions), mrg (MRG31k3p uniforms, multinomial
 and choice draws), unique (np.unique's sort and masks), callback (Python calls
-from objmode blocks).
+from objmode blocks), vector_width (a kernel's request for 512-bit vectors).
 """

@@ -25,7 +25,7 @@ import os
 from numba import types
 from numba.extending import intrinsic
 
-__all__ = ["WIDTH", "wide_vectors"]
+__all__ = ["wide_vectors"]
 
 
 def _width():
