@@ -91,3 +91,14 @@ class InnerGraphOp(Op):
         self.__dict__.update(d)
         self.inner_inputs, self.inner_outputs = load_graph(state)
         self.key = graph_key(self.inner_inputs, self.inner_outputs)
+
+
+def nodes_with_inner(fgraph):
+    """Every node of `fgraph` and of the inner graphs of its InnerGraphOps, nested
+    ones included (in no particular order)."""
+    todo = list(fgraph.toposort())
+    while todo:
+        node = todo.pop()
+        yield node
+        if isinstance(node.op, InnerGraphOp):
+            todo.extend(toposort(node.op.inner_outputs, stop_at=node.op.inner_inputs))

@@ -10,8 +10,7 @@ number of values it returns and converts each to its declared type.
 from __future__ import annotations
 
 from theanine.graph.basic import Apply, Op, Type, Variable
-from theanine.graph.inner_graph import InnerGraphOp
-from theanine.graph.traversal import toposort
+from theanine.graph.inner_graph import nodes_with_inner
 
 from .basic import as_tensor_variable
 from .type import TensorType
@@ -23,16 +22,12 @@ def host_only(fgraph):
     code runs exactly where and as often as the graph says; a value that is not a
     tensor: e.g. a RandomStreams generator, whose numbers differ elsewhere), or
     None. Asked before a graph is moved to another backend (compile/interim.py)."""
-    todo = list(fgraph.toposort())
-    while todo:
-        node = todo.pop()
+    for node in nodes_with_inner(fgraph):
         op = node.op
         if isinstance(op, (Print, FromFunctionOp)):
             return f"{type(op).__name__} runs Python code"
         if any(not isinstance(v.type, TensorType) for v in node.inputs + node.outputs):
             return f"{type(op).__name__} takes or gives a value that is not a tensor"
-        if isinstance(op, InnerGraphOp):
-            todo.extend(toposort(op.inner_outputs, stop_at=op.inner_inputs))
     return None
 
 

@@ -33,9 +33,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from theanine.backends.py.linker import py_funcify
-from theanine.graph.inner_graph import InnerGraphOp
+from theanine.graph.inner_graph import nodes_with_inner
 from theanine.graph.sharedvalue import SharedVariable
-from theanine.graph.traversal import toposort
 from theanine.scan.op import graph_key
 from theanine.tensor.checks import SpecifyShape
 from theanine.tensor.dims import Rebroadcast
@@ -93,13 +92,9 @@ def runs_alike(fgraph):
     why = host_only(fgraph)
     if why is not None:
         return why
-    todo = list(fgraph.toposort())
-    while todo:
-        node = todo.pop()
+    for node in nodes_with_inner(fgraph):
         if lowerings.lookup(node.op) is None:
             return f"{type(node.op).__name__} has no lowering"
-        if isinstance(node.op, InnerGraphOp):
-            todo.extend(toposort(node.op.inner_outputs, stop_at=node.op.inner_inputs))
     return None
 
 
