@@ -12,13 +12,14 @@ sum over a long axis is not as accurate: see ops_reduce).
 
 from __future__ import annotations
 
+from theanine.tensor import scalar_ops as so
 from theanine.tensor.nnet.crossentropy import CheckTargets
 from theanine.tensor.nnet.softmax_ops import LogSoftmax, Softmax
 
 from .codegen import np_dtype
 from .registry import Unsupported, register
+from .scalar_table import scalar_expr
 
-EXP = {"float32": "exp_f32", "float64": "exp_f64"}  # kernels/vecmath.py: vectorisable
 PARTIAL_SUMS = 4
 
 
@@ -29,7 +30,6 @@ def _softmax_like(ctx, node, ins, outs, log):
     ax = node.op.axis % nd
     dt = np_dtype(xv.type.dtype)
     acc_dt = "np.float64" if xv.type.dtype == "float32" else dt
-    exp = EXP.get(xv.type.dtype, "np.exp")
     o = outs[0]
     ctx.line(f"{o} = np.empty_like({x})")
     with ctx.loops_except(x, nd, ax) as idx:
@@ -50,7 +50,8 @@ def _softmax_like(ctx, node, ins, outs, log):
         # the exps into the output (a loop with no reduction: it vectorises), then
         # their sum with partial sums (a single running sum waits on each add)
         with ctx.block(f"for {k} in range({n}):"):
-            ctx.line(f"{o}[{at(k)}] = {exp}({x}[{at(k)}] - {m})")
+            e = scalar_expr(so.Exp(), [f"{x}[{at(k)}] - {m}"], [xv.type.dtype], xv.type.dtype)
+            ctx.line(f"{o}[{at(k)}] = {e}")
         for q in sums:
             ctx.line(f"{q} = {acc_dt}(0)")
         with ctx.block(f"for {k} in range(0, {n} - {n} % {PARTIAL_SUMS}, {PARTIAL_SUMS}):"):
