@@ -51,7 +51,7 @@ sys.path.insert(0, ROOT)
 
 import theanine as theano  # noqa: E402
 import theanine.tensor as T  # noqa: E402
-from benchmarks import jax_bench_lstm, peers  # noqa: E402
+from benchmarks import jax_bench_lstm, peers, timing  # noqa: E402
 from benchmarks.scan_bench import rnn_numpy, table  # noqa: E402
 from theanine.backends.jax import linker as jax_linker  # noqa: E402
 
@@ -65,23 +65,8 @@ def rounds(systems, n, warmup=2):
     """{name: median seconds}, {name: median of per-round time / time of 'JAX'}, and
     'jax np': the median of per-round jax / 'JAX np'.
 
-    Each round calls the systems in a new random order (seeded): a call right after
-    another system's (numba's, say) finds JAX's threads asleep and its buffers out of
-    the caches (measured: 6-8 us more for a 50 us call, 15-50 us for a 0.6 ms one,
-    whichever system it is), which a fixed order (or a rotated one: the systems then
-    still follow each other in the same cycle) charged to one system alone."""
-    for fn in systems.values():
-        for _ in range(warmup):
-            fn()
-    times = {k: [] for k in systems}
-    order = list(systems.items())
-    rng = np.random.default_rng(0)
-    for _ in range(n):
-        for i in rng.permutation(len(order)):
-            k, fn = order[i]
-            t = CLOCK[0]()
-            fn()
-            times[k].append(CLOCK[0]() - t)
+    Each round calls the systems in a new random order (timing.random_rounds)."""
+    times = timing.random_rounds(systems, n, CLOCK[0], warmup)
     med = {k: float(np.median(v)) for k, v in times.items()}
     ratio = {k: float(np.median(np.divide(v, times["JAX"]))) for k, v in times.items()}
     if "JAX np" in times:  # jax against the same contract, per round too

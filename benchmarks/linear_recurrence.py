@@ -48,6 +48,7 @@ sys.path.insert(0, ROOT)
 
 import theanine as theano  # noqa: E402
 import theanine.tensor as T  # noqa: E402
+from benchmarks import timing  # noqa: E402
 from theanine.backends.numba.kernels.vecmath import sigmoid_pair_f64  # noqa: E402
 from theanine.backends.numba.kernels.vector_width import wide_vectors  # noqa: E402
 
@@ -110,23 +111,8 @@ def interleaved(systems, rounds, warmup=2):
 
 
 def _rounds(systems, rounds, warmup):
-    """Each round calls the systems in a new random order (seeded): a call finds the
-    caches as the call before it left them, which a fixed order makes the same for
-    every round. Measured (case 2, forward + gradient, the numba loop): 10.3 ms right
-    after the sequential theanine function, 8.0 ms after the others; theanine's
-    function 4.6 ms after the exps floor, 7.4 ms after the sequential one."""
-    for fn in systems.values():
-        for _ in range(warmup):
-            fn()
-    times = {k: [] for k in systems}
-    names = list(systems)
-    rng = np.random.default_rng(0)
-    for _ in range(rounds):
-        for i in rng.permutation(len(names)):
-            k = names[i]
-            t = CLOCK()
-            systems[k]()
-            times[k].append(CLOCK() - t)
+    """Each round in a new random order (timing.random_rounds)."""
+    times = timing.random_rounds(systems, rounds, CLOCK, warmup)
     return {k: (float(np.median(v)), float(np.min(v))) for k, v in times.items()}
 
 
