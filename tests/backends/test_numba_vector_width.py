@@ -1,4 +1,5 @@
-"""kernels/vector_width.py: the recurrence kernels ask LLVM for 512-bit vectors."""
+"""kernels/vector_width.py: the recurrence kernels ask LLVM for 512-bit vectors (the
+forward window for 256)."""
 
 import os
 import subprocess
@@ -10,9 +11,16 @@ import numpy as np
 import pytest
 
 from theanine.backends.numba import recurrence_kernels
-from theanine.backends.numba.kernels.vector_width import WIDTH, wide_vectors
+from theanine.backends.numba.kernels.vector_width import (
+    SETTING,
+    WIDTH,
+    WIDTH_256,
+    vectors_256,
+    wide_vectors,
+)
 
 ATTR = f'"prefer-vector-width"="{WIDTH}"'
+ATTR_256 = f'"prefer-vector-width"="{WIDTH_256}"'
 AVX512 = "+avx512f" in llvm.get_host_cpu_features().flatten()
 
 
@@ -47,16 +55,37 @@ def test_on_avx512_the_loop_runs_on_512_bit_registers():
     assert "zmm" in f.inspect_asm(f.signatures[0])
 
 
+@pytest.mark.skipif(SETTING is not None, reason="THEANINE_NUMBA_VECTOR_WIDTH is set")
+def test_the_default_widths():
+    assert (WIDTH, WIDTH_256) == (512, 256)
+
+
+@pytest.mark.skipif(WIDTH == 0, reason="THEANINE_NUMBA_VECTOR_WIDTH=0: no attribute")
+def test_vectors_256_sets_its_width():
+    @numba.njit
+    def f(x):
+        vectors_256()
+        return x.sum()
+
+    assert f(np.ones(9)) == 9
+    assert ATTR_256 in f.inspect_llvm(f.signatures[0])
+
+
 def test_every_recurrence_kernel_asks_for_it():
+    """Every kernel asks for WIDTH, but the forward window for WIDTH_256 (its vector
+    loop reads back the vector it stored one iteration before; kernels/vector_width)."""
     a, b = np.full(1, 0.5), np.linspace(0, 1, 5)
     k = recurrence_kernels
-    calls = [(k.window, (5, 0.0, 0.5, b, np.empty(5))),
-             (k.window_rev, (5, 0.0, 0.5, b, np.empty(5))),
-             (k.run1_affine, (5, 0.0, a, b, True)),
-             (k.run1r_add, (5, 0.0, a, b, True))]
-    for kernel, args in calls:
+    calls = [(k.window, (5, 0.0, 0.5, b, np.empty(5)), ATTR_256),
+             (k.window_rev, (5, 0.0, 0.5, b, np.empty(5)), ATTR),
+             (k.run1_affine, (5, 0.0, a, b, True), ATTR),
+             (k.run1r_add, (5, 0.0, a, b, True), ATTR)]
+    for kernel, args, attr in calls:
         kernel(*args)
-        assert ATTR in kernel.inspect_llvm(kernel.signatures[0]), kernel
+        ir = kernel.inspect_llvm(kernel.signatures[0])
+        assert (attr in ir) == (WIDTH_256 != 0), kernel
+        if attr != ATTR and WIDTH_256 != WIDTH:
+            assert ATTR not in ir, kernel
     for mode in ("affine", "add", "mul", "max", "min"):
         for make in (k._scalar_source, k._lanes_source, k._run_source, k._run1_source):
             src = k._wide(make(mode))

@@ -24,7 +24,7 @@ import numpy as np
 
 from .chunking import CHUNK_MIN, PAR_LANES, K, L
 from .kernels.basic import nan_max, nan_min
-from .kernels.vector_width import wide_vectors
+from .kernels.vector_width import vectors_256, wide_vectors
 
 _OPTS = dict(error_model="numpy", nogil=True, fastmath={"contract"})
 
@@ -211,17 +211,21 @@ def _run1_source(mode):
     ]) + "\n"
 
 
-def _wide(src):
-    """The kernel's source with a call of wide_vectors() as its first statement."""
+def _wide(src, call="wide_vectors"):
+    """The kernel's source with a call of wide_vectors() (or `call`) as its first
+    statement: the vector width it asks LLVM for (kernels/vector_width.py; the forward
+    window asks for 256 bits)."""
     head, body = src.split("\n", 1)
-    return f"{head}\n    wide_vectors()\n{body}"
+    return f"{head}\n    {call}()\n{body}"
 
 
 def _build():
-    ns = {"np": np, "nan_max": nan_max, "nan_min": nan_min, "wide_vectors": wide_vectors}
+    ns = {"np": np, "nan_max": nan_max, "nan_min": nan_min, "wide_vectors": wide_vectors,
+          "vectors_256": vectors_256}
     out = {}
-    for name, make in (("window", _window_source), ("window_rev", _window_rev_source)):
-        exec(compile(_wide(make()), f"<recurrence kernel {name}>", "exec"), ns)  # noqa: S102
+    for name, make, call in (("window", _window_source, "vectors_256"),
+                             ("window_rev", _window_rev_source, "wide_vectors")):
+        exec(compile(_wide(make(), call), f"<recurrence kernel {name}>", "exec"), ns)  # noqa: S102
         ns[name] = numba.njit(**_OPTS)(ns[name])
         out[name] = ns[name]
     for mode in _TEMPLATES:

@@ -75,9 +75,8 @@ _LOG2E32, _LOG2E64 = f32(1.4426950408889634), f64(1.4426950408889634)
 
 
 @_J
-def exp_f32(x):
-    xc = x if x > f32(-104.0) else f32(-104.0)
-    xc = xc if xc < f32(89.0) else f32(89.0)
+def _exp_parts_f32(xc):
+    """(p, k) with exp(xc) = p * 2**k, for -104 <= xc <= 89."""
     n = np.floor(xc * _LOG2E32 + f32(0.5))
     r = (xc - n * _LN2HI32) - n * _LN2LO32
     p = f32(1.0 / 5040)
@@ -88,7 +87,14 @@ def exp_f32(x):
     p = p * r + f32(0.5)
     p = p * r + f32(1.0)
     p = p * r + f32(1.0)
-    k = i32(n)
+    return p, i32(n)
+
+
+@_J
+def exp_f32(x):
+    xc = x if x > f32(-104.0) else f32(-104.0)
+    xc = xc if xc < f32(89.0) else f32(89.0)
+    p, k = _exp_parts_f32(xc)
     h = k >> i32(1)
     s = p * _f32_from_bits((h + i32(127)) << i32(23)) * _f32_from_bits((k - h + i32(127))
                                                                        << i32(23))
@@ -110,9 +116,8 @@ _C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11 = _EXP_C
 
 
 @_J
-def exp_f64(x):
-    xc = x if x > f64(-746.0) else f64(-746.0)
-    xc = xc if xc < f64(710.0) else f64(710.0)
+def _exp_parts_f64(xc):
+    """(p, k) with exp(xc) = p * 2**k, for -746 <= xc <= 710."""
     t = xc * _LOG2E64 + _SHIFT64
     n = t - _SHIFT64
     r = (xc - n * _LN2HI64) - n * _LN2LO64
@@ -128,7 +133,14 @@ def exp_f64(x):
     p = p * r + _C2
     p = p * r + f64(1.0)
     p = p * r + f64(1.0)
-    k = _bits_of_f64(t) - _bits_of_f64(_SHIFT64)
+    return p, _bits_of_f64(t) - _bits_of_f64(_SHIFT64)
+
+
+@_J
+def exp_f64(x):
+    xc = x if x > f64(-746.0) else f64(-746.0)
+    xc = xc if xc < f64(710.0) else f64(710.0)
+    p, k = _exp_parts_f64(xc)
     h = k >> i64(1)
     s = p * _f64_from_bits((h + i64(1023)) << i64(52)) * _f64_from_bits(
         (k - h + i64(1023)) << i64(52))
@@ -262,11 +274,33 @@ def sigmoid_f64(x):
     return f64(1.0) / (f64(1.0) + exp_f64(-x))
 
 
+# exp of a non-positive argument (or NaN), for the sigmoid pairs: no overflow, so no
+# upper clamp and no infinity, and 2**k (k in [-150, 0] / [-1077, 0]) as one power of
+# two raised into the normal range, then the constant 2**-32 / 2**-64 (one rounding
+# into the subnormals, as exp_f32/exp_f64's two factors): bit for bit exp_f32/exp_f64
+# there (tests/backends/test_numba_math.py), with a sixth fewer operations; 800,000
+# float64 sigmoid pairs 0.85 -> 0.75 ms on AMD's Zen 4 (benchmarks/RESULTS.md, "Stop 25").
+@_J
+def _exp_nonpos_f32(x):
+    xc = x if x > f32(-104.0) else f32(-104.0)
+    p, k = _exp_parts_f32(xc)
+    s = p * _f32_from_bits((k + i32(127 + 32)) << i32(23)) * f32(2.3283064365386963e-10)
+    return s if x == x else x
+
+
+@_J
+def _exp_nonpos_f64(x):
+    xc = x if x > f64(-746.0) else f64(-746.0)
+    p, k = _exp_parts_f64(xc)
+    s = p * _f64_from_bits((k + i64(1023 + 64)) << i64(52)) * f64(5.421010862427522e-20)
+    return s if x == x else x
+
+
 @_J
 def sigmoid_pair_f32(x):
     """(sigmoid(x), sigmoid(-x)) from one exp: q = 1 / (1 + exp(-|x|)) is the one of
     the two at |x|, exp(-|x|) * q the other (no overflow: exp(-|x|) <= 1)."""
-    e = exp_f32(-np.abs(x))
+    e = _exp_nonpos_f32(-np.abs(x))
     q = f32(1.0) / (f32(1.0) + e)
     eq = e * q
     return (q if x >= f32(0.0) else eq), (eq if x >= f32(0.0) else q)
@@ -275,7 +309,7 @@ def sigmoid_pair_f32(x):
 @_J
 def sigmoid_pair_f64(x):
     """(sigmoid(x), sigmoid(-x)) from one exp (see sigmoid_pair_f32)."""
-    e = exp_f64(-np.abs(x))
+    e = _exp_nonpos_f64(-np.abs(x))
     q = f64(1.0) / (f64(1.0) + e)
     eq = e * q
     return (q if x >= f64(0.0) else eq), (eq if x >= f64(0.0) else q)

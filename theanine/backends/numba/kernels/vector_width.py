@@ -5,14 +5,22 @@ for the clock drop of heavy 512-bit work on the first AVX-512 Xeons).
 
 The recurrence kernels (recurrence_kernels.py, ops_fused_recurrence.py) call it: their
 loops compute exps and sigmoid pairs (kernels/vecmath.py), which take half the
-instructions at 512 bits. Measured on an AVX-512 Xeon (family 6 model 167), float64:
+instructions at 512 bits. One kernel asks for 256 bits instead (`vectors_256()`): the
+forward `window` of a constant-coefficient recurrence, whose vector loop reads back,
+one vector later, the vector it has just stored (out[t] from out[t - 8]). On AMD's
+Zen 4 (AVX-512 on 256-bit units) that chain runs on 256-bit vectors in 0.52-0.62 ns a
+step against 0.66-1.10 at 512 bits (10^6 float64 steps; the slowest when the output
+is 16 bytes past a 64-byte line); the descending `window_rev`, the other way round,
+0.51-0.61 at 512 against 0.78-0.86 at 256. On the Intel Xeon above `window` ran at
+the speed of a copy at 256 bits. Measured on an AVX-512 Xeon (family 6 model 167), float64:
 800,000 sigmoid pairs 1.39-1.47 -> 1.04-1.11 ms; the forward of the gated recurrence of
 width 8 (benchmarks/linear_recurrence.py case 2, alone) 1.16-1.29 -> 1.01-1.03 ms. On a
 CPU without AVX-512 it changes nothing (no wider registers).
 
 The attribute is LLVM's per-function ``"prefer-vector-width"``; it goes on the function
 being compiled (the kernel whose body makes the call). ``THEANINE_NUMBA_VECTOR_WIDTH``
-(bits, read once at import) sets another width; 0 leaves LLVM's choice. The width is
+(bits, read once at import) sets one width for every kernel, both calls included; 0
+leaves LLVM's choice. The width is
 part of the kernel store's key (store.version_tag), so a changed setting compiles anew.
 
 Imports nothing from theanine (kernel modules load light; see kernels/__init__).
@@ -25,11 +33,14 @@ import os
 from numba import types
 from numba.extending import intrinsic
 
-__all__ = ["wide_vectors"]
+__all__ = ["vectors_256", "wide_vectors"]
 
 
-def _width():
-    text = os.environ.get("THEANINE_NUMBA_VECTOR_WIDTH", "512").strip() or "512"
+def _setting():
+    """The setting's width in bits, None when it is not set."""
+    text = os.environ.get("THEANINE_NUMBA_VECTOR_WIDTH", "").strip()
+    if not text:
+        return None
     try:
         bits = int(text)
     except ValueError:
@@ -40,19 +51,30 @@ def _width():
     return bits
 
 
-WIDTH = _width()
+SETTING = _setting()
+WIDTH = 512 if SETTING is None else SETTING      # wide_vectors()
+WIDTH_256 = 256 if SETTING is None else SETTING  # vectors_256()
+
+
+def _codegen(bits):
+    def codegen(context, builder, sig, args):
+        if bits:
+            # llvmlite's FunctionAttributes accepts LLVM's enum attributes only, and
+            # writes each entry as is: a string attribute goes in past its check.
+            set.add(builder.function.attributes, f'"prefer-vector-width"="{bits}"')
+        return context.get_dummy_value()
+
+    return codegen
 
 
 @intrinsic
 def wide_vectors(typingctx):
     """Give the calling kernel the attribute "prefer-vector-width"="WIDTH" (nothing
     when WIDTH is 0). No code is emitted."""
+    return types.none(), _codegen(WIDTH)
 
-    def codegen(context, builder, sig, args):
-        if WIDTH:
-            # llvmlite's FunctionAttributes accepts LLVM's enum attributes only, and
-            # writes each entry as is: a string attribute goes in past its check.
-            set.add(builder.function.attributes, f'"prefer-vector-width"="{WIDTH}"')
-        return context.get_dummy_value()
 
-    return types.none(), codegen
+@intrinsic
+def vectors_256(typingctx):
+    """As wide_vectors, with WIDTH_256 (256 unless the setting says otherwise)."""
+    return types.none(), _codegen(WIDTH_256)
