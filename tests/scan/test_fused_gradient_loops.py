@@ -144,3 +144,41 @@ def test_pipelined_loop_with_states_and_an_input_of_another_dtype(reverse, mask_
         for a, b in zip(f(*vals), f_py(*vals)):
             assert a.dtype == b.dtype and a.shape == b.shape
             np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("mode", ["affine", "add", "mul"])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_block_recurrence_in_lane_groups(mode, reverse, dtype):
+    """Up to GROUPS_MAX * GROUP lanes, a block's recurrence runs GROUP lanes at a time
+    in variables, the lanes past the last whole group (and every lane of a wider
+    state) in the loop over lanes: values equal py's for widths with and without a
+    remainder, at the limit and past it, at the blocks' edges."""
+    from theanine.backends.numba import ops_fused_recurrence as ofr
+
+    # values: 0 k, 1 v, 2 hp, 3 hn; A = sigmoid(k), B = v; outputs hp * v and hn * k
+    program = [(so.Sigmoid(), (0,), dtype), (so.Mul(), (2, 1), dtype),
+               (so.Mul(), (3, 0), dtype)]
+    operands = {"affine": (4, 1), "add": (1,), "mul": (4,)}[mode]
+    op = FusedRecurrence(mode, 2, program, operands, (5, 6), reverse, store=True)
+    k, v = (T.tensor(dtype, (False, False), name=s) for s in "kv")
+    h0, n = T.tensor(dtype, (False,), name="h0"), T.lscalar("n")
+    outs = op(n, h0, k, v)
+    f = theano.function([n, h0, k, v], outs, mode="NUMBA")
+    f_py = theano.function([n, h0, k, v], outs, mode="PY")
+    node = [nd for nd in f.maker.fgraph.toposort() if isinstance(nd.op, FusedRecurrence)][0]
+    lanes = numba_linker.kernel_text(node).split("def frec")[1]
+    assert f"g = 0 if W > {ofr.GROUPS_MAX * ofr.GROUP} else W - W % {ofr.GROUP}" in lanes
+    assert "i0 = np.uint64(t * W + g0)" in lanes and f"r{ofr.GROUP - 1} = " in lanes
+    tol = 1e-9 if dtype == "float64" else 3e-4
+    rng = np.random.default_rng(4)
+    limit = ofr.GROUPS_MAX * ofr.GROUP
+    for width in [3, 8, 12, 16, 24, limit, limit + 8]:
+        bs = max(16, ofr.BLOCK // width)
+        for steps in [0, 1, bs - 1, bs, bs + 1, 3 * bs + 5]:
+            vals = [steps, rng.normal(size=width).astype(dtype),
+                    rng.normal(size=(steps, width)).astype(dtype),
+                    (rng.normal(size=(steps, width)) * 0.1 + (mode == "mul")).astype(dtype)]
+            for a, b in zip(f(*vals), f_py(*vals)):
+                assert a.dtype == b.dtype and a.shape == b.shape
+                np.testing.assert_allclose(a, b, rtol=tol, atol=tol)

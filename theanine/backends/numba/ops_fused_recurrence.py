@@ -218,19 +218,57 @@ def _bounds(op, q, lo, hi):
     return [f"{lo} = min(n, ({q}) * bs)", f"{hi} = min(n, {lo} + bs)"]
 
 
+# Few lanes: the block's recurrence keeps GROUP lanes' states in variables (GROUP
+# independent chains, scalar: numba leaves LLVM's SLP vectoriser off) instead of
+# reading each step's state back from tbuf. LLVM vectorises the loop over lanes 8 x 4
+# at a time (float64, 512 bits), so fewer lanes ran it one element at a time, each
+# step waiting for the previous one's store. Per lane and step, float64, on AMD's Zen 4
+# (benchmarks/RESULTS.md, "Stop 25"): 8 lanes 0.84-0.87 -> 0.50 ns, 64 lanes 0.72 ->
+# 0.51, 128 0.71 -> 0.53; from 512 lanes on the loop over lanes is the faster one.
+# The gated recurrence's gradient kernel (8 lanes, 1e5 steps): 2.57-2.63 -> 2.30-2.35 ms.
+GROUP = 8
+GROUPS_MAX = 16
+
+
 def _block_recurrence(op, rows, buf):
     """Lines running a block's recurrence in tbuf from h, the operands in rows of
     `buf` (a (rows, bs, W) array), leaving the block's last state in h; and the
-    expressions of the states before and after step t, lane w."""
+    expressions of the states before and after step t, lane w. Up to GROUPS_MAX *
+    GROUP lanes run GROUP at a time in variables, the rest in a loop over lanes."""
     names = ("A", "B") if op.mode == "affine" else ("B",) if op.mode == "add" else ("A",)
-    op_rows = dict(zip(names, [f"{buf}[{rows[r]}, t, w]" for r in op.operands]))
     if op.reverse:  # tbuf[t] = the state after step t, tbuf[m] = the block's start
         first, rng, prev, at, last = "m", "range(m - 1, -1, -1)", "t + 1", "t", "0"
     else:  # tbuf[t + 1] = the state after step t, tbuf[0] = the block's start
         first, rng, prev, at, last = "0", "range(m)", "t", "t + 1", "m"
-    step = _STEP[op.mode].format(hp=f"tbuf[{prev}, w]", **op_rows)
-    return (["for w in range(W):", f"    tbuf[{first}, w] = h[w]",
-             f"for t in {rng}:", "    for w in range(W):", f"        tbuf[{at}, w] = {step}",
+
+    def step(hp, lane):
+        ops = dict(zip(names, [f"{buf}[{rows[r]}, t, {lane}]" for r in op.operands]))
+        return _STEP[op.mode].format(hp=hp, **ops)
+
+    def flat_step(hp, j):
+        ops = dict(zip(names, [f"gb[o{r} + i{j}]" for r in op.operands]))
+        return _STEP[op.mode].format(hp=hp, **ops)
+
+    # each group on the flat buffers at unsigned offsets (numba checks a signed index
+    # for wrapping around at every access: 24 compares and selects a step), the states
+    # stored after all of them are computed
+    regs = [f"r{j}" for j in range(GROUP)]
+    o = {"t": "", "t + 1": " + uW"}
+    grouped = [f"g = 0 if W > {GROUPS_MAX * GROUP} else W - W % {GROUP}",
+               f"gb = {buf}.reshape(-1)", "gt = tbuf.reshape(-1)",
+               f"rb = {buf}.shape[1] * W", "uW = np.uint64(W)"]
+    grouped += [f"o{r} = np.uint64({rows[r]} * rb)" for r in op.operands]
+    grouped += [f"u{j} = np.uint64({j})" for j in range(GROUP)]
+    grouped += [f"for g0 in range(0, g, {GROUP}):",
+                "    " + ", ".join(regs) + " = " + ", ".join(
+                    f"gt[{first} * W + g0 + {j}]" for j in range(GROUP)),
+                f"    for t in {rng}:", "        i0 = np.uint64(t * W + g0)"]
+    grouped += [f"        i{j} = i0 + u{j}" for j in range(1, GROUP)]
+    grouped += [f"        {r} = {flat_step(r, j)}" for j, r in enumerate(regs)]
+    grouped += [f"        gt[i{j}{o[at]}] = {r}" for j, r in enumerate(regs)]
+    return (["for w in range(W):", f"    tbuf[{first}, w] = h[w]"] + grouped +
+            ["if g < W:", f"    for t in {rng}:", "        for w in range(g, W):",
+             f"            tbuf[{at}, w] = {step(f'tbuf[{prev}, w]', 'w')}",
              "for w in range(W):", f"    h[w] = tbuf[{last}, w]"],
             f"tbuf[{prev}, w]", f"tbuf[{at}, w]")
 
