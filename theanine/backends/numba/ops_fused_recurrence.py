@@ -258,7 +258,7 @@ def _block_recurrence(op, rows, buf):
                f"gb = {buf}.reshape(-1)", "gt = tbuf.reshape(-1)",
                f"rb = {buf}.shape[1] * W", "uW = np.uint64(W)"]
     grouped += [f"o{r} = np.uint64({rows[r]} * rb)" for r in op.operands]
-    grouped += [f"u{j} = np.uint64({j})" for j in range(GROUP)]
+    grouped += [f"u{j} = np.uint64({j})" for j in range(1, GROUP)]
     grouped += [f"for g0 in range(0, g, {GROUP}):",
                 "    " + ", ".join(regs) + " = " + ", ".join(
                     f"gt[{first} * W + g0 + {j}]" for j in range(GROUP)),

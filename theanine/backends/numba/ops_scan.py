@@ -102,16 +102,20 @@ def scan_function(ctx, node, name=None, entry=False):
     inner_outs = op.inner_outputs  # rewritten by the pipeline (rewrites/inner_graphs.py)
     body = ctx.region(op.inner_inputs, inner_outs)
     # per-step outputs computed by an elementwise loop are written straight into
-    # their row of the output (a second body function, used from step 1 on)
+    # their row of the output (a second body function, used from step 1 on); so are
+    # such carries, into their trace's row (untraced: into one of two rows, in turn),
+    # where the next step reads them: no array allocated and copied a step
     direct = [j for j, v in enumerate(inner_outs[C:C + Y]) if _elementwise(v)
               and v.type.ndim > 0 and inner_outs.index(v) == C + j]
-    if direct and _n_nodes(op.inner_inputs, inner_outs) > DIRECT_MAX_NODES:
-        direct = []
+    direct_c = [k for k, v in enumerate(inner_outs[:C]) if _in_place_carry(op, k, v)]
+    if (direct or direct_c) and _n_nodes(op.inner_inputs, inner_outs) > DIRECT_MAX_NODES:
+        direct, direct_c = [], []
     body_dst = None
-    if direct:
+    if direct or direct_c:
         body_dst = ctx.module.unique("bodyd")
         body_dst = emit_function(ctx.module, body_dst, op.inner_inputs, inner_outs, boxed=False,
-                      cache=False, dests=[inner_outs[C + j] for j in direct])
+                                 cache=False, dests=[inner_outs[k] for k in direct_c]
+                                 + [inner_outs[C + j] for j in direct])
     m = ctx.module
     fname = name or m.unique("scan")
     n = "n"
@@ -147,23 +151,38 @@ def scan_function(ctx, node, name=None, entry=False):
             if op.keep[k] < 0:
                 line(1, _store(ctx, cv, f"{tr}[0]", c))
             traces.append((k, tr))
+        elif k in direct_c:  # the two rows an untraced carry is written into in turn
+            line(1, f"cb{k} = np.empty((2,) + {c}.shape, {np_dtype(cv.type.dtype)})")
+    rows_c = {k: f"tr{k}[{at[k]}]" if op.traced[k] else f"cb{k}[t % 2]" for k in direct_c}
     yvars = op.y_outputs
     for j, yv in enumerate(yvars):
         zero = ", ".join(["0"] * (yv.type.ndim + 1))
         line(1, f"y{j} = np.empty(({zero},), {np_dtype(yv.type.dtype)})")
     line(1, f"steps = {n}")
-    # sequences of arrays may be any view (linker.layouts): a row that is not
-    # contiguous (a transposed sequence) is copied, one row at a time
-    args = [f"np.ascontiguousarray({s}[t])" if v.type.ndim else f"{s}[t]"
-            for s, v in zip(seqs, op.seq_inputs)] + carries + consts
+    # sequences of arrays may be any view (linker.layouts): read in place when their
+    # rows lie contiguous (in order or reversed: kernels/basic.py's c_rows), else
+    # (a transposed sequence) each row is copied when read
+    args, rows_at = [], []
+    for k, (s, v) in enumerate(zip(seqs, op.seq_inputs)):
+        if not v.type.ndim:
+            args.append(f"{s}[t]")
+            continue
+        line(1, f"h{k}, q{k} = c_rows({s})")
+        rows_at.append(f"x{k} = q{k}[t] if h{k} == 1 else q{k}[q{k}.shape[0] - 1 - t] "
+                       f"if h{k} == -1 else np.ascontiguousarray({s}[t])")
+        args.append(f"x{k}")
+    args += carries + consts
     line(1, f"for t in range({n}):")
+    for x in rows_at:
+        line(2, x)
     if body_dst is None:
         line(2, f"r = {body}({', '.join(args)}{',' if len(args) == 1 else ''})")
     else:
         line(2, "if t == 0:")
         line(3, f"r = {body}({', '.join(args)}{',' if len(args) == 1 else ''})")
         line(2, "else:")
-        line(3, f"r = {body_dst}({', '.join(args + [f'y{j}[{at[C + j]}]' for j in direct])})")
+        dsts = [rows_c[k] for k in direct_c] + [f"y{j}[{at[C + j]}]" for j in direct]
+        line(3, f"r = {body_dst}({', '.join(args + dsts)})")
     for j, yv in enumerate(yvars):
         shape = f"({rows[C + j]},) + r[{C + j}].shape" if yv.type.ndim else f"{rows[C + j]}"
         line(2, "if t == 0:")
@@ -183,7 +202,11 @@ def scan_function(ctx, node, name=None, entry=False):
             line(3, f"raise ValueError('scan: output {k} (a recurrent state) changes shape "
                     "between steps; the state must keep one shape')")
     for k, tr in traces:
-        line(2, _store(ctx, cvars[k], f"{tr}[{at[k]}]", f"r[{k}]"))
+        if k in direct_c:
+            line(2, "if t == 0:")
+            line(3, _store(ctx, cvars[k], f"{tr}[{at[k]}]", f"r[{k}]"))
+        else:
+            line(2, _store(ctx, cvars[k], f"{tr}[{at[k]}]", f"r[{k}]"))
     for k in range(C):
         line(2, f"c{k} = r[{k}]")
     if op.has_until:
@@ -204,6 +227,10 @@ def scan_function(ctx, node, name=None, entry=False):
             return f"{name}[:steps + 1]" if op.has_until else name
         return f"ring_in_order({name}, steps)" if m else f"{name}{cut}"
 
+    for k in direct_c:  # a final state apart from the trace it was written into
+        if op.traced[k]:
+            line(1, f"if {n} > 1:")
+            line(2, f"c{k} = c{k}.copy()")
     finals = list(carries)
     if entry:  # 0-d final states leave as 0-d arrays
         for k, cv in enumerate(cvars):
@@ -221,6 +248,15 @@ def scan_function(ctx, node, name=None, entry=False):
     opts = NJIT_OPTS + (", cache=True" if entry else INNER_OPTS)
     m.add(f"@numba.njit({opts})\ndef {fname}({', '.join(params)}):\n" + "".join(L))
     return fname
+
+
+def _in_place_carry(op, k, v):
+    """Whether carry k's new value `v` may be written into a row of a buffer where the
+    next step reads it: computed by an elementwise loop, no other output, and a row
+    other than the one the step reads (a ring of one row would be read and written at
+    once, and an elementwise loop may read its input transposed)."""
+    return (_elementwise(v) and v.type.ndim > 0 and sum(o is v for o in op.inner_outputs) == 1
+            and (not op.traced[k] or op.keep[k] != 1))
 
 
 def _n_nodes(inputs, outputs):

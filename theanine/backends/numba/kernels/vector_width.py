@@ -5,23 +5,25 @@ for the clock drop of heavy 512-bit work on the first AVX-512 Xeons).
 
 The recurrence kernels (recurrence_kernels.py, ops_fused_recurrence.py) call it: their
 loops compute exps and sigmoid pairs (kernels/vecmath.py), which take half the
-instructions at 512 bits. One kernel asks for 256 bits instead (`vectors_256()`): the
-forward `window` of a constant-coefficient recurrence, whose vector loop reads back,
-one vector later, the vector it has just stored (out[t] from out[t - 8]). On AMD's
-Zen 4 (AVX-512 on 256-bit units) that chain runs on 256-bit vectors in 0.52-0.62 ns a
-step against 0.66-1.10 at 512 bits (10^6 float64 steps; the slowest when the output
-is 16 bytes past a 64-byte line); the descending `window_rev`, the other way round,
-0.51-0.61 at 512 against 0.78-0.86 at 256. On the Intel Xeon above `window` ran at
-the speed of a copy at 256 bits. Measured on an AVX-512 Xeon (family 6 model 167), float64:
+instructions at 512 bits. Measured on an AVX-512 Xeon (family 6 model 167), float64:
 800,000 sigmoid pairs 1.39-1.47 -> 1.04-1.11 ms; the forward of the gated recurrence of
 width 8 (benchmarks/linear_recurrence.py case 2, alone) 1.16-1.29 -> 1.01-1.03 ms. On a
 CPU without AVX-512 it changes nothing (no wider registers).
 
+One kernel asks for 256 bits instead (`vectors_256()`): the forward `window` of a
+recurrence with one decay for every step, whose vector loop reads back, one vector
+later, the vector it has just stored (out[t] from out[t - 8]). On AMD's Zen 4 (AVX-512
+on 256-bit units) it runs 0.52-0.57 ns a step at 256 bits against 0.66-1.07 at 512
+(10^6 float64 steps; the slowest with the output 16 bytes past a 64-byte line), where
+the descending `window_rev` runs 0.51-0.61 at 512 against 0.78-0.86 at 256; on the
+Xeon the window ran at the speed of a copy at 256 bits (benchmarks/RESULTS.md, "Stop
+25").
+
 The attribute is LLVM's per-function ``"prefer-vector-width"``; it goes on the function
 being compiled (the kernel whose body makes the call). ``THEANINE_NUMBA_VECTOR_WIDTH``
 (bits, read once at import) sets one width for every kernel, both calls included; 0
-leaves LLVM's choice. The width is
-part of the kernel store's key (store.version_tag), so a changed setting compiles anew.
+leaves LLVM's choice. The width is part of the kernel store's key (store.version_tag),
+so a changed setting compiles anew.
 
 Imports nothing from theanine (kernel modules load light; see kernels/__init__).
 """
