@@ -221,13 +221,28 @@ def emit_group(ctx, group, ref, names, needed):
         for v, e in ext:
             sub = ", ".join("0" if v.type.broadcastable[d] else idx[d] for d in range(nd))
             elem[id(v)] = f"{e}[{sub}]"
+        # the members' scalar programs as one DAG (so that emit_dag sees, say, a
+        # sigmoid(x) and a sigmoid(-x) of two members), then the stores
+        steps, leaves, leaf_at, last = [], [], {}, {}
         for m in members:
-            leaves = [elem[id(v)] for v in m.inputs]  # inputs, or earlier members
-            r = emit_dag(ctx, scalar_steps(m), leaves)[-1]
+            at = []
+            for v in m.inputs:  # an earlier member's result, or an array's element
+                if id(v) in last:
+                    at.append(("step", last[id(v)]))
+                    continue
+                if id(v) not in leaf_at:
+                    leaf_at[id(v)] = len(leaves)
+                    leaves.append(elem[id(v)])
+                at.append(("in", leaf_at[id(v)]))
+            base = len(steps)
+            steps += [(sop, [at[k] if kind == "in" else ("step", base + k) for kind, k in refs],
+                       ins, out) for sop, refs, ins, out in scalar_steps(m)]
+            last[id(m.outputs[0])] = len(steps) - 1
+        results = emit_dag(ctx, steps, leaves)
+        for m in members:
             o = m.outputs[0]
-            elem[id(o)] = r
             if id(o) in arrays:
-                ctx.line(f"{arrays[id(o)]}[{', '.join(idx)}] = {r}")
+                ctx.line(f"{arrays[id(o)]}[{', '.join(idx)}] = {results[last[id(o)]]}")
 
 
 set_region_planner(plan, emit_group)
