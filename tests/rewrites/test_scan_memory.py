@@ -198,3 +198,35 @@ def test_rnn_gradient_reads_the_trace_with_its_initial_state(mode):
         vals = [rng.normal(size=(20, 3)), rng.normal(size=(3, 3)) * 0.5, rng.normal(size=3)]
         for a, b in zip(f(*vals), run([x, W, h0], outs, "FAST_COMPILE", vals)):
             np.testing.assert_allclose(a, b, rtol=1e-10)
+
+
+@pytest.mark.parametrize("mode", modes(), ids=str)
+def test_a_constant_initial_state_is_recognised_once_folded(mode):
+    """outputs_info=T.zeros(...): constant folding makes init[None] a constant of one
+    row; the gradient's concatenate([init[None], trace]) is still the trace stored
+    with row 0, not a copy. A constant row that is not the initial state is left."""
+    k, v, w = T.matrix("k"), T.matrix("v"), T.matrix("w")
+
+    def step(kt, vt, h):  # minGRU: the gradient by k reads the state before each step
+        z = T.nnet.sigmoid(kt)
+        return (1 - z) * h + z * vt
+
+    h, _ = theano.scan(step, sequences=[k, v], outputs_info=T.zeros((3,)))
+    outs = [h] + theano.grad(T.sum(w * h), [k, v])
+    with theano.config.change_flags({"scan.parallel_linear": False}):
+        f = compiled([k, v, w], outs, mode)
+        other = T.concatenate([T.ones((1, 3)), h], axis=0)  # not the initial state
+        g = compiled([k, v], [other], mode)
+    nodes = f.maker.fgraph.toposort()
+    assert any(-1 in n.op.keep for n in nodes if isinstance(n.op, Scan))
+    assert not any(isinstance(n.op, Join) for n in nodes)
+    rng = np.random.default_rng(2)
+    for n in (0, 1, 6):
+        vals = [rng.normal(size=(n, 3)) for _ in range(3)]
+        for a, b in zip(f(*vals), run([k, v, w], outs, "FAST_COMPILE", vals)):
+            assert a.shape == b.shape
+            np.testing.assert_allclose(a, b, rtol=1e-12)
+    assert any(isinstance(n.op, Join) for n in g.maker.fgraph.toposort())
+    vals = [rng.normal(size=(4, 3)) for _ in range(2)]
+    np.testing.assert_allclose(g(*vals)[0], run([k, v], [other], "FAST_COMPILE", vals)[0],
+                               rtol=1e-12)

@@ -23,6 +23,9 @@ This step runs after the other scan rules, which see only whole traces.
 
 from __future__ import annotations
 
+import numpy as np
+
+from theanine.graph.basic import Constant
 from theanine.graph.rewrite import RuleSet, rule
 from theanine.scan.op import Scan
 from theanine.scan.utils import is_tensor
@@ -85,11 +88,23 @@ def _prepends_init(graph, trace, init):
         if isinstance(node, str) or not isinstance(node.op, Join) or node.op.axis != 0 \
                 or len(node.inputs) != 2 or node.inputs[1] is not trace:
             continue
-        head = node.inputs[0].owner
+        first = node.inputs[0]
+        head = first.owner
         if head is not None and isinstance(head.op, DimShuffle) and head.inputs[0] is init \
                 and head.op.new_order == ("x", *range(init.ndim)):
             out.append(node.outputs[0])
+        elif _is_row_of(first, init):  # a constant init, init[None] folded
+            out.append(node.outputs[0])
     return out
+
+
+def _is_row_of(row, init):
+    """Whether constant `row` is constant `init` with a leading axis of one row."""
+    if not (isinstance(row, Constant) and isinstance(init, Constant)):
+        return False
+    a, b = np.asarray(row.data), np.asarray(init.data)
+    return a.dtype == b.dtype and a.shape == (1,) + b.shape and \
+        np.array_equal(a[0], b, equal_nan=True)
 
 
 @rule(Scan)
