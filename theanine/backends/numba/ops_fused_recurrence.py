@@ -26,11 +26,10 @@ Two shapes of loop (the choice is made at run time, as LinearRecurrence's kernel
 from __future__ import annotations
 
 from theanine.scan.fused_recurrence import FusedRecurrence, depends_on_state
-from theanine.tensor import scalar_ops as so
 
 from .chunking import CHUNK_MIN, PAR_LANES, K, L
 from .codegen import np_dtype
-from .ops_elemwise import cast_expr
+from .ops_elemwise import cast_expr, sigmoid_pairs
 from .registry import Unsupported, register
 from .scalar_table import scalar_expr
 
@@ -127,20 +126,15 @@ class _Program:
 def _sigmoid_pairs(op, dtypes):
     """{step: (partner step, value x)} for steps sigmoid(x) and sigmoid(-x) of one
     program (a gate z and 1 - z, which stabilize writes as sigmoid(-x)): the loop
-    computes both from one exp (kernels/vecmath.py sigmoid_pair_*)."""
+    computes both from one exp (kernels/vecmath.py sigmoid_pair_*), the one it meets
+    first as sigmoid_pair(x) of its own argument. Found by ops_elemwise.sigmoid_pairs
+    on the program written as emit_dag's steps."""
     base = op.nin + 2
-    neg_of = {base + k: args[0] for k, (sop, args, _) in enumerate(op.program)
-              if isinstance(sop, so.Neg)}
-    sig = {}
-    for k, (sop, args, dtype) in enumerate(op.program):
-        if isinstance(sop, so.Sigmoid) and dtype in ("float32", "float64") and \
-                dtypes[args[0]] == dtype:
-            sig.setdefault(args[0], k)
+    steps = [(sop, [("in", a) if a < base else ("step", a - base) for a in args],
+              [dtypes[a] for a in args], dtype) for sop, args, dtype in op.program]
     pairs = {}
-    for x, k in sig.items():
-        m = sig.get(next((v for v, a in neg_of.items() if a == x), None))
-        if m is not None and k not in pairs and m not in pairs:
-            pairs[k], pairs[m] = (m, x), (k, op.program[m][1][0])
+    for j, (m, _) in sigmoid_pairs(steps).items():
+        pairs[j], pairs[m] = (m, op.program[j][1][0]), (j, op.program[m][1][0])
     return pairs
 
 
